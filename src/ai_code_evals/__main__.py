@@ -1,0 +1,5 @@
+import sys
+
+from ai_code_evals.cli import main
+
+sys.exit(main())

@@ -1,0 +1,169 @@
+"""Engine events and the bus that carries them.
+
+The engine publishes; the run log, the CLI progress bar and the TUI subscribe. Nothing here
+knows about Textual: the TUI turns these into messages on its own side.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+# Candidate states, in order (DESIGN §2): queued -> starting -> running -> scoring -> finished.
+STATES = ("queued", "starting", "running", "scoring", "finished")
+# Final statuses (DESIGN §3.5).
+STATUSES = ("passed", "failed", "error", "timeout", "killed", "skipped")
+
+
+def now() -> float:
+    return time.time()
+
+
+@dataclass
+class Event:
+    """Base class. ``kind`` is the run-log event type."""
+
+    kind = "event"
+
+    def to_data(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class RunStarted(Event):
+    kind = "run_started"
+    run_id: str
+    record: str
+    tasks: list[dict]  # [{"task_id", "entry_point", "candidates": [ids], "reference": bool}]
+    profiles: list[str]
+    backend: str
+    isolation: str
+    select: str
+    ts: float = field(default_factory=now)
+
+
+@dataclass
+class CandidateAdded(Event):
+    """A candidate entered the run (generated, loaded or streamed from a model)."""
+
+    kind = "candidate"
+    candidate_id: str
+    task_id: str
+    code: str
+    label: str = ""
+    strategy: str = ""
+    origin: str = ""
+    error: str | None = None
+    duplicate_of: str | None = None
+    ts: float = field(default_factory=now)
+
+
+@dataclass
+class GenerationDelta(Event):
+    """Partial text of a candidate while a model is still writing it."""
+
+    kind = "generation_delta"
+    candidate_id: str
+    task_id: str
+    text: str
+
+
+@dataclass
+class Snapshot(Event):
+    """State of one (candidate, profile) at a transition: what the TUI steps through."""
+
+    kind = "snapshot"
+    candidate_id: str
+    task_id: str
+    profile: str
+    state: str  # one of STATES
+    seq: int  # index in this candidate/profile's trail, from 0
+    test_index: int = 0  # 1-based index of the test running now (0: none yet)
+    tests_total: int = 0
+    passed: int = 0
+    failed: int = 0
+    elapsed_s: float = 0.0
+    cpu_s: float | None = None
+    rss_kib: int | None = None
+    output_tail: list[str] = field(default_factory=list)
+    output_lines: int = 0  # number of output lines seen so far (position in the stream)
+    status: str | None = None  # final status once finished
+    detail: str = ""  # e.g. "test 3: AssertionError" or the sandbox id
+    sandbox: dict = field(default_factory=dict)  # backend facts (isolation, daytona id, ...)
+    ts: float = field(default_factory=now)
+
+
+@dataclass
+class OutputLine(Event):
+    kind = "stdout"
+    candidate_id: str
+    profile: str
+    stream: str  # stdout | stderr
+    text: str
+    n: int  # line number within this candidate/profile's output, from 0
+
+
+@dataclass
+class CandidateFinished(Event):
+    """The final result of one (candidate, profile). Exactly one per pair in a finished log."""
+
+    kind = "result"
+    candidate_id: str
+    task_id: str
+    profile: str
+    result: dict  # CandidateResult.model_dump()
+
+
+@dataclass
+class TaskSelected(Event):
+    kind = "selection"
+    task_id: str
+    winner: str | None
+    reason: str
+    strategy: str
+    by: str = "engine"  # engine | user
+    scores: dict = field(default_factory=dict)  # candidate_id -> score
+
+
+@dataclass
+class EngineNotice(Event):
+    """A readable one-line problem that did not stop the run (shown as a notification)."""
+
+    kind = "notice"
+    message: str
+    level: str = "warning"  # info | warning | error
+    candidate_id: str | None = None
+
+
+@dataclass
+class RunFinished(Event):
+    kind = "run_finished"
+    summary: dict
+    interrupted: bool = False
+
+
+Subscriber = Callable[[Event], None]
+
+
+class EventBus:
+    """Synchronous fan-out. Subscribers must be quick (write a line, post a message);
+    one failing subscriber is reported once and does not stop the others."""
+
+    def __init__(self) -> None:
+        self._subs: list[Subscriber] = []
+        self._broken: set[int] = set()
+
+    def subscribe(self, fn: Subscriber) -> Callable[[], None]:
+        self._subs.append(fn)
+        return lambda: self._subs.remove(fn) if fn in self._subs else None
+
+    def publish(self, event: Event) -> None:
+        for fn in list(self._subs):
+            try:
+                fn(event)
+            except Exception as exc:  # a UI bug must not kill the run
+                if id(fn) not in self._broken:
+                    self._broken.add(id(fn))
+                    import sys
+
+                    print(f"ai-code-evals: event subscriber failed: {exc!r}", file=sys.stderr)

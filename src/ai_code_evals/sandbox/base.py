@@ -1,0 +1,82 @@
+"""The sandbox backend interface shared by the local and Daytona backends.
+
+A backend creates sandboxes; a sandbox takes files, runs one command while streaming its
+output line by line, reports resource use, and is destroyed on every path out.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable, Literal, Protocol
+
+Stream = Literal["stdout", "stderr"]
+OnLine = Callable[[Stream, str], Awaitable[None] | None]
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """Resource limits for one sandbox. Memory is an address-space limit for the local
+    backend (set generously: numpy maps a lot), cpu is CPU seconds."""
+
+    wall_s: float = 60.0
+    cpu_s: int = 30
+    memory_mb: int = 1024
+    processes: int = 64
+    file_size_mb: int = 64
+    open_files: int = 256
+    output_bytes: int = 1 << 20  # kept per stream; the rest is drained and counted, not kept
+
+
+@dataclass
+class SandboxSpec:
+    """What to create: limits and labels (the Daytona backend labels its sandboxes)."""
+
+    limits: SandboxLimits = field(default_factory=SandboxLimits)
+    labels: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict)  # extra environment for the command
+
+
+@dataclass
+class ExecResult:
+    """How a command ended. ``timed_out`` means the wall-clock limit killed it;
+    ``signal`` is set when it died from a signal (for example SIGKILL on a memory limit)."""
+
+    exit_code: int | None
+    signal: int | None = None
+    timed_out: bool = False
+    cpu_s: float | None = None
+    max_rss_kib: int | None = None
+    duration_s: float = 0.0
+    stdout_dropped: int = 0  # bytes drained past the output cap
+    stderr_dropped: int = 0
+
+
+class Sandbox(Protocol):
+    id: str
+    isolation: str  # e.g. "bwrap", "unshare", "rlimits", "daytona"
+    info: dict  # backend facts shown in the TUI and the log (daytona id, state, latencies)
+
+    async def upload(self, files: dict[str, bytes]) -> None:
+        """Write files (relative paths) into the sandbox's working directory."""
+
+    async def exec(self, argv: list[str], *, on_line: OnLine, timeout_s: float) -> ExecResult:
+        """Run a command in the working directory, calling ``on_line`` for each output line
+        (without the newline) as it arrives. Kills the whole process tree at ``timeout_s``."""
+
+    async def metrics(self) -> dict:
+        """Latest resource figures (cpu_s, rss_kib, ...); empty when unknown."""
+
+    async def destroy(self) -> None:
+        """Remove the sandbox and everything in it. Idempotent, never raises."""
+
+
+class SandboxBackend(Protocol):
+    name: str
+
+    async def create(self, spec: SandboxSpec) -> Sandbox: ...
+
+    async def aclose(self) -> None:
+        """Destroy anything still alive (Ctrl-C path)."""
+
+
+class SandboxError(Exception):
+    """A sandbox could not be created or used (not the candidate's fault)."""
