@@ -1,0 +1,270 @@
+"""One (candidate, profile) evaluation: sandbox lifecycle, runner protocol, snapshots.
+
+The job owns its sandbox from create to destroy; it turns runner event lines into state
+transitions, publishes a snapshot at every transition (and once a second while running, with
+resource use), and returns a CandidateResult whatever happens to the candidate or the sandbox.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+import time
+from collections import deque
+from importlib import resources
+
+from ai_code_evals.engine.events import CandidateFinished, EventBus, OutputLine, Snapshot
+from ai_code_evals.engine.profiles import EnvProfile
+from ai_code_evals.engine.results import CandidateResult, decide_status
+from ai_code_evals.generation.base import Candidate
+from ai_code_evals.sandbox.base import SandboxBackend, SandboxSpec
+from ai_code_evals.sandbox.runner import MARK
+from ai_code_evals.tasks.model import Task
+
+TAIL_LINES = 8
+STARTUP_GRACE_S = 15.0  # interpreter start inside a cold sandbox
+STALL_GRACE_S = 2.0  # beyond a test's own limit before the watchdog kills the sandbox
+METRICS_EVERY_S = 1.0
+MAX_FAILURES_KEPT = 5
+
+
+def runner_source() -> bytes:
+    return resources.files("ai_code_evals.sandbox").joinpath("runner.py").read_bytes()
+
+
+def build_job(task: Task, candidate: Candidate, profile: EnvProfile, nonce: str,
+              generated_tests: list[str]) -> dict:
+    """The job.json the runner reads: everything it needs and nothing secret."""
+    limits = profile.limits
+    return {
+        "nonce": nonce,
+        "entry_point": task.entry_point,
+        "program": candidate.code,
+        "tests": [t.model_dump() for t in task.tests],
+        "error_cases": [t.model_dump() for t in task.error_cases],
+        "perf": [p.model_dump() for p in task.perf],
+        "generated_tests": generated_tests,
+        "time_limit_s": task.time_limit_s,
+        "limits": {"cpu_s": limits.cpu_s, "memory_mb": limits.memory_mb, "processes": limits.processes,
+                   "file_size_mb": limits.file_size_mb, "open_files": limits.open_files},
+    }
+
+
+def wall_budget(task: Task, n_generated: int) -> float:
+    """A generous backstop for the whole run; the per-test watchdog usually acts first."""
+    per = task.time_limit_s + STALL_GRACE_S
+    steps = len(task.tests) + len(task.error_cases) + n_generated + 1
+    perf = sum(p.time_limit_s * p.repeats for p in task.perf)
+    return STARTUP_GRACE_S + steps * per + perf
+
+
+class CandidateJob:
+    """Runs one candidate under one profile and reports every step on the bus."""
+
+    def __init__(self, task: Task, candidate: Candidate, profile: EnvProfile, bus: EventBus,
+                 generated_tests: list[str] | None = None) -> None:
+        self.task, self.candidate, self.profile, self.bus = task, candidate, profile, bus
+        self.generated_tests = generated_tests or []
+        self.nonce = secrets.token_hex(16)
+        self.seq = 0
+        self.state = "queued"
+        self.detail = ""
+        self.steps_total = (len(task.tests) + len(task.error_cases) + len(self.generated_tests)
+                            + len(task.perf))
+        self.step = 0
+        self.passed = self.failed = 0
+        self.started = time.monotonic()
+        self.tail: deque[str] = deque(maxlen=TAIL_LINES)
+        self.lines = 0
+        self.cpu_s: float | None = None
+        self.rss_kib: int | None = None
+        self.verdict: dict | None = None
+        self.failures: list[dict] = []
+        self.sandbox_info: dict = {}
+        self.isolation = ""
+        # watchdog: what is running now and until when it may run
+        self.current = "startup"
+        self.deadline = time.monotonic() + STARTUP_GRACE_S
+
+    # -- snapshots -----------------------------------------------------------------------
+    def snapshot(self, state: str | None = None, status: str | None = None) -> None:
+        if state:
+            self.state = state
+        self.bus.publish(Snapshot(
+            candidate_id=self.candidate.id, task_id=self.task.id, profile=self.profile.name,
+            state=self.state, seq=self.seq, test_index=self.step, tests_total=self.steps_total,
+            passed=self.passed, failed=self.failed, elapsed_s=round(time.monotonic() - self.started, 3),
+            cpu_s=self.cpu_s, rss_kib=self.rss_kib, output_tail=list(self.tail), output_lines=self.lines,
+            status=status, detail=self.detail, sandbox=dict(self.sandbox_info, isolation=self.isolation),
+        ))
+        self.seq += 1
+
+    # -- runner protocol -----------------------------------------------------------------
+    def on_line(self, stream: str, text: str) -> None:
+        if stream == "stdout" and MARK in text:
+            before, _, rest = text.partition(MARK)
+            if rest.startswith(self.nonce + ":"):
+                if before:
+                    self.output(stream, before)
+                try:
+                    event = json.loads(rest[len(self.nonce) + 1:])
+                except ValueError:
+                    return
+                self.on_event(event)
+                return
+        self.output(stream, text)
+
+    def output(self, stream: str, text: str) -> None:
+        self.tail.append(text if len(text) <= 400 else text[:400] + "…")
+        self.bus.publish(OutputLine(candidate_id=self.candidate.id, profile=self.profile.name,
+                                    stream=stream, text=text, n=self.lines))
+        self.lines += 1
+
+    def on_event(self, ev: dict) -> None:
+        kind = ev.get("ev")
+        limit = self.task.time_limit_s + STALL_GRACE_S
+        if kind == "hello":
+            self.current, self.deadline = "loading the program", time.monotonic() + limit
+        elif kind == "load":
+            if not ev.get("ok"):
+                self.detail = f"does not load: {ev.get('error')}"
+        elif kind == "test" and ev.get("phase") == "start":
+            self.step += 1
+            self.current = f"{ev.get('group')} '{ev.get('name')}'"
+            budget = limit
+            if ev.get("group") == "perf":
+                perf = self.task.perf[ev.get("i", 0)] if ev.get("i", 0) < len(self.task.perf) else None
+                budget = (perf.time_limit_s * perf.repeats if perf else limit) + STALL_GRACE_S
+            self.deadline = time.monotonic() + budget
+            self.detail = f"running {ev.get('name')}"
+            self.snapshot("running")
+        elif kind == "test" and ev.get("phase") == "end":
+            self.rss_kib = ev.get("rss_kib") or self.rss_kib
+            self.cpu_s = ev.get("cpu_s") or self.cpu_s
+            if ev.get("group") == "tests":
+                if ev.get("ok"):
+                    self.passed += 1
+                else:
+                    self.failed += 1
+            if not ev.get("ok") and len(self.failures) < MAX_FAILURES_KEPT:
+                self.failures.append({"group": ev.get("group"), "name": ev.get("name"),
+                                      "error": ev.get("error")})
+            self.deadline = time.monotonic() + limit
+        elif kind == "verdict":
+            self.verdict = ev
+            self.deadline = time.monotonic() + STARTUP_GRACE_S
+
+    # -- lifecycle -------------------------------------------------------------------------
+    async def run(self, backend: SandboxBackend, labels: dict[str, str]) -> CandidateResult:
+        """Evaluate and publish the result. Never raises except CancelledError."""
+        self.started = time.monotonic()
+        self.snapshot("starting")
+        sandbox = None
+        exec_result = None
+        stalled_in = None
+        error: str | None = None
+        try:
+            sandbox = await backend.create(SandboxSpec(limits=self.profile.limits, labels=labels,
+                                                       env=dict(self.profile.env)))
+            self.isolation = getattr(sandbox, "isolation", "")
+            self.sandbox_info = dict(getattr(sandbox, "info", {}) or {})
+            job = build_job(self.task, self.candidate, self.profile, self.nonce, self.generated_tests)
+            await sandbox.upload({"runner.py": runner_source(), "job.json": json.dumps(job).encode()})
+            self.detail = "sandbox ready"
+            self.snapshot("running")
+            self.deadline = time.monotonic() + STARTUP_GRACE_S
+            run = asyncio.ensure_future(sandbox.exec(
+                [self.profile.python, "runner.py", "job.json"], on_line=self.on_line,
+                timeout_s=wall_budget(self.task, len(self.generated_tests))))
+            stalled_in = await self._watch(run, sandbox)
+            if stalled_in is None:
+                exec_result = run.result()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a sandbox failure is the sandbox's fault, not the candidate's
+            error = f"sandbox failure: {type(exc).__name__}: {exc}".strip()
+        finally:
+            if sandbox is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(sandbox.destroy())
+        return self.finish(exec_result, stalled_in, error)
+
+    async def _watch(self, run: asyncio.Future, sandbox) -> str | None:
+        """Wait for the command; kill it when the current step overruns its limit (a candidate
+        that ignores the in-process alarm). Publishes a resource snapshot every second."""
+        next_metrics = time.monotonic() + METRICS_EVERY_S
+        try:
+            while True:
+                done, _ = await asyncio.wait({run}, timeout=0.25)
+                if done:
+                    return None
+                now = time.monotonic()
+                if now > self.deadline:
+                    run.cancel()
+                    with contextlib.suppress(BaseException):
+                        await run
+                    return self.current
+                if now >= next_metrics:
+                    next_metrics = now + METRICS_EVERY_S
+                    with contextlib.suppress(Exception):
+                        m = await asyncio.wait_for(sandbox.metrics(), 1.0)
+                        self.cpu_s = m.get("cpu_s", self.cpu_s)
+                        self.rss_kib = m.get("rss_kib", self.rss_kib)
+                    self.snapshot()
+        except asyncio.CancelledError:
+            run.cancel()
+            with contextlib.suppress(BaseException):
+                await run
+            raise
+
+    def finish(self, exec_result, stalled_in: str | None, error: str | None) -> CandidateResult:
+        v = self.verdict
+        if error:
+            status, reason = "error", error
+        else:
+            status, reason = decide_status(
+                v, exit_code=getattr(exec_result, "exit_code", None), sig=getattr(exec_result, "signal", None),
+                timed_out=bool(getattr(exec_result, "timed_out", False)), stalled_in=stalled_in)
+        result = CandidateResult(
+            candidate_id=self.candidate.id, task_id=self.task.id, profile=self.profile.name,
+            status=status, reason=reason,
+            tests_passed=(v or {}).get("tests_passed", 0),
+            tests_total=len(self.task.tests),
+            errors_handled=(v or {}).get("errors_handled", 0),
+            errors_total=len(self.task.error_cases),
+            generated_passed=list((v or {}).get("generated_passed", [])),
+            generated_total=len(self.generated_tests),
+            median_ms=(v or {}).get("median_ms"),
+            peak_kib=(v or {}).get("peak_kib") or getattr(exec_result, "max_rss_kib", None) or self.rss_kib,
+            cpu_s=(v or {}).get("cpu_s") or getattr(exec_result, "cpu_s", None) or self.cpu_s,
+            duration_s=round(time.monotonic() - self.started, 3),
+            failures=self.failures,
+            exit_code=getattr(exec_result, "exit_code", None),
+            signal=getattr(exec_result, "signal", None),
+            output_lines=self.lines,
+            output_dropped=(getattr(exec_result, "stdout_dropped", 0) or 0)
+            + (getattr(exec_result, "stderr_dropped", 0) or 0),
+            isolation=self.isolation,
+            sandbox=self.sandbox_info,
+        )
+        self.detail = reason
+        self.passed = result.tests_passed
+        self.snapshot("finished", status=status)
+        self.bus.publish(CandidateFinished(candidate_id=self.candidate.id, task_id=self.task.id,
+                                           profile=self.profile.name, result=result.model_dump()))
+        return result
+
+
+def error_result(task: Task, candidate: Candidate, profile: EnvProfile, bus: EventBus,
+                 reason: str, status: str = "error") -> CandidateResult:
+    """A result for a candidate that never reaches a sandbox (no usable code, duplicate...)."""
+    job = CandidateJob(task, candidate, profile, bus)
+    job.detail = reason
+    result = CandidateResult(candidate_id=candidate.id, task_id=task.id, profile=profile.name,
+                             status=status, reason=reason, tests_total=len(task.tests),
+                             errors_total=len(task.error_cases))
+    job.snapshot("finished", status=status)
+    bus.publish(CandidateFinished(candidate_id=candidate.id, task_id=task.id, profile=profile.name,
+                                  result=result.model_dump()))
+    return result

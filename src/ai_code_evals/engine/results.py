@@ -1,0 +1,66 @@
+"""The final result of one (candidate, profile) and how a status is decided from runner facts."""
+from __future__ import annotations
+
+import signal as _signal
+
+from pydantic import BaseModel, Field
+
+
+class CandidateResult(BaseModel):
+    candidate_id: str
+    task_id: str
+    profile: str = "default"
+    status: str  # passed | failed | error | timeout | killed | skipped
+    reason: str = ""  # why this status, one line
+    tests_passed: int = 0
+    tests_total: int = 0
+    errors_handled: int = 0
+    errors_total: int = 0
+    generated_passed: list[int] = Field(default_factory=list)
+    generated_total: int = 0
+    median_ms: float | None = None
+    peak_kib: int | None = None
+    cpu_s: float | None = None
+    duration_s: float = 0.0
+    failures: list[dict] = Field(default_factory=list)  # [{"group","name","error"}], first few
+    exit_code: int | None = None
+    signal: int | None = None
+    output_lines: int = 0
+    output_dropped: int = 0
+    isolation: str = ""
+    sandbox: dict = Field(default_factory=dict)
+    duplicate_of: str | None = None
+    score: float | None = None
+    score_parts: dict = Field(default_factory=dict)
+
+
+def signal_name(num: int | None) -> str:
+    try:
+        return _signal.Signals(num).name if num else ""
+    except ValueError:
+        return f"signal {num}"
+
+
+def decide_status(verdict: dict | None, *, exit_code: int | None, sig: int | None,
+                  timed_out: bool, stalled_in: str | None) -> tuple[str, str]:
+    """(status, reason) from the runner's verdict (None when it never came) and how the
+    process ended. Only an explicit verdict can pass a candidate."""
+    if verdict is None:
+        if stalled_in:
+            return "timeout", f"stopped responding in {stalled_in} and was killed"
+        if timed_out:
+            return "timeout", "hit the sandbox's wall-clock limit and was killed"
+        if sig:
+            name = signal_name(sig)
+            hint = {"SIGKILL": " (memory or process limit, or killed)", "SIGXCPU": " (CPU time limit)",
+                    "SIGSEGV": " (crashed in C code)"}.get(name, "")
+            return "killed", f"killed by {name}{hint} before reporting a verdict"
+        return "error", f"exited before reporting a verdict (exit code {exit_code})"
+    if verdict.get("load_error"):
+        return "error", f"does not load: {verdict['load_error']}"
+    passed, total = verdict.get("tests_passed", 0), verdict.get("tests_total", 0)
+    if passed == total:
+        return "passed", f"passes {passed}/{total}"
+    if verdict.get("timeouts"):
+        return "timeout", f"passes {passed}/{total}; {verdict['timeouts']} test(s) timed out"
+    return "failed", f"passes {passed}/{total}"

@@ -1,0 +1,233 @@
+"""The engine: evaluate every candidate of every task under every profile, in parallel.
+
+``run_evaluation(config, bus)`` is the one entry point used by the CLI, the TUI, resume and
+the evals bridge. It publishes everything on the bus (the run log subscribes) and returns the
+summary of DESIGN §3.5. Cancelling it (Ctrl-C, `q` in the TUI) destroys every sandbox.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ai_code_evals.engine.events import (
+    CandidateAdded,
+    EngineNotice,
+    EventBus,
+    RunFinished,
+    RunStarted,
+    TaskSelected,
+)
+from ai_code_evals.engine.job import CandidateJob, error_result
+from ai_code_evals.engine.profiles import EnvProfile, resolve_profiles
+from ai_code_evals.engine.results import CandidateResult
+from ai_code_evals.engine.scoring import combine_profiles, pass_at_k_table, score_task
+from ai_code_evals.engine.selection import SelectionContext, get_selector
+from ai_code_evals.generation.base import Candidate, Generator
+from ai_code_evals.sandbox.base import SandboxBackend
+from ai_code_evals.tasks.model import Task
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
+
+
+@dataclass
+class RunConfig:
+    tasks: list[Task]
+    backend: SandboxBackend
+    # given candidates (samples, a resumed log); tasks without any are left to the generator
+    candidates: list[Candidate] | None = None
+    generator: Generator | None = None
+    n: int = 8
+    jobs: int = field(default_factory=lambda: os.cpu_count() or 2)
+    profiles: list[EnvProfile] = field(default_factory=lambda: resolve_profiles(None))
+    select: str = "score"
+    generated_tests: dict[str, list[str]] = field(default_factory=dict)
+    run_id: str = field(default_factory=new_run_id)
+    record: Path | None = None
+    # results already in the log (resume): (candidate_id, profile) -> result
+    finished: dict[tuple[str, str], CandidateResult] = field(default_factory=dict)
+    spec_extra: dict = field(default_factory=dict)  # recorded in the log's spec.run_config
+
+
+class Engine:
+    def __init__(self, config: RunConfig, bus: EventBus) -> None:
+        self.cfg = config
+        self.bus = bus
+        self.sem = asyncio.Semaphore(max(1, config.jobs))
+        self.tasks = {t.id: t for t in config.tasks}
+        self.candidates: dict[str, list[Candidate]] = {t.id: [] for t in config.tasks}
+        self.results: dict[tuple[str, str], CandidateResult] = dict(config.finished)
+        self.selections: dict[str, dict] = {}
+
+    async def run(self) -> dict:
+        cfg = self.cfg
+        self.bus.publish(RunStarted(
+            run_id=cfg.run_id, record=str(cfg.record or ""),
+            tasks=[{"task_id": t.id, "entry_point": t.entry_point, "reference": bool(t.reference)}
+                   for t in cfg.tasks],
+            profiles=[p.name for p in cfg.profiles], backend=getattr(cfg.backend, "name", "?"),
+            isolation=getattr(cfg.backend, "isolation", ""), select=cfg.select))
+        interrupted = False
+        try:
+            async with asyncio.TaskGroup() as group:
+                for task in cfg.tasks:
+                    group.create_task(self._run_task(task))
+        except asyncio.CancelledError:
+            interrupted = True
+            raise
+        finally:
+            summary = self.summary(interrupted)
+            self.bus.publish(RunFinished(summary=summary, interrupted=interrupted))
+        return summary
+
+    async def _candidates_for(self, task: Task):
+        """Given candidates for this task (samples, pack, or a resumed log) else generated ones."""
+        given = [c for c in self.cfg.candidates or [] if c.task_id == task.id]
+        if given or self.cfg.generator is None:
+            for c in given:
+                yield c
+            return
+        try:
+            async for c in self.cfg.generator.generate(task, self.cfg.n):
+                yield c
+        except Exception as exc:  # generation failed: say so, keep what arrived
+            self.bus.publish(EngineNotice(f"generation for {task.id} failed: {exc}", level="error"))
+
+    async def _run_task(self, task: Task) -> None:
+        jobs: list[asyncio.Task] = []
+        seen: set[str] = set()
+        async with asyncio.TaskGroup() as group:
+            async for cand in self._candidates_for(task):
+                if cand.id in seen:
+                    continue
+                seen.add(cand.id)
+                self.candidates[task.id].append(cand)
+                self.bus.publish(CandidateAdded(
+                    candidate_id=cand.id, task_id=task.id, code=cand.code, label=cand.label,
+                    strategy=cand.strategy, origin=cand.origin, error=cand.error,
+                    duplicate_of=cand.duplicate_of))
+                for profile in self.cfg.profiles:
+                    jobs.append(group.create_task(self._run_one(task, cand, profile)))
+        self._fill_duplicates(task)
+        await self._select(task)
+
+    async def _run_one(self, task: Task, cand: Candidate, profile: EnvProfile) -> None:
+        key = (cand.id, profile.name)
+        if key in self.results:
+            return  # finished in an earlier, interrupted run
+        if cand.error:
+            self.results[key] = error_result(task, cand, profile, self.bus, cand.error)
+            return
+        if cand.duplicate_of:
+            return  # filled from the original once it has run
+        job = CandidateJob(task, cand, profile, self.bus, self.cfg.generated_tests.get(task.id))
+        job.snapshot("queued")
+        async with self.sem:
+            labels = {"app": "ai-code-evals", "run_id": self.cfg.run_id, "candidate": cand.id,
+                      "profile": profile.name}
+            self.results[key] = await job.run(self.cfg.backend, labels)
+
+    def _fill_duplicates(self, task: Task) -> None:
+        """Identical versions run once; their copies share the original's verdict."""
+        for cand in self.candidates[task.id]:
+            if not cand.duplicate_of:
+                continue
+            for profile in self.cfg.profiles:
+                key = (cand.id, profile.name)
+                original = self.results.get((cand.duplicate_of, profile.name))
+                if key in self.results or original is None:
+                    continue
+                copy = original.model_copy(update={
+                    "candidate_id": cand.id, "duplicate_of": cand.duplicate_of,
+                    "reason": f"duplicate of {cand.duplicate_of}: {original.reason}"})
+                self.results[key] = copy
+                job = CandidateJob(task, cand, profile, self.bus)
+                job.detail = copy.reason
+                job.passed = copy.tests_passed
+                job.snapshot("finished", status=copy.status)
+                from ai_code_evals.engine.events import CandidateFinished
+
+                self.bus.publish(CandidateFinished(candidate_id=cand.id, task_id=task.id,
+                                                   profile=profile.name, result=copy.model_dump()))
+
+    def task_results(self, task: Task) -> list[CandidateResult]:
+        """One row per candidate, scored per profile then combined across profiles."""
+        for profile in self.cfg.profiles:
+            rows = [self.results[(c.id, profile.name)] for c in self.candidates[task.id]
+                    if (c.id, profile.name) in self.results]
+            score_task(rows, task.weights)
+        combined = []
+        for c in self.candidates[task.id]:
+            per = [self.results[(c.id, p.name)] for p in self.cfg.profiles if (c.id, p.name) in self.results]
+            if per:
+                combined.append(combine_profiles(per))
+        return combined
+
+    async def _select(self, task: Task) -> None:
+        rows = self.task_results(task)
+        ctx = SelectionContext(task=task, results=rows,
+                               candidates={c.id: c for c in self.candidates[task.id]},
+                               generated_tests=self.cfg.generated_tests.get(task.id, []))
+        try:
+            selection = await get_selector(self.cfg.select)(ctx)
+        except Exception as exc:
+            from ai_code_evals.engine.scoring import select_by_score
+
+            ctx.notices.append(f"{self.cfg.select} selection failed ({exc}); fell back to score")
+            selection = select_by_score(rows)
+        for notice in ctx.notices:
+            self.bus.publish(EngineNotice(f"{task.id}: {notice}", level="warning"))
+        self.selections[task.id] = {"winner": selection.winner, "reason": selection.reason}
+        self.bus.publish(TaskSelected(task_id=task.id, winner=selection.winner, reason=selection.reason,
+                                      strategy=self.cfg.select,
+                                      scores={r.candidate_id: r.score for r in rows}))
+
+    def summary(self, interrupted: bool = False) -> dict:
+        """DESIGN §3.5 (contract) plus a few extra keys that tools may ignore."""
+        tasks_out, counts = [], []
+        for task in self.cfg.tasks:
+            rows = self.task_results(task)
+            sel = self.selections.get(task.id, {"winner": None, "reason": "not finished"})
+            by_id = {c.id: c for c in self.candidates[task.id]}
+            missing = [c for c in self.candidates[task.id] if c.id not in {r.candidate_id for r in rows}]
+            out = []
+            for r in rows:
+                cand = by_id.get(r.candidate_id)
+                out.append({
+                    "id": r.candidate_id, "status": r.status, "tests_passed": r.tests_passed,
+                    "tests_total": r.tests_total, "score": r.score, "median_ms": r.median_ms,
+                    "peak_kib": r.peak_kib, "errors_handled": r.errors_handled,
+                    "errors_total": r.errors_total, "reason": r.reason,
+                    "label": cand.label if cand else "", "duplicate_of": r.duplicate_of,
+                    "profiles": {p.name: self.results[(r.candidate_id, p.name)].status
+                                 for p in self.cfg.profiles if (r.candidate_id, p.name) in self.results},
+                })
+            for c in missing:
+                out.append({"id": c.id, "status": "skipped", "tests_passed": 0,
+                            "tests_total": len(task.tests), "score": None, "median_ms": None,
+                            "peak_kib": None, "reason": "not run (interrupted)", "label": c.label})
+            if rows:
+                counts.append((len(out), sum(1 for r in rows if r.status == "passed")))
+            tasks_out.append({"task_id": task.id, "winner": sel["winner"], "reason": sel["reason"],
+                              "candidates": out})
+        return {
+            "run_id": self.cfg.run_id,
+            "record": str(self.cfg.record) if self.cfg.record else None,
+            "tasks": tasks_out,
+            "pass_at_k": pass_at_k_table(counts),
+            "interrupted": interrupted,
+            "backend": getattr(self.cfg.backend, "name", "?"),
+            "isolation": getattr(self.cfg.backend, "isolation", ""),
+            "profiles": [p.name for p in self.cfg.profiles],
+            "select": self.cfg.select,
+        }
+
+
+async def run_evaluation(config: RunConfig, bus: EventBus) -> dict:
+    """Evaluate, publishing every step on ``bus``; returns the summary."""
+    return await Engine(config, bus).run()

@@ -1,0 +1,53 @@
+"""Selection strategies: which version of a task to trust, with a one-line reason.
+
+Every strategy has the same shape, so the CLI, the engine and the evals bridge can pick one by
+name. ``score`` is pure; ``agreement`` and ``judge`` (generation layer) register themselves here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable
+
+from ai_code_evals.engine.results import CandidateResult
+from ai_code_evals.engine.scoring import Selection, select_by_score
+from ai_code_evals.generation.base import Candidate
+from ai_code_evals.tasks.model import Task
+
+
+@dataclass
+class SelectionContext:
+    task: Task
+    results: list[CandidateResult]  # one per candidate (first profile), scored
+    candidates: dict[str, Candidate]
+    generated_tests: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)  # strategies append fallbacks here
+
+
+Selector = Callable[[SelectionContext], Awaitable[Selection]]
+
+
+async def _score(ctx: SelectionContext) -> Selection:
+    return select_by_score(ctx.results)
+
+
+SELECTORS: dict[str, Selector] = {"score": _score}
+STRATEGY_NAMES = ("score", "agreement", "judge")
+
+
+def register(name: str, selector: Selector) -> None:
+    SELECTORS[name] = selector
+
+
+def get_selector(name: str) -> Selector:
+    if name not in SELECTORS:
+        # strategies from the generation layer register on import
+        try:
+            import ai_code_evals.generation.selectors  # noqa: F401
+        except ImportError:
+            pass
+    try:
+        return SELECTORS[name]
+    except KeyError:
+        from ai_code_evals.errors import InputError
+
+        raise InputError(f"unknown selection strategy {name!r} (choose from {', '.join(STRATEGY_NAMES)})")

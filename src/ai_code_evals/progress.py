@@ -1,0 +1,75 @@
+"""Headless output: a progress bar on stderr while the run goes, a results table after."""
+from __future__ import annotations
+
+import sys
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ai_code_evals.engine.events import CandidateAdded, CandidateFinished, EngineNotice, RunStarted
+
+STATUS_STYLE = {"passed": "green", "failed": "red", "error": "magenta", "timeout": "yellow",
+                "killed": "red", "skipped": "dim"}
+
+
+class ProgressReporter:
+    """Bus subscriber: one bar over every (candidate, profile) job; notices printed above it."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console or Console(stderr=True)
+        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                                 MofNCompleteColumn(), TimeElapsedColumn(), console=self.console,
+                                 transient=False, disable=not self.console.is_terminal)
+        self.bar = self.progress.add_task("evaluating", total=0)
+        self.profiles = 1
+        self.done = 0
+
+    def __enter__(self):
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.progress.stop()
+        if not self.console.is_terminal:
+            self.console.print(f"evaluated {self.done} candidate runs")
+
+    def __call__(self, event) -> None:
+        if isinstance(event, RunStarted):
+            self.profiles = max(1, len(event.profiles))
+            self.progress.update(self.bar, description=f"run {event.run_id} ({event.isolation or event.backend})")
+        elif isinstance(event, CandidateAdded):
+            total = self.progress.tasks[0].total or 0
+            self.progress.update(self.bar, total=total + self.profiles)
+        elif isinstance(event, CandidateFinished):
+            self.done += 1
+            self.progress.advance(self.bar)
+        elif isinstance(event, EngineNotice):
+            self.console.print(f"[yellow]{event.level}:[/] {event.message}")
+
+
+def results_table(summary: dict, console: Console | None = None) -> None:
+    """One table per task, sorted by score, winner marked."""
+    console = console or Console(file=sys.stdout)
+    for task in summary["tasks"]:
+        table = Table(title=f"{task['task_id']}", title_justify="left", expand=False)
+        for col in ("", "candidate", "status", "tests", "bad inputs", "median ms", "peak KiB", "score", "about"):
+            table.add_column(col, justify="right" if col in ("tests", "median ms", "peak KiB", "score") else "left")
+        rows = sorted(task["candidates"], key=lambda c: -(c.get("score") or 0))
+        for c in rows:
+            mark = "winner" if c["id"] == task["winner"] else ""
+            style = STATUS_STYLE.get(c["status"], "")
+            table.add_row(
+                f"[bold green]{mark}[/]" if mark else "", c["id"], f"[{style}]{c['status']}[/]",
+                f"{c['tests_passed']}/{c['tests_total']}",
+                f"{c.get('errors_handled', 0)}/{c.get('errors_total', 0)}" if c.get("errors_total") else "-",
+                f"{c['median_ms']:.2f}" if c.get("median_ms") is not None else "-",
+                str(c["peak_kib"]) if c.get("peak_kib") else "-",
+                f"{c['score']:.1f}" if c.get("score") is not None else "-",
+                c.get("label") or c.get("reason", ""))
+        console.print(table)
+        console.print(f"  [bold]winner:[/] {task['reason']}\n")
+    if summary.get("pass_at_k"):
+        console.print("pass@k: " + ", ".join(f"pass@{k}={v:.3f}" for k, v in summary["pass_at_k"].items()))
+    if summary.get("record"):
+        console.print(f"run log: {summary['record']}")

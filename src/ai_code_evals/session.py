@@ -1,0 +1,207 @@
+"""A run from the command line's point of view: build it, record it, run it, resume it.
+
+Shared by the headless CLI and the TUI so that both record exactly the same log.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ai_code_evals.engine.events import CandidateAdded, EventBus
+from ai_code_evals.engine.profiles import resolve_profiles
+from ai_code_evals.engine.results import CandidateResult
+from ai_code_evals.engine.run import RunConfig, new_run_id, run_evaluation
+from ai_code_evals.errors import InputError
+from ai_code_evals.generation.base import Candidate
+from ai_code_evals.runlog.reader import RunRecord, read_record
+from ai_code_evals.runlog.writer import RunLog
+from ai_code_evals.tasks.model import Task
+
+
+@dataclass
+class RunRequest:
+    """What the user asked for, as plain data: recorded in the log's spec so resume can rebuild it."""
+
+    tasks: list[str] = field(default_factory=lambda: ["demo"])
+    samples: str | None = None
+    generated_tests: str | None = None
+    generate_tests: bool = False
+    generator: str = "offline"
+    n: int = 8
+    model: str | None = None
+    backend: str = "local"
+    jobs: int | None = None
+    env: list[str] = field(default_factory=lambda: ["default"])
+    select: str = "score"
+    record: str | None = None
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def make_backend(name: str, env: Mapping[str, str]):
+    if name == "local":
+        from ai_code_evals.sandbox.local import LocalBackend
+
+        return LocalBackend()
+    if name == "daytona":
+        from ai_code_evals.sandbox.daytona import make_daytona_backend
+
+        return make_daytona_backend(env)
+    raise InputError(f"unknown backend {name!r} (choose from local, daytona)")
+
+
+def default_jobs(backend: str, env: Mapping[str, str]) -> int:
+    if backend == "daytona":
+        return int(env.get("ACE_DAYTONA_CONCURRENCY") or 8)
+    return os.cpu_count() or 2
+
+
+def load_candidates(req: RunRequest, tasks: list[Task], env: Mapping[str, str], bus: EventBus):
+    """(candidates, generator): a samples file gives candidates; otherwise a generator."""
+    if req.samples:
+        from ai_code_evals.generation.samples import load_samples
+
+        return load_samples(req.samples, {t.id: t for t in tasks}), None
+    if req.generator == "offline":
+        from ai_code_evals.generation.offline import OfflineGenerator
+
+        return None, OfflineGenerator()
+    if req.generator == "openai":
+        from ai_code_evals.generation.openai_gen import make_openai_generator
+
+        return None, make_openai_generator(dict(env, **({"ACE_MODEL": req.model} if req.model else {})), bus)
+    raise InputError(f"unknown generator {req.generator!r} (choose from offline, openai)")
+
+
+def build_config(req: RunRequest, env: Mapping[str, str], bus: EventBus,
+                 run_id: str | None = None) -> RunConfig:
+    """Validate everything up front: every input error surfaces before a sandbox starts."""
+    from ai_code_evals.engine.selection import get_selector
+    from ai_code_evals.tasks.loaders import load_many
+
+    tasks = load_many(req.tasks)
+    profiles = resolve_profiles(req.env)
+    get_selector(req.select)
+    candidates, generator = load_candidates(req, tasks, env, bus)
+    generated: dict[str, list[str]] = {}
+    if req.generated_tests:
+        from ai_code_evals.generation.samples import load_generated_tests
+
+        generated = load_generated_tests(req.generated_tests)
+    if req.generate_tests:
+        from ai_code_evals.generation.openai_gen import generate_tests
+
+        generated.update(asyncio.run(generate_tests(tasks, env)))
+    backend = make_backend(req.backend, env)
+    run_id = run_id or new_run_id()
+    record = Path(req.record) if req.record else Path("runs") / f"{run_id}.jsonl"
+    return RunConfig(
+        tasks=tasks, backend=backend, candidates=candidates, generator=generator, n=req.n,
+        jobs=req.jobs or default_jobs(req.backend, env), profiles=profiles, select=req.select,
+        generated_tests=generated, run_id=run_id, record=record,
+        spec_extra={"request": req.to_dict()},
+    )
+
+
+class RecordingSubscriber:
+    """Writes the tasks once at the start and every event after, skipping candidates the log
+    already holds (resume re-announces them)."""
+
+    def __init__(self, runlog: RunLog, known_candidates: set[str] | None = None) -> None:
+        self.runlog = runlog
+        self.known = known_candidates or set()
+
+    def __call__(self, event) -> None:
+        if isinstance(event, CandidateAdded) and event.candidate_id in self.known:
+            return
+        self.runlog.on_event(event)
+
+
+def open_run_log(config: RunConfig, req: RunRequest) -> RunLog:
+    spec = {"eval_name": "ai-code-evals.run", "completion_fns": [f"ai-code-evals/{req.generator}"],
+            "run_config": {"request": req.to_dict(), "profiles": [p.name for p in config.profiles],
+                           "isolation": getattr(config.backend, "isolation", "")}}
+    log = RunLog(config.record, config.run_id, spec)
+    for task in config.tasks:
+        log.record("task", task.id, task.model_dump())
+        if config.generated_tests.get(task.id):
+            log.record("generated_tests", task.id, {"tests": config.generated_tests[task.id]})
+    return log
+
+
+@dataclass
+class ResumeState:
+    record: RunRecord
+    request: RunRequest
+    tasks: list[Task]
+    candidates: list[Candidate]
+    finished: dict[tuple[str, str], CandidateResult]
+    generated_tests: dict[str, list[str]]
+
+
+def load_resume(path: str | Path) -> ResumeState:
+    """Everything an interrupted run needs to finish, read back from its log."""
+    record = read_record(path)
+    req_data = record.spec.get("run_config", {}).get("request")
+    if not isinstance(req_data, dict):
+        raise InputError("this log was not written by `ai-code-evals run`; cannot resume it", path=str(path))
+    request = RunRequest(**{k: v for k, v in req_data.items() if k in RunRequest.__dataclass_fields__})
+    tasks = [Task.model_validate(e["data"]) for e in record.of_type("task")]
+    candidates = []
+    for e in record.of_type("candidate"):
+        d = e["data"]
+        candidates.append(Candidate(id=d["candidate_id"], task_id=d["task_id"], code=d["code"],
+                                    label=d.get("label", ""), strategy=d.get("strategy", ""),
+                                    origin=d.get("origin", ""), error=d.get("error"),
+                                    duplicate_of=d.get("duplicate_of")))
+    generated = {e["sample_id"]: e["data"]["tests"] for e in record.of_type("generated_tests")}
+    finished = {}
+    for e in record.of_type("result"):
+        r = CandidateResult.model_validate(e["data"]["result"])
+        finished[(r.candidate_id, r.profile)] = r
+    return ResumeState(record, request, tasks, candidates, finished, generated)
+
+
+def resume_config(state: ResumeState, env: Mapping[str, str]) -> tuple[RunConfig, RunLog]:
+    """A RunConfig that reruns only unfinished candidates, and the log reopened for appending
+    (a half-written last line is cut off first)."""
+    req = state.request
+    rec = state.record
+    with open(rec.path, "r+b") as fh:
+        fh.truncate(rec.valid_bytes)
+        if rec.valid_bytes:
+            fh.seek(rec.valid_bytes - 1)
+            if fh.read(1) != b"\n":
+                fh.write(b"\n")
+    candidates, generator = list(state.candidates), None
+    if not candidates and req.samples:
+        candidates, _ = load_candidates(req, state.tasks, env, EventBus())
+    elif {t.id for t in state.tasks} - {c.task_id for c in candidates}:
+        _, generator = load_candidates(req, state.tasks, env, EventBus())
+    config = RunConfig(
+        tasks=state.tasks, backend=make_backend(req.backend, env), candidates=candidates,
+        generator=generator, n=req.n, jobs=req.jobs or default_jobs(req.backend, env),
+        profiles=resolve_profiles(req.env), select=req.select, run_id=rec.run_id, record=rec.path,
+        finished=state.finished, generated_tests=state.generated_tests,
+        spec_extra={"request": req.to_dict()},
+    )
+    log = RunLog(rec.path, rec.run_id, append=True, next_event_id=rec.next_event_id)
+    return config, log
+
+
+async def run_headless(config: RunConfig, log_subscriber, extra_subscribers=()) -> dict:
+    """Run with the log (and e.g. a progress bar) subscribed; returns the summary."""
+    bus = EventBus()
+    bus.subscribe(log_subscriber)
+    for sub in extra_subscribers:
+        bus.subscribe(sub)
+    try:
+        return await run_evaluation(config, bus)
+    finally:
+        aclose = getattr(config.backend, "aclose", None)
+        if aclose is not None:
+            await asyncio.shield(aclose())
