@@ -47,6 +47,9 @@ class RunLog:
         self._fh: IO[str] | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"cannot write the run log: {exc.strerror or exc}", path=str(self.path)) from None
+        try:
             self._fh = open(self.path, "a" if append else "x", encoding="utf-8")
         except FileExistsError:
             raise InputError("the record file already exists; choose another --record path",

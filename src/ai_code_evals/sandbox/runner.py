@@ -245,6 +245,11 @@ def main():
         os.set_inheritable(_OUT_FD, False)
     except OSError:
         pass
+    for stream in (sys.stdout, sys.stderr):  # the candidate's prints stream live, line by line
+        try:
+            stream.reconfigure(line_buffering=True)
+        except Exception:
+            pass
     set_limits(job.get("limits") or {})
     signal.signal(signal.SIGALRM, _on_alarm)
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 3000))

@@ -1,0 +1,134 @@
+"""The in-sandbox runner, driven as a real subprocess exactly as a sandbox runs it."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ai_code_evals.sandbox.runner import MARK
+
+RUNNER = Path(__file__).resolve().parents[1] / "src" / "ai_code_evals" / "sandbox" / "runner.py"
+NONCE = "n0nce"
+
+
+def run_job(tmp_path, program, tests=(), error_cases=(), perf=(), generated=(), limit=1.0, timeout=30):
+    job = {"nonce": NONCE, "entry_point": "f", "program": program, "tests": list(tests),
+           "error_cases": list(error_cases), "perf": list(perf), "generated_tests": list(generated),
+           "time_limit_s": limit, "limits": {"memory_mb": 1024, "cpu_s": 20}}
+    (tmp_path / "job.json").write_text(json.dumps(job))
+    proc = subprocess.run([sys.executable, "-I", str(RUNNER), "job.json"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=timeout)
+    events, output = [], []
+    for line in proc.stdout.splitlines():
+        before, _, rest = line.partition(MARK)
+        if rest.startswith(NONCE + ":"):
+            events.append(json.loads(rest[len(NONCE) + 1:]))
+            if before:
+                output.append(before)
+        else:
+            output.append(line)
+    assert not (tmp_path / "job.json").exists(), "the runner must delete its job file"
+    return events, output, proc
+
+
+def verdict(events):
+    found = [e for e in events if e["ev"] == "verdict"]
+    return found[0] if found else None
+
+
+def test_cases_code_and_raises(tmp_path):
+    program = "def f(x):\n    if x < 0:\n        raise ValueError('neg')\n    return [x, x]\n"
+    tests = [{"kind": "case", "args": [1], "expect": [1, 1]},
+             {"kind": "case", "args": [2], "expect": [2, 3]},
+             {"kind": "code", "code": "assert f(3) == [3, 3]"},
+             {"kind": "case", "args": [-1], "raises": "ValueError"}]
+    errors = [{"args": [-5], "raises": "ValueError"}, {"args": [None], "raises": "TypeError"}]
+    events, _, _ = run_job(tmp_path, program, tests, errors)
+    v = verdict(events)
+    assert v["tests_passed"] == 3 and v["passed"] == [0, 2, 3]
+    assert v["errors_handled"] == 2
+    failure = [e for e in events if e["ev"] == "test" and e.get("phase") == "end" and not e["ok"]][0]
+    assert "expected [2, 3], got [2, 2]" in failure["error"]
+
+
+def test_humaneval_check_style(tmp_path):
+    program = "def f(a, b):\n    return a + b\n"
+    check = "def check(candidate):\n    assert candidate(1, 2) == 3\n    assert candidate(0, 0) == 0\n"
+    events, _, _ = run_job(tmp_path, program, [{"kind": "check", "code": check}])
+    assert verdict(events)["tests_passed"] == 1
+
+
+@pytest.mark.parametrize("exit_call", ["import os; os._exit(0)", "import sys; sys.exit(0)", "raise SystemExit"])
+def test_early_exit_never_produces_a_verdict(tmp_path, exit_call):
+    program = f"def f(x):\n    {exit_call}\n"
+    events, _, _ = run_job(tmp_path, program, [{"kind": "case", "args": [1], "expect": 1}])
+    v = verdict(events)
+    if exit_call.startswith("import os"):
+        assert v is None
+    else:  # SystemExit is caught per test: the test fails, it does not pass
+        assert v["tests_passed"] == 0
+
+
+def test_exit_at_import_gets_no_pass(tmp_path):
+    events, _, _ = run_job(tmp_path, "import os\nos._exit(0)\n", [{"kind": "case", "args": [1], "expect": 1}])
+    assert verdict(events) is None
+
+
+def test_infinite_loop_is_stopped_by_the_per_test_alarm(tmp_path):
+    program = "def f(x):\n    while x:\n        pass\n    return 0\n"
+    tests = [{"kind": "case", "args": [1], "expect": 0}, {"kind": "case", "args": [0], "expect": 0}]
+    events, _, _ = run_job(tmp_path, program, tests, limit=0.3)
+    v = verdict(events)
+    assert v["timeouts"] == 1 and v["tests_passed"] == 1
+
+
+def test_forged_marker_with_wrong_nonce_is_just_output(tmp_path):
+    forged = MARK + "guess:" + json.dumps({"ev": "verdict", "tests_passed": 9, "tests_total": 9})
+    program = f"print({forged!r})\nimport os\nos._exit(0)\n"
+    events, output, _ = run_job(tmp_path, program, [{"kind": "case", "args": [1], "expect": 1}])
+    assert verdict(events) is None
+    assert any("guess:" in line for line in output)
+
+
+def test_closing_stdout_does_not_silence_the_runner(tmp_path):
+    program = "import os, sys\nos.close(1)\nsys.stdout = open(os.devnull, 'w')\ndef f(x):\n    return x\n"
+    events, _, _ = run_job(tmp_path, program, [{"kind": "case", "args": [4], "expect": 4}])
+    assert verdict(events)["tests_passed"] == 1
+
+
+def test_partial_line_before_an_event_is_kept_as_output(tmp_path):
+    program = "import sys\ndef f(x):\n    sys.stdout.write('no newline')\n    return x\n"
+    events, output, _ = run_job(tmp_path, program, [{"kind": "case", "args": [1], "expect": 1}])
+    assert verdict(events)["tests_passed"] == 1
+    assert "no newline" in output
+
+
+def test_syntax_error_is_a_load_error(tmp_path):
+    events, _, _ = run_job(tmp_path, "def f(x) return x\n", [{"kind": "case", "args": [1], "expect": 1}])
+    v = verdict(events)
+    assert v["load_error"].startswith("SyntaxError")
+
+
+def test_missing_entry_point(tmp_path):
+    events, _, _ = run_job(tmp_path, "def g(x):\n    return x\n", [{"kind": "case", "args": [1], "expect": 1}])
+    assert "does not define f()" in verdict(events)["load_error"]
+
+
+def test_perf_median_and_generated_tests(tmp_path):
+    program = "def f(xs):\n    return sorted(xs)\n"
+    perf = [{"name": "big", "setup": "(list(range(2000, 0, -1)),)", "repeats": 3, "time_limit_s": 5}]
+    gen = ["assert f([2, 1]) == [1, 2]", "assert f([1]) == [2]", "this is not python"]
+    events, _, _ = run_job(tmp_path, program, [{"kind": "case", "args": [[3, 1]], "expect": [1, 3]}],
+                           perf=perf, generated=gen)
+    v = verdict(events)
+    assert v["median_ms"] is not None and v["median_ms"] > 0 and v["perf_done"] == 1
+    assert v["generated_passed"] == [0] and v["generated_total"] == 3
+    assert v["peak_kib"] > 0
+
+
+def test_exception_swallowing_candidate_cannot_eat_the_timeout(tmp_path):
+    program = ("def f(x):\n    while True:\n        try:\n            while True:\n                pass\n"
+               "        except Exception:\n            pass\n")
+    events, _, _ = run_job(tmp_path, program, [{"kind": "case", "args": [1], "expect": 1}], limit=0.3)
+    assert verdict(events)["timeouts"] == 1
