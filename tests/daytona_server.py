@@ -1,0 +1,665 @@
+"""A test double of Daytona's API, for running the Daytona backend offline.
+
+This is NOT Daytona. It serves, over real HTTP and WebSocket on 127.0.0.1, the control-plane
+and toolbox endpoints that the unmodified ``daytona`` SDK calls (DESIGN §4.4), and runs each
+sandbox's commands as local subprocesses in a temporary directory of its own. Every response
+body it sends is checked against the SDK's own generated models (``daytona_api_client_async``
+and ``daytona_toolbox_api_client_async``, the versions in uv.lock): a missing field, a field
+the SDK does not know or an enum value it does not know is recorded in ``drift`` and answered
+with a 500, so this double cannot silently drift from the SDK.
+
+Fault knobs (for tests): ``fail_next_creates`` (429 or another status), ``slow_start`` (state
+'starting' for a while), ``hang_next_creates`` (the sandbox is made but the response comes
+after the SDK's timeout), ``drop_next_log_streams`` (the log WebSocket breaks mid-stream).
+Inspection: ``live_sandboxes()``, ``create_requests``, ``created``/``deleted``, ``drift``.
+
+Run it by hand with ``uv run python tests/daytona_server.py`` (prints DAYTONA_API_URL).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import enum
+import json
+import os
+import shutil
+import signal
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Self
+
+from aiohttp import WSMsgType, web
+from daytona_api_client_async.models import CreateSandbox, ListSandboxesResponse, SandboxListItem
+from daytona_api_client_async.models import Sandbox as SandboxModel
+from daytona_toolbox_api_client_async.models import (
+    Command as CommandModel,
+)
+from daytona_toolbox_api_client_async.models import (
+    CreateSessionRequest,
+    ErrorResponse,
+    ExecuteRequest,
+    ExecuteResponse,
+    Session,
+    SessionCommandLogsResponse,
+    SessionExecuteRequest,
+    SessionExecuteResponse,
+    SystemMetrics,
+    UploadFilesResponse,
+    WorkDirResponse,
+)
+from pydantic import BaseModel
+
+STDOUT_PREFIX = b"\x01\x01\x01"
+STDERR_PREFIX = b"\x02\x02\x02"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _wire_keys(model: type[BaseModel]) -> set[str]:
+    return {f.serialization_alias or name for name, f in model.model_fields.items()
+            if name != "additional_properties"}
+
+
+SANDBOX_KEYS = _wire_keys(SandboxModel)
+LIST_ITEM_KEYS = _wire_keys(SandboxListItem)
+
+
+class Drift(Exception):
+    """A response this double was about to send does not match the SDK's models."""
+
+
+def _unknowns(obj: Any, where: str = "") -> list[str]:
+    """Fields the model did not know, and enum values it only accepted as 'unknown'."""
+    found: list[str] = []
+    if isinstance(obj, BaseModel):
+        extra = getattr(obj, "additional_properties", None) or {}
+        found += [f"{where}{key} (unknown field)" for key in extra]
+        for name in type(obj).model_fields:
+            if name != "additional_properties":
+                found += _unknowns(getattr(obj, name), f"{where}{name}.")
+    elif isinstance(obj, enum.Enum):
+        if str(obj.value) == "unknown_default_open_api":
+            found.append(f"{where.rstrip('.')} (unknown enum value)")
+    elif isinstance(obj, list):
+        for i, item in enumerate(obj):
+            found += _unknowns(item, f"{where}{i}.")
+    elif isinstance(obj, dict):
+        for key, item in obj.items():
+            found += _unknowns(item, f"{where}{key}.")
+    return found
+
+
+def check(model: type[BaseModel], payload: Any) -> Any:
+    """Parse ``payload`` with the SDK model the SDK will use for it; raise Drift on any mismatch."""
+    try:
+        parsed = model.from_dict(payload)  # type: ignore[attr-defined]
+    except Exception as exc:
+        raise Drift(f"{model.__name__}: {exc}") from exc
+    problems = _unknowns(parsed)
+    if problems:
+        raise Drift(f"{model.__name__}: {', '.join(problems)}")
+    return payload
+
+
+# -- state ---------------------------------------------------------------------------------
+class Cmd:
+    """One session command: a local process group and its output, in arrival order."""
+
+    def __init__(self, command: str) -> None:
+        self.id = uuid.uuid4().hex
+        self.command = command
+        self.proc: asyncio.subprocess.Process | None = None
+        self.chunks: list[tuple[str, bytes]] = []
+        self.out = {"stdout": bytearray(), "stderr": bytearray()}
+        self.exit_code: int | None = None
+        self.changed = asyncio.Event()
+
+    def notify(self) -> None:
+        event, self.changed = self.changed, asyncio.Event()
+        event.set()
+
+    def text(self, stream: str) -> str:
+        return bytes(self.out[stream]).decode("utf-8", "replace")
+
+
+@dataclass
+class Box:
+    """One fake sandbox."""
+
+    id: str
+    name: str
+    labels: dict[str, str]
+    env: dict[str, str]
+    root: Path
+    snapshot: str | None
+    target: str
+    cpu: int
+    memory: int
+    disk: int
+    network_block_all: bool
+    auto_stop: int | None
+    auto_delete: int | None
+    created_at: str
+    start_at: float  # monotonic time it becomes 'started'
+    sessions: dict[str, dict[str, Cmd]] = field(default_factory=dict)
+    cpu_sample: tuple[float, int] = (0.0, 0)
+
+    @property
+    def home(self) -> Path:
+        return self.root / "home"
+
+    @property
+    def state(self) -> str:
+        return "started" if time.monotonic() >= self.start_at else "starting"
+
+    def commands(self) -> list[Cmd]:
+        return [c for s in self.sessions.values() for c in s.values()]
+
+
+@dataclass
+class Faults:
+    create_failures: list[tuple[int, float | None]] = field(default_factory=list)
+    hangs: list[float] = field(default_factory=list)
+    slow_start_s: float = 0.0
+    drops: list[tuple[int, str]] = field(default_factory=list)
+
+
+class DaytonaTestServer:
+    """The test double. ``await start()``, point DaytonaConfig(api_url=server.api_url,
+    api_key=server.api_key) at it, ``await close()`` (kills every process it started)."""
+
+    def __init__(self, api_key: str = "test-key", *, target: str = "local") -> None:
+        self.api_key = api_key
+        self.target = target
+        self.organization_id = "org-test-double"
+        self.faults = Faults()
+        self.boxes: dict[str, Box] = {}
+        self.created = 0
+        self.deleted = 0
+        self.create_requests: list[dict] = []
+        self.drift: list[str] = []
+        self.requests: list[tuple[str, str, int]] = []
+        self.log_streams_opened = 0
+        self._tmp = Path(tempfile.mkdtemp(prefix="daytona-double-"))
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # -- knobs -------------------------------------------------------------------------
+    def fail_next_creates(self, n: int = 1, status: int = 429, retry_after_s: float | None = None) -> None:
+        """The next ``n`` creates are answered with ``status`` (429: rate limited)."""
+        self.faults.create_failures += [(status, retry_after_s)] * n
+
+    def hang_next_creates(self, n: int = 1, seconds: float = 5.0) -> None:
+        """The next ``n`` creates make their sandbox but answer only after ``seconds``."""
+        self.faults.hangs += [seconds] * n
+
+    def slow_start(self, seconds: float) -> None:
+        """Sandboxes created from now on stay 'starting' for ``seconds``."""
+        self.faults.slow_start_s = seconds
+
+    def drop_next_log_streams(self, n: int = 1, after_frames: int = 1, mode: str = "error") -> None:
+        """The next ``n`` log WebSockets break after ``after_frames`` frames: ``error`` closes
+        with code 1011, ``abort`` cuts the TCP connection without a close frame."""
+        assert mode in ("error", "abort")
+        self.faults.drops += [(after_frames, mode)] * n
+
+    # -- inspection --------------------------------------------------------------------
+    def live_sandboxes(self) -> list[dict]:
+        return [{"id": b.id, "labels": dict(b.labels), "state": b.state} for b in self.boxes.values()]
+
+    def running_processes(self) -> int:
+        return sum(1 for b in self.boxes.values() for c in b.commands() if c.exit_code is None)
+
+    # -- lifecycle ---------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.base_url}/api"
+
+    @property
+    def toolbox_url(self) -> str:
+        return f"{self.base_url}/toolbox"
+
+    async def start(self, port: int = 0) -> DaytonaTestServer:
+        app = web.Application(middlewares=[self._middleware], client_max_size=256 * 1024 * 1024)
+        r = app.router
+        r.add_post("/api/sandbox", self.create_sandbox)
+        r.add_get("/api/sandbox", self.list_sandboxes)
+        r.add_get("/api/sandbox/{sid}", self.get_sandbox)
+        r.add_delete("/api/sandbox/{sid}", self.delete_sandbox)
+        r.add_get("/api/sandbox/{sid}/toolbox-proxy-url", self.toolbox_proxy_url)
+        t = "/toolbox/{sid}"
+        r.add_get(t + "/work-dir", self.work_dir)
+        r.add_get(t + "/user-home-dir", self.work_dir)
+        r.add_post(t + "/files/bulk-upload", self.bulk_upload)
+        r.add_post(t + "/process/execute", self.execute)
+        r.add_post(t + "/process/session", self.create_session)
+        r.add_get(t + "/process/session/{sess}", self.get_session)
+        r.add_delete(t + "/process/session/{sess}", self.delete_session)
+        r.add_post(t + "/process/session/{sess}/exec", self.session_exec)
+        r.add_get(t + "/process/session/{sess}/command/{cid}", self.get_command)
+        r.add_get(t + "/process/session/{sess}/command/{cid}/logs", self.command_logs)
+        r.add_get(t + "/system/metrics", self.metrics)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self
+
+    async def close(self) -> None:
+        for box in list(self.boxes.values()):
+            await self._destroy(box)
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    async def __aenter__(self) -> Self:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- plumbing ------------------------------------------------------------------------
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if "/socket.io/" in request.path:  # no notification gateway here: the SDK falls back to polling
+            resp: web.StreamResponse = web.json_response({"statusCode": 404, "message": "no gateway"}, status=404)
+        elif request.headers.get("Authorization") != f"Bearer {self.api_key}":
+            resp = web.json_response(
+                {"statusCode": 401, "message": "Invalid credentials", "error": "Unauthorized"}, status=401)
+        else:
+            try:
+                resp = await handler(request)
+            except Drift as exc:
+                self.drift.append(str(exc))
+                resp = web.json_response({"statusCode": 500, "message": f"test double drift: {exc}"},
+                                         status=500)
+        self.requests.append((request.method, request.path, resp.status))
+        return resp
+
+    def _json(self, model: type[BaseModel], payload: Any, status: int = 200,
+              headers: dict[str, str] | None = None) -> web.Response:
+        return web.json_response(check(model, payload), status=status, headers=headers)
+
+    def _api_error(self, status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+        reasons = {400: "Bad Request", 404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error",
+                   503: "Service Unavailable"}
+        return web.json_response({"statusCode": status, "message": message, "error": reasons.get(status, "")},
+                                 status=status, headers=headers)
+
+    def _toolbox_error(self, request: web.Request, status: int, message: str) -> web.Response:
+        return self._json(ErrorResponse, {"message": message, "path": request.path, "method": request.method,
+                                          "statusCode": status, "timestamp": _now_iso()}, status=status)
+
+    def _dto(self, box: Box, state: str | None = None) -> dict:
+        dto = {
+            "id": box.id, "organizationId": self.organization_id, "name": box.name, "snapshot": box.snapshot,
+            "user": "daytona", "env": dict(box.env), "labels": dict(box.labels), "public": False,
+            "networkBlockAll": box.network_block_all, "kvm": False, "target": box.target,
+            "cpu": box.cpu, "gpu": 0, "memory": box.memory, "disk": box.disk,
+            "state": state or box.state, "desiredState": "destroyed" if state == "destroyed" else "started",
+            "autoStopInterval": box.auto_stop, "autoArchiveInterval": 10080,
+            "autoDeleteInterval": box.auto_delete, "createdAt": box.created_at, "updatedAt": _now_iso(),
+            "toolboxProxyUrl": self.toolbox_url, "runnerId": "local-runner", "daemonVersion": "test-double",
+        }
+        return {k: v for k, v in dto.items() if k in SANDBOX_KEYS and v is not None}
+
+    def _box(self, request: web.Request) -> Box | None:
+        return self.boxes.get(request.match_info["sid"])
+
+    # -- control plane -------------------------------------------------------------------
+    async def create_sandbox(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        try:
+            check(CreateSandbox, body)
+        except Drift as exc:
+            return self._api_error(400, f"invalid create request: {exc}")
+        self.create_requests.append(body)
+        if self.faults.create_failures:
+            status, retry_after = self.faults.create_failures.pop(0)
+            headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+            return self._api_error(status, "test double: injected create failure", headers)
+        sid = str(uuid.uuid4())
+        root = self._tmp / sid
+        (root / "home").mkdir(parents=True)
+        box = Box(
+            id=sid, name=body.get("name") or sid, labels=dict(body.get("labels") or {}),
+            env=dict(body.get("env") or {}), root=root, snapshot=body.get("snapshot") or "daytona-default",
+            target=body.get("target") or self.target, cpu=body.get("cpu") or 1, memory=body.get("memory") or 1,
+            disk=body.get("disk") or 3, network_block_all=bool(body.get("networkBlockAll")),
+            auto_stop=body.get("autoStopInterval"), auto_delete=body.get("autoDeleteInterval"),
+            created_at=_now_iso(), start_at=time.monotonic() + self.faults.slow_start_s)
+        self.boxes[sid] = box
+        self.created += 1
+        if self.faults.hangs:
+            await asyncio.sleep(self.faults.hangs.pop(0))
+        return self._json(SandboxModel, self._dto(box))
+
+    async def get_sandbox(self, request: web.Request) -> web.Response:
+        box = self._box(request)
+        if box is None:
+            return self._api_error(404, f"Sandbox with ID or name {request.match_info['sid']} not found")
+        return self._json(SandboxModel, self._dto(box))
+
+    async def list_sandboxes(self, request: web.Request) -> web.Response:
+        wanted = json.loads(request.query.get("labels") or "{}")
+        limit = int(request.query.get("limit") or 100)
+        offset = int(request.query.get("cursor") or 0)
+        boxes = [b for b in self.boxes.values() if all(b.labels.get(k) == v for k, v in wanted.items())]
+        page = boxes[offset:offset + limit]
+        items = [{k: v for k, v in self._dto(b).items() if k in LIST_ITEM_KEYS} for b in page]
+        more = offset + limit < len(boxes)
+        return self._json(ListSandboxesResponse,
+                          {"items": items, "nextCursor": str(offset + limit) if more else None})
+
+    async def delete_sandbox(self, request: web.Request) -> web.Response:
+        box = self._box(request)
+        if box is None:
+            return self._api_error(404, f"Sandbox with ID or name {request.match_info['sid']} not found")
+        await self._destroy(box)
+        self.deleted += 1
+        return self._json(SandboxModel, self._dto(box, state="destroyed"))
+
+    async def toolbox_proxy_url(self, request: web.Request) -> web.Response:
+        from daytona_api_client_async.models import ToolboxProxyUrl
+
+        return self._json(ToolboxProxyUrl, {"url": self.toolbox_url})
+
+    async def _destroy(self, box: Box) -> None:
+        self.boxes.pop(box.id, None)
+        await self._kill(box.commands())
+        shutil.rmtree(box.root, ignore_errors=True)
+
+    async def _kill(self, cmds: list[Cmd]) -> None:
+        for c in cmds:
+            if c.proc is not None and c.exit_code is None:
+                try:
+                    os.killpg(c.proc.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+        for c in cmds:
+            if c.proc is not None:
+                try:
+                    await asyncio.wait_for(c.proc.wait(), 5)
+                except TimeoutError:
+                    pass
+
+    # -- toolbox ---------------------------------------------------------------------------
+    async def work_dir(self, request: web.Request) -> web.Response:
+        box = self._box(request)
+        if box is None:
+            return self._toolbox_error(request, 404, "sandbox not found")
+        return self._json(WorkDirResponse, {"dir": str(box.home)})
+
+    def _inside(self, box: Box, dest: str) -> Path | None:
+        path = Path(dest) if dest.startswith("/") else box.home / dest
+        path = Path(os.path.normpath(path))
+        return path if path == box.root or box.root in path.parents else None
+
+    async def bulk_upload(self, request: web.Request) -> web.Response:
+        box = self._box(request)
+        if box is None:
+            return self._toolbox_error(request, 404, "sandbox not found")
+        reader = await request.multipart()
+        paths: dict[str, str] = {}
+        written = []
+        async for part in reader:
+            name = part.name or ""
+            if name.endswith(".path"):
+                paths[name[: -len(".path")]] = (await part.text())
+            elif name.endswith(".file"):
+                key = name[: -len(".file")]
+                dest = paths.get(key) or part.filename or ""
+                target = self._inside(box, dest)
+                if target is None:
+                    return self._toolbox_error(request, 400, f"path outside the sandbox: {dest}")
+                data = await part.read()
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+                written.append({"path": dest, "bytes": len(data)})
+        return self._json(UploadFilesResponse, {"files": written})
+
+    def _session(self, request: web.Request) -> tuple[Box | None, dict[str, Cmd] | None]:
+        box = self._box(request)
+        if box is None:
+            return None, None
+        return box, box.sessions.get(request.match_info["sess"])
+
+    async def create_session(self, request: web.Request) -> web.Response:
+        box = self._box(request)
+        if box is None:
+            return self._toolbox_error(request, 404, "sandbox not found")
+        body = check(CreateSessionRequest, await request.json())
+        sess = body["sessionId"]
+        if sess in box.sessions:
+            return self._toolbox_error(request, 409, f"session {sess} already exists")
+        box.sessions[sess] = {}
+        return web.Response(status=201)
+
+    async def get_session(self, request: web.Request) -> web.Response:
+        _, sess = self._session(request)
+        if sess is None:
+            return self._toolbox_error(request, 404, "session not found")
+        return self._json(Session, {"sessionId": request.match_info["sess"],
+                                    "commands": [self._cmd_json(c) for c in sess.values()]})
+
+    async def delete_session(self, request: web.Request) -> web.Response:
+        box, sess = self._session(request)
+        if box is None or sess is None:
+            return self._toolbox_error(request, 404, "session not found")
+        box.sessions.pop(request.match_info["sess"], None)
+        await self._kill(list(sess.values()))
+        return web.Response(status=204)
+
+    @staticmethod
+    def _cmd_json(c: Cmd) -> dict:
+        d = {"id": c.id, "command": c.command, "exitCode": c.exit_code}
+        return {k: v for k, v in d.items() if v is not None}
+
+    async def _spawn(self, box: Box, command: str, cwd: Path | None = None,
+                     env: dict[str, str] | None = None) -> Cmd:
+        cmd = Cmd(command)
+        full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(box.home),
+                    "LANG": "C.UTF-8", **box.env, **(env or {})}
+        cmd.proc = await asyncio.create_subprocess_exec(
+            "/bin/sh", "-c", command, cwd=str(cwd or box.home), env=full_env,
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            start_new_session=True)
+        asyncio.ensure_future(self._pump(cmd))
+        return cmd
+
+    async def _pump(self, cmd: Cmd) -> None:
+        assert cmd.proc is not None
+
+        async def read(stream: str, pipe: asyncio.StreamReader) -> None:
+            while chunk := await pipe.read(65536):
+                cmd.chunks.append((stream, chunk))
+                cmd.out[stream] += chunk
+                cmd.notify()
+
+        await asyncio.gather(read("stdout", cmd.proc.stdout), read("stderr", cmd.proc.stderr))  # type: ignore[arg-type]
+        rc = await cmd.proc.wait()
+        cmd.exit_code = rc if rc >= 0 else 128 - rc  # as a shell reports a signal death
+        cmd.notify()
+
+    async def session_exec(self, request: web.Request) -> web.Response:
+        box, sess = self._session(request)
+        if box is None or sess is None:
+            return self._toolbox_error(request, 404, "session not found")
+        body = check(SessionExecuteRequest, await request.json())
+        cmd = await self._spawn(box, body["command"])
+        sess[cmd.id] = cmd
+        if body.get("runAsync") or body.get("async"):
+            return self._json(SessionExecuteResponse, {"cmdId": cmd.id}, status=202)
+        while cmd.exit_code is None:
+            await cmd.changed.wait()
+        return self._json(SessionExecuteResponse, {
+            "cmdId": cmd.id, "exitCode": cmd.exit_code, "stdout": cmd.text("stdout"),
+            "stderr": cmd.text("stderr"), "output": cmd.text("stdout") + cmd.text("stderr")})
+
+    async def execute(self, request: web.Request) -> web.Response:
+        box = self._box(request)
+        if box is None:
+            return self._toolbox_error(request, 404, "sandbox not found")
+        body = check(ExecuteRequest, await request.json())
+        cwd = self._inside(box, body["cwd"]) if body.get("cwd") else None
+        cmd = await self._spawn(box, body["command"], cwd=cwd, env=body.get("envs"))
+        try:
+            await asyncio.wait_for(self._finished(cmd), body.get("timeout") or 10)
+        except TimeoutError:
+            await self._kill([cmd])
+            return self._toolbox_error(request, 408, "command timed out")
+        return self._json(ExecuteResponse, {"exitCode": cmd.exit_code,
+                                            "result": cmd.text("stdout") + cmd.text("stderr")})
+
+    @staticmethod
+    async def _finished(cmd: Cmd) -> None:
+        while cmd.exit_code is None:
+            await cmd.changed.wait()
+
+    def _command(self, request: web.Request) -> Cmd | None:
+        _, sess = self._session(request)
+        return (sess or {}).get(request.match_info["cid"])
+
+    async def get_command(self, request: web.Request) -> web.Response:
+        cmd = self._command(request)
+        if cmd is None:
+            return self._toolbox_error(request, 404, "command not found")
+        return self._json(CommandModel, self._cmd_json(cmd))
+
+    async def command_logs(self, request: web.Request) -> web.StreamResponse:
+        cmd = self._command(request)
+        if cmd is None:
+            return self._toolbox_error(request, 404, "command not found")
+        if request.query.get("follow") != "true":
+            return self._json(SessionCommandLogsResponse, {
+                "output": cmd.text("stdout") + cmd.text("stderr"),
+                "stdout": cmd.text("stdout"), "stderr": cmd.text("stderr")})
+        return await self._follow(request, cmd)
+
+    async def _follow(self, request: web.Request, cmd: Cmd) -> web.WebSocketResponse:
+        """Binary frames, each chunk prefixed with its stream marker; close 1000 at the end."""
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self.log_streams_opened += 1
+        drop = self.faults.drops.pop(0) if self.faults.drops else None
+        sent = 0
+        reader = asyncio.ensure_future(self._drain_client(ws))
+        try:
+            while not ws.closed:
+                changed = cmd.changed
+                if sent < len(cmd.chunks):
+                    if drop is not None and sent >= drop[0]:
+                        if drop[1] == "abort":
+                            assert request.transport is not None
+                            request.transport.abort()
+                        else:
+                            await ws.close(code=1011, message=b"test double: stream dropped")
+                        return ws
+                    stream, data = cmd.chunks[sent]
+                    sent += 1
+                    await ws.send_bytes((STDOUT_PREFIX if stream == "stdout" else STDERR_PREFIX) + data)
+                    continue
+                if cmd.exit_code is not None:
+                    await ws.close(code=1000)
+                    break
+                await asyncio.wait({asyncio.ensure_future(changed.wait()), reader},
+                                   return_when=asyncio.FIRST_COMPLETED)
+        except (ConnectionResetError, RuntimeError):
+            pass
+        finally:
+            reader.cancel()
+        return ws
+
+    @staticmethod
+    async def _drain_client(ws: web.WebSocketResponse) -> None:
+        async for msg in ws:
+            if msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
+                break
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        box = self._box(request)
+        if box is None:
+            return self._toolbox_error(request, 404, "sandbox not found")
+        groups = {c.proc.pid for c in box.commands() if c.proc is not None and c.exit_code is None}
+        ticks = rss_pages = 0
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[2]) in groups:  # field 5: process group
+                ticks += int(fields[11]) + int(fields[12])
+                rss_pages += int(fields[21])
+        now = time.monotonic()
+        last_t, last_ticks = box.cpu_sample
+        pct = 0.0
+        if last_t and now > last_t and ticks >= last_ticks:
+            pct = min(100.0, (ticks - last_ticks) / CLK_TCK / (now - last_t) / box.cpu * 100)
+        box.cpu_sample = (now, ticks)
+        disk = sum(f.stat().st_size for f in box.root.rglob("*") if f.is_file())
+        return self._json(SystemMetrics, {
+            "cpuCount": box.cpu, "cpuUsedPct": round(pct, 2), "memUsed": rss_pages * PAGE,
+            "memTotal": box.memory << 30, "memCache": 0, "diskUsed": disk, "diskTotal": box.disk << 30,
+            "diskFree": (box.disk << 30) - disk, "timestamp": _now_iso(), "timestampUnix": int(time.time())})
+
+
+class ServerThread:
+    """The double on its own event loop in a thread, for synchronous callers (benchmarks,
+    tests that run the CLI as a subprocess)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.server = DaytonaTestServer(**kwargs)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    def __enter__(self) -> DaytonaTestServer:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.server.start(), self._loop).result(10)
+        return self.server
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self.server.close(), self._loop).result(30)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Serve the Daytona API test double on 127.0.0.1.")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--api-key", default="test-key")
+    args = parser.parse_args()
+
+    async def serve() -> None:
+        server = await DaytonaTestServer(args.api_key).start(args.port)
+        try:
+            print(f"DAYTONA_API_URL={server.api_url} DAYTONA_API_KEY={server.api_key}", flush=True)
+            await asyncio.Event().wait()
+        finally:
+            await server.close()
+
+    try:
+        asyncio.run(serve())
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
