@@ -55,6 +55,8 @@ class CandidateAdded(Event):
     origin: str = ""
     error: str | None = None
     duplicate_of: str | None = None
+    usage: dict = field(default_factory=dict)  # model, tokens, temperature (LLM-generated only)
+    raw_reply: str | None = None  # the model's reply, kept when no usable code came out of it
     ts: float = field(default_factory=now)
 
 
@@ -65,7 +67,8 @@ class GenerationDelta(Event):
     kind = "generation_delta"
     candidate_id: str
     task_id: str
-    text: str
+    text: str  # the new piece of text (append it to what arrived before)
+    reset: bool = False  # True: the request is being retried, discard the text so far
 
 
 @dataclass

@@ -1,0 +1,88 @@
+"""`agreement` selection: execution agreement on generated tests, in the spirit of CodeT.
+
+CodeT (Chen et al., ICLR 2023) groups sampled programs by the set of generated tests they pass
+and scores a group by (number of programs in it) x (number of tests it passes): wrong programs
+rarely agree with each other, and wrong tests rarely agree with many programs. This needs no
+ground-truth tests. When a task does have tests, only the versions passing the most of them take
+part, so agreement breaks ties among the best instead of overruling real tests.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ai_code_evals.engine.results import CandidateResult
+from ai_code_evals.engine.scoring import Selection, rank_key, select_by_score
+from ai_code_evals.engine.selection import SelectionContext
+from ai_code_evals.generation.base import Candidate
+
+NOT_RUN = ("error", "skipped")  # never reached the tests: no vote
+
+
+@dataclass
+class Group:
+    tests: frozenset[int]  # indices of the generated tests every member passes
+    members: list[CandidateResult]
+    weight: int  # members counted with multiplicity (duplicates are members too)
+
+    @property
+    def score(self) -> int:
+        return self.weight * len(self.tests)
+
+    def best(self) -> CandidateResult:
+        originals = [r for r in self.members if r.duplicate_of is None] or self.members
+        return min(originals, key=rank_key)
+
+
+def _weight(r: CandidateResult, candidates: dict[str, Candidate]) -> int:
+    cand = candidates.get(r.candidate_id)
+    return max(1, cand.multiplicity) if cand else 1
+
+
+def agreement_groups(results: list[CandidateResult], candidates: dict[str, Candidate] | None = None
+                     ) -> list[Group]:
+    """Groups of versions that pass exactly the same generated tests, best first: by score, then
+    tests passed, then the rank of the group's best member (deterministic)."""
+    candidates = candidates or {}
+    by_set: dict[frozenset[int], list[CandidateResult]] = {}
+    for r in results:
+        by_set.setdefault(frozenset(r.generated_passed), []).append(r)
+    groups = [Group(tests, members, sum(_weight(m, candidates) for m in members))
+              for tests, members in by_set.items()]
+    groups.sort(key=lambda g: (-g.score, -len(g.tests), rank_key(g.best())))
+    return groups
+
+
+def _pool(ctx: SelectionContext) -> list[CandidateResult]:
+    ran = [r for r in ctx.results if r.status not in NOT_RUN]
+    if ctx.task.tests and ran:
+        top = max(r.tests_passed for r in ran)
+        ran = [r for r in ran if r.tests_passed == top]
+    return ran
+
+
+def n_generated(ctx: SelectionContext) -> int:
+    return len(ctx.generated_tests) or max((r.generated_total for r in ctx.results), default=0)
+
+
+async def select_by_agreement(ctx: SelectionContext) -> Selection:
+    total_gen = n_generated(ctx)
+    if total_gen == 0:
+        ctx.notices.append("agreement selection needs generated tests and this task has none "
+                           "(use --generate-tests or --generated-tests); selected by score")
+        return select_by_score(ctx.results)
+    pool = _pool(ctx)
+    groups = agreement_groups(pool, ctx.candidates)
+    if not groups or groups[0].score == 0:
+        ctx.notices.append("no version passes any generated test; selected by score")
+        return select_by_score(ctx.results)
+    best = groups[0]
+    winner = best.best()
+    everyone = sum(_weight(r, ctx.candidates) for r in ctx.results)
+    reason = (f"{winner.candidate_id}: {best.weight} of {everyone} versions agree on "
+              f"{len(best.tests)}/{total_gen} generated tests (group score {best.score}")
+    if len(groups) > 1:
+        reason += f", next {groups[1].weight}×{len(groups[1].tests)}={groups[1].score}"
+    reason += ")"
+    if ctx.task.tests:
+        reason += f"; passes {winner.tests_passed}/{winner.tests_total} tests"
+    return Selection(winner.candidate_id, reason)

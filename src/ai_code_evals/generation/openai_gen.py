@@ -1,0 +1,109 @@
+"""The `openai` generator: N versions of each task from any OpenAI-compatible endpoint.
+
+Each version is asked for with its own variation strategy and temperature (strategies.py), streamed
+to the bus as it arrives (GenerationDelta, for the TUI's code panel), extracted into a program
+(extract.py) and checked against earlier versions for near-duplicates (dedupe.py). A version whose
+request fails or whose reply has no usable code still becomes a candidate, with ``error`` set and
+the reply kept, so the run log shows what the model said.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+
+from ai_code_evals.engine.events import EngineNotice, EventBus, GenerationDelta
+from ai_code_evals.generation.base import Candidate, candidate_id
+from ai_code_evals.generation.dedupe import Deduper
+from ai_code_evals.generation.extract import extract_code
+from ai_code_evals.generation.generated_tests import generate_tests, generate_tests_sync
+from ai_code_evals.generation.openai_client import ChatClient, ChatError
+from ai_code_evals.generation.openai_settings import OpenAISettings
+from ai_code_evals.generation.prompts import version_messages
+from ai_code_evals.generation.strategies import PlannedVersion, choose, plan
+from ai_code_evals.tasks.model import Task
+
+__all__ = [
+    "NO_CODE",
+    "OpenAIGenerator",
+    "OpenAISettings",
+    "generate_tests",
+    "generate_tests_sync",
+    "make_openai_generator",
+]
+
+NO_CODE = "no usable code in the reply"
+
+
+class OpenAIGenerator:
+    """Generator protocol (generation/base.py) over an OpenAI-compatible chat endpoint."""
+
+    name = "openai"
+
+    def __init__(self, settings: OpenAISettings, bus: EventBus | None = None, *,
+                 client: ChatClient | None = None) -> None:
+        self.settings = settings
+        self.bus = bus
+        self.client = client or ChatClient(settings)
+        self.strategies = choose(list(settings.strategies))
+
+    def _publish(self, event) -> None:
+        if self.bus is not None:
+            self.bus.publish(event)
+
+    async def generate(self, task: Task, n: int) -> AsyncIterator[Candidate]:
+        """Yield the versions as they complete (the engine starts running each at once);
+        later versions equal to an earlier one come marked ``duplicate_of``."""
+        deduper = Deduper()
+        jobs = [asyncio.ensure_future(self.one(task, v)) for v in plan(n, self.strategies)]
+        try:
+            for next_done in asyncio.as_completed(jobs):
+                yield deduper.mark(await next_done)
+        finally:
+            for job in jobs:
+                job.cancel()
+            with contextlib.suppress(BaseException):
+                await asyncio.gather(*jobs, return_exceptions=True)
+
+    async def one(self, task: Task, version: PlannedVersion) -> Candidate:
+        """One version; never raises (except cancellation)."""
+        cid = candidate_id(task.id, version.k)
+        base = {"id": cid, "task_id": task.id, "label": version.label, "strategy": version.strategy.name,
+                "origin": "openai"}
+
+        def on_text(text: str) -> None:
+            self._publish(GenerationDelta(candidate_id=cid, task_id=task.id, text=text))
+
+        def on_reset() -> None:
+            self._publish(EngineNotice(f"{cid}: the reply broke off; asking again", level="info",
+                                       candidate_id=cid))
+            self._publish(GenerationDelta(candidate_id=cid, task_id=task.id, text="", reset=True))
+
+        try:
+            reply = await self.client.chat(version_messages(task, version), temperature=version.temperature,
+                                           on_text=on_text, on_reset=on_reset)
+        except ChatError as exc:
+            return Candidate(**base, code="", error=f"generation failed: {exc}",
+                             usage={"model": self.settings.model, "temperature": version.temperature})
+        usage = {**reply.usage, "model": reply.model or self.settings.model,
+                 "temperature": version.temperature, "attempts": reply.attempts,
+                 "latency_s": reply.latency_s}
+        if reply.finish_reason:
+            usage["finish_reason"] = reply.finish_reason
+        extracted = extract_code(reply.text, task.entry_point,
+                                 prompt=task.prompt if task.completion_style else "",
+                                 signature=task.signature)
+        if extracted is None:
+            return Candidate(**base, code="", error=NO_CODE, raw_reply=reply.text, usage=usage)
+        label = version.label + (f"; {', '.join(extracted.notes)}" if extracted.notes else "")
+        return Candidate(**{**base, "label": label}, code=extracted.code, raw_reply=reply.text, usage=usage)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+def make_openai_generator(env: Mapping[str, str] | None = None, bus: EventBus | None = None, *,
+                          model: str | None = None) -> OpenAIGenerator:
+    """What the CLI calls for ``--generator openai``. ``env`` defaults to config.settings_env();
+    raises ConfigError (one sentence) when neither a key nor an endpoint is set."""
+    return OpenAIGenerator(OpenAISettings.from_env(env, model=model), bus)
