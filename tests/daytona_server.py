@@ -189,6 +189,7 @@ class DaytonaTestServer:
         self.drift: list[str] = []
         self.requests: list[tuple[str, str, int]] = []
         self.log_streams_opened = 0
+        self.peak_live = 0  # most sandboxes alive at once
         self._tmp = Path(tempfile.mkdtemp(prefix="daytona-double-"))
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -208,13 +209,30 @@ class DaytonaTestServer:
 
     def drop_next_log_streams(self, n: int = 1, after_frames: int = 1, mode: str = "error") -> None:
         """The next ``n`` log WebSockets break after ``after_frames`` frames: ``error`` closes
-        with code 1011, ``abort`` cuts the TCP connection without a close frame."""
-        assert mode in ("error", "abort")
+        with code 1011, ``abort`` cuts the TCP connection without a close frame, ``close``
+        closes normally (code 1000) although the command is still running."""
+        assert mode in ("error", "abort", "close")
         self.faults.drops += [(after_frames, mode)] * n
 
     # -- inspection --------------------------------------------------------------------
     def live_sandboxes(self) -> list[dict]:
         return [{"id": b.id, "labels": dict(b.labels), "state": b.state} for b in self.boxes.values()]
+
+    def seed_sandbox(self, labels: dict[str, str], *, age_s: float = 0.0) -> str:
+        """Put a sandbox on the server directly (as if made by another run, ``age_s`` ago)."""
+        sid = str(uuid.uuid4())
+        (self._tmp / sid / "home").mkdir(parents=True)
+        created = datetime.fromtimestamp(time.time() - age_s, UTC).isoformat().replace("+00:00", "Z")
+        self._add(Box(id=sid, name=sid, labels=dict(labels), env={}, root=self._tmp / sid,
+                      snapshot="daytona-default", target=self.target, cpu=1, memory=1, disk=3,
+                      network_block_all=True, auto_stop=15, auto_delete=0, created_at=created,
+                      start_at=0.0))
+        return sid
+
+    def _add(self, box: Box) -> None:
+        self.boxes[box.id] = box
+        self.created += 1
+        self.peak_live = max(self.peak_live, len(self.boxes))
 
     def running_processes(self) -> int:
         return sum(1 for b in self.boxes.values() for c in b.commands() if c.exit_code is None)
@@ -343,8 +361,7 @@ class DaytonaTestServer:
             disk=body.get("disk") or 3, network_block_all=bool(body.get("networkBlockAll")),
             auto_stop=body.get("autoStopInterval"), auto_delete=body.get("autoDeleteInterval"),
             created_at=_now_iso(), start_at=time.monotonic() + self.faults.slow_start_s)
-        self.boxes[sid] = box
-        self.created += 1
+        self._add(box)
         if self.faults.hangs:
             await asyncio.sleep(self.faults.hangs.pop(0))
         return self._json(SandboxModel, self._dto(box))
@@ -567,6 +584,8 @@ class DaytonaTestServer:
                         if drop[1] == "abort":
                             assert request.transport is not None
                             request.transport.abort()
+                        elif drop[1] == "close":
+                            await ws.close(code=1000)
                         else:
                             await ws.close(code=1011, message=b"test double: stream dropped")
                         return ws

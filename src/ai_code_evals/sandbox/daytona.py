@@ -433,8 +433,10 @@ class DaytonaSandbox:
         while True:
             cmd = await self._call(lambda: proc.get_session_command(session, cmd_id), "read the command")
             logs = await self._call(lambda: proc.get_session_command_logs(session, cmd_id), "read the output")
-            await sink.catch_up("stdout", logs.stdout)
-            await sink.catch_up("stderr", logs.stderr)
+            caught = await sink.catch_up("stdout", logs.stdout)
+            caught = await sink.catch_up("stderr", logs.stderr) or caught
+            if caught and self.info.get("log_stream") == "live":
+                self.info["log_stream"] = "live, completed by polling"
             if cmd.exit_code is not None:
                 return cmd.exit_code
             await asyncio.sleep(delay)

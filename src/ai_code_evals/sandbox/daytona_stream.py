@@ -51,10 +51,13 @@ class LineSink:
             rest = rest[MAX_LINE_CHARS:]
         self._partial[stream] = rest
 
-    async def catch_up(self, stream: Stream, full_text: str | None) -> None:
-        """Deliver what ``full_text`` (the whole output so far) has beyond what was seen."""
+    async def catch_up(self, stream: Stream, full_text: str | None) -> bool:
+        """Deliver what ``full_text`` (the whole output so far) has beyond what was seen;
+        True when there was something."""
         if full_text and len(full_text) > self.seen[stream]:
             await self.feed(stream, full_text[self.seen[stream]:])
+            return True
+        return False
 
     async def flush(self) -> None:
         """The command ended: a last line without a newline is still a line."""
