@@ -131,7 +131,7 @@ class CandidateJob:
                 self.detail = f"does not load: {ev.get('error')}"
         elif kind == "test" and ev.get("phase") == "start":
             self.step += 1
-            self.current = f"{ev.get('group')} '{ev.get('name')}'"
+            self.current = str(ev.get("name"))
             budget = limit
             if ev.get("group") == "perf":
                 perf = self.task.perf[ev.get("i", 0)] if ev.get("i", 0) < len(self.task.perf) else None
@@ -154,6 +154,9 @@ class CandidateJob:
         elif kind == "verdict":
             self.verdict = ev
             self.deadline = time.monotonic() + STARTUP_GRACE_S
+            self.passed = ev.get("tests_passed", self.passed)
+            self.detail = "scoring"
+            self.snapshot("scoring")
 
     # -- lifecycle -------------------------------------------------------------------------
     async def run(self, backend: SandboxBackend, labels: dict[str, str]) -> CandidateResult:

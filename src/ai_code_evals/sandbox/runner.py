@@ -24,6 +24,9 @@ _OUT_FD = None
 _NONCE = ""
 
 
+GROUP_NAMES = {"tests": "test", "error_cases": "bad input", "generated": "generated test"}
+
+
 class TestTimeout(BaseException):
     """Raised by the alarm. A BaseException so ``except Exception`` in candidates can't eat it."""
 
@@ -170,7 +173,7 @@ def run_group(group, tests, ns, entry, limit_s):
     """Run a list of tests, emitting start/end events; returns (passed_indices, timeouts)."""
     passed, timeouts = [], 0
     for i, test in enumerate(tests):
-        name = test.get("name") or "%s %d" % (group, i + 1)
+        name = test.get("name") or "%s %d" % (GROUP_NAMES.get(group, group), i + 1)
         emit({"ev": "test", "phase": "start", "group": group, "i": i, "name": name})
         ok, error, error_type, timed_out = False, None, None, False
         start = time.perf_counter_ns()

@@ -1,0 +1,136 @@
+"""The engine end to end on the real local backend: statuses, snapshots, profiles, the log."""
+import asyncio
+import json
+
+import pytest
+
+from ai_code_evals.engine.events import CandidateFinished, EventBus, Snapshot
+from ai_code_evals.engine.profiles import resolve_profiles
+from ai_code_evals.engine.run import RunConfig, run_evaluation
+from ai_code_evals.generation.base import Candidate
+from ai_code_evals.sandbox.local import LocalBackend
+from ai_code_evals.tasks.model import PerfCase, Task, TestCase
+
+TASK = Task(
+    id="add", entry_point="add", prompt="Add two numbers.",
+    tests=[TestCase(args=[1, 2], expect=3), TestCase(args=[0, 0], expect=0),
+           TestCase(kind="code", code="assert add(-1, 1) == 0")],
+    error_cases=[TestCase(args=["a", 1], raises="TypeError")],
+    perf=[PerfCase(setup="(10**50, 10**50)", repeats=3)],
+    time_limit_s=1.0,
+)
+
+VERSIONS = {
+    "fast": "def add(a, b):\n    return a + b\n",
+    "chatty": "def add(a, b):\n    print('adding', a, b)\n    return a + b\n",
+    "wrong": "def add(a, b):\n    return a * b\n",
+    "exits": "import os\nos._exit(0)\n",
+    "deaf": ("import signal\nfor s in (signal.SIGALRM, signal.SIGTERM, signal.SIGINT):\n"
+             "    signal.signal(s, signal.SIG_IGN)\ndef add(a, b):\n    while True:\n        pass\n"),
+    "syntax": "def add(a, b)\n    return a+b\n",
+    "hashy": "def add(a, b):\n    order = list({'x', 'y', 'z', 'w', 'v'})\n    return a + b if order[0] != 'x' else a + b + 1\n",
+}
+
+
+def candidates():
+    return [Candidate(id=f"add#{k}", task_id="add", code=code, label=name)
+            for k, (name, code) in enumerate(VERSIONS.items())]
+
+
+def run(profiles=None, jobs=2, cands=None):
+    bus, events = EventBus(), []
+    bus.subscribe(events.append)
+    config = RunConfig(tasks=[TASK], backend=LocalBackend(), candidates=cands or candidates(), jobs=jobs,
+                       profiles=resolve_profiles(profiles))
+    summary = asyncio.run(run_evaluation(config, bus))
+    return summary, events
+
+
+@pytest.fixture(scope="module")
+def default_run():
+    return run()
+
+
+def by_label(summary):
+    return {c["label"]: c for c in summary["tasks"][0]["candidates"]}
+
+
+def test_every_version_gets_the_status_it_earned(default_run):
+    summary, _ = default_run
+    rows = by_label(summary)
+    assert rows["fast"]["status"] == "passed" and rows["chatty"]["status"] == "passed"
+    assert rows["wrong"]["status"] == "failed" and rows["wrong"]["tests_passed"] == 1
+    assert rows["exits"]["status"] == "error" and "before reporting a verdict" in rows["exits"]["reason"]
+    assert rows["deaf"]["status"] == "timeout" and "stopped responding in test 1" in rows["deaf"]["reason"]
+    assert rows["syntax"]["status"] == "error" and "SyntaxError" in rows["syntax"]["reason"]
+    assert summary["tasks"][0]["winner"] in ("add#0", "add#1")
+    assert summary["tasks"][0]["reason"].startswith(summary["tasks"][0]["winner"])
+    assert summary["pass_at_k"]["1"] == pytest.approx(sum(r["status"] == "passed" for r in rows.values()) / 7, abs=1e-3)
+
+
+def test_summary_has_the_contract_keys(default_run):
+    summary, _ = default_run
+    assert {"run_id", "record", "tasks", "pass_at_k"} <= set(summary)
+    task = summary["tasks"][0]
+    assert {"task_id", "winner", "reason", "candidates"} <= set(task)
+    for c in task["candidates"]:
+        assert {"id", "status", "tests_passed", "tests_total", "score", "median_ms", "peak_kib"} <= set(c)
+
+
+def test_snapshot_trail_for_every_candidate(default_run):
+    _, events = default_run
+    for cand in candidates():
+        trail = [e for e in events if isinstance(e, Snapshot) and e.candidate_id == cand.id]
+        states = [s.state for s in trail]
+        assert states[0] == "queued" and states[-1] == "finished"
+        assert [s.seq for s in trail] == list(range(len(trail)))
+        assert trail[-1].status is not None
+    fast = [e for e in events if isinstance(e, Snapshot) and e.candidate_id == "add#0"]
+    assert {"starting", "running", "scoring", "finished"} <= {s.state for s in fast}
+    assert max(s.test_index for s in fast) == 5  # 3 tests + 1 bad input + 1 perf case
+    chatty = [e for e in events if isinstance(e, Snapshot) and e.candidate_id == "add#1"]
+    assert any("adding" in line for s in chatty for line in s.output_tail)
+
+
+def test_exactly_one_result_per_candidate_and_profile():
+    summary, events = run(profiles=["default", "hash-seed"], cands=[candidates()[0], candidates()[6]])
+    finished = [(e.candidate_id, e.profile) for e in events if isinstance(e, CandidateFinished)]
+    assert sorted(finished) == sorted({(c, p) for c in ("add#0", "add#6") for p in ("default", "hash-seed")})
+    rows = {c["id"]: c for c in summary["tasks"][0]["candidates"]}
+    assert rows["add#0"]["profiles"] == {"default": "passed", "hash-seed": "passed"}
+    hashy = rows["add#6"]["profiles"]
+    assert set(hashy) == {"default", "hash-seed"}
+    json.dumps(summary)
+
+
+def processes_under(root):
+    """Pids whose working directory lies under root."""
+    import os
+
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.readlink(f"/proc/{pid}/cwd").startswith(str(root)):
+                found.append(int(pid))
+        except OSError:
+            pass
+    return found
+
+
+def test_cancelling_destroys_every_sandbox(tmp_path):
+    async def go():
+        backend = LocalBackend(temp_dir=str(tmp_path))
+        slow = Candidate(id="add#0", task_id="add", code="import time\ntime.sleep(60)\n")
+        patient = TASK.model_copy(update={"time_limit_s": 30.0})
+        config = RunConfig(tasks=[patient], backend=backend, candidates=[slow], jobs=1)
+        task = asyncio.ensure_future(run_evaluation(config, EventBus()))
+        await asyncio.sleep(1.5)
+        assert processes_under(tmp_path), "the candidate should be running by now"
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await backend.aclose()
+
+    asyncio.run(go())
+    assert processes_under(tmp_path) == []
+    assert list(tmp_path.iterdir()) == []
