@@ -25,6 +25,14 @@ RETRYABLE_STATUS = {408, 409, 425, 429}
 USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
 
 
+class BrokenStream(Exception):
+    """The stream ended without a finish reason: the connection dropped mid-reply."""
+
+    def __init__(self, reply: ChatReply) -> None:
+        super().__init__("the reply stream ended before the model finished")
+        self.reply = reply
+
+
 class ChatError(Exception):
     """A chat call that failed for good; ``str()`` is one readable line.
 
@@ -92,6 +100,8 @@ def _status_message(exc: openai.APIStatusError) -> str:
 
 def classify(exc: BaseException, timeout_s: float) -> _Failure:
     """Which failures are worth another attempt, in one readable line each."""
+    if isinstance(exc, BrokenStream):
+        return _Failure(str(exc), True)
     if isinstance(exc, (TimeoutError, openai.APITimeoutError)):
         return _Failure(f"no complete reply within {timeout_s:g}s", True)
     if isinstance(exc, openai.APIStatusError):
@@ -185,6 +195,7 @@ class ChatClient:
         while True:
             attempt += 1
             got_text = False
+            sent_options = stream and self.stream_options_ok
 
             def seen(text: str) -> None:
                 nonlocal got_text
@@ -202,13 +213,20 @@ class ChatClient:
                 return reply
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - classified below, bugs re-raised
-                if stream and self.stream_options_ok and _stream_options_refused(exc):
+            except Exception as caught:  # noqa: BLE001 - classified below, bugs re-raised
+                exc = caught
+                if sent_options and _stream_options_refused(exc):
                     self.stream_options_ok = False  # an older server: ask again without it
                     attempt -= 1
                     continue
                 failure = classify(exc, self.settings.timeout_s)
                 rf_refused = response_format is not None and _response_format_refused(exc)
+            if isinstance(exc, BrokenStream) and attempt > self.settings.max_retries and exc.reply.text:
+                # the server may simply never send a finish reason: keep what it sent
+                exc.reply.attempts = attempt
+                exc.reply.finish_reason = "missing"
+                exc.reply.latency_s = round(time.monotonic() - started, 3)
+                return exc.reply
             if got_text and on_reset:
                 on_reset()
             if not failure.retryable or attempt > self.settings.max_retries:
@@ -255,5 +273,8 @@ class ChatClient:
                         parts.append(piece)
                         on_text(piece)
                     finish = choice.finish_reason or finish
-        return ChatReply("".join(parts), usage, finish_reason=finish, model=served)
+        reply = ChatReply("".join(parts), usage, finish_reason=finish, model=served)
+        if finish is None:
+            raise BrokenStream(reply)
+        return reply
 
