@@ -83,9 +83,9 @@ def build_config(req: RunRequest, env: Mapping[str, str], bus: EventBus,
     from ai_code_evals.engine.selection import get_selector
     from ai_code_evals.tasks.loaders import load_many
 
-    tasks = load_many(req.tasks)
-    profiles = resolve_profiles(req.env)
+    profiles = resolve_profiles(req.env)  # cheap option checks first
     get_selector(req.select)
+    tasks = load_many(req.tasks)
     candidates, generator = load_candidates(req, tasks, env, bus)
     generated: dict[str, list[str]] = {}
     if req.generated_tests:
