@@ -256,6 +256,18 @@ def _helpers_from_other_blocks(code: str, others: list[ast.Module], sources: lis
     return "\n".join(extra) + "\n\n" + code
 
 
+def _returns_something(func: ast.AST) -> bool:
+    """The function itself (not a function nested in it) returns, yields or raises."""
+    todo = list(getattr(func, "body", []))
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.Return, ast.Yield, ast.YieldFrom, ast.Raise)):
+            return True
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            todo.extend(ast.iter_child_nodes(node))
+    return False
+
+
 def _as_body(text: str, header: str, entry_point: str) -> str | None:
     """Completion-style reply: the body of a function whose header (and docstring) is ``header``."""
     body = textwrap.dedent(text).strip("\n")
@@ -266,8 +278,7 @@ def _as_body(text: str, header: str, entry_point: str) -> str | None:
         tree = _parse(program)
         if tree is not None and _defines(tree, entry_point):
             node = _top_defs(tree)[entry_point]
-            # the body must do something: return, yield or raise a value somewhere
-            if any(isinstance(n, (ast.Return, ast.Yield, ast.YieldFrom, ast.Raise)) for n in ast.walk(node)):
+            if _returns_something(node):
                 return program
     return None
 
