@@ -1,0 +1,493 @@
+"""WorkspaceApp: the live and replay TUI, and the two entry points the CLI calls.
+
+Live: the engine runs as an async worker on the app's loop and publishes on an EventBus; the
+app's subscriber only feeds the model (no widget work per event), and a timer flushes the
+model's changes to the widgets 18 times a second. Replay: the same model, fed from a run log.
+Workers never touch widgets; every UI change happens in this module's handlers.
+"""
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
+
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+from textual.worker import Worker, WorkerCancelled, WorkerFailed
+
+from ai_code_evals.engine.events import Event, EventBus, TaskSelected
+from ai_code_evals.errors import InputError
+from ai_code_evals.tui.amend import amend_user_selection
+from ai_code_evals.tui.keys import KEYMAP, bindings
+from ai_code_evals.tui.model import PaneKey, RunModel, event_data, format_ts
+from ai_code_evals.tui.screens.help import HelpScreen
+from ai_code_evals.tui.themes import DEFAULT_THEME, load_themes
+from ai_code_evals.tui.travel import TimeTravel
+from ai_code_evals.tui.widgets.code import CodePanel
+from ai_code_evals.tui.widgets.grid import Workspace
+from ai_code_evals.tui.widgets.leaderboard import CandidateChosen, CandidateHighlighted, Leaderboard
+from ai_code_evals.tui.widgets.pane import PaneFocused, SandboxPane
+
+EngineFn = Callable[[EventBus], Awaitable[dict]]
+REFRESH_HZ = 18  # widget updates per second (DESIGN §6: 15–20)
+QUIT_GRACE_S = 60.0  # how long `q` waits for the engine to destroy its sandboxes
+EXIT_DONE, EXIT_INTERRUPTED = 0, 2
+
+
+def export_name(task_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", task_id).strip("._") + "_winner.py"
+
+
+class WorkspaceApp(App[int]):
+    """The workspace. Give ``engine`` (live) or ``record`` (replay)."""
+
+    TITLE = "ai-code-evals"
+    CSS_PATH = "app.tcss"
+    BINDINGS = bindings()
+
+    def __init__(self, *, engine: EngineFn | None = None, runlog=None, record: Path | None = None,
+                 bus: EventBus | None = None, theme: str | None = None,
+                 theme_dirs: list[Path] | None = None, export_dir: Path | None = None,
+                 refresh_hz: float = REFRESH_HZ, reference_code: dict[str, str] | None = None) -> None:
+        super().__init__()
+        self.mode = "replay" if record is not None else "live"
+        self.model = RunModel()
+        self.travel = TimeTravel(self.model)
+        self.bus = bus or EventBus()
+        self.runlog = runlog
+        self.record_path = Path(record) if record is not None else None
+        self.export_dir = Path(export_dir) if export_dir else Path.cwd()
+        self.refresh_hz = refresh_hz
+        self._engine = engine
+        self._engine_worker: Worker | None = None
+        self._reference_code = dict(reference_code or {})
+        self.paused = False
+        self.selected: str | None = None  # candidate shown in the code panel, picked by enter
+        self.diff_against: str | None = None  # "reference" or a candidate id
+        self._last_pane: PaneKey | None = None
+        self._seen_version = -1
+        self._quitting = False
+        self._log_failed = False
+        self.exit_status = EXIT_DONE
+        self.run_done = False
+        self.engine_error: str | None = None
+        self.exported: list[Path] = []
+        themes, self._theme_problems = load_themes(theme_dirs)
+        self.theme_names = [t.name for t in themes]
+        for t in themes:
+            self.register_theme(t)
+        wanted = theme or DEFAULT_THEME
+        if wanted not in self.available_themes:
+            if theme:
+                self._theme_problems.append(f"theme {theme!r} not found; using {DEFAULT_THEME}")
+            wanted = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
+        self.theme = wanted
+
+    # -- layout -------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        self.topbar = Static("", id="topbar", markup=False)
+        self.workspace = Workspace(self.model, self.travel, id="workspace")
+        self.leaderboard = Leaderboard(self.model, id="leaderboard")
+        self.code = CodePanel(id="code")
+        yield self.topbar
+        yield self.workspace
+        with Horizontal(id="bottom"):
+            yield self.leaderboard
+            yield self.code
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if self._theme_problems:
+            self.notify("Some themes were not loaded:\n" + "\n".join(self._theme_problems),
+                        title="Themes", severity="warning", timeout=12)
+        if self.mode == "replay":
+            self._load_record()
+        else:
+            if self.runlog is not None:
+                self.bus.subscribe(self._log_event)
+            self.bus.subscribe(self._on_event)
+            if self._engine is not None:
+                self._engine_worker = self._run_engine()
+        self.set_interval(1 / self.refresh_hz, self.flush)
+        self.flush()
+
+    def on_resize(self, event) -> None:
+        self.set_class(event.size.width < 120, "-narrow")
+
+    def _load_record(self) -> None:
+        from ai_code_evals.runlog.reader import read_record
+
+        assert self.record_path is not None
+        try:
+            record = read_record(self.record_path)
+        except InputError as exc:
+            self.notify(str(exc), title="Cannot replay", severity="error", timeout=30)
+            return
+        self.model.ingest_record(record)
+        self.run_done = True
+        if record.truncated_tail:
+            self.notify("The log ends with a half-written line (the run was cut); it was ignored.",
+                        severity="warning")
+        if record.final_report is None:
+            self.notify("This run did not finish (no final report): `ai-code-evals resume` can finish it.",
+                        severity="warning", timeout=10)
+
+    # -- engine and events ---------------------------------------------------------------------
+    def _on_event(self, event: Event) -> None:
+        """Bus subscriber (the loop thread): feed the model; widgets follow on the timer."""
+        self.model.ingest(event.kind, event_data(event))
+        if self._reference_code and event.kind == "run_started":
+            for task_id, code in self._reference_code.items():
+                if task_id in self.model.tasks and code:
+                    self.model.tasks[task_id].reference = code
+                    self.model.tasks[task_id].has_reference = True
+
+    def _log_event(self, event: Event) -> None:
+        try:
+            self.runlog.on_event(event)
+        except (InputError, OSError) as exc:  # a full disk must not stop the run or the UI
+            if not self._log_failed:
+                self._log_failed = True
+                self.notify(f"run log: {exc}", title="Run log", severity="error", timeout=20)
+
+    @work(exclusive=True, exit_on_error=False, group="engine")
+    async def _run_engine(self) -> dict | None:
+        assert self._engine is not None
+        try:
+            summary = await self._engine(self.bus)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - an engine bug: say it, keep the UI
+            self.engine_error = f"{type(exc).__name__}: {exc}"
+            self.notify(f"The run stopped: {self.engine_error}", title="Engine", severity="error",
+                        timeout=30)
+            return None
+        self.run_done = True
+        winners = [f"{t['task_id']}: {t.get('winner') or 'none'}" for t in (summary or {}).get("tasks", [])]
+        self.notify("Run finished. " + "; ".join(winners[:4]) + (" …" if len(winners) > 4 else "")
+                    + "\nenter picks another winner, e exports, q quits.", title="Done", timeout=8)
+        return summary
+
+    @property
+    def engine_running(self) -> bool:
+        return self._engine_worker is not None and self._engine_worker.is_running
+
+    # -- refresh -------------------------------------------------------------------------------
+    def flush(self) -> None:
+        """Move the model's pending changes to the widgets (runs REFRESH_HZ times a second)."""
+        if self.model.version == self._seen_version:
+            return
+        self._seen_version = self.model.version
+        panes, tasks, code, notices = self.model.drain()
+        for level, message in notices:
+            severity = {"info": "information", "error": "error"}.get(level, "warning")
+            self.notify(message, severity=severity, timeout=8)
+        self.workspace.sync(panes, self.paused)
+        self.leaderboard.sync_tasks()
+        if self.leaderboard.task_id in tasks:
+            self.leaderboard.refresh_rows()
+        if self.selected is None and self.model.pane_order:
+            self.selected = self.model.pane_order[0][0]
+            code.add(self.selected)
+        if self.selected in code or tasks:
+            self.show_code()
+        self.update_topbar()
+
+    def update_topbar(self) -> None:
+        m = self.model
+        done = sum(1 for p in m.panes.values() if p.result is not None)
+        bits = [f"ai-code-evals · {self.mode.upper()}", f"run {m.run_id or '…'}"]
+        if m.backend:
+            bits.append(f"{m.backend}{' (' + m.isolation + ')' if m.isolation else ''}")
+        bits.append(f"{done}/{len(m.panes)} sandboxes finished")
+        if m.finished:
+            bits.append("run interrupted" if m.interrupted else "run complete")
+        if self.workspace.pages > 1:
+            bits.append(f"page {self.workspace.page + 1}/{self.workspace.pages}")
+        if self.paused:
+            bits.append("⏸ PAUSED (space resumes)")
+        if self.travel.global_pos is not None:
+            bits.append(f"⏪ ALL PANES at {format_ts(self.travel.global_ts(), m.started_at)} (end: live)")
+        elif self.travel.per_pane:
+            bits.append(f"⏪ time travel in {len(self.travel.per_pane)} pane(s) (end: live)")
+        elif self.travel.all_panes:
+            bits.append("[ ] step all panes")
+        self.topbar.update(" · ".join(bits))
+
+    def show_code(self) -> None:
+        cid = self.selected
+        if cid is None:
+            self.code.show(None, None)
+            return
+        task_id = self.model.task_of(cid)
+        task = self.model.tasks.get(task_id) if task_id else None
+        info = task.candidates.get(cid) if task else None
+        against = None
+        if self.diff_against and task is not None:
+            if self.diff_against == "reference" and task.reference:
+                against = ("reference", task.reference)
+            elif self.diff_against in task.candidates and self.diff_against != cid:
+                against = (self.diff_against, task.candidates[self.diff_against].code)
+        self.code.show(cid, info.code if info else None, info.label if info else "", against,
+                       bool(info and info.generating))
+
+    # -- selection helpers ----------------------------------------------------------------------
+    def focused_pane_key(self) -> PaneKey | None:
+        if isinstance(self.focused, SandboxPane) and self.focused.key is not None:
+            return self.focused.key
+        if self._last_pane in self.model.panes:
+            return self._last_pane
+        slots = [s for s in self.workspace.slots if s.key is not None]
+        return slots[0].key if slots else None
+
+    def on_pane_focused(self, message: PaneFocused) -> None:
+        self._last_pane = message.key
+        self.select_candidate(message.key[0])
+
+    def on_candidate_highlighted(self, message: CandidateHighlighted) -> None:
+        self.select_candidate(message.candidate_id)
+
+    def on_candidate_chosen(self, message: CandidateChosen) -> None:
+        self.pick(message.task_id, message.candidate_id)
+
+    def select_candidate(self, cid: str) -> None:
+        if cid != self.selected:
+            self.selected = cid
+            self.show_code()
+
+    # -- actions --------------------------------------------------------------------------------
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_focus_pane(self, n: int) -> None:
+        slots = self.workspace.slots
+        if 1 <= n <= len(slots) and slots[n - 1].key is not None:
+            slots[n - 1].focus()
+        else:
+            self.notify(f"there is no pane {n} on this page", severity="warning", timeout=3)
+
+    def action_page(self, delta: int) -> None:
+        if self.workspace.set_page(self.workspace.page + delta):
+            self.call_after_refresh(self._focus_first_slot)
+        self.update_topbar()
+
+    def _focus_first_slot(self) -> None:
+        if self.workspace.slots:
+            self.workspace.slots[0].focus()
+
+    def action_zoom(self) -> None:
+        screen = self.screen
+        if screen.maximized is not None:
+            screen.minimize()
+            return
+        key = self.focused_pane_key()
+        slot = self.workspace.show_key(key) if key else None
+        if slot is None:
+            self.notify("no pane to zoom", severity="warning", timeout=3)
+            return
+        slot.focus()
+        screen.maximize(slot)
+
+    def action_pause(self) -> None:
+        self.paused = not self.paused
+        if not self.paused:
+            self.workspace.redraw()
+        self.notify("Streaming paused: panes are frozen (space resumes)" if self.paused
+                    else "Streaming resumed", timeout=3)
+        self.update_topbar()
+
+    def action_step(self, delta: int) -> None:
+        key = self.focused_pane_key()
+        if self.travel.step(key, delta):
+            if key is not None and not self.travel.all_panes:
+                slot = self.workspace.show_key(key)
+                if slot is not None:
+                    slot.index = self.travel.index_for(key)
+                    slot.render_full()
+            else:
+                self.workspace.redraw()
+        self.update_topbar()
+
+    def action_toggle_step_all(self) -> None:
+        all_panes = self.travel.toggle_all()
+        self.workspace.redraw()
+        self.notify("[ and ] now step ALL panes along the run's timeline" if all_panes
+                    else "[ and ] now step the focused pane", timeout=4)
+        self.update_topbar()
+
+    def action_live(self) -> None:
+        self.travel.live()
+        self.workspace.redraw()
+        self.update_topbar()
+
+    def action_pick(self) -> None:
+        cid = self.selected
+        if isinstance(self.focused, SandboxPane) and self.focused.key:
+            cid = self.focused.key[0]
+        task_id = self.model.task_of(cid) if cid else None
+        if not cid or not task_id:
+            self.notify("select a candidate first (a pane or a leaderboard row)", severity="warning")
+            return
+        self.pick(task_id, cid)
+
+    def pick(self, task_id: str, cid: str) -> None:
+        """The user's winner: recorded beside the engine's pick (bus + run log, or the record file)."""
+        task = self.model.tasks.get(task_id)
+        engine = (task.engine_selection or {}).get("winner") if task else None
+        reason = "picked by the user in the TUI" + (f" (engine picked {engine})" if engine and engine != cid
+                                                    else "")
+        event = TaskSelected(task_id=task_id, winner=cid, reason=reason, strategy="user", by="user")
+        if self.mode == "live":
+            self.bus.publish(event)  # the model and the run log both subscribe
+            if self.runlog is not None:
+                self.runlog.note_user_selection(task_id, cid, reason)
+        else:
+            self.model.ingest(event.kind, event.to_data())
+            if self.record_path is not None:
+                try:
+                    amend_user_selection(self.record_path, event.to_data())
+                except InputError as exc:
+                    self.notify(str(exc), title="Not saved", severity="error", timeout=15)
+                    return
+        self.leaderboard.show_task(task_id)
+        self.flush()
+        where = "run log" if self.mode == "live" else str(self.record_path)
+        self.notify(f"{cid} is now the winner of {task_id} (recorded in the {where}).", timeout=5)
+
+    def action_export(self) -> None:
+        task_id = self.leaderboard.task_id
+        task = self.model.tasks.get(task_id) if task_id else None
+        if task is None:
+            self.notify("nothing to export yet", severity="warning")
+            return
+        winner = task.winner
+        if not winner:
+            self.notify(f"{task_id} has no winner yet: pick one with enter", severity="warning")
+            return
+        code = self.model.code_of(winner) or ""
+        path = self.export_dir / export_name(task_id)
+        try:
+            path.write_text(code if code.endswith("\n") else code + "\n", encoding="utf-8")
+        except OSError as exc:
+            self.notify(f"cannot write {path}: {exc.strerror or exc}", severity="error")
+            return
+        self.exported.append(path)
+        shown = f"./{path.name}" if path.parent.resolve() == Path.cwd().resolve() else str(path)
+        self.notify(f"Exported {winner} to {shown}", title="Export", timeout=8)
+
+    def action_diff(self) -> None:
+        cid = self.selected
+        task_id = self.model.task_of(cid) if cid else None
+        task = self.model.tasks.get(task_id) if task_id else None
+        if task is None:
+            self.notify("select a candidate first", severity="warning", timeout=3)
+            return
+        targets: list[str | None] = [None]
+        if task.reference:
+            targets.append("reference")
+        winner = task.winner
+        others = [c for c in task.candidates if c != cid]
+        if winner in others:
+            others.remove(winner)
+            others.insert(0, winner)
+        targets += others
+        i = targets.index(self.diff_against) if self.diff_against in targets else 0
+        self.diff_against = targets[(i + 1) % len(targets)]
+        if len(targets) == 1:
+            self.notify("nothing to compare with: no reference and no other candidate", timeout=3)
+        self.show_code()
+
+    def action_switch_task(self) -> None:
+        if len(self.model.tasks) < 2:
+            self.notify("this run has one task", timeout=3)
+        self.leaderboard.next_task()
+
+    def action_focus_leaderboard(self) -> None:
+        self.leaderboard.table.focus()
+
+    def action_cycle_theme(self) -> None:
+        names = self.theme_names or list(self.available_themes)
+        i = names.index(self.theme) if self.theme in names else -1
+        self.theme = names[(i + 1) % len(names)]
+        self.notify(f"Theme: {self.theme}", timeout=3)
+
+    async def action_quit(self) -> None:
+        """Stop the run (the engine destroys every sandbox), close the log, exit."""
+        if self._quitting:
+            return
+        self._quitting = True
+        worker = self._engine_worker
+        if worker is not None and worker.is_running:
+            self.exit_status = EXIT_INTERRUPTED
+            self.notify("Stopping the run: destroying every sandbox…", timeout=QUIT_GRACE_S)
+            worker.cancel()
+            try:
+                await asyncio.wait_for(worker.wait(), QUIT_GRACE_S)
+            except (TimeoutError, WorkerCancelled, WorkerFailed, asyncio.CancelledError):
+                pass
+        self.close_runlog()
+        self.exit(self.exit_status)
+
+    def close_runlog(self) -> None:
+        if self.runlog is not None:
+            try:
+                self.runlog.close()
+            except (InputError, OSError) as exc:
+                self.notify(f"run log: {exc}", severity="error")
+
+    # -- command palette -----------------------------------------------------------------------
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for k in KEYMAP:
+            if k.palette and k.action != "quit":
+                yield SystemCommand(f"{k.title} ({k.shown})", k.help, self._palette_action(k.action))
+        yield SystemCommand("Next page of panes", "Show the next page of panes", self._palette_action("page(1)"))
+        for name in self.theme_names:
+            yield SystemCommand(f"Theme: {name}", f"Switch to the {name} theme", self._set_theme(name),
+                                discover=False)
+
+    def _palette_action(self, action: str):
+        async def run() -> None:
+            await self.run_action(action)
+        return run
+
+    def _set_theme(self, name: str):
+        def run() -> None:
+            self.theme = name
+        return run
+
+
+# -- entry points ----------------------------------------------------------------------------
+def run_live(config, runlog, *, theme: str | None = None, theme_dirs: list[Path] | None = None) -> int:
+    """Evaluate ``config`` (a ``RunConfig``) with the TUI open; ``runlog`` records the run and is
+    closed on quit. Returns 0 when the run completed, 2 when the user interrupted it."""
+    from ai_code_evals.engine.run import run_evaluation
+
+    async def engine(bus: EventBus) -> dict:
+        return await run_evaluation(config, bus)
+
+    refs = {t.id: t.reference for t in getattr(config, "tasks", []) if getattr(t, "reference", None)}
+    app = WorkspaceApp(engine=engine, runlog=runlog, theme=theme, theme_dirs=theme_dirs, reference_code=refs)
+    try:
+        result = app.run()
+    finally:
+        if runlog is not None:
+            runlog.close()  # idempotent; covers an exit that did not go through `q`
+    if result is None:  # the app ended without `q` (a crash or ctrl+c before the run ended)
+        return EXIT_INTERRUPTED if not app.run_done else EXIT_DONE
+    return int(result)
+
+
+def run_replay(record_path: Path, *, theme: str | None = None, theme_dirs: list[Path] | None = None) -> int:
+    """Open a recorded run; every snapshot is navigable and a pick amends the record. Returns 0."""
+    from ai_code_evals.runlog.reader import read_record
+
+    read_record(record_path)  # a missing or malformed log is one readable line, before the UI opens
+    app = WorkspaceApp(record=Path(record_path), theme=theme, theme_dirs=theme_dirs)
+    app.run()
+    return EXIT_DONE

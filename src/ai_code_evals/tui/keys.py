@@ -1,0 +1,69 @@
+"""The key map: one list that makes the bindings, the help screen and the command palette,
+so that none of them can miss an action."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.binding import Binding
+
+
+@dataclass(frozen=True)
+class KeyAction:
+    key: str  # Textual key name(s), comma-separated
+    shown: str  # how the key is written in help
+    action: str  # app action
+    title: str  # footer / palette title
+    help: str  # one line for the help screen and the palette
+    footer: bool = True
+    priority: bool = False  # also works while the leaderboard table has focus
+    palette: bool = True
+
+
+KEYMAP: tuple[KeyAction, ...] = (
+    KeyAction("question_mark", "?", "help", "Help", "Show this help: every key binding and mouse action"),
+    KeyAction("q", "q", "quit", "Quit", "Stop the run (every sandbox is destroyed), save the log, quit",
+              priority=True),
+    KeyAction("z", "z", "zoom", "Zoom", "Zoom the focused pane to full screen; again to restore"),
+    KeyAction("space", "space", "pause", "Pause", "Pause / resume streaming of output into the panes",
+              priority=True),
+    KeyAction("left_square_bracket", "[", "step(-1)", "Back",
+              "Time travel: step the focused pane (or all panes) to the previous snapshot", priority=True),
+    KeyAction("right_square_bracket", "]", "step(1)", "Fwd",
+              "Time travel: step to the next snapshot (past the last one: live)", priority=True),
+    KeyAction("a", "a", "toggle_step_all", "Step all",
+              "Toggle whether [ and ] step the focused pane or all panes along the run's timeline"),
+    KeyAction("end", "end", "live", "Live", "Leave time travel: every pane back to live", priority=True),
+    KeyAction("enter", "enter", "pick", "Pick winner",
+              "Make the selected candidate (focused pane or leaderboard row) the winner of its task"),
+    KeyAction("e", "e", "export", "Export", "Write the winner's code of the shown task to ./<task>_winner.py"),
+    KeyAction("d", "d", "diff", "Diff",
+              "Code panel: cycle code / diff vs the reference / diff vs each other candidate"),
+    KeyAction("s", "s", "switch_task", "Task", "Leaderboard: show the next task (when the run has several)"),
+    KeyAction("l", "l", "focus_leaderboard", "Board", "Focus the leaderboard (arrows move, enter picks)",
+              footer=False),
+    KeyAction("t", "t", "cycle_theme", "Theme", "Switch to the next theme (themes/*.toml and your theme dir)"),
+    KeyAction("pagedown", "pgdn", "page(1)", "Next page", "Next page of panes (when they do not all fit)",
+              footer=False, priority=True),
+    KeyAction("pageup", "pgup", "page(-1)", "Prev page", "Previous page of panes", footer=False, priority=True),
+)
+# Keys with several bindings each: shown once in help, one palette entry per useful action.
+PANE_KEYS = tuple(KeyAction(str(n), str(n), f"focus_pane({n})", f"Pane {n}", f"Focus pane {n} of this page",
+                            footer=False, palette=False) for n in range(1, 10))
+BUILTIN_KEYS = (
+    ("1–9", "Focus pane 1–9 of the page shown"),
+    ("tab / shift+tab", "Move focus: panes, leaderboard, code panel"),
+    ("ctrl+p", "Command palette: every action above, plus theme choice"),
+    ("↑ ↓ (leaderboard)", "Move the row cursor; the code panel follows"),
+    ("escape", "Close this help / the palette; leave zoom"),
+)
+MOUSE_HELP = (
+    ("click a pane", "Focus it (its code shows in the code panel)"),
+    ("click a leaderboard row", "Highlight it; click it again to pick it as winner"),
+    ("click a task tab", "Show that task's leaderboard"),
+    ("wheel", "Scroll a pane's output or the code"),
+)
+
+
+def bindings() -> list[Binding]:
+    return [Binding(k.key, k.action, k.title, show=k.footer, priority=k.priority, key_display=k.shown)
+            for k in KEYMAP + PANE_KEYS]

@@ -1,0 +1,438 @@
+"""The run model behind the TUI, built by ingesting (type, data) pairs.
+
+Live engine events (``event.kind, event.to_data()``) and replayed run-log events (``type``,
+``data``) go through the same ``RunModel.ingest``, so live and replay show the same thing.
+No Textual import: widgets read from here, and time travel is an index into lists kept here,
+so a jump costs the same whatever the length of the history.
+"""
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from pydantic import ValidationError
+
+from ai_code_evals.engine.events import Event, OutputLine
+from ai_code_evals.engine.results import CandidateResult
+from ai_code_evals.engine.scoring import combine_profiles, rank_key, score_task
+from ai_code_evals.tasks.model import Weights
+
+MODEL_LINE_CAP = 10_000  # output lines kept per pane in memory (the run log keeps its own)
+VERDICT_WORDS = {
+    "passed": "PASSED", "failed": "FAILED", "error": "ERROR", "timeout": "TIMEOUT",
+    "killed": "KILLED", "skipped": "SKIPPED",
+}
+
+PaneKey = tuple[str, str]  # (candidate_id, profile)
+
+
+def event_data(event: Event) -> dict[str, Any]:
+    """``event.to_data()``, with a fast path for the one event that arrives by the thousand."""
+    if type(event) is OutputLine:
+        return {"candidate_id": event.candidate_id, "profile": event.profile, "stream": event.stream,
+                "text": event.text, "n": event.n}
+    return event.to_data()
+
+
+def format_ts(ts: float | None, start: float | None = None) -> str:
+    """A snapshot's timestamp: UTC wall clock and the offset from the start of the run."""
+    if ts is None:
+        return ""
+    clock = dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%H:%M:%S.%f")[:-3] + "Z"
+    if start is not None:
+        return f"{clock} (t+{max(0.0, ts - start):.1f}s)"
+    return clock
+
+
+@dataclass
+class PaneModel:
+    """One sandbox: a (candidate, profile) pair, its snapshots and its output."""
+
+    candidate_id: str
+    profile: str
+    task_id: str
+    snapshots: list[dict] = field(default_factory=list)
+    timeline_pos: list[int] = field(default_factory=list)  # global timeline index of each snapshot
+    lines: list[tuple[str, bool]] = field(default_factory=list)  # (text, is_stderr), newest last
+    base: int = 0  # number of oldest lines dropped from ``lines`` (memory cap)
+    total: int = 0  # lines received so far
+    result: dict | None = None
+
+    @property
+    def key(self) -> PaneKey:
+        return (self.candidate_id, self.profile)
+
+    @property
+    def latest(self) -> dict | None:
+        return self.snapshots[-1] if self.snapshots else None
+
+    @property
+    def status(self) -> str | None:
+        """Final status once finished (result first, then the last snapshot)."""
+        if self.result is not None:
+            return self.result.get("status")
+        snap = self.latest
+        return snap.get("status") if snap else None
+
+    def add_line(self, text: str, is_err: bool) -> None:
+        self.lines.append((text, is_err))
+        self.total += 1
+        if len(self.lines) > MODEL_LINE_CAP + MODEL_LINE_CAP // 4:  # amortised O(1) trimming
+            drop = len(self.lines) - MODEL_LINE_CAP
+            del self.lines[:drop]
+            self.base += drop
+
+    def tail(self, end: int, count: int) -> tuple[list[tuple[str, bool]], int]:
+        """The up to ``count`` lines before stream position ``end``, and how many of those
+        wanted lines are no longer in memory. O(count), independent of the history length."""
+        end = max(0, min(end, self.total))
+        want_start = max(0, end - count)
+        start = max(self.base, want_start)
+        missing = max(0, min(end, self.base) - want_start)
+        if end <= start:
+            return [], missing
+        return self.lines[start - self.base:end - self.base], missing
+
+    def snapshot_index_at(self, timeline_index: int) -> int | None:
+        """Index of this pane's last snapshot at or before a point of the global timeline."""
+        i = bisect.bisect_right(self.timeline_pos, timeline_index) - 1
+        return i if i >= 0 else None
+
+
+@dataclass
+class CandidateInfo:
+    candidate_id: str
+    task_id: str
+    code: str = ""
+    label: str = ""
+    strategy: str = ""
+    origin: str = ""
+    error: str | None = None
+    duplicate_of: str | None = None
+    generating: bool = False  # partial text from a model that is still writing
+
+
+@dataclass
+class LeaderRow:
+    """One leaderboard row: display cells and a rank; ``cells`` are plain strings."""
+
+    candidate_id: str
+    score: float | None
+    tests: str
+    errors: str
+    median_ms: str
+    peak_kib: str
+    status: str
+    pick: str  # "winner", "winner (you)", "engine pick" or ""
+    finished: bool
+
+
+@dataclass
+class TaskModel:
+    task_id: str
+    entry_point: str = ""
+    reference: str | None = None  # reference code when known
+    has_reference: bool = False
+    candidates: dict[str, CandidateInfo] = field(default_factory=dict)
+    results: dict[PaneKey, dict] = field(default_factory=dict)
+    engine_selection: dict | None = None  # {"winner", "reason", "strategy", "scores"}
+    user_selection: dict | None = None  # {"winner", "reason"}
+
+    @property
+    def winner(self) -> str | None:
+        """The user's pick when there is one, else the engine's."""
+        if self.user_selection and self.user_selection.get("winner"):
+            return self.user_selection["winner"]
+        return (self.engine_selection or {}).get("winner")
+
+    @property
+    def reason(self) -> str:
+        if self.user_selection and self.user_selection.get("winner"):
+            text = f"your pick: {self.user_selection['winner']}"
+            eng = self.engine_selection or {}
+            if eng.get("winner") and eng["winner"] != self.user_selection["winner"]:
+                text += f" · engine picked {eng['winner']}: {eng.get('reason', '')}"
+            return text
+        if self.engine_selection:
+            return self.engine_selection.get("reason") or "no winner"
+        return "selection when every candidate has finished"
+
+
+class RunModel:
+    """Everything the TUI shows, with dirty sets that the UI drains on its refresh timer."""
+
+    def __init__(self) -> None:
+        self.run_id = ""
+        self.backend = ""
+        self.isolation = ""
+        self.select = ""
+        self.profiles: list[str] = []
+        self.started_at: float | None = None
+        self.finished = False
+        self.interrupted = False
+        self.summary: dict | None = None
+        self.tasks: dict[str, TaskModel] = {}
+        self.panes: dict[PaneKey, PaneModel] = {}
+        self.pane_order: list[PaneKey] = []
+        self.panes_of: dict[str, list[PaneKey]] = {}  # candidate id -> its panes (one per profile)
+        self.timeline: list[PaneKey] = []  # every snapshot of the run, in arrival order
+        self.lines_total = 0
+        # change tracking, drained by the UI
+        self.version = 0
+        self.dirty_panes: set[PaneKey] = set()
+        self.dirty_tasks: set[str] = set()
+        self.dirty_code: set[str] = set()  # candidate ids whose code changed
+        self.notices: list[tuple[str, str]] = []  # (level, message)
+
+    # -- ingest ------------------------------------------------------------------------------
+    def ingest(self, type_: str, data: dict) -> None:
+        """Apply one event. Unknown types (evals' own ``sampling``, ``match`` ...) are ignored;
+        missing fields never raise, so a damaged log still shows what it can."""
+        handler = self._handlers.get(type_)
+        if handler is not None:
+            handler(self, data or {})
+            self.version += 1
+
+    def ingest_event(self, event: Event) -> None:
+        self.ingest(event.kind, event_data(event))
+
+    def ingest_record(self, record) -> None:
+        """A ``RunRecord`` from ``runlog.reader.read_record``: events, then the final report."""
+        run_config = (record.spec or {}).get("run_config") or {}
+        self.run_id = record.spec.get("run_id", "") if record.spec else ""
+        for ev in record.events:
+            self.ingest(ev.get("type", ""), ev.get("data") or {})
+        for task in run_config.get("tasks", []) if isinstance(run_config.get("tasks"), list) else []:
+            if isinstance(task, dict) and task.get("id") in self.tasks and task.get("reference"):
+                self.tasks[task["id"]].reference = task["reference"]
+        report = record.final_report or {}
+        if report:
+            self.summary = report
+            self.finished = True
+            for task_id, sel in (report.get("user_selections") or {}).items():
+                if task_id in self.tasks and isinstance(sel, dict):
+                    self.tasks[task_id].user_selection = dict(sel)
+                    self.dirty_tasks.add(task_id)
+        self.version += 1
+
+    def _task(self, task_id: str) -> TaskModel:
+        task = self.tasks.get(task_id)
+        if task is None:
+            task = self.tasks[task_id] = TaskModel(task_id=task_id)
+        return task
+
+    def _on_run_started(self, d: dict) -> None:
+        self.run_id = d.get("run_id", self.run_id)
+        self.backend = d.get("backend", "")
+        self.isolation = d.get("isolation", "")
+        self.select = d.get("select", "")
+        self.profiles = list(d.get("profiles") or [])
+        self.started_at = d.get("ts")
+        for t in d.get("tasks") or []:
+            task = self._task(t.get("task_id", "?"))
+            task.entry_point = t.get("entry_point", "")
+            ref = t.get("reference")
+            task.has_reference = bool(ref)
+            if isinstance(ref, str) and ref:
+                task.reference = ref
+            if t.get("reference_code"):
+                task.reference = t["reference_code"]
+                task.has_reference = True
+            self.dirty_tasks.add(task.task_id)
+
+    def _on_candidate(self, d: dict) -> None:
+        cid = d.get("candidate_id", "?")
+        task = self._task(d.get("task_id", "?"))
+        task.candidates[cid] = CandidateInfo(
+            candidate_id=cid, task_id=task.task_id, code=d.get("code") or "", label=d.get("label", ""),
+            strategy=d.get("strategy", ""), origin=d.get("origin", ""), error=d.get("error"),
+            duplicate_of=d.get("duplicate_of"))
+        self.dirty_tasks.add(task.task_id)
+        self.dirty_code.add(cid)
+
+    def _on_generation_delta(self, d: dict) -> None:
+        cid = d.get("candidate_id", "?")
+        task = self._task(d.get("task_id", "?"))
+        info = task.candidates.get(cid)
+        if info is None:
+            info = task.candidates[cid] = CandidateInfo(cid, task.task_id, generating=True)
+            self.dirty_tasks.add(task.task_id)
+        if info.generating:
+            info.code += d.get("text", "")
+            self.dirty_code.add(cid)
+
+    def _pane(self, cid: str, profile: str, task_id: str | None) -> PaneModel:
+        key = (cid, profile)
+        pane = self.panes.get(key)
+        if pane is None:
+            if task_id is None:
+                task_id = next((t.task_id for t in self.tasks.values() if cid in t.candidates),
+                               cid.rsplit("#", 1)[0])
+            pane = self.panes[key] = PaneModel(cid, profile, task_id)
+            self.pane_order.append(key)
+            self.panes_of.setdefault(cid, []).append(key)
+        return pane
+
+    def _on_snapshot(self, d: dict) -> None:
+        pane = self._pane(d.get("candidate_id", "?"), d.get("profile", "default"), d.get("task_id"))
+        pane.snapshots.append(d)
+        pane.timeline_pos.append(len(self.timeline))
+        self.timeline.append(pane.key)
+        self.dirty_panes.add(pane.key)
+        if pane.result is None:
+            self.dirty_tasks.add(pane.task_id)  # the leaderboard shows progress of unfinished rows
+
+    def _on_stdout(self, d: dict) -> None:
+        key = (d.get("candidate_id", "?"), d.get("profile", "default"))
+        pane = self.panes.get(key) or self._pane(key[0], key[1], None)
+        pane.add_line(str(d.get("text", "")), d.get("stream") == "stderr")
+        self.lines_total += 1
+
+    def _on_result(self, d: dict) -> None:
+        pane = self._pane(d.get("candidate_id", "?"), d.get("profile", "default"), d.get("task_id"))
+        result = d.get("result") or {}
+        pane.result = result
+        self._task(pane.task_id).results[pane.key] = result
+        self.dirty_panes.add(pane.key)
+        self.dirty_tasks.add(pane.task_id)
+
+    def _on_selection(self, d: dict) -> None:
+        task = self._task(d.get("task_id", "?"))
+        sel = {"winner": d.get("winner"), "reason": d.get("reason", ""),
+               "strategy": d.get("strategy", ""), "scores": d.get("scores") or {}}
+        if d.get("by") == "user":
+            task.user_selection = {"winner": sel["winner"], "reason": sel["reason"]}
+        else:
+            task.engine_selection = sel
+        self.dirty_tasks.add(task.task_id)
+
+    def _on_notice(self, d: dict) -> None:
+        msg = d.get("message", "")
+        if d.get("candidate_id") and d["candidate_id"] not in msg:
+            msg = f"{d['candidate_id']}: {msg}"
+        self.notices.append((d.get("level", "warning"), msg))
+
+    def _on_run_finished(self, d: dict) -> None:
+        self.finished = True
+        self.interrupted = bool(d.get("interrupted"))
+        if d.get("summary"):
+            self.summary = d["summary"]
+
+    _handlers: ClassVar[dict] = {
+        "run_started": _on_run_started,
+        "candidate": _on_candidate,
+        "generation_delta": _on_generation_delta,
+        "snapshot": _on_snapshot,
+        "stdout": _on_stdout,
+        "result": _on_result,
+        "selection": _on_selection,
+        "notice": _on_notice,
+        "run_finished": _on_run_finished,
+    }
+
+    # -- queries --------------------------------------------------------------------------
+    def pane_snapshot(self, key: PaneKey, index: int | None) -> tuple[dict | None, int]:
+        """(snapshot, output position) of a pane at snapshot ``index``; None = live."""
+        pane = self.panes[key]
+        if index is None or not pane.snapshots:
+            return pane.latest, pane.total
+        index = max(0, min(index, len(pane.snapshots) - 1))
+        snap = pane.snapshots[index]
+        return snap, int(snap.get("output_lines") or 0)
+
+    def leaderboard(self, task_id: str) -> list[LeaderRow]:
+        """Rows of one task, best first. Scores are the engine's once it has selected;
+        before that a provisional score from the same formula with default weights."""
+        task = self.tasks.get(task_id)
+        if task is None:
+            return []
+        profiles = self.profiles or sorted({p for (_, p) in task.results})
+        per_profile: dict[str, list[CandidateResult]] = {}
+        for (cid, prof), raw in task.results.items():
+            try:
+                per_profile.setdefault(prof, []).append(CandidateResult.model_validate(raw))
+            except (ValidationError, TypeError):  # a damaged result: show the candidate as an error row
+                per_profile.setdefault(prof, []).append(
+                    CandidateResult(candidate_id=cid, task_id=task_id, profile=prof, status="error",
+                                    reason="unreadable result"))
+        for rows in per_profile.values():
+            score_task(rows, Weights())
+        by_cand: dict[str, list[CandidateResult]] = {}
+        for prof in profiles or list(per_profile):
+            for r in per_profile.get(prof, []):
+                by_cand.setdefault(r.candidate_id, []).append(r)
+        for prof, rows in per_profile.items():  # profiles not announced (damaged logs)
+            if prof not in profiles:
+                for r in rows:
+                    by_cand.setdefault(r.candidate_id, []).append(r)
+        engine_scores = (task.engine_selection or {}).get("scores") or {}
+        combined = {cid: combine_profiles(rs) for cid, rs in by_cand.items()}
+        for cid, r in combined.items():
+            if cid in engine_scores and engine_scores[cid] is not None:
+                r.score = engine_scores[cid]
+        finished = sorted(combined.values(), key=rank_key)
+        engine_winner = (task.engine_selection or {}).get("winner")
+        user_winner = (task.user_selection or {}).get("winner")
+        out: list[LeaderRow] = []
+        for r in finished:
+            out.append(LeaderRow(
+                candidate_id=r.candidate_id, score=r.score,
+                tests=f"{r.tests_passed}/{r.tests_total}",
+                errors=f"{r.errors_handled}/{r.errors_total}" if r.errors_total else "–",
+                median_ms=f"{r.median_ms:.3f}" if r.median_ms is not None else "–",
+                peak_kib=str(r.peak_kib) if r.peak_kib is not None else "–",
+                status=r.status + (" (profiles differ)" if r.reason.startswith("differs") else ""),
+                pick=_pick(r.candidate_id, engine_winner, user_winner), finished=True))
+        # candidates still running (or generating), in arrival order, after the finished ones
+        for cid, info in task.candidates.items():
+            if cid in combined:
+                continue
+            out.append(LeaderRow(
+                candidate_id=cid, score=None, tests=self._progress(cid), errors="", median_ms="",
+                peak_kib="", status="generating" if info.generating else self._state(cid),
+                pick=_pick(cid, engine_winner, user_winner), finished=False))
+        return out
+
+    def _progress(self, cid: str) -> str:
+        snaps = [self.panes[k].latest for k in self.panes_of.get(cid, ()) if self.panes[k].latest]
+        if not snaps:
+            return ""
+        s = snaps[0]
+        return f"{s.get('passed', 0)}/{s.get('tests_total', 0)}" if s.get("tests_total") else ""
+
+    def _state(self, cid: str) -> str:
+        states = [self.panes[k].latest.get("state", "") for k in self.panes_of.get(cid, ())
+                  if self.panes[k].latest]
+        for state in ("running", "scoring", "starting", "queued", "finished"):
+            if state in states:
+                return state
+        return "queued"
+
+    def code_of(self, candidate_id: str) -> str | None:
+        for task in self.tasks.values():
+            if candidate_id in task.candidates:
+                return task.candidates[candidate_id].code
+        return None
+
+    def task_of(self, candidate_id: str) -> str | None:
+        for task in self.tasks.values():
+            if candidate_id in task.candidates:
+                return task.task_id
+        keys = self.panes_of.get(candidate_id)
+        return self.panes[keys[0]].task_id if keys else None
+
+    def drain(self) -> tuple[set[PaneKey], set[str], set[str], list[tuple[str, str]]]:
+        """Take the pending changes (panes, tasks, code, notices) for one UI refresh."""
+        out = (self.dirty_panes, self.dirty_tasks, self.dirty_code, self.notices)
+        self.dirty_panes, self.dirty_tasks, self.dirty_code, self.notices = set(), set(), set(), []
+        return out
+
+
+def _pick(cid: str, engine_winner: str | None, user_winner: str | None) -> str:
+    if user_winner:
+        if cid == user_winner:
+            return "winner (you)"
+        return "engine pick" if cid == engine_winner else ""
+    return "winner" if cid == engine_winner else ""

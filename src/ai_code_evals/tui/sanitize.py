@@ -1,0 +1,57 @@
+"""Neutralise terminal control sequences in untrusted candidate output.
+
+A candidate can print anything: ``\\x1b[2J`` (clear screen), an OSC title change, cursor moves,
+bells, bidi overrides. None of it may reach the terminal. Colour (SGR) sequences are dropped
+silently because they are common and harmless; every other escape sequence and control character
+is shown as a visible placeholder, so a reader can still see that the program printed it.
+No Textual import: the model and the benchmark use it too.
+"""
+from __future__ import annotations
+
+import re
+
+MAX_DISPLAY_CHARS = 2000  # longer lines are cut for display (the run log keeps its own copy)
+
+# SGR: ESC [ params m  (8-bit form: CSI = \x9b)
+_SGR = re.compile(r"(?:\x1b\[|\x9b)[0-9;:]*m")
+# OSC ... terminated by BEL or ST (ESC \\ or \x9c), or unterminated to the end of the line
+_OSC = re.compile(r"(?:\x1b\]|\x9d)[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?")
+# Other CSI sequences (cursor moves, erase, modes) and DCS/PM/APC strings
+_CSI = re.compile(r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?")
+_STRING_SEQ = re.compile(r"(?:\x1b[P^_X]|[\x90\x9e\x9f\x98])[^\x1b\x9c]*(?:\x1b\\|\x9c)?")
+# Any remaining control character: C0 (but tab), DEL, C1, and bidi/isolate overrides
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_NEEDS_WORK = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\t]")
+
+
+def _picture(match: re.Match) -> str:
+    """Caret notation (as ``cat -v``): ESC -> ^[, BEL -> ^G, DEL -> ^?; others as <U+XXXX>.
+    Plain ASCII, so it draws in any terminal font."""
+    code = ord(match.group(0))
+    if code < 0x20:
+        return "^" + chr(0x40 + code)
+    if code == 0x7F:
+        return "^?"
+    return f"<U+{code:04X}>"  # C1 controls and bidi overrides
+
+
+def _visible(match: re.Match) -> str:
+    """An escape sequence made inert and visible: ESC -> ^[, the rest kept as text."""
+    return _CONTROL.sub(_picture, match.group(0))
+
+
+def sanitize_line(text: str) -> str:
+    """One line of untrusted output, safe to draw inside a pane."""
+    if len(text) > MAX_DISPLAY_CHARS:
+        text = text[:MAX_DISPLAY_CHARS] + "…"
+    if not _NEEDS_WORK.search(text):
+        return text  # the common case: plain printable text
+    text = text.rstrip("\r\n")
+    if "\r" in text:  # a terminal would show what came after the last carriage return
+        text = text.rsplit("\r", 1)[-1]
+    text = _SGR.sub("", text)
+    text = _OSC.sub(_visible, text)
+    text = _STRING_SEQ.sub(_visible, text)
+    text = _CSI.sub(_visible, text)
+    text = text.expandtabs(4)
+    return _CONTROL.sub(_picture, text)

@@ -1,0 +1,1 @@
+"""Widgets of the workspace: sandbox panes and their grid, code panel, leaderboard."""

@@ -1,0 +1,143 @@
+"""The workspace grid: as many pane slots as fit, paged when there are more sandboxes.
+
+Only the slots on screen exist and only they are updated; a pane that comes into view is drawn
+from the model in one go (its catch-up costs the view cap, not its history).
+"""
+from __future__ import annotations
+
+import math
+
+from textual.containers import Container
+
+from ai_code_evals.tui.model import PaneKey, RunModel
+from ai_code_evals.tui.travel import TimeTravel
+from ai_code_evals.tui.widgets.pane import SandboxPane
+
+MIN_PANE_W = 36
+MIN_PANE_H = 8
+TARGET_ASPECT = 3.5  # preferred pane width/height in cells
+
+
+def grid_shape(width: int, height: int, count: int) -> tuple[int, int]:
+    """(columns, rows) of one page for ``count`` panes in a ``width`` x ``height`` area."""
+    max_cols = max(1, width // MIN_PANE_W)
+    max_rows = max(1, height // MIN_PANE_H)
+    if count <= 0:
+        return 1, 1
+    if count >= max_cols * max_rows:
+        return max_cols, max_rows
+    best: tuple[float, int, int] | None = None
+    for cols in range(1, max_cols + 1):
+        rows = math.ceil(count / cols)
+        if rows > max_rows:
+            continue
+        waste = cols * rows - count
+        aspect = (width / cols) / max(1.0, height / rows)
+        cost = waste * 2 + abs(math.log(aspect / TARGET_ASPECT))
+        if best is None or cost < best[0]:
+            best = (cost, cols, rows)
+    assert best is not None
+    return best[1], best[2]
+
+
+class Workspace(Container):
+    """Grid of ``SandboxPane`` slots over ``model.pane_order``."""
+
+    DEFAULT_CSS = """
+    Workspace { layout: grid; grid-size: 1 1; grid-gutter: 0; height: 1fr; }
+    Workspace > .workspace--empty { color: $text-muted; content-align: center middle; }
+    """
+
+    def __init__(self, model: RunModel, travel: TimeTravel, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.model = model
+        self.travel = travel
+        self.page = 0
+        self.cols = self.rows = 1
+        self.slots: list[SandboxPane] = []
+        self._known = 0
+        self._shape_size = (0, 0)
+
+    @property
+    def per_page(self) -> int:
+        return self.cols * self.rows
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(len(self.model.pane_order) / self.per_page))
+
+    def keys_on_page(self) -> list[PaneKey]:
+        start = self.page * self.per_page
+        return self.model.pane_order[start:start + self.per_page]
+
+    def on_resize(self) -> None:
+        self.reflow()
+
+    def reflow(self, force: bool = False) -> None:
+        """Recompute the shape for the current size and pane count; rebind the slots."""
+        count = len(self.model.pane_order)
+        size = (self.size.width, self.size.height)
+        if size[0] == 0 or size[1] == 0:
+            return
+        cols, rows = grid_shape(size[0], size[1], count)
+        changed = (cols, rows) != (self.cols, self.rows) or force
+        self.cols, self.rows = cols, rows
+        self.page = min(self.page, self.pages - 1)
+        self.styles.grid_size_columns = cols
+        self.styles.grid_size_rows = rows
+        self._known = count
+        keys = self.keys_on_page()
+        want = len(keys)
+        if len(self.slots) > want:
+            for slot in self.slots[want:]:
+                slot.remove()
+            del self.slots[want:]
+        new_slots = []
+        while len(self.slots) < want:
+            slot = SandboxPane(self.model, len(self.slots))
+            self.slots.append(slot)
+            new_slots.append(slot)
+        for slot, key in zip(self.slots, keys):
+            if slot.key != key or changed or slot in new_slots:
+                slot.key, slot.index = key, self.travel.index_for(key)
+                if slot.is_mounted:
+                    slot.render_full()
+        if new_slots:
+            self.mount_all(new_slots)
+
+    def sync(self, dirty: set[PaneKey], paused: bool) -> None:
+        """Refresh timer: new panes reflow the grid; visible panes get new output and status."""
+        if len(self.model.pane_order) != self._known:
+            self.reflow()
+        if paused:
+            return
+        for slot in self.slots:
+            if slot.is_mounted:
+                slot.update_live(slot.key in dirty)
+
+    def redraw(self) -> None:
+        """Every visible slot from the model (resume, time travel, theme)."""
+        for slot in self.slots:
+            if slot.key is not None:
+                slot.index = self.travel.index_for(slot.key)
+            if slot.is_mounted:
+                slot.render_full()
+
+    def set_page(self, page: int) -> bool:
+        page = max(0, min(page, self.pages - 1))
+        if page == self.page:
+            return False
+        self.page = page
+        self.reflow(force=True)
+        return True
+
+    def show_key(self, key: PaneKey) -> SandboxPane | None:
+        """Turn to the page holding ``key`` and return its slot."""
+        if key not in self.model.panes:
+            return None
+        index = self.model.pane_order.index(key)
+        self.set_page(index // self.per_page)
+        for slot in self.slots:
+            if slot.key == key:
+                return slot
+        return None

@@ -1,0 +1,201 @@
+"""Leaderboard: one table per task, updated by diff (add, update cells, remove, re-sort).
+
+Never cleared and rebuilt: a refresh touches only the cells that changed, so the table does
+not flicker and keeps its cursor on the same candidate while rows move.
+"""
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import DataTable, Static, Tab, Tabs
+from textual.widgets.data_table import CellDoesNotExist
+
+from ai_code_evals.tui.model import LeaderRow, RunModel
+
+COLUMNS = (("pick", "Pick"), ("cand", "Candidate"), ("score", "Score"), ("tests", "Tests"),
+           ("errors", "Errors handled"), ("median", "Median ms"), ("peak", "Peak KiB"), ("status", "Status"))
+STATUS_COLOUR = {"passed": "success", "failed": "error", "error": "error", "timeout": "warning",
+                 "killed": "warning", "skipped": "text-muted"}
+
+
+class CandidateChosen(Message):
+    """The user picked a row (enter, or a click on the highlighted row)."""
+
+    def __init__(self, task_id: str, candidate_id: str) -> None:
+        super().__init__()
+        self.task_id, self.candidate_id = task_id, candidate_id
+
+
+class CandidateHighlighted(Message):
+    def __init__(self, task_id: str, candidate_id: str) -> None:
+        super().__init__()
+        self.task_id, self.candidate_id = task_id, candidate_id
+
+
+class LeaderTable(DataTable):
+    """The leaderboard's table (its own type so CSS and tests can find it)."""
+
+
+class Leaderboard(Vertical):
+    DEFAULT_CSS = """
+    Leaderboard { border: round $panel-lighten-2; border-title-color: $text; border-title-style: bold;
+                  height: 1fr; padding: 0 0; }
+    Leaderboard:focus-within { border: round $accent; }
+    Leaderboard > Tabs { height: 2; }
+    Leaderboard > Tabs.-single { display: none; }
+    Leaderboard > #reason { height: auto; max-height: 3; padding: 0 1; color: $text; }
+    Leaderboard > LeaderTable { height: 1fr; }
+    """
+
+    def __init__(self, model: RunModel, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.model = model
+        self.border_title = "Leaderboard"
+        self.task_id: str | None = None
+        self.table = LeaderTable(cursor_type="row", zebra_stripes=True)
+        self.tabs = Tabs(classes="-single")
+        self.reason = Static("", id="reason", markup=False)
+        self._cells: dict[str, tuple[str, ...]] = {}
+        self._task_tabs: list[str] = []
+        self._theme_key = ""
+        self._colours: dict[str, str] = {}
+
+    def compose(self) -> ComposeResult:
+        yield self.tabs
+        yield self.reason
+        yield self.table
+
+    def on_mount(self) -> None:
+        for key, label in COLUMNS:
+            self.table.add_column(label, key=key)
+        self.app.theme_changed_signal.subscribe(self, lambda _t: self.refresh_rows(force=True))
+
+    # -- tasks ------------------------------------------------------------------------------
+    def sync_tasks(self) -> None:
+        """Add a tab per new task; the first task becomes current."""
+        for task_id in self.model.tasks:
+            if task_id not in self._task_tabs:
+                self._task_tabs.append(task_id)
+                self.tabs.add_tab(Tab(task_id, id=f"task-{len(self._task_tabs) - 1}"))
+        self.tabs.set_class(len(self._task_tabs) <= 1, "-single")
+        if self.task_id is None and self._task_tabs:
+            self.show_task(self._task_tabs[0])
+
+    def show_task(self, task_id: str) -> None:
+        if task_id not in self.model.tasks or task_id == self.task_id:
+            return
+        self.task_id = task_id
+        index = self._task_tabs.index(task_id) if task_id in self._task_tabs else -1
+        if index >= 0 and self.tabs.active != f"task-{index}":
+            self.tabs.active = f"task-{index}"
+        self.refresh_rows()
+
+    def next_task(self) -> str | None:
+        if not self._task_tabs:
+            return None
+        i = self._task_tabs.index(self.task_id) if self.task_id in self._task_tabs else -1
+        self.show_task(self._task_tabs[(i + 1) % len(self._task_tabs)])
+        return self.task_id
+
+    def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
+        event.stop()
+        if event.tab is None or not event.tab.id:
+            return
+        index = int(event.tab.id.split("-", 1)[1])
+        if index < len(self._task_tabs):
+            self.show_task(self._task_tabs[index])
+
+    # -- rows -------------------------------------------------------------------------------
+    def _palette(self) -> dict[str, str]:
+        name = self.app.theme
+        if name != self._theme_key:
+            variables = self.app.get_css_variables()
+            self._colours = {k: variables.get(k, "") for k in ("success", "error", "warning", "accent",
+                                                               "text-muted", "primary")}
+            self._theme_key = name
+        return self._colours
+
+    def _cells_for(self, row: LeaderRow) -> tuple[str, ...]:
+        score = f"{row.score:.1f}" if row.score is not None else ("~" if row.finished else "")
+        return (row.pick, row.candidate_id, score, row.tests, row.errors, row.median_ms, row.peak_kib,
+                row.status)
+
+    def _styled(self, column: str, value: str) -> Text:
+        colours = self._palette()
+        if column == "pick" and value:
+            colour = colours["accent"] if value.startswith("winner") else colours["text-muted"]
+            return Text(value, style=f"bold {colour}".strip())
+        if column == "status":
+            base = value.split(" ", 1)[0]
+            colour = colours.get(STATUS_COLOUR.get(base, "primary"), "")
+            return Text(value, style=colour or "")
+        if column in ("score", "tests", "errors", "median", "peak"):
+            return Text(value, justify="right")
+        return Text(value)
+
+    def refresh_rows(self, force: bool = False) -> None:
+        """Bring the table in line with the model by diff; ``force`` re-styles every cell."""
+        table = self.table
+        if not table.is_mounted or not table.columns:
+            return
+        if force:
+            self._theme_key = ""
+        task = self.model.tasks.get(self.task_id) if self.task_id else None
+        self.reason.update(self._reason_text(task))
+        rows = self.model.leaderboard(self.task_id) if task else []
+        want = {r.candidate_id for r in rows}
+        for cid in [c for c in self._cells if c not in want]:
+            table.remove_row(cid)
+            del self._cells[cid]
+        keys = [k for k, _ in COLUMNS]
+        for row in rows:
+            cells = self._cells_for(row)
+            old = self._cells.get(row.candidate_id)
+            if old is None:
+                table.add_row(*(self._styled(k, v) for k, v in zip(keys, cells)), key=row.candidate_id)
+            else:
+                for k, a, b in zip(keys, old, cells):
+                    if a != b or force:
+                        table.update_cell(row.candidate_id, k, self._styled(k, b), update_width=True)
+            self._cells[row.candidate_id] = cells
+        order = [r.candidate_id for r in rows]
+        current = [r.key.value for r in table.ordered_rows]
+        if order != current:
+            rank = {cid: i for i, cid in enumerate(order)}
+            keep = self.highlighted
+            table.sort("cand", key=lambda cell: rank.get(str(cell), len(rank)))
+            if keep in rank:
+                table.move_cursor(row=table.get_row_index(keep), animate=False)
+
+    def _reason_text(self, task) -> str:
+        if task is None:
+            return "waiting for the first task…"
+        winner = task.winner
+        reason = task.reason
+        if winner:
+            if reason.startswith(f"{winner}: "):
+                reason = reason[len(winner) + 2:]
+            return f"★ winner {winner} — {reason}"
+        return reason
+
+    @property
+    def highlighted(self) -> str | None:
+        table = self.table
+        if not table.row_count:
+            return None
+        try:
+            return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        except CellDoesNotExist:
+            return None
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        if self.task_id and event.row_key.value:
+            self.post_message(CandidateChosen(self.task_id, event.row_key.value))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        if self.task_id and event.row_key.value and self.table.has_focus:
+            self.post_message(CandidateHighlighted(self.task_id, event.row_key.value))

@@ -1,0 +1,194 @@
+"""One sandbox pane: status line, current snapshot and output of a (candidate, profile).
+
+A pane widget is a view slot: the grid binds it to whichever pane of the model is on the current
+page, and it renders from the model (live, or at a snapshot index when time-travelling).
+"""
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.content import Content
+from textual.message import Message
+from textual.widget import Widget
+from textual.widgets import Static
+
+from ai_code_evals.tui.model import VERDICT_WORDS, PaneKey, RunModel, format_ts
+from ai_code_evals.tui.widgets.output import OutputView
+
+VERDICT_ICONS = {"passed": "✔", "failed": "✘", "error": "✘", "timeout": "✘", "killed": "✘", "skipped": "–"}
+VERDICT_STYLE = {"passed": "bold $text-success", "failed": "bold $text-error", "error": "bold $text-error",
+                 "timeout": "bold $text-warning", "killed": "bold $text-warning", "skipped": "$text-muted"}
+STATE_CLASSES = ("-queued", "-running", "-passed", "-failed", "-error", "-timeout", "-killed", "-skipped",
+                 "-travel")
+
+
+def _mem(kib: int | None) -> str:
+    if kib is None:
+        return "–"
+    return f"{kib / 1024:.1f}MiB" if kib < 1024 * 1024 else f"{kib / 1024 / 1024:.2f}GiB"
+
+
+def status_content(cid: str, snap: dict | None, result: dict | None) -> Content:
+    """Status line: candidate id, status word, test i/N, elapsed, CPU, memory."""
+    if snap is None:
+        return Content.assemble((cid, "bold"), "  ", ("not started", "$text-muted"))
+    status = None
+    if snap.get("state") == "finished":
+        status = snap.get("status") or (result or {}).get("status")
+    if status:
+        word = (VERDICT_ICONS.get(status, "?") + " " + VERDICT_WORDS.get(status, status.upper()), VERDICT_STYLE.get(
+            status, "bold"))
+    else:
+        word = (snap.get("state", "?").upper(), "bold $text-primary")
+    total = snap.get("tests_total") or 0
+    tests = f"test {snap.get('test_index', 0)}/{total}" if total else "test –"
+    cpu = snap.get("cpu_s")
+    parts = [
+        (cid, "bold"), " ", word, " · ", tests,
+        f" · {float(snap.get('elapsed_s') or 0):.1f}s",
+        f" · cpu {cpu:.2f}s" if isinstance(cpu, (int, float)) else " · cpu –",
+        f" · mem {_mem(snap.get('rss_kib'))}",
+    ]
+    return Content.assemble(*parts)
+
+
+class SandboxPane(Widget, can_focus=True):
+    """A view slot of the workspace grid; ``bind`` it to a pane of the model."""
+
+    ALLOW_MAXIMIZE = True
+    DEFAULT_CSS = """
+    SandboxPane {
+        border: round $panel-lighten-2; border-title-color: $text; border-subtitle-color: $text-muted;
+        height: 1fr; width: 1fr; padding: 0 1; layout: vertical;
+    }
+    SandboxPane:focus { border: round $accent; border-title-style: bold; }
+    SandboxPane.-running { border: round $primary 70%; }
+    SandboxPane.-passed { border: round $success; border-subtitle-color: $text-success; }
+    SandboxPane.-failed, SandboxPane.-error { border: round $error; border-subtitle-color: $text-error; }
+    SandboxPane.-timeout, SandboxPane.-killed { border: round $warning; border-subtitle-color: $text-warning; }
+    SandboxPane.-travel { border: double $secondary; }
+    SandboxPane:focus.-passed, SandboxPane:focus.-failed, SandboxPane:focus.-error,
+    SandboxPane:focus.-timeout, SandboxPane:focus.-killed, SandboxPane:focus.-running { border: thick $accent; }
+    SandboxPane > .pane--status { height: auto; max-height: 2; }
+    SandboxPane > .pane--snap { height: 1; color: $text-muted; }
+    SandboxPane.-travel > .pane--snap { color: $text-secondary; text-style: bold; }
+    """
+
+    def __init__(self, model: RunModel, slot: int) -> None:
+        super().__init__()
+        self.model = model
+        self.slot = slot
+        self.key: PaneKey | None = None
+        self.index: int | None = None  # snapshot index shown; None = live
+        self.written = 0  # stream position already in the output view (live mode)
+        self._status = Static(classes="pane--status", markup=False)
+        self._snap = Static(classes="pane--snap", markup=False)
+        self._output = OutputView()
+
+    def compose(self) -> ComposeResult:
+        yield self._status
+        yield self._snap
+        yield self._output
+
+    @property
+    def output(self) -> OutputView:
+        return self._output
+
+    def on_mount(self) -> None:
+        self.render_full()
+
+    # -- rendering from the model ---------------------------------------------------------
+    def bind(self, key: PaneKey | None, index: int | None) -> None:
+        self.key, self.index = key, index
+        if self.is_mounted:
+            self.render_full()
+
+    def render_full(self) -> None:
+        """Draw everything from the model at the bound index; O(view cap)."""
+        if self.key is None or self.key not in self.model.panes:
+            self.border_title = ""
+            self._status.update("")
+            self._snap.update("")
+            self._output.set_lines([])
+            return
+        pane = self.model.panes[self.key]
+        if self.index is not None and self.index < 0:  # global time before this pane existed
+            snap, end = None, 0
+        else:
+            snap, end = self.model.pane_snapshot(self.key, self.index)
+        lines, missing = pane.tail(end, self._output.cap)
+        notice = f"… {missing} earlier line(s) not kept in memory" if missing else None
+        self._output.set_lines(lines, notice)
+        if not lines and self.index is None and pane.total == 0 and snap and snap.get("output_tail"):
+            self._output.set_lines([(t, False) for t in snap["output_tail"]])
+        self.written = end if self.index is None else self.written
+        self._render_status(snap)
+
+    def update_live(self, changed: bool) -> None:
+        """Refresh timer: append new output, redraw the status when the pane changed."""
+        if self.key is None or self.index is not None:
+            return
+        pane = self.model.panes.get(self.key)
+        if pane is None:
+            return
+        new = pane.total - self.written
+        if new > 0:
+            if new >= self._output.cap:
+                lines, _ = pane.tail(pane.total, self._output.cap)
+                self._output.set_lines(lines)
+            else:
+                lines, _ = pane.tail(pane.total, new)
+                self._output.append(lines)
+            self.written = pane.total
+        if changed:
+            self._render_status(pane.latest)
+
+    def _render_status(self, snap: dict | None) -> None:
+        assert self.key is not None
+        cid, profile = self.key
+        pane = self.model.panes[self.key]
+        live = self.index is None
+        result = pane.result if live else None
+        task = self.model.tasks.get(pane.task_id)
+        info = task.candidates.get(cid) if task else None
+        title = [cid]
+        if len(self.model.profiles) > 1 or profile != "default":
+            title.append(profile)
+        if info is not None and info.label:
+            title.append(info.label)
+        self.border_title = " · ".join(title)
+        self._status.update(status_content(cid, snap, result))
+        n = len(pane.snapshots)
+        detail = (snap or {}).get("detail", "")
+        if live:
+            where = f"live · snapshot {n}/{n}" if n else "live"
+        elif snap is None:
+            where = "⏪ not started yet at this time"
+        else:
+            where = (f"⏪ snapshot {self.index + 1}/{n} · {snap.get('state', '?')} · "
+                     f"{format_ts(snap.get('ts'), self.model.started_at)}")
+        self._snap.update(f"{where} · {detail}" if detail else where)
+        status = None
+        if snap is not None and snap.get("state") == "finished":
+            status = snap.get("status") or (result or {}).get("status")
+        if status:
+            self.border_subtitle = VERDICT_WORDS.get(status, status.upper())
+        elif snap is not None:
+            self.border_subtitle = snap.get("state", "")
+        else:
+            self.border_subtitle = ""
+        state_class = f"-{status}" if status else ("-running" if snap and snap.get("state") != "queued"
+                                                   else "-queued")
+        for cls in STATE_CLASSES:
+            self.set_class(cls == state_class or (cls == "-travel" and not live), cls)
+
+    def on_focus(self) -> None:
+        if self.key is not None:
+            self.post_message(PaneFocused(self.key))
+
+
+class PaneFocused(Message):
+    """A pane received focus: its candidate becomes the selected one."""
+
+    def __init__(self, key: PaneKey) -> None:
+        super().__init__()
+        self.key = key

@@ -1,0 +1,179 @@
+"""A scripted engine for TUI tests: a fixed sequence of real engine events with fixed timestamps.
+
+Test double for ``run_evaluation``: it publishes the same event classes on a real EventBus, so
+the app, the model and the run log go through their real code paths, and SVG snapshots are
+stable (no wall clock, no sandboxes, no scheduling noise).
+"""
+from __future__ import annotations
+
+import asyncio
+
+from ai_code_evals.engine.events import (
+    CandidateAdded,
+    CandidateFinished,
+    EngineNotice,
+    Event,
+    EventBus,
+    OutputLine,
+    RunFinished,
+    RunStarted,
+    Snapshot,
+    TaskSelected,
+)
+from ai_code_evals.engine.results import CandidateResult
+from ai_code_evals.engine.scoring import score_task, select_by_score
+from ai_code_evals.tasks.model import Weights
+
+T0 = 1_700_000_000.0
+RUN_ID = "20231114-221320-abc123"
+
+SORT_REFERENCE = "def sort_unique(xs):\n    return sorted(set(xs))\n"
+CANDIDATES = {
+    "sort_unique": [
+        ("sort_unique#0", "set + sorted", "def sort_unique(xs):\n    return sorted(set(xs))\n",
+         {"status": "passed", "tests_passed": 6, "errors_handled": 2, "median_ms": 0.41, "peak_kib": 9120}),
+        ("sort_unique#1", "manual loop",
+         ("def sort_unique(xs):\n    out = []\n    for x in sorted(xs):\n        if not out or out[-1] != x:\n"
+          "            out.append(x)\n    return out\n"),
+         {"status": "passed", "tests_passed": 6, "errors_handled": 1, "median_ms": 0.93, "peak_kib": 9300}),
+        ("sort_unique#2", "forgets duplicates", "def sort_unique(xs):\n    return sorted(xs)\n",
+         {"status": "failed", "tests_passed": 3, "errors_handled": 2, "median_ms": 0.38, "peak_kib": 9050}),
+        ("sort_unique#3", "busy loop", "def sort_unique(xs):\n    while True:\n        pass\n",
+         {"status": "timeout", "tests_passed": 0, "errors_handled": 0, "median_ms": None, "peak_kib": 8800}),
+    ],
+    "parse_int": [
+        ("parse_int#0", "int()", "def parse_int(s):\n    return int(s.strip())\n",
+         {"status": "passed", "tests_passed": 4, "errors_handled": 1, "median_ms": 0.12, "peak_kib": 8700}),
+        ("parse_int#1", "syntax error", "def parse_int(s)\n    return int(s)\n",
+         {"status": "error", "tests_passed": 0, "errors_handled": 0, "median_ms": None, "peak_kib": None}),
+    ],
+}
+TESTS_TOTAL = {"sort_unique": 6, "parse_int": 4}
+ERRORS_TOTAL = {"sort_unique": 2, "parse_int": 1}
+HOSTILE_LINES = ["\x1b[2J\x1b[H screen cleared?", "\x1b]0;pwned title\x07 title set?", "bell\x07 and \r back"]
+
+
+class _Trail:
+    """Snapshots and output lines of one (candidate, profile), numbered as the engine does."""
+
+    def __init__(self, cid: str, tid: str, profile: str, total: int, rss_kib: int | None) -> None:
+        self.cid, self.tid, self.profile, self.total, self.rss_kib = cid, tid, profile, total, rss_kib
+        self.seq = 0
+        self.n = 0
+
+    def snap(self, t: float, state: str, status: str | None = None, step: int = 0, passed: int = 0,
+             detail: str = "", elapsed: float = 0.0) -> Snapshot:
+        s = Snapshot(candidate_id=self.cid, task_id=self.tid, profile=self.profile, state=state, seq=self.seq,
+                     test_index=step, tests_total=self.total, passed=passed, failed=max(0, step - passed),
+                     elapsed_s=round(elapsed, 3), cpu_s=round(elapsed * 0.8, 3) if elapsed else None,
+                     rss_kib=self.rss_kib, output_lines=self.n, status=status, detail=detail, ts=round(t, 3))
+        self.seq += 1
+        return s
+
+    def line(self, text: str, stream: str = "stdout") -> OutputLine:
+        ev = OutputLine(candidate_id=self.cid, profile=self.profile, stream=stream, text=text, n=self.n)
+        self.n += 1
+        return ev
+
+
+def scripted_events(lines_per_candidate: int = 6, profiles: tuple[str, ...] = ("default",)) -> list[Event]:
+    """The whole run, in publication order, with fixed timestamps."""
+    events: list[Event] = []
+    t = T0
+    events.append(RunStarted(run_id=RUN_ID, record="runs/test.jsonl",
+                             tasks=[{"task_id": tid, "entry_point": tid, "reference": tid == "sort_unique"}
+                                    for tid in CANDIDATES],
+                             profiles=list(profiles), backend="local", isolation="namespaces",
+                             select="score", ts=t))
+    results: dict[str, list[CandidateResult]] = {tid: [] for tid in CANDIDATES}
+    for tid, cands in CANDIDATES.items():
+        for cid, label, code, facts in cands:
+            t += 0.01
+            events.append(CandidateAdded(candidate_id=cid, task_id=tid, code=code, label=label,
+                                         strategy="hand-written", origin="offline", ts=t))
+    for tid, cands in CANDIDATES.items():
+        total = TESTS_TOTAL[tid]
+        for k, (cid, _label, _code, facts) in enumerate(cands):
+            for profile in profiles:
+                trail = _Trail(cid, tid, profile, total, facts["peak_kib"])
+                t += 0.05
+                events.append(trail.snap(t, "queued"))
+                t += 0.05
+                events.append(trail.snap(t, "starting", detail="sandbox ready"))
+                passed = step = 0
+                for step in range(1, total + 1):
+                    t += 0.1
+                    ok = step <= facts["tests_passed"]
+                    passed += ok
+                    for j in range(lines_per_candidate // total + (1 if step == 1 else 0)):
+                        events.append(trail.line(f"[{cid}] test {step} line {j}: ok={ok}"))
+                    if k == 1 and step == 1:
+                        events.extend(trail.line(text) for text in HOSTILE_LINES)
+                    if not ok:
+                        events.append(trail.line(f"AssertionError: test {step}", "stderr"))
+                    events.append(trail.snap(t, "running", step=step, passed=passed,
+                                             detail=f"running test {step}", elapsed=step * 0.1))
+                    if facts["status"] in ("timeout", "error") and step == 1:
+                        break
+                t += 0.1
+                reason = {"passed": f"passes {total}/{total}", "failed": f"passes {facts['tests_passed']}/{total}",
+                          "timeout": "stopped responding in tests 'first' and was killed",
+                          "error": "does not load: SyntaxError: expected ':'"}[facts["status"]]
+                result = CandidateResult(candidate_id=cid, task_id=tid, profile=profile, status=facts["status"],
+                                         reason=reason, tests_passed=facts["tests_passed"], tests_total=total,
+                                         errors_handled=facts["errors_handled"], errors_total=ERRORS_TOTAL[tid],
+                                         median_ms=facts["median_ms"], peak_kib=facts["peak_kib"],
+                                         duration_s=1.0, output_lines=trail.n)
+                results[tid].append(result)
+                events.append(trail.snap(t, "finished", status=facts["status"], step=step,
+                                         passed=facts["tests_passed"], detail=reason, elapsed=step * 0.1 + 0.2))
+                events.append(CandidateFinished(candidate_id=cid, task_id=tid, profile=profile,
+                                                result=result.model_dump()))
+        if tid == "sort_unique":
+            events.append(EngineNotice("sort_unique#3: stopped responding and was killed", level="warning",
+                                       candidate_id="sort_unique#3"))
+    tasks_out = []
+    for tid, rows in results.items():
+        score_task(rows, Weights())
+        sel = select_by_score(rows)
+        events.append(TaskSelected(task_id=tid, winner=sel.winner, reason=sel.reason, strategy="score",
+                                   scores={r.candidate_id: r.score for r in rows}))
+        tasks_out.append({"task_id": tid, "winner": sel.winner, "reason": sel.reason,
+                          "candidates": [{"id": r.candidate_id, "status": r.status, "score": r.score}
+                                         for r in rows]})
+    summary = {"run_id": RUN_ID, "record": "runs/test.jsonl", "tasks": tasks_out, "pass_at_k": {},
+               "interrupted": False}
+    events.append(RunFinished(summary=summary))
+    return events
+
+
+class ScriptedEngine:
+    """``engine(bus)`` for ``WorkspaceApp``: publishes the script, yielding to the loop between
+    events. ``hold`` keeps it 'running' after a prefix of the script until released."""
+
+    def __init__(self, events: list[Event] | None = None, *, pace: float = 0.0, hold_after: int | None = None):
+        self.events = events if events is not None else scripted_events()
+        self.pace = pace
+        self.hold_after = hold_after
+        self.release = asyncio.Event()
+        self.published = 0
+        self.cancelled = False
+        self.cleaned_up = False
+
+    async def __call__(self, bus: EventBus) -> dict:
+        summary: dict = {}
+        try:
+            for i, ev in enumerate(self.events):
+                if self.hold_after is not None and i == self.hold_after:
+                    await self.release.wait()
+                if isinstance(ev, RunFinished):
+                    summary = ev.summary
+                bus.publish(ev)
+                self.published += 1
+                await asyncio.sleep(self.pace)
+        except asyncio.CancelledError:
+            self.cancelled = True
+            raise
+        finally:
+            self.cleaned_up = True
+        return summary
