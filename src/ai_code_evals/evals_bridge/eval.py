@@ -1,0 +1,127 @@
+"""``CodeEval``: the engine as an OpenAI Evals ``Eval`` (needs the ``evals`` package).
+
+For the tasks an eval's samples name, the completion function provides N versions each; the
+engine runs them in sandboxes, scores them and selects one per task; every engine event is
+recorded through evals' recorder (see ``recording``), and ``run`` returns the final report
+(see ``report``).
+
+Threads and event loops: evals' usual ``eval_all_samples`` runs ``eval_sample`` in a thread
+pool of 10. Here ``run`` instead evaluates all samples in ONE engine run, in one event loop
+(``asyncio.run`` in the calling thread): the ``jobs`` limit on parallel sandboxes then holds
+for the whole eval (a pool of per-sample engines would multiply it by the thread count and
+skew timings), one backend serves every sample, and the versions of all tasks run as they
+arrive. ``--max_samples`` and evals' seeded sample order are kept. ``eval_sample`` still works
+on its own (an engine run for that one sample, in an event loop of the calling thread).
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from pathlib import Path
+from typing import Any
+
+import evals
+import evals.eval
+import evals.record
+
+from ai_code_evals.engine.events import EventBus
+from ai_code_evals.engine.profiles import resolve_profiles
+from ai_code_evals.engine.run import RunConfig, run_evaluation
+from ai_code_evals.errors import InputError
+from ai_code_evals.evals_bridge.aio import run_sync
+from ai_code_evals.evals_bridge.options import EvalOptions
+from ai_code_evals.evals_bridge.recording import RecorderLog
+from ai_code_evals.evals_bridge.report import ResultCollector, final_report
+from ai_code_evals.evals_bridge.sources import TaskCatalog
+from ai_code_evals.evals_bridge.textfn import CompletionFnGenerator
+from ai_code_evals.tasks.model import Task
+
+
+class CodeEval(evals.Eval):
+    """Eval args (registry YAML or ``--extra_eval_params``): ``samples_jsonl``, ``backend``
+    (``local``/``daytona``, or a SandboxBackend object when built in-process), ``n``, ``select``,
+    ``jobs``, ``profiles``, ``generated_tests`` (a DESIGN §3.4 file)."""
+
+    def __init__(self, completion_fns: list, eval_registry_path: Path, *args: Any,
+                 samples_jsonl: str | None = None, backend: Any = "local", n: int = 8,
+                 select: str = "score", jobs: int | None = None, profiles: Any = None,
+                 generated_tests: str | None = None, **kwargs: Any) -> None:
+        super().__init__(completion_fns, eval_registry_path, *args, samples_jsonl=samples_jsonl, **kwargs)
+        if not samples_jsonl:
+            raise InputError(f"eval {self.name}: its args need samples_jsonl (a JSONL of task_id/source rows)")
+        self.options = EvalOptions.parse(backend=backend, n=n, select=select, jobs=jobs, profiles=profiles,
+                                         generated_tests=generated_tests)
+        self.catalog = TaskCatalog(Path(eval_registry_path) / "data")
+
+    # -- evals' API ------------------------------------------------------------------------------
+    def run(self, recorder: evals.record.RecorderBase) -> dict:
+        indexed = evals.eval._index_samples(self.get_samples())  # honours --max_samples
+        rows = [sample for sample, _ in sorted(indexed, key=lambda pair: pair[1])]
+        return self.evaluate(rows, recorder)
+
+    def eval_sample(self, sample: Any, rng: Any) -> dict:
+        """One sample on its own (``run`` does not call this; see the module docstring)."""
+        recorder = evals.record.default_recorder()
+        if recorder is None:
+            raise InputError("eval_sample needs a default recorder (recorder.as_default_recorder(...))")
+        return self.evaluate([sample], recorder)
+
+    # -- the engine run ---------------------------------------------------------------------------
+    def evaluate(self, rows: list, recorder: evals.record.RecorderBase) -> dict:
+        """Run the engine on the tasks ``rows`` name; record everything; return the final report."""
+        from ai_code_evals.config import settings_env
+
+        tasks = self.catalog.tasks(rows)
+        env = settings_env()
+        bus = EventBus()
+        log = RecorderLog(recorder)
+        collector = ResultCollector()
+        bus.subscribe(log.on_event)
+        bus.subscribe(collector)
+        config = self._config(tasks, env, bus, recorder)
+        for task in tasks:
+            log.record("task", task.id, task.model_dump())
+        for task_id, tests in config.generated_tests.items():
+            log.record("generated_tests", task_id, {"tests": tests})
+        started = time.monotonic()
+        try:
+            summary = run_sync(self._run(config, bus))
+        finally:
+            log.close()
+        return final_report(summary, collector.results, self.options.n, time.monotonic() - started)
+
+    def _config(self, tasks: list[Task], env: dict, bus: EventBus, recorder: Any) -> RunConfig:
+        from ai_code_evals.session import default_jobs, make_backend
+
+        opts = self.options
+        fn = self.completion_fn
+        if hasattr(fn, "code_generator"):  # ours: a project generator, versions stream to the engine
+            generator = fn.code_generator(tasks, bus, env)
+        else:  # any evals CompletionFn that answers with text
+            generator = CompletionFnGenerator(fn, recorder)
+        generated: dict[str, list[str]] = {}
+        if opts.generated_tests:
+            from ai_code_evals.generation.samples import load_generated_tests
+
+            wanted = {t.id for t in tasks}
+            generated = {k: v for k, v in load_generated_tests(opts.generated_tests).items() if k in wanted}
+        backend = opts.backend if not isinstance(opts.backend, str) else make_backend(opts.backend, env)
+        backend_name = opts.backend if isinstance(opts.backend, str) else getattr(backend, "name", "custom")
+        return RunConfig(
+            tasks=tasks, backend=backend, generator=generator, n=opts.n,
+            jobs=opts.jobs or default_jobs(backend_name, env), profiles=resolve_profiles(opts.profiles),
+            select=opts.select, generated_tests=generated, run_id=recorder.run_spec.run_id,
+            record=Path(recorder.event_file_path) if getattr(recorder, "event_file_path", None) else None,
+        )
+
+    @staticmethod
+    async def _run(config: RunConfig, bus: EventBus) -> dict:
+        try:
+            return await run_evaluation(config, bus)
+        finally:
+            for owner in (config.backend, config.generator):
+                aclose = getattr(owner, "aclose", None)
+                if aclose is not None:
+                    with contextlib.suppress(Exception):
+                        await asyncio.shield(aclose())

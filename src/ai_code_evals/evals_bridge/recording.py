@@ -1,0 +1,79 @@
+"""The engine's events written through an evals recorder, in the shapes our own run log uses.
+
+``RecorderLog`` reuses ``RunLog.on_event`` (which event becomes which line, and the evals
+``sampling``/``match`` pair for each candidate and result) and only replaces where a line goes:
+evals' recorder, with ``record_sampling``/``record_match`` for evals' own types. So a log written
+by ``oaieval`` holds the same ``candidate``/``snapshot``/``result``/``selection`` events as one
+written by ``ai-code-evals run``, and replay reads either.
+
+Two things evals does not do are added here: an ``error`` event with the full message for every
+version that ends in status ``error`` and every engine error (evals' ``record_error`` keeps only
+the exception's text, DESIGN §7), and a flush after each result (evals buffers events for 10 s).
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ai_code_evals.engine.events import CandidateFinished, EngineNotice, Event, TaskSelected
+from ai_code_evals.runlog.writer import RunLog
+
+
+def plain(data: Any) -> Any:
+    """JSON-safe copy, serialised as our writer does (``default=str``): evals' encoder fails on
+    types it does not know, and it fails at flush time, far from the cause."""
+    return json.loads(json.dumps(data, default=str, ensure_ascii=False))
+
+
+class RecorderLog(RunLog):
+    """Subscribe ``on_event`` to the engine's bus. ``RunLog.__init__`` is not called on purpose:
+    there is no file of our own, evals' recorder owns the log."""
+
+    def __init__(self, recorder: Any) -> None:
+        self.recorder = recorder
+        self.run_id = recorder.run_spec.run_id
+        self.event_id = 0
+        self.summary: dict | None = None
+        self.user_selections: dict[str, dict] = {}
+        self._lines: dict[tuple[str, str], int] = {}
+        self._fh = None
+        self.errors: list[dict] = []
+
+    def record(self, type_: str, sample_id: str, data: dict) -> None:
+        data = plain(data)
+        if type_ == "sampling":
+            self.recorder.record_sampling(data.pop("prompt"), data.pop("sampled"), sample_id=sample_id, **data)
+        elif type_ == "match":
+            self.recorder.record_match(bool(data.pop("correct")), expected=data.pop("expected", None),
+                                       picked=data.pop("picked", None), sample_id=sample_id, **data)
+        else:
+            self.recorder.record_event(type_, data, sample_id=sample_id)
+        self.event_id += 1
+
+    def record_error(self, sample_id: str, kind: str, message: str, **extra: Any) -> None:
+        data = {"type": kind, "message": message, **extra}
+        self.errors.append(data)
+        self.record("error", sample_id, data)
+
+    def on_event(self, event: Event) -> None:
+        super().on_event(event)
+        if isinstance(event, CandidateFinished):
+            r = event.result
+            if r.get("status") == "error":
+                kind = "SandboxFailure" if str(r.get("reason", "")).startswith("sandbox failure") \
+                    else "CandidateError"
+                self.record_error(event.candidate_id, kind, r.get("reason") or "error without a reason",
+                                  candidate_id=event.candidate_id, task_id=event.task_id,
+                                  profile=event.profile, failures=r.get("failures") or [])
+            self.flush()
+        elif isinstance(event, EngineNotice) and event.level == "error":
+            self.record_error(event.candidate_id or "", "EngineError", event.message)
+        elif isinstance(event, TaskSelected):
+            self.flush()
+
+    def flush(self) -> None:
+        self.recorder.flush_events()
+
+    def close(self, final_report: dict | None = None) -> None:
+        """evals writes the final report itself (after ``Eval.run`` returns); flush what is left."""
+        self.flush()

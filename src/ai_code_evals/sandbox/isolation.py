@@ -1,0 +1,406 @@
+"""Isolation levels of the local backend (DESIGN §4.3) and the command line for each.
+
+Levels, strongest first; the first one that actually works here is used:
+
+``bwrap``    bubblewrap: new pid/net/ipc/uts(/cgroup) namespaces, the host read-only, private
+             tmpfs for /tmp, /var/tmp, /dev/shm, /run and the working directory (size-limited),
+             homes and the project's .env hidden. As root it runs without a user namespace and
+             drops to the sandbox's private uid with setpriv; otherwise it uses its own user ns.
+``unshare``  the same view built by ``_launch.py`` inside ``unshare`` (mount, pid, net, ipc, uts
+             namespaces), for hosts without bubblewrap.
+``rlimits``  no namespaces: a new session, rlimits, a Landlock allowlist (read-only system dirs and
+             interpreter, writable working directory only) and a seccomp filter that refuses
+             network sockets. A grandchild that calls setsid leaves the process group; as root
+             the sandbox's private uid still finds and kills it, otherwise it can escape.
+
+Every level clears the environment and applies rlimits (CPU, address space, file size, open
+files, no core dumps; processes only as root, where each sandbox has its own uid).
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ai_code_evals.errors import ConfigError
+from ai_code_evals.sandbox.base import SandboxLimits
+
+LEVELS = ("bwrap", "unshare", "rlimits")
+ENV_VAR = "ACE_ISOLATION"
+SYS_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+LAUNCHER = str(Path(__file__).with_name("_launch.py"))
+MIB = 1 << 20
+SMALL_TMPFS = 8 * MIB  # /var/tmp, /dev/shm, /run inside the sandbox
+# shared writable directories; the rlimits level sweeps the sandbox uid's leftovers from them
+SHARED_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
+# read-only system directories allowed by Landlock at the rlimits level
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/proc", "/sys")
+SECRET_FILES = re.compile(r"^(\.env(\..*)?|ai-code-evals\.toml)$")
+NOT_SECRET = re.compile(r"\.(example|sample|template|dist)$")
+
+
+def _which(name: str) -> str | None:
+    return shutil.which(name, path=SYS_PATH)
+
+
+def _under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def _reachable_by_others(path: str) -> bool:
+    """Can an unprivileged uid without groups execute ``path`` (every directory searchable)?"""
+    real = os.path.realpath(path)
+    parts = Path(real).parents
+    try:
+        if not all(os.stat(p).st_mode & 0o001 for p in parts):
+            return False
+        return bool(os.stat(real).st_mode & 0o005 == 0o005)
+    except OSError:
+        return False
+
+
+def _python_flags(path: str) -> list[str]:
+    """Isolated mode without -E: the environment is already ours (cleared + spec.env), and -I
+    would drop variables the caller sets on purpose (PYTHONHASHSEED of the hash-seed profile).
+    -P (3.11+) keeps the script's directory out of sys.path; -s skips the user site."""
+    if path == sys.executable:
+        version = sys.version_info[:2]
+    else:
+        m = re.search(r"python(\d+)\.(\d+)$", os.path.realpath(path))
+        version = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+    return ["-s", "-P"] if version >= (3, 11) else ["-I"]
+
+
+@dataclass
+class Host:
+    """Facts about this machine and process, computed once."""
+
+    root: bool = field(default_factory=lambda: os.geteuid() == 0)
+    app_python: str = sys.executable
+    bwrap: str | None = field(default_factory=lambda: _which("bwrap"))
+    unshare: str | None = field(default_factory=lambda: _which("unshare"))
+    setpriv: str | None = field(default_factory=lambda: _which("setpriv"))
+    prlimit: str | None = field(default_factory=lambda: _which("prlimit"))
+    sh: str | None = field(default_factory=lambda: _which("sh"))
+
+    def __post_init__(self) -> None:
+        self.probed: dict[str, tuple[bool, str]] = {}  # level -> (works, reason), see detect()
+        home = os.path.expanduser("~")
+        self.hidden = sorted({p for p in ("/root", "/home", home) if p not in ("/", "") and os.path.isdir(p)})
+        self.host_mntns = os.readlink("/proc/self/ns/mnt")
+
+    def prefixes(self) -> list[str]:
+        """Directories the interpreter needs, when they sit under a directory we hide."""
+        cands = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+                 os.path.dirname(os.path.dirname(os.path.realpath(sys.executable)))}
+        cands |= {os.path.realpath(p) for p in list(cands)}
+        hidden = self.hidden + ["/tmp", "/var/tmp", "/run", "/dev/shm"]
+        need = sorted(p for p in cands if os.path.isdir(p) and any(_under(p, h) for h in hidden))
+        return [p for p in need if not any(q != p and _under(p, q) for q in need)]
+
+    def rlimits_python(self) -> str | None:
+        """The interpreter for the rlimits level: ours if the sandbox uid can reach it, else a
+        system python3 (the runner is stdlib-only). None when there is none."""
+        if not self.root or _reachable_by_others(self.app_python):
+            return self.app_python
+        for name in ("python3", "python"):
+            found = _which(name)
+            if found and _reachable_by_others(found):
+                return found
+        return None
+
+
+def secret_files(cwd: str | None = None) -> list[str]:
+    """The .env-like files of the working directory and its parents, and of this project."""
+    dirs: list[Path] = []
+    for start in (Path(cwd or os.getcwd()), Path(__file__).resolve().parents[3]):
+        for d in (start, *start.parents):
+            if d not in dirs:
+                dirs.append(d)
+    found = []
+    for d in dirs:
+        try:
+            names = os.listdir(d)
+        except OSError:
+            continue
+        found += [str(d / n) for n in names if SECRET_FILES.match(n) and not NOT_SECRET.search(n)]
+    return sorted(found)
+
+
+def rlimit_pairs(limits: SandboxLimits, root: bool) -> dict[str, tuple[int, int]]:
+    pairs = {
+        "RLIMIT_CPU": (limits.cpu_s, limits.cpu_s + 1),
+        "RLIMIT_AS": (limits.memory_mb * MIB,) * 2,
+        "RLIMIT_FSIZE": (limits.file_size_mb * MIB,) * 2,
+        "RLIMIT_NOFILE": (limits.open_files,) * 2,
+        "RLIMIT_CORE": (0, 0),
+    }
+    if root:  # RLIMIT_NPROC counts every process of the real uid: only meaningful with our own uid
+        pairs["RLIMIT_NPROC"] = (limits.processes,) * 2
+    return pairs
+
+
+def disk_budget(limits: SandboxLimits) -> int:
+    """Size of the private working-directory and /tmp tmpfs mounts."""
+    return max(16, 2 * limits.file_size_mb) * MIB
+
+
+@dataclass
+class ExecPlan:
+    """Everything needed to build one sandboxed command line."""
+
+    level: str
+    workdir: str
+    files: list[str]  # relative paths uploaded into workdir
+    uid: int | None  # private uid when root
+    limits: SandboxLimits
+    env: dict[str, str]
+    argv: list[str]
+    masks: list[str] = field(default_factory=list)
+
+
+def sandbox_env(plan: ExecPlan) -> dict[str, str]:
+    tmp = os.path.join(plan.workdir, ".tmp") if plan.level == "rlimits" else "/tmp"
+    env = {"PATH": SYS_PATH, "HOME": plan.workdir, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+           "PYTHONDONTWRITEBYTECODE": "1", "TMPDIR": tmp}
+    env.update(plan.env)
+    return env
+
+
+def resolve_argv(plan: ExecPlan, host: Host) -> list[str]:
+    """Replace a leading literal ``python`` with the sandbox interpreter and its flags."""
+    argv = list(plan.argv)
+    if argv and argv[0] == "python":
+        py = host.rlimits_python() if plan.level == "rlimits" else host.app_python
+        if py is None:
+            raise OSError("no Python interpreter is reachable by the sandbox user")
+        argv = [py, *_python_flags(py), *argv[1:]]
+    return argv
+
+
+def _setpriv(plan: ExecPlan, host: Host, *, pdeath: bool) -> list[str]:
+    if host.setpriv is None:
+        raise OSError("setpriv not found")
+    cmd = [host.setpriv]
+    if plan.uid is not None:
+        cmd += [f"--reuid={plan.uid}", f"--regid={plan.uid}", "--clear-groups",
+                "--inh-caps=-all", "--bounding-set=-all"]
+    elif plan.level == "unshare":  # root inside our own user namespace: drop its capabilities
+        cmd += ["--inh-caps=-all", "--bounding-set=-all"]
+    cmd.append("--no-new-privs")
+    if pdeath:
+        cmd.append("--pdeathsig=KILL")
+    return cmd + ["--"]
+
+
+def _dirs_between(top: str, path: str) -> list[str]:
+    """Directories strictly between ``top`` and ``path`` (to create them traversable)."""
+    rel = Path(path).relative_to(top).parts[:-1]
+    out, cur = [], Path(top)
+    for part in rel:
+        cur = cur / part
+        out.append(str(cur))
+    return out
+
+
+def _tmpfs_roots(host: Host) -> list[tuple[str, int | None, int]]:
+    """(path, size, mode) of the tmpfs mounts that hide host directories."""
+    roots: list[tuple[str, int | None, int]] = [(h, SMALL_TMPFS, 0o755) for h in host.hidden]
+    roots += [("/run", SMALL_TMPFS, 0o755), ("/var/tmp", SMALL_TMPFS, 0o1777)]
+    return roots
+
+
+def bwrap_command(plan: ExecPlan, host: Host) -> list[str]:
+    if host.bwrap is None:
+        raise OSError("bwrap not found")
+    budget = str(disk_budget(plan.limits))
+    cmd = [host.bwrap, "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+           "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--hostname", "sandbox", "--as-pid-1"]
+    if plan.uid is None:
+        cmd += ["--unshare-user", "--disable-userns"]
+    cmd += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+            "--perms", "1777", "--size", str(SMALL_TMPFS), "--tmpfs", "/dev/shm"]
+    mounts = ["/dev/shm"]
+    for path, size, mode in _tmpfs_roots(host):
+        if os.path.isdir(path):
+            cmd += ["--perms", f"{mode:o}", "--size", str(size), "--tmpfs", path]
+            mounts.append(path)
+    cmd += ["--perms", "1777", "--size", budget, "--tmpfs", "/tmp"]
+    mounts.append("/tmp")
+
+    def make_parents(path: str) -> None:
+        tops = [m for m in mounts if _under(path, m) and m != path]
+        if tops:
+            for d in _dirs_between(max(tops, key=len), path):
+                cmd.extend(["--perms", "0755", "--dir", d])
+
+    for prefix in host.prefixes():
+        make_parents(prefix)
+        cmd += ["--ro-bind", prefix, prefix]
+    make_parents(plan.workdir)
+    cmd += ["--perms", "0777", "--size", budget, "--tmpfs", plan.workdir]
+    mounts.append(plan.workdir)
+    for rel in plan.files:
+        dst = os.path.join(plan.workdir, rel)
+        make_parents(dst)
+        cmd += ["--ro-bind", dst, dst]  # source: the host path (resolved outside the sandbox)
+    for mask in plan.masks:
+        if not any(_under(mask, m) for m in mounts):
+            cmd += ["--ro-bind", "/dev/null", mask]
+    cmd += ["--chdir", plan.workdir, "--clearenv"]
+    for key, value in sandbox_env(plan).items():
+        cmd += ["--setenv", key, value]
+    cmd += ["--", *_init(host)]
+    if plan.uid is not None:
+        cmd += _setpriv(plan, host, pdeath=False)
+    return _prlimit(plan, host) + cmd + resolve_argv(plan, host)
+
+
+def _init(host: Host) -> list[str]:
+    """pid 1 of the sandbox's pid namespace: a shell that waits for the command and exits with
+    its status. It reaps the command, so wait4 on the outer process sees the whole tree's CPU
+    time and peak RSS (bubblewrap's own init reports the status before it is reaped), and the
+    command is an ordinary process (pid 1 ignores signals it has no handler for)."""
+    if host.sh is None:
+        raise OSError("sh not found")
+    return [host.sh, "-c", '"$@"; exit $?', "sh"]
+
+
+def _prlimit(plan: ExecPlan, host: Host) -> list[str]:
+    if host.prlimit is None:
+        raise OSError("prlimit not found")
+    names = {"RLIMIT_CPU": "cpu", "RLIMIT_AS": "as", "RLIMIT_FSIZE": "fsize", "RLIMIT_NOFILE": "nofile",
+             "RLIMIT_CORE": "core", "RLIMIT_NPROC": "nproc"}
+    return [host.prlimit] + [f"--{names[k]}={s}:{h}" for k, (s, h) in
+                             rlimit_pairs(plan.limits, host.root).items()] + ["--"]
+
+
+def _launch(plan_json: dict, host: Host) -> list[str]:
+    import json
+
+    return [host.app_python, "-I", "-S", LAUNCHER, json.dumps(plan_json), "--"]
+
+
+def unshare_command(plan: ExecPlan, host: Host) -> list[str]:
+    if host.unshare is None:
+        raise OSError("unshare not found")
+    budget = disk_budget(plan.limits)
+    tmpfs = [[p, s, m] for p, s, m in _tmpfs_roots(host)]
+    tmpfs += [["/dev/shm", SMALL_TMPFS, 0o1777], ["/tmp", budget, 0o1777]]
+    view = {
+        "host_mntns": host.host_mntns,
+        "tmpfs": tmpfs,
+        "ro_binds": host.prefixes(),
+        "workdir": [plan.workdir, budget],
+        "files": [[os.path.join(plan.workdir, r)] * 2 for r in plan.files],
+        "masks": plan.masks,
+    }
+    launch = {"view": view, "setsid": True, "rlimits": rlimit_pairs(plan.limits, host.root),
+              "chdir": plan.workdir}
+    if host.setpriv is None:
+        raise OSError("setpriv not found")
+    # the outer setpriv makes unshare die with the app (its --kill-child then takes the rest)
+    cmd = [host.setpriv, "--pdeathsig=KILL", "--", host.unshare, "--mount", "--net", "--pid", "--ipc", "--uts", "--fork", "--kill-child",
+           "--mount-proc", "--propagation", "private"]
+    if not host.root:
+        cmd += ["--user", "--map-root-user"]
+    return (cmd + ["--"] + _launch(launch, host) + _init(host) + _setpriv(plan, host, pdeath=False)
+            + resolve_argv(plan, host))
+
+
+def rlimits_command(plan: ExecPlan, host: Host) -> list[str]:
+    py = host.rlimits_python()
+    ro = list(SYSTEM_DIRS)
+    if py is not None:
+        ro.append(str(Path(os.path.realpath(py)).parent.parent))
+    ro += [sys.prefix, sys.base_prefix]
+    launch = {"setsid": True, "rlimits": rlimit_pairs(plan.limits, host.root),
+              "landlock": {"ro": ro, "dev": ["/dev"], "rw": [plan.workdir]}, "require_landlock": False,
+              "seccomp_net": True, "chdir": plan.workdir}
+    return _launch(launch, host) + _setpriv(plan, host, pdeath=True) + resolve_argv(plan, host)
+
+
+def build_command(plan: ExecPlan, host: Host) -> list[str]:
+    """The full argv for ``plan``. Raises OSError when a needed tool is missing."""
+    return {"bwrap": bwrap_command, "unshare": unshare_command, "rlimits": rlimits_command}[plan.level](
+        plan, host)
+
+
+# -- detection ---------------------------------------------------------------------------------
+PROBE = "import os; print('ace-probe', os.getuid())"
+
+_lock = threading.Lock()
+_default_host: Host | None = None
+
+
+def default_host() -> Host:
+    """The host facts of this process (and so its probe results), shared by all backends."""
+    global _default_host
+    with _lock:
+        if _default_host is None:
+            _default_host = Host()
+        return _default_host
+
+
+def probe(level: str, host: Host) -> tuple[bool, str]:
+    """Run a tiny Python program at ``level`` for real. Returns (works, reason if not)."""
+    from ai_code_evals.sandbox import uidslots
+
+    slot = uidslots.claim() if host.root else None
+    root = tempfile.mkdtemp(prefix="ace-probe-")
+    try:
+        os.chmod(root, 0o711)
+        work = os.path.join(root, "w")
+        os.mkdir(work, 0o700)
+        if slot is not None:
+            os.chown(work, slot.uid, slot.uid)
+        plan = ExecPlan(level=level, workdir=work, files=[], uid=slot.uid if slot else None,
+                        limits=SandboxLimits(), env={}, argv=["python", "-c", PROBE],
+                        masks=secret_files())
+        try:
+            cmd = build_command(plan, host)
+        except OSError as exc:
+            return False, str(exc)
+        try:
+            proc = subprocess.run(cmd, check=False, stdin=subprocess.DEVNULL, capture_output=True, timeout=30,
+                                  env=sandbox_env(plan), start_new_session=True)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return False, f"{type(exc).__name__}: {exc}"
+        out = proc.stdout.decode(errors="replace").strip()
+        if proc.returncode == 0 and out.startswith("ace-probe") and (slot is None or out == f"ace-probe {slot.uid}"):
+            return True, ""
+        err = (proc.stderr.decode(errors="replace").strip().splitlines() or [f"exit {proc.returncode}"])[-1]
+        return False, err[:300]
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+        if slot is not None:
+            slot.release()
+
+
+def detect(forced: str | None, host: Host) -> tuple[str, dict[str, str]]:
+    """The level to use and why stronger levels were skipped. ``forced`` (or ACE_ISOLATION)
+    names one level that must work. Probes run once per process and level."""
+    forced = forced or os.environ.get(ENV_VAR) or None
+    if forced in ("", "auto"):
+        forced = None
+    if forced is not None and forced not in LEVELS:
+        raise ConfigError(f"unknown isolation level {forced!r} (choose from auto, {', '.join(LEVELS)})")
+    reasons: dict[str, str] = {}
+    with _lock:
+        for level in [forced] if forced else LEVELS:
+            if level not in host.probed:
+                host.probed[level] = probe(level, host)
+            ok, why = host.probed[level]
+            if ok:
+                return level, reasons
+            reasons[level] = why
+    detail = "; ".join(f"{k}: {v}" for k, v in reasons.items())
+    if forced:
+        raise ConfigError(f"isolation level {forced!r} does not work here ({detail})")
+    raise ConfigError(f"no sandbox isolation level works here ({detail})")

@@ -1,0 +1,457 @@
+"""The local sandbox backend: each sandbox is an isolated process tree on this machine.
+
+``LocalBackend`` detects the strongest isolation level that works here once (see
+``isolation.py``), then creates sandboxes: a fresh working directory under a private temp
+root, a private uid when running as root, and one command at a time run through the level's
+wrapper. Output is streamed line by line and capped; the wall-clock limit kills the whole
+tree; ``destroy()`` kills whatever is left and removes the directory. Nothing outlives it.
+"""
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import inspect
+import os
+import shutil
+import signal
+import tempfile
+import time
+import uuid
+import weakref
+from dataclasses import asdict
+from pathlib import PurePosixPath
+
+from ai_code_evals.errors import ConfigError
+from ai_code_evals.sandbox import procs, uidslots
+from ai_code_evals.sandbox.base import ExecResult, OnLine, SandboxError, SandboxSpec, Stream
+from ai_code_evals.sandbox.isolation import (
+    ENV_VAR,
+    LEVELS,
+    SHARED_WRITABLE,
+    ExecPlan,
+    Host,
+    build_command,
+    default_host,
+    detect,
+    sandbox_env,
+    secret_files,
+)
+from ai_code_evals.sandbox.output import LineCap
+
+ROOT_PREFIX = "ace-sbx-"
+EOF_GRACE_S = 2.0  # after the command ends, how long output may still drain
+READ_CHUNK = 1 << 16
+# signals a parent may ignore and a child must not inherit as ignored
+_RESET_SIGNALS = {signal.SIGPIPE, signal.SIGXFSZ, signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM,
+                  signal.SIGUSR1, signal.SIGUSR2, signal.SIGALRM, signal.SIGCHLD, signal.SIGTSTP,
+                  signal.SIGTTIN, signal.SIGTTOU}
+
+_backends: weakref.WeakSet[LocalBackend] = weakref.WeakSet()
+
+
+def _check_level(name: str | None) -> str | None:
+    if name in (None, "", "auto"):
+        return None
+    if name not in LEVELS:
+        raise ConfigError(f"unknown isolation level {name!r} (choose from auto, {', '.join(LEVELS)})")
+    return name
+
+
+def _reap_stale_roots(parent: str) -> None:
+    """Remove temp roots of app processes that died without cleaning up (kill -9)."""
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return
+    for name in names:
+        if not name.startswith(ROOT_PREFIX):
+            continue
+        pid = name[len(ROOT_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not os.path.exists(f"/proc/{pid}"):
+            shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
+
+
+def _safe_write(workdir: str, rel: str, data: bytes) -> None:
+    """Write ``workdir/rel`` without following links a sandboxed process may have planted."""
+    parts = PurePosixPath(rel).parts
+    fd = os.open(workdir, os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        for part in parts[:-1]:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(part, 0o755, dir_fd=fd)
+            nfd = os.open(part, os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+            os.close(fd)
+            fd = nfd
+        tmp = f".ace-upload-{uuid.uuid4().hex}"
+        out = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=fd)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(out, view):]
+            os.fchmod(out, 0o644)
+        finally:
+            os.close(out)
+        os.replace(tmp, parts[-1], src_dir_fd=fd, dst_dir_fd=fd)
+    finally:
+        os.close(fd)
+
+
+def _check_rel(rel: str) -> str:
+    p = PurePosixPath(rel)
+    if not rel or p.is_absolute() or any(part in ("..", "") for part in p.parts) or str(p) in (".",):
+        raise SandboxError(f"upload path must be relative and inside the sandbox: {rel!r}")
+    return str(p)
+
+
+async def _call(on_line: OnLine, stream: Stream, line: str) -> None:
+    result = on_line(stream, line)
+    if inspect.isawaitable(result):
+        await result
+
+
+class LocalBackend:
+    """Creates isolated local sandboxes. ``isolation`` is ``None``/``"auto"`` (detect), or one of
+    ``bwrap``, ``unshare``, ``rlimits`` (must work, else ConfigError); env ACE_ISOLATION too."""
+
+    name = "local"
+
+    def __init__(self, isolation: str | None = None, *, temp_dir: str | None = None,
+                 host: Host | None = None) -> None:
+        self._forced = _check_level(isolation) or _check_level(os.environ.get(ENV_VAR))
+        self._host = host or default_host()
+        self._temp_parent = temp_dir or tempfile.gettempdir()
+        self._level: str | None = None
+        self.isolation_reasons: dict[str, str] = {}  # why stronger levels were skipped
+        self._root: str | None = None
+        self._live: set[LocalSandbox] = set()
+        self._closed = False
+        self._subreaper = False
+        _backends.add(self)
+
+    # -- isolation level ---------------------------------------------------------------------
+    @property
+    def isolation(self) -> str:
+        """The level in use; the first read probes the levels (a fraction of a second, once)."""
+        if self._level is None:
+            self._level, self.isolation_reasons = detect(self._forced, self._host)
+        return self._level
+
+    async def detect(self) -> str:
+        if self._level is None:
+            await asyncio.to_thread(lambda: self.isolation)
+        return self.isolation
+
+    # -- sandboxes ---------------------------------------------------------------------------
+    def _private_root(self) -> str:
+        if self._root is None:
+            _reap_stale_roots(self._temp_parent)
+            self._root = tempfile.mkdtemp(prefix=f"{ROOT_PREFIX}{os.getpid()}-", dir=self._temp_parent)
+            os.chmod(self._root, 0o711)  # sandbox uids may traverse to their own directory only
+        return self._root
+
+    async def create(self, spec: SandboxSpec) -> LocalSandbox:
+        if self._closed:
+            raise SandboxError("the local backend is closed")
+        level = await self.detect()
+        box = await asyncio.to_thread(self._create_sync, spec, level)
+        if self._closed:  # closed while we were creating
+            await box.destroy()
+            raise SandboxError("the local backend is closed")
+        return box
+
+    def _create_sync(self, spec: SandboxSpec, level: str) -> LocalSandbox:
+        slot = None
+        try:
+            if self._host.root:
+                slot = uidslots.claim()
+                procs.kill_all(None, slot.uid)  # leftovers of a crashed earlier run of this uid
+                procs.remove_owned(slot.uid, SHARED_WRITABLE)
+            workdir = tempfile.mkdtemp(prefix="w", dir=self._private_root())
+            if level == "rlimits":  # the real directory is the sandbox's working directory
+                if slot is not None and not self._subreaper:
+                    self._subreaper = procs.become_subreaper()
+                os.mkdir(os.path.join(workdir, ".tmp"), 0o700)
+                if slot is not None:
+                    for path in (workdir, os.path.join(workdir, ".tmp")):
+                        os.chown(path, slot.uid, slot.uid)
+        except OSError as exc:
+            if slot is not None:
+                slot.release()
+            raise SandboxError(f"cannot create a local sandbox: {exc}") from exc
+        box = LocalSandbox(self, spec, level, workdir, slot)
+        self._live.add(box)
+        return box
+
+    async def aclose(self) -> None:
+        """Destroy every sandbox still alive and remove the private temp root."""
+        self._closed = True
+        await asyncio.gather(*(box.destroy() for box in list(self._live)), return_exceptions=True)
+        if self._root is not None:
+            await asyncio.to_thread(shutil.rmtree, self._root, True)
+            self._root = None
+
+    def close_sync(self) -> None:
+        """Last-resort cleanup at interpreter exit (no event loop needed)."""
+        self._closed = True
+        for box in list(self._live):
+            box.cleanup_sync()
+        if self._root is not None:
+            shutil.rmtree(self._root, ignore_errors=True)
+            self._root = None
+
+
+@atexit.register
+def _cleanup_at_exit() -> None:
+    for backend in list(_backends):
+        with contextlib.suppress(Exception):
+            backend.close_sync()
+
+
+class LocalSandbox:
+    """One sandbox. Runs one command at a time; see ``isolation.py`` for what confines it."""
+
+    def __init__(self, backend: LocalBackend, spec: SandboxSpec, level: str, workdir: str,
+                 slot: uidslots.UidSlot | None) -> None:
+        self.id = uuid.uuid4().hex[:12]
+        self.isolation = level
+        self.spec = spec
+        self.workdir = workdir
+        self.uid = slot.uid if slot else None
+        self._backend = backend
+        self._slot = slot
+        self._files: list[str] = []
+        self._pid: int | None = None  # the running command, until it is reaped
+        self._destroyed = False
+        host = backend._host
+        python = host.rlimits_python() if level == "rlimits" else host.app_python
+        self.info: dict = {"isolation": level, "workdir": workdir, "uid": self.uid, "python": python,
+                           "limits": asdict(spec.limits)}
+        if backend.isolation_reasons:
+            self.info["skipped"] = dict(backend.isolation_reasons)
+
+    async def __aenter__(self) -> LocalSandbox:  # noqa: PYI034
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.destroy()
+
+    # -- files --------------------------------------------------------------------------------
+    async def upload(self, files: dict[str, bytes]) -> None:
+        if self._destroyed:
+            raise SandboxError("sandbox is destroyed")
+        checked = {_check_rel(rel): data for rel, data in files.items()}
+
+        def write() -> None:
+            for rel, data in checked.items():
+                _safe_write(self.workdir, rel, data)
+
+        try:
+            await asyncio.to_thread(write)
+        except OSError as exc:
+            raise SandboxError(f"upload failed: {exc}") from exc
+        self._files.extend(r for r in checked if r not in self._files)
+
+    # -- running ------------------------------------------------------------------------------
+    def _command(self, argv: list[str]) -> tuple[list[str], dict[str, str]]:
+        host = self._backend._host
+        plan = ExecPlan(level=self.isolation, workdir=self.workdir, files=list(self._files), uid=self.uid,
+                        limits=self.spec.limits, env=dict(self.spec.env), argv=list(argv),
+                        masks=secret_files())
+        return build_command(plan, host), sandbox_env(plan)
+
+    def _spawn(self, cmd: list[str], env: dict[str, str]) -> tuple[int, int, int]:
+        r_out, w_out = os.pipe2(os.O_CLOEXEC)
+        r_err, w_err = os.pipe2(os.O_CLOEXEC)
+        null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            pid = os.posix_spawn(
+                cmd[0], cmd, env,
+                file_actions=[(os.POSIX_SPAWN_DUP2, null, 0), (os.POSIX_SPAWN_DUP2, w_out, 1),
+                              (os.POSIX_SPAWN_DUP2, w_err, 2)],
+                setsid=True, setsigdef=_RESET_SIGNALS, setsigmask=set())
+        except OSError:
+            for fd in (r_out, r_err):
+                os.close(fd)
+            raise
+        finally:
+            for fd in (w_out, w_err, null):
+                os.close(fd)
+        return pid, r_out, r_err
+
+    async def exec(self, argv: list[str], *, on_line: OnLine, timeout_s: float) -> ExecResult:
+        """Run ``argv`` (a leading ``"python"`` is the sandbox's interpreter) in the working
+        directory. Returns when it has ended and every process it started is gone."""
+        if self._destroyed:
+            raise SandboxError("sandbox is destroyed")
+        if self._pid is not None:
+            raise SandboxError("a command is already running in this sandbox")
+        if not argv:
+            raise SandboxError("empty command")
+        try:
+            cmd, env = self._command(argv)
+            pid, r_out, r_err = self._spawn(cmd, env)
+        except OSError as exc:
+            raise SandboxError(f"cannot start the command: {exc}") from exc
+        self._pid = pid
+        loop = asyncio.get_running_loop()
+        started = time.monotonic()
+        caps = {"stdout": LineCap(self.spec.limits.output_bytes), "stderr": LineCap(self.spec.limits.output_bytes)}
+        failure: list[BaseException] = []
+        failed = asyncio.Event()
+        pumps = []
+        for fd, name in ((r_out, "stdout"), (r_err, "stderr")):
+            pipe = os.fdopen(fd, "rb", buffering=0)
+            pump = asyncio.ensure_future(self._pump(loop, pipe, name, caps[name], on_line, failure, failed))
+            pump.add_done_callback(lambda _, p=pipe: p.close())  # also when cancelled before starting
+            pumps.append(pump)
+        exited = self._exit_future(loop, pid)
+        timed_out = False
+        status = rusage = None
+        try:
+            limit = min(timeout_s, self.spec.limits.wall_s)
+            watch = asyncio.ensure_future(failed.wait())
+            try:
+                done, _ = await asyncio.wait({exited, watch}, timeout=max(0.0, limit),
+                                             return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                watch.cancel()
+            if not done:
+                timed_out = True
+            # kill the rest of the tree while the leader is unreaped (its pid and group stay ours)
+            await asyncio.to_thread(procs.kill_all, pid, self.uid)
+            await asyncio.shield(exited)
+            status, rusage = self._reap(pid)
+            if self.uid is not None:
+                await asyncio.to_thread(procs.kill_all, None, self.uid)
+            _, pending = await asyncio.wait(pumps, timeout=EOF_GRACE_S)
+            for p in pending:  # an escaped process still holds the pipe (rlimits level, not root)
+                p.cancel()
+            await asyncio.gather(*pumps, return_exceptions=True)
+        finally:
+            if self._pid is not None:  # cancelled or failed: kill and reap synchronously
+                self._kill_and_reap_sync()
+            if self._destroyed:  # destroyed while running: finish what destroy() could not
+                self.cleanup_sync()
+            exited.cancel()
+            for p in pumps:
+                p.cancel()
+        if failure:
+            raise failure[0]
+        return self._result(status, rusage, timed_out, time.monotonic() - started, caps)
+
+    def _reap(self, pid: int) -> tuple[int, object | None]:
+        """Collect the exited command (it has exited: this does not block)."""
+        try:
+            _, status, rusage = os.wait4(pid, 0)  # the pidfd said it exited: no blocking
+        except ChildProcessError:  # reaped elsewhere (should not happen): report a kill
+            status, rusage = signal.SIGKILL, None
+        self._pid = None
+        return status, rusage
+
+    def _result(self, status: int, rusage, timed_out: bool, duration: float, caps: dict) -> ExecResult:
+        code = os.waitstatus_to_exitcode(status)
+        exit_code, sig = (code, None) if code >= 0 else (None, -code)
+        if self.isolation in ("bwrap", "unshare") and exit_code is not None and 128 < exit_code <= 128 + 64:
+            exit_code, sig = None, exit_code - 128  # the wrapper reports a signal death as 128+N
+        if timed_out:
+            sig = sig or signal.SIGKILL
+        return ExecResult(
+            exit_code=exit_code, signal=sig, timed_out=timed_out,
+            cpu_s=round(rusage.ru_utime + rusage.ru_stime, 4) if rusage else None,
+            max_rss_kib=rusage.ru_maxrss if rusage else None,
+            duration_s=round(duration, 4),
+            stdout_dropped=caps["stdout"].dropped, stderr_dropped=caps["stderr"].dropped)
+
+    @staticmethod
+    def _exit_future(loop: asyncio.AbstractEventLoop, pid: int) -> asyncio.Future:
+        """Resolves when ``pid`` has exited (it stays unreaped: we reap it with wait4)."""
+        fut: asyncio.Future = loop.create_future()
+        pidfd = os.pidfd_open(pid)
+
+        def ready() -> None:
+            if not fut.done():
+                fut.set_result(None)
+
+        loop.add_reader(pidfd, ready)
+
+        def done(_: asyncio.Future) -> None:
+            loop.remove_reader(pidfd)
+            os.close(pidfd)
+
+        fut.add_done_callback(done)
+        return fut
+
+    async def _pump(self, loop: asyncio.AbstractEventLoop, pipe, name: Stream, cap: LineCap,
+                    on_line: OnLine, failure: list, failed: asyncio.Event) -> None:
+        """Read one pipe to its end, forwarding capped lines; a failing ``on_line`` stops the
+        forwarding and the command (reading goes on, so the writer is never blocked)."""
+        reader = asyncio.StreamReader(limit=READ_CHUNK)
+        transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
+        try:
+            while True:
+                chunk = await reader.read(READ_CHUNK)
+                lines = cap.feed(chunk) if chunk else cap.close()
+                if not failure:
+                    try:
+                        for line in lines:
+                            await _call(on_line, name, line)
+                    except Exception as exc:  # noqa: BLE001 - reported to exec's caller
+                        failure.append(exc)
+                        failed.set()
+                if not chunk:
+                    return
+        finally:
+            transport.close()
+
+    def _kill_and_reap_sync(self) -> None:
+        pid, self._pid = self._pid, None
+        if pid is None:
+            return
+        with contextlib.suppress(Exception):
+            procs.kill_all(pid, self.uid)
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline:
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                    break
+            except ChildProcessError:
+                break
+            time.sleep(0.01)
+        if self.uid is not None:
+            with contextlib.suppress(Exception):
+                procs.kill_all(None, self.uid)
+
+    # -- observing ----------------------------------------------------------------------------
+    async def metrics(self) -> dict:
+        """CPU seconds and resident memory of the sandbox's live processes (from /proc)."""
+        pid = self._pid
+        if pid is None and self.uid is None:
+            return {}
+        return await asyncio.to_thread(lambda: procs.usage(procs.sandbox_pids(pid, self.uid)))
+
+    # -- the end ------------------------------------------------------------------------------
+    async def destroy(self) -> None:
+        if self._destroyed:
+            return
+        self._destroyed = True
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(self.cleanup_sync)
+
+    def cleanup_sync(self) -> None:
+        """Kill everything, remove the working directory, give the uid back. Never raises."""
+        self._destroyed = True
+        try:
+            pid = self._pid  # if a command runs, exec reaps it: kill_all leaves it to exec
+            if pid is not None or self.uid is not None:
+                procs.kill_all(pid, self.uid)
+            if self.uid is not None and self.isolation == "rlimits":
+                procs.remove_owned(self.uid, SHARED_WRITABLE)
+            shutil.rmtree(self.workdir, ignore_errors=True)
+        except Exception:  # noqa: BLE001, S110 - destroy never raises; the next claim of this uid sweeps again
+            pass
+        finally:
+            if self._pid is None:  # else the running exec calls us again once it has reaped
+                if self._slot is not None:
+                    self._slot.release()
+                self._backend._live.discard(self)

@@ -1,0 +1,58 @@
+"""Private unprivileged uids for sandboxes when the app runs as root.
+
+Each live sandbox gets its own uid (61000 + slot) so that RLIMIT_NPROC of one sandbox cannot
+starve another, and so that "every process of this uid" names exactly one sandbox's processes,
+even the ones that escaped their process group. Slots are claimed with ``flock`` on a lock file,
+which the kernel releases when the holder dies, so concurrent app processes never share a uid.
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import pwd
+import tempfile
+
+UID_BASE = 61000
+UID_COUNT = 1000
+LOCK_DIR = os.path.join(tempfile.gettempdir(), "ai-code-evals-uids")
+
+
+class UidSlot:
+    """A claimed uid; ``release()`` gives it back (idempotent)."""
+
+    def __init__(self, uid: int, fd: int) -> None:
+        self.uid = uid
+        self._fd: int | None = fd
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            try:
+                os.close(fd)  # closing drops the flock
+            except OSError:
+                pass
+
+
+def _taken_by_system(uid: int) -> bool:
+    try:
+        pwd.getpwuid(uid)
+        return True
+    except KeyError:
+        return False
+
+
+def claim() -> UidSlot:
+    """Claim the lowest free uid. Raises OSError when all are in use."""
+    os.makedirs(LOCK_DIR, mode=0o700, exist_ok=True)
+    for uid in range(UID_BASE, UID_BASE + UID_COUNT):
+        if _taken_by_system(uid):
+            continue
+        path = os.path.join(LOCK_DIR, str(uid))
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        return UidSlot(uid, fd)
+    raise OSError(f"all {UID_COUNT} sandbox uids from {UID_BASE} are in use")
