@@ -210,8 +210,9 @@ class DaytonaTestServer:
     def drop_next_log_streams(self, n: int = 1, after_frames: int = 1, mode: str = "error") -> None:
         """The next ``n`` log WebSockets break after ``after_frames`` frames: ``error`` closes
         with code 1011, ``abort`` cuts the TCP connection without a close frame, ``close``
-        closes normally (code 1000) although the command is still running."""
-        assert mode in ("error", "abort", "close")
+        closes normally (code 1000) although the command is still running, ``stall`` stops
+        sending but keeps the connection open until the client goes away."""
+        assert mode in ("error", "abort", "close", "stall")
         self.faults.drops += [(after_frames, mode)] * n
 
     # -- inspection --------------------------------------------------------------------
@@ -586,6 +587,8 @@ class DaytonaTestServer:
                             request.transport.abort()
                         elif drop[1] == "close":
                             await ws.close(code=1000)
+                        elif drop[1] == "stall":
+                            await reader
                         else:
                             await ws.close(code=1011, message=b"test double: stream dropped")
                         return ws

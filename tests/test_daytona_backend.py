@@ -261,8 +261,16 @@ async def test_create_stuck_starting_is_deleted_when_giving_up(server):
         await backend.aclose()
 
 
-@pytest.mark.parametrize("mode", ["error", "abort", "close"])
-async def test_log_stream_drop_falls_back_to_polling(server, backend, mode):
+@pytest.mark.parametrize("mode", ["error", "abort", "close", "stall"])
+async def test_log_stream_drop_falls_back_to_polling(server, mode):
+    backend = DaytonaBackend(settings_for(server, stream_check_s=0.2))
+    try:
+        await _drop_and_poll(server, backend, mode)
+    finally:
+        await backend.aclose()
+
+
+async def _drop_and_poll(server, backend, mode):
     sb = await backend.create(spec())
     await sb.upload({"p.py": b"import sys, time\nfor i in range(20):\n    print(i, flush=True)\n"
                               b"    print('e', i, file=sys.stderr, flush=True)\n    time.sleep(0.02)\n"})
@@ -272,7 +280,8 @@ async def test_log_stream_drop_falls_back_to_polling(server, backend, mode):
     assert result.exit_code == 0
     assert lines.of("stdout") == [str(i) for i in range(20)]  # complete, each line once
     assert lines.of("stderr") == [f"e {i}" for i in range(20)]
-    assert sb.info["log_stream"] in ("polled", "live, completed by polling")
+    assert sb.info["log_stream"] == {"error": "polled", "abort": "polled", "close": "live, completed by polling",
+                                     "stall": "stalled, polled"}[mode]
     assert server.faults.drops == []  # the drop did happen
 
 

@@ -277,6 +277,9 @@ class DaytonaBackend:
         interrupted (found by this backend's session label), then close the client."""
         self._closed = True
         try:
+            if self._start is not None and not self._start.done():
+                self._start.cancel()  # reaping can wait for the next run
+                await asyncio.gather(self._start, return_exceptions=True)
             await asyncio.gather(*(sb.destroy() for sb in list(self._live.values())),
                                  return_exceptions=True)
             while self._background:
@@ -418,16 +421,7 @@ class DaytonaSandbox:
             lambda: proc.execute_session_command(session, SessionExecuteRequest(command=command, run_async=True)),
             "start the command", retryable=lambda e: isinstance(e, DaytonaRateLimitError))
         cmd_id = started.cmd_id
-        try:
-            await proc.get_session_command_logs_async(session, cmd_id, sink.stdout, sink.stderr)
-            self.info["log_stream"] = "live"
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            if _callback_failure(exc) is not None:
-                raise
-            log.info("daytona: live logs of %s broke (%s); polling instead", self.id, exc)
-            self.info["log_stream"] = "polled"
+        await self._stream(session, cmd_id, sink)
         # the exit code, and whatever output the stream did not deliver
         delay = 0.05
         while True:
@@ -441,6 +435,38 @@ class DaytonaSandbox:
                 return cmd.exit_code
             await asyncio.sleep(delay)
             delay = min(self._backend.settings.poll_interval_s, delay * 2)
+
+    async def _stream(self, session: str, cmd_id: str, sink: Any) -> None:
+        """Live output through the SDK's log websocket, best effort: it may break (then the
+        caller polls) or stay open after the command ended (checked every stream_check_s)."""
+        proc = self._sdk.process
+        stream = asyncio.ensure_future(
+            proc.get_session_command_logs_async(session, cmd_id, sink.stdout, sink.stderr))
+        check_s = self._backend.settings.stream_check_s
+        try:
+            while not (await asyncio.wait({stream}, timeout=check_s))[0]:
+                try:
+                    ended = (await proc.get_session_command(session, cmd_id)).exit_code is not None
+                except Exception as exc:  # noqa: BLE001 - a failed check is retried at the next one
+                    log.debug("daytona: checking %s: %s", self.id, exc)
+                    continue
+                if ended and not (await asyncio.wait({stream}, timeout=check_s))[0]:
+                    log.info("daytona: live logs of %s stayed open after the command ended; polling", self.id)
+                    self.info["log_stream"] = "stalled, polled"
+                    return
+            stream.result()
+            self.info["log_stream"] = "live"
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if _callback_failure(exc) is not None:
+                raise
+            log.info("daytona: live logs of %s broke (%s); polling instead", self.id, exc)
+            self.info["log_stream"] = "polled"
+        finally:
+            if not stream.done():
+                stream.cancel()
+                await asyncio.gather(stream, return_exceptions=True)
 
     async def metrics(self) -> dict:
         """Daytona's latest sample for the whole sandbox: cpu_pct (of its CPU limit), rss_kib

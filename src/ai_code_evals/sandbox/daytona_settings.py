@@ -40,6 +40,7 @@ class DaytonaSettings:
     reap_on_start: bool = True  # delete leftovers of dead runs before the first create
     reap_foreign_after_s: float = 6 * 3600.0  # leftovers from other hosts: only when this old
     poll_interval_s: float = 0.25  # log polling once the live stream broke
+    stream_check_s: float = 2.0  # while streaming, how often to check the command has not ended
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> DaytonaSettings:
