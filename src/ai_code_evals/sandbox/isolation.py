@@ -383,6 +383,14 @@ def probe(level: str, host: Host) -> tuple[bool, str]:
             slot.release()
 
 
+def works(level: str, host: Host) -> bool:
+    """Whether ``level`` works here (probed once per host and level)."""
+    with _lock:
+        if level not in host.probed:
+            host.probed[level] = probe(level, host)
+        return host.probed[level][0]
+
+
 def detect(forced: str | None, host: Host) -> tuple[str, dict[str, str]]:
     """The level to use and why stronger levels were skipped. ``forced`` (or ACE_ISOLATION)
     names one level that must work. Probes run once per process and level."""
