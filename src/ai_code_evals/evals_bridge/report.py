@@ -47,6 +47,10 @@ def _stats(prefix: str, values: list[float]) -> dict[str, float]:
             f"{prefix}_p90": round(p90, 4), f"{prefix}_max": round(ordered[-1], 4)}
 
 
+def _share(flags: list[bool]) -> float:
+    return round(sum(flags) / len(flags), 4) if flags else 0.0
+
+
 def final_report(summary: dict, results: list[dict], k: int, wall_s: float) -> dict:
     tasks = summary.get("tasks") or []
     ks = sorted({1, max(1, k)})
@@ -77,8 +81,8 @@ def final_report(summary: dict, results: list[dict], k: int, wall_s: float) -> d
         report[f"pass@{kk}"] = round(mean(per_k[kk]), 4) if per_k[kk] else 0.0
     report.update({
         "k": max(1, k),
-        "selection_accuracy": round(mean(selected_ok), 4) if selected_ok else 0.0,
-        "selection_accuracy_solvable": round(mean(solvable_ok), 4) if solvable_ok else None,
+        "selection_accuracy": _share(selected_ok),
+        "selection_accuracy_solvable": _share(solvable_ok) if solvable_ok else None,
         "mean_score": round(mean(scores), 4) if scores else None,
         "winner_mean_score": round(mean(winner_scores), 4) if winner_scores else None,
         "n_tasks": len(tasks),
