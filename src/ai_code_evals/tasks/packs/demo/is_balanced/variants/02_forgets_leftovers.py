@@ -1,0 +1,14 @@
+# label: never checks that the stack is empty at the end ("((" counts as balanced)
+# kind: wrong
+def is_balanced(s):
+    if not isinstance(s, str):
+        raise TypeError("s must be a str")
+    closers = {")": "(", "]": "[", "}": "{"}
+    stack = []
+    for ch in s:
+        if ch in "([{":
+            stack.append(ch)
+        elif ch in closers:
+            if not stack or stack.pop() != closers[ch]:
+                return False
+    return True
