@@ -22,6 +22,7 @@ import asyncio
 import enum
 import json
 import os
+import shlex
 import shutil
 import signal
 import tempfile
@@ -121,6 +122,8 @@ class Cmd:
         self.chunks: list[tuple[str, bytes]] = []
         self.out = {"stdout": bytearray(), "stderr": bytearray()}
         self.exit_code: int | None = None
+        self.finished = False  # the process ended (a session command may still have no exit code)
+        self.exit_file: Path | None = None
         self.changed = asyncio.Event()
 
     def notify(self) -> None:
@@ -236,7 +239,7 @@ class DaytonaTestServer:
         self.peak_live = max(self.peak_live, len(self.boxes))
 
     def running_processes(self) -> int:
-        return sum(1 for b in self.boxes.values() for c in b.commands() if c.exit_code is None)
+        return sum(1 for b in self.boxes.values() for c in b.commands() if not c.finished)
 
     # -- lifecycle ---------------------------------------------------------------------
     @property
@@ -404,7 +407,7 @@ class DaytonaTestServer:
 
     async def _kill(self, cmds: list[Cmd]) -> None:
         for c in cmds:
-            if c.proc is not None and c.exit_code is None:
+            if c.proc is not None and not c.finished:
                 try:
                     os.killpg(c.proc.pid, signal.SIGKILL)
                 except (ProcessLookupError, PermissionError):
@@ -489,12 +492,20 @@ class DaytonaTestServer:
         return {k: v for k, v in d.items() if v is not None}
 
     async def _spawn(self, box: Box, command: str, cwd: Path | None = None,
-                     env: dict[str, str] | None = None) -> Cmd:
+                     env: dict[str, str] | None = None, session: bool = False) -> Cmd:
+        """Run ``command`` under /bin/sh. A session command runs as Daytona's daemon runs it:
+        inside a command group of the session's shell, followed by writing ``$?`` to an exit
+        code file, so a command that replaces that shell (``exec ...``) never gets an exit code."""
         cmd = Cmd(command)
+        script = command
+        if session:
+            cmd.exit_file = box.root / ".daytona" / f"{cmd.id}.exit"
+            cmd.exit_file.parent.mkdir(exist_ok=True)
+            script = f"{{ {command.strip()}; }}\necho \"$?\" > {shlex.quote(str(cmd.exit_file))}\n"
         full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(box.home),
                     "LANG": "C.UTF-8", **box.env, **(env or {})}
         cmd.proc = await asyncio.create_subprocess_exec(
-            "/bin/sh", "-c", command, cwd=str(cwd or box.home), env=full_env,
+            "/bin/sh", "-c", script, cwd=str(cwd or box.home), env=full_env,
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             start_new_session=True)
         asyncio.ensure_future(self._pump(cmd))
@@ -511,7 +522,11 @@ class DaytonaTestServer:
 
         await asyncio.gather(read("stdout", cmd.proc.stdout), read("stderr", cmd.proc.stderr))  # type: ignore[arg-type]
         rc = await cmd.proc.wait()
-        cmd.exit_code = rc if rc >= 0 else 128 - rc  # as a shell reports a signal death
+        if cmd.exit_file is None:
+            cmd.exit_code = rc if rc >= 0 else 128 - rc  # as a shell reports a signal death
+        elif cmd.exit_file.exists():
+            cmd.exit_code = int(cmd.exit_file.read_text().strip())
+        cmd.finished = True
         cmd.notify()
 
     async def session_exec(self, request: web.Request) -> web.Response:
@@ -519,15 +534,14 @@ class DaytonaTestServer:
         if box is None or sess is None:
             return self._toolbox_error(request, 404, "session not found")
         body = check(SessionExecuteRequest, await request.json())
-        cmd = await self._spawn(box, body["command"])
+        cmd = await self._spawn(box, body["command"], session=True)
         sess[cmd.id] = cmd
         if body.get("runAsync") or body.get("async"):
             return self._json(SessionExecuteResponse, {"cmdId": cmd.id}, status=202)
-        while cmd.exit_code is None:
-            await cmd.changed.wait()
-        return self._json(SessionExecuteResponse, {
-            "cmdId": cmd.id, "exitCode": cmd.exit_code, "stdout": cmd.text("stdout"),
-            "stderr": cmd.text("stderr"), "output": cmd.text("stdout") + cmd.text("stderr")})
+        await self._finished(cmd)
+        reply = {"cmdId": cmd.id, "exitCode": cmd.exit_code, "stdout": cmd.text("stdout"),
+                 "stderr": cmd.text("stderr"), "output": cmd.text("stdout") + cmd.text("stderr")}
+        return self._json(SessionExecuteResponse, {k: v for k, v in reply.items() if v is not None})
 
     async def execute(self, request: web.Request) -> web.Response:
         box = self._box(request)
@@ -546,7 +560,7 @@ class DaytonaTestServer:
 
     @staticmethod
     async def _finished(cmd: Cmd) -> None:
-        while cmd.exit_code is None:
+        while not cmd.finished:
             await cmd.changed.wait()
 
     def _command(self, request: web.Request) -> Cmd | None:
@@ -617,7 +631,7 @@ class DaytonaTestServer:
         box = self._box(request)
         if box is None:
             return self._toolbox_error(request, 404, "sandbox not found")
-        groups = {c.proc.pid for c in box.commands() if c.proc is not None and c.exit_code is None}
+        groups = {c.proc.pid for c in box.commands() if c.proc is not None and not c.finished}
         ticks = rss_pages = 0
         for entry in os.scandir("/proc"):
             if not entry.name.isdigit():

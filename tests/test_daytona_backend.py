@@ -348,6 +348,25 @@ async def test_first_create_reaps_leftovers(server):
         await backend.aclose()
 
 
+async def test_double_keeps_daytona_session_semantics(server, backend):
+    """Like Daytona's daemon, the double runs a session command inside the session's shell and
+    then records $?: a command that replaces that shell never gets an exit code (which is why
+    the backend runs its command in a subshell)."""
+    from daytona import SessionExecuteRequest
+
+    sb = await backend.create(spec())
+    proc = sb._sdk.process
+    await proc.create_session("s")
+    done = await proc.execute_session_command("s", SessionExecuteRequest(command="sh -c 'exit 5'"))
+    assert done.exit_code == 5
+    started = await proc.execute_session_command("s", SessionExecuteRequest(command="exec true", run_async=True))
+    (box,) = server.boxes.values()
+    cmd = box.sessions["s"][started.cmd_id]
+    while not cmd.finished:
+        await asyncio.sleep(0.01)
+    assert (await proc.get_session_command("s", started.cmd_id)).exit_code is None
+
+
 async def test_bad_upload_path_is_refused(server, backend):
     sb = await backend.create(spec())
     with pytest.raises(SandboxError, match="relative"):

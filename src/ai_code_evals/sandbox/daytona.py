@@ -364,7 +364,9 @@ class DaytonaSandbox:
         if env:
             run = f"env {env} {run}"
         wd = shlex.quote(self._workdir)
-        return f"mkdir -p {wd} && cd {wd} && exec {run} < /dev/null"
+        # A subshell: Daytona runs session commands inside the session's own shell and then
+        # records $?, so a bare `exec` would replace that shell and the exit code never comes.
+        return f"(mkdir -p {wd} && cd {wd} && exec {run} < /dev/null)"
 
     async def exec(self, argv: list[str], *, on_line: OnLine, timeout_s: float) -> ExecResult:
         from ai_code_evals.sandbox.daytona_stream import LineSink
