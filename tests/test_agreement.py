@@ -123,3 +123,34 @@ def test_end_to_end_on_a_task_without_tests():
     rows = {c["id"]: c for c in task["candidates"]}
     assert rows["clamp#1"]["duplicate_of"] == "clamp#0" and rows["clamp#5"]["status"] == "error"
     assert not [e for e in events if isinstance(e, EngineNotice)]
+
+
+def test_cli_samples_and_generated_tests_file_on_tasks_without_tests(tmp_path):
+    """DESIGN §3.3/§3.4 files through the real command line: winners on tasks with no tests."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "tasks.yaml").write_text(
+        "- {id: clamp, entry_point: clamp, prompt: 'clamp(x, lo, hi)'}\n"
+        "- {id: inc, entry_point: inc, prompt: 'inc(x): x plus one'}\n")
+    rows = [{"task_id": "clamp", "code": code} for code in VERSIONS]
+    rows += [{"task_id": "inc", "code": "def inc(x):\n    return x + 1\n"},
+             {"task_id": "inc", "code": "def inc(x):\n    return x - 1\n"},
+             {"task_id": "inc", "code": "def inc(y):\n    return 1 + y\n"}]
+    (tmp_path / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    tests = [{"task_id": "clamp", "tests": GENERATED},
+             {"task_id": "inc", "tests": ["assert inc(1) == 2", "assert inc(-1) == 0", "assert inc(0) == -1"]}]
+    (tmp_path / "gen.jsonl").write_text("".join(json.dumps(r) + "\n" for r in tests))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ACE_"))}
+    proc = subprocess.run([sys.executable, "-m", "ai_code_evals", "run", "tasks.yaml", "--samples", "samples.jsonl",
+                           "--generated-tests", "gen.jsonl", "--select", "agreement", "--headless", "--json",
+                           "--record", "run.jsonl"], check=False, capture_output=True, text=True, timeout=240,
+                          cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr
+    tasks = {t["task_id"]: t for t in json.loads(proc.stdout)["tasks"]}
+    assert tasks["clamp"]["winner"] in ("clamp#0", "clamp#1", "clamp#2")
+    assert "3 of 6 versions agree on 5/6 generated tests" in tasks["clamp"]["reason"]
+    assert tasks["inc"]["winner"] in ("inc#0", "inc#2")
+    assert "2 of 3 versions agree on 2/3 generated tests" in tasks["inc"]["reason"]

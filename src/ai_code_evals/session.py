@@ -95,7 +95,12 @@ def build_config(req: RunRequest, env: Mapping[str, str], bus: EventBus,
     if req.generate_tests:
         from ai_code_evals.generation.openai_gen import generate_tests
 
-        generated.update(asyncio.run(generate_tests(tasks, env)))
+        model_env = dict(env, **({"ACE_MODEL": req.model} if req.model else {}))
+        generated.update(asyncio.run(generate_tests(tasks, model_env)))
+    if req.select == "judge":
+        from ai_code_evals.generation.judge import configure_from_env
+
+        configure_from_env(env, model=req.model)  # fails early, in one line, when nothing is set
     backend = make_backend(req.backend, env)
     run_id = run_id or new_run_id()
     record = Path(req.record) if req.record else Path("runs") / f"{run_id}.jsonl"
@@ -178,6 +183,10 @@ def resume_config(state: ResumeState, env: Mapping[str, str]) -> tuple[RunConfig
             if fh.read(1) != b"\n":
                 fh.write(b"\n")
     candidates, generator = list(state.candidates), None
+    if req.select == "judge":
+        from ai_code_evals.generation.judge import configure_from_env
+
+        configure_from_env(env, model=req.model)
     if not candidates and req.samples:
         candidates, _ = load_candidates(req, state.tasks, env, EventBus())
     elif {t.id for t in state.tasks} - {c.task_id for c in candidates}:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ai_code_evals.engine.scoring import Selection, rank_key, select_by_score
@@ -39,6 +40,12 @@ def configure(settings: OpenAISettings | None = None, client: ChatClient | None 
     _config.client = client
 
 
+def configure_from_env(env: Mapping[str, str] | None = None, *, model: str | None = None) -> None:
+    """For a run that asked for ``--select judge``: read the endpoint now, so a missing setting
+    is one ConfigError before any sandbox starts rather than a fallback at the end."""
+    configure(OpenAISettings.from_env(env, model=model, purpose="--select judge"))
+
+
 def verdict_schema(ids: list[str]) -> dict:
     return {"type": "json_schema", "json_schema": {
         "name": "judge_verdict", "strict": True,
@@ -59,8 +66,8 @@ def results_table(ctx: SelectionContext) -> str:
         for m in g.members:
             agree[m.candidate_id] = g.weight
     head = ("| id | strategy | status | tests | bad inputs | generated tests | versions agreeing | "
-            "median ms | peak KiB | notes |")
-    lines = [head, "|" + "---|" * 10]
+            "median ms | peak KiB | score | notes |")
+    lines = [head, "|" + "---|" * 11]
     for r in sorted(ctx.results, key=lambda r: r.candidate_id):
         cand = ctx.candidates.get(r.candidate_id)
         notes = r.reason
@@ -75,7 +82,7 @@ def results_table(ctx: SelectionContext) -> str:
             f"{r.errors_handled}/{r.errors_total}" if r.errors_total else "none",
             f"{len(r.generated_passed)}/{total_gen}" if total_gen else "none",
             agree.get(r.candidate_id, 0) if total_gen else "-",
-            r.median_ms, r.peak_kib, notes[:200])) + " |")
+            r.median_ms, r.peak_kib, r.score, notes[:200])) + " |")
     return "\n".join(lines)
 
 

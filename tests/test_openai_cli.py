@@ -1,0 +1,99 @@
+"""The command line with `--generator openai` against the local OpenAI-compatible test double:
+real subprocesses, real HTTP, the unmodified openai client, real local sandboxes."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+from openai_server import OpenAITestServer, Reply, code_reply, user_text
+
+TASK_YAML = """\
+- id: clamp
+  prompt: "clamp(x, lo, hi): x limited to the closed range [lo, hi]."
+  entry_point: clamp
+"""
+
+# What a model might write for each strategy: three right (two the same program), one wrong.
+BY_STRATEGY = {
+    "simplest": "def clamp(x, lo, hi):\n    return max(lo, min(x, hi))\n",
+    "fastest": "def clamp(x, lo, hi):\n    return lo if x < lo else hi if x > hi else x\n",
+    "defensive": "def clamp(value, low, high):\n    return max(low, min(value, high))\n",
+    "alternative": "def clamp(x, lo, hi):\n    return sorted((lo, x, hi))[0]\n",
+}
+TITLES = {"simplest correct version": "simplest", "fastest for large inputs": "fastest",
+          "most defensive about bad input": "defensive",
+          "a different algorithm than the obvious one": "alternative"}
+ASSERTS = ("Here are some tests:\n```python\nassert clamp(5, 0, 10) == 5\nassert clamp(-1, 0, 10) == 0\n"
+           "assert clamp(11, 0, 10) == 10\nassert clamp(3, 3, 3) == 3\nassert clamp(7, 0, 10) == 0\n"
+           "this line is not python\n```")
+
+
+def model(request: dict) -> Reply:
+    """The test double's model: code, tests or a verdict depending on what is asked."""
+    system = request["messages"][0]["content"]
+    if "unit tests" in system:
+        return Reply(ASSERTS)
+    if "response_format" in request or "shipped" in user_text(request):
+        ids = re.findall(r"^\| (clamp#\d+) \|", user_text(request), flags=re.MULTILINE)
+        pick = "clamp#2" if "clamp#2" in ids else ids[0]
+        return Reply(json.dumps({"winner": pick, "reason": f"{pick} is correct and branch-free."}))
+    title = re.search(r"Strategy for this version \(([^)]*)\)", user_text(request)).group(1)
+    return code_reply(BY_STRATEGY[TITLES[title]])
+
+
+def cli(tmp_path, *args, env=None):
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ACE_"))}
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "ai_code_evals", *args], check=False, capture_output=True,
+                          text=True, timeout=240, cwd=tmp_path, env=full_env)
+
+
+@pytest.fixture
+def server():
+    with OpenAITestServer(model) as srv:
+        yield srv
+
+
+def events(record):
+    lines = [json.loads(line) for line in record.read_text().splitlines()]
+    return [e for e in lines if "type" in e]
+
+
+@pytest.mark.parametrize("select", ["agreement", "judge"])
+def test_openai_generator_end_to_end(tmp_path, server, select):
+    (tmp_path / "tasks.yaml").write_text(TASK_YAML)
+    record = tmp_path / "run.jsonl"
+    proc = cli(tmp_path, "run", "tasks.yaml", "--generator", "openai", "-n", "4", "--model", "tiny",
+               "--generate-tests", "--select", select, "--headless", "--json", "--record", str(record),
+               env={"OPENAI_BASE_URL": server.base_url})
+    assert proc.returncode == 0, proc.stderr
+    task = json.loads(proc.stdout)["tasks"][0]
+    rows = {c["id"]: c for c in task["candidates"]}
+    assert sorted(rows) == ["clamp#0", "clamp#1", "clamp#2", "clamp#3"]
+    assert rows["clamp#2"]["duplicate_of"] == "clamp#0"  # 'defensive' is 'simplest' renamed
+    if select == "agreement":
+        assert task["winner"] in ("clamp#0", "clamp#1")  # the 3-strong group (clamp#2 is a copy)
+        assert re.match(r"clamp#[01]: 3 of 4 versions agree on 4/5 generated tests", task["reason"])
+    else:
+        # the double's judge names clamp#2, which is a duplicate: the original is the winner
+        assert task["winner"] == "clamp#0"
+        assert task["reason"] == "clamp#0: judge (tiny): clamp#2 is correct and branch-free."
+    log = events(record)
+    added = {e["sample_id"]: e["data"] for e in log if e["type"] == "candidate"}
+    assert {d["strategy"] for d in added.values()} == set(BY_STRATEGY)
+    assert {d["origin"] for d in added.values()} == {"openai"}
+    assert len([e for e in log if e["type"] == "sampling"]) == 4
+    [gen] = [e for e in log if e["type"] == "generated_tests"]
+    assert len(gen["data"]["tests"]) == 5  # the prose line was dropped
+    assert {r["model"] for r in server.requests} == {"tiny"}
+
+
+def test_no_key_and_no_endpoint_is_one_clear_line(tmp_path):
+    proc = cli(tmp_path, "run", "demo", "--generator", "openai", "--headless")
+    assert proc.returncode == 1
+    [line] = proc.stderr.strip().splitlines()
+    assert "OPENAI_API_KEY" in line and "OPENAI_BASE_URL" in line and "Traceback" not in proc.stderr
