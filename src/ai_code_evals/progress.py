@@ -50,11 +50,13 @@ class ProgressReporter:
 
 def results_table(summary: dict, console: Console | None = None) -> None:
     """One table per task, sorted by score, winner marked."""
-    console = console or Console(file=sys.stdout)
+    console = console or Console(file=sys.stdout, width=None if sys.stdout.isatty() else 160)
     for task in summary["tasks"]:
         table = Table(title=f"{task['task_id']}", title_justify="left", expand=False)
-        for col in ("", "candidate", "status", "tests", "bad inputs", "median ms", "peak KiB", "score", "about"):
-            table.add_column(col, justify="right" if col in ("tests", "median ms", "peak KiB", "score") else "left")
+        for col in ("", "candidate", "status", "tests", "bad inputs", "median ms", "peak KiB", "score"):
+            table.add_column(col, no_wrap=True,
+                             justify="right" if col in ("tests", "median ms", "peak KiB", "score") else "left")
+        table.add_column("about", no_wrap=True, overflow="ellipsis", max_width=60)
         rows = sorted(task["candidates"], key=lambda c: -(c.get("score") or 0))
         for c in rows:
             mark = "winner" if c["id"] == task["winner"] else ""
