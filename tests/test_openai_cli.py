@@ -27,6 +27,7 @@ BY_STRATEGY = {
 TITLES = {"simplest correct version": "simplest", "fastest for large inputs": "fastest",
           "most defensive about bad input": "defensive",
           "a different algorithm than the obvious one": "alternative"}
+NO_CODE_REPLY = "Clamping is easy: take the larger of lo and the smaller of x and hi."
 ASSERTS = ("Here are some tests:\n```python\nassert clamp(5, 0, 10) == 5\nassert clamp(-1, 0, 10) == 0\n"
            "assert clamp(11, 0, 10) == 10\nassert clamp(3, 3, 3) == 3\nassert clamp(7, 0, 10) == 0\n"
            "this line is not python\n```")
@@ -42,6 +43,8 @@ def model(request: dict) -> Reply:
         pick = "clamp#2" if "clamp#2" in ids else ids[0]
         return Reply(json.dumps({"winner": pick, "reason": f"{pick} is correct and branch-free."}))
     title = re.search(r"Strategy for this version \(([^)]*)\)", user_text(request)).group(1)
+    if title not in TITLES:
+        return Reply(NO_CODE_REPLY)
     return code_reply(BY_STRATEGY[TITLES[title]])
 
 
@@ -67,26 +70,30 @@ def events(record):
 def test_openai_generator_end_to_end(tmp_path, server, select):
     (tmp_path / "tasks.yaml").write_text(TASK_YAML)
     record = tmp_path / "run.jsonl"
-    proc = cli(tmp_path, "run", "tasks.yaml", "--generator", "openai", "-n", "4", "--model", "tiny",
+    proc = cli(tmp_path, "run", "tasks.yaml", "--generator", "openai", "-n", "5", "--model", "tiny",
                "--generate-tests", "--select", select, "--headless", "--json", "--record", str(record),
                env={"OPENAI_BASE_URL": server.base_url})
     assert proc.returncode == 0, proc.stderr
     task = json.loads(proc.stdout)["tasks"][0]
     rows = {c["id"]: c for c in task["candidates"]}
-    assert sorted(rows) == ["clamp#0", "clamp#1", "clamp#2", "clamp#3"]
+    assert sorted(rows) == ["clamp#0", "clamp#1", "clamp#2", "clamp#3", "clamp#4"]
+    assert rows["clamp#4"]["status"] == "error" and rows["clamp#4"]["reason"] == "no usable code in the reply"
     assert rows["clamp#2"]["duplicate_of"] == "clamp#0"  # 'defensive' is 'simplest' renamed
     if select == "agreement":
         assert task["winner"] in ("clamp#0", "clamp#1")  # the 3-strong group (clamp#2 is a copy)
-        assert re.match(r"clamp#[01]: 3 of 4 versions agree on 4/5 generated tests", task["reason"])
+        assert re.match(r"clamp#[01]: 3 of 5 versions agree on 4/5 generated tests", task["reason"])
     else:
         # the double's judge names clamp#2, which is a duplicate: the original is the winner
         assert task["winner"] == "clamp#0"
         assert task["reason"] == "clamp#0: judge (tiny): clamp#2 is correct and branch-free."
     log = events(record)
     added = {e["sample_id"]: e["data"] for e in log if e["type"] == "candidate"}
-    assert {d["strategy"] for d in added.values()} == set(BY_STRATEGY)
+    assert {d["strategy"] for d in added.values()} == {*BY_STRATEGY, "memory-lean"}
     assert {d["origin"] for d in added.values()} == {"openai"}
-    assert len([e for e in log if e["type"] == "sampling"]) == 4
+    sampling = {e["sample_id"]: e["data"] for e in log if e["type"] == "sampling"}
+    assert len(sampling) == 5
+    assert sampling["clamp#4"]["sampled"] == [NO_CODE_REPLY]  # the reply is kept
+    assert sampling["clamp#0"]["usage"]["model"] == "tiny" and sampling["clamp#0"]["usage"]["completion_tokens"] > 0
     [gen] = [e for e in log if e["type"] == "generated_tests"]
     assert len(gen["data"]["tests"]) == 5  # the prose line was dropped
     assert {r["model"] for r in server.requests} == {"tiny"}

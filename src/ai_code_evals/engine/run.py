@@ -110,7 +110,8 @@ class Engine:
                 self.bus.publish(CandidateAdded(
                     candidate_id=cand.id, task_id=task.id, code=cand.code, label=cand.label,
                     strategy=cand.strategy, origin=cand.origin, error=cand.error,
-                    duplicate_of=cand.duplicate_of))
+                    duplicate_of=cand.duplicate_of, usage=cand.usage,
+                    raw_reply=cand.raw_reply if cand.error else None))
                 for profile in self.cfg.profiles:
                     jobs.append(group.create_task(self._run_one(task, cand, profile)))
         self._fill_duplicates(task)

@@ -95,8 +95,12 @@ class RunLog:
         self.record(event.kind, sample_id, event.to_data())
         # evals' own event types, so evals tooling reads the log
         if isinstance(event, CandidateAdded):
-            self.record("sampling", event.candidate_id,
-                        {"prompt": event.task_id, "sampled": [event.code], "strategy": event.strategy})
+            sampling = {"prompt": event.task_id, "sampled": [event.code], "strategy": event.strategy}
+            if event.usage:  # LLM-generated: model, tokens, temperature, attempts
+                sampling["usage"] = event.usage
+            if event.raw_reply is not None:  # no usable code: keep what the model said
+                sampling["sampled"] = [event.raw_reply]
+            self.record("sampling", event.candidate_id, sampling)
         elif isinstance(event, CandidateFinished):
             r = event.result
             self.record("match", event.candidate_id,
