@@ -1,0 +1,343 @@
+"""CodeEval and the registry against the real OpenAI Evals code (skipped when evals is not installed:
+scripts/install-evals-lean.sh installs the lean set CI uses).
+
+In process through evals' own machinery (oaieval.run, Registry, LocalRecorder, eval_all_samples)
+and end to end as an ``oaieval`` subprocess; real sandboxes (local backend) throughout.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from openai_server import OpenAITestServer, Reply, code_reply, user_text
+
+from ai_code_evals.evals_bridge import registry_dir
+from ai_code_evals.runlog.reader import read_record
+from ai_code_evals.sandbox.base import SandboxError
+from ai_code_evals.sandbox.local import LocalBackend
+
+BIN = Path(sys.executable).parent
+CLOSED_URL = "http://127.0.0.1:9/v1"  # evals asks the API for its model list; fail fast, offline
+
+TASKS_YAML = '''\
+- id: add
+  entry_point: add
+  prompt: |
+    def add(a, b):
+        """Return a + b."""
+  tests:
+    - {args: [1, 2], expect: 3}
+    - {args: [-1, 1], expect: 0}
+- id: neg
+  entry_point: neg
+  prompt: |
+    def neg(x):
+        """Return -x."""
+  tests:
+    - {args: [1], expect: -1}
+    - {args: [0], expect: 0}
+'''
+TINY_EVAL = '''\
+tiny:
+  id: tiny.dev.v0
+  metrics: [pass@1, selection_accuracy]
+tiny.dev.v0:
+  class: ai_code_evals.evals_bridge.eval:CodeEval
+  args: {samples_jsonl: rows.jsonl, n: 3, jobs: 2}
+'''
+
+
+@pytest.fixture
+def evals(monkeypatch):
+    """The evals package (its import builds an OpenAI client, which wants a key; a dummy does)."""
+    if not os.environ.get("OPENAI_API_KEY"):
+        monkeypatch.setenv("OPENAI_API_KEY", "dummy-key-for-evals-import")
+    module = pytest.importorskip("evals")
+    pytest.importorskip("evals.cli.oaieval")
+    eval_module = importlib.import_module("evals.eval")
+    eval_module.set_max_samples(None)  # a module global that oaieval --max_samples sets
+    yield module
+    eval_module.set_max_samples(None)
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    """A registry with a two-task eval (tiny) from a task file."""
+    reg = tmp_path / "reg"
+    (reg / "evals").mkdir(parents=True)
+    (reg / "data").mkdir()
+    (reg / "data" / "tasks.yaml").write_text(TASKS_YAML)
+    (reg / "data" / "rows.jsonl").write_text('{"task_id": "add", "source": "tasks.yaml"}\n'
+                                             '{"task_id": "neg", "source": "tasks.yaml"}\n')
+    (reg / "evals" / "tiny.yaml").write_text(TINY_EVAL)
+    return reg
+
+
+def registry(*paths):
+    from evals.registry import Registry
+
+    reg = Registry([*paths, registry_dir()])
+    reg.__dict__["api_model_ids"] = []  # the list lives on api.openai.com, unreachable here
+    return reg
+
+
+def oaieval_in_process(argv, *paths):
+    from evals.cli import oaieval
+
+    args = oaieval.get_parser().parse_args(argv)
+    return oaieval.run(args, registry=registry(*paths))
+
+
+def run_eval(tmp_path, reg, eval_name, fn, **args):
+    """What oaieval does, with a completion function object of our own: build the eval from the
+    registry, run it with a LocalRecorder, write the final report. Returns the log path."""
+    from evals.base import RunSpec
+    from evals.record import LocalRecorder
+
+    spec = reg.get_eval(eval_name)
+    spec.args.update(args)
+    ev = reg.get_class(spec)(completion_fns=[fn], seed=1, name=spec.key,
+                             eval_registry_path=spec.registry_path, registry=reg)
+    run_spec = RunSpec(completion_fns=[type(fn).__name__], eval_name=spec.key, base_eval=spec.key.split(".")[0],
+                       split=spec.key.split(".")[1], run_config={}, created_by="test")
+    path = tmp_path / "log.jsonl"
+    recorder = LocalRecorder(str(path), run_spec)
+    recorder.record_final_report(ev.run(recorder))
+    return path
+
+
+def lines(path):
+    return [json.loads(line) for line in Path(path).read_text().splitlines()]
+
+
+def events(path, type_=None):
+    return [o for o in lines(path)[1:-1] if type_ is None or o["type"] == type_]
+
+
+def check_log_shape(path):
+    """spec first, final_report last, our events in between, and our reader opens it."""
+    objs = lines(path)
+    assert "spec" in objs[0] and "final_report" in objs[-1]
+    types = {o["type"] for o in objs[1:-1]}
+    assert {"task", "run_started", "candidate", "sampling", "snapshot", "result", "match", "selection"} <= types
+    ids = [o["event_id"] for o in objs[1:-1]]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    record = read_record(path)
+    assert record.final_report == objs[-1]["final_report"] and not record.truncated_tail
+    return record
+
+
+class TextFn:
+    """An evals CompletionFn that answers with chat-model-like text, per task from a script
+    (an Exception entry is raised). Records nothing itself."""
+
+    def __init__(self, script):
+        self.script = {task: list(answers) for task, answers in script.items()}
+
+    def __call__(self, prompt, **kwargs):
+        task = next(t for t in self.script if f"`{t}`" in prompt[-1]["content"])
+        answer = self.script[task].pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+
+        class Result:
+            def get_completions(self):
+                return [answer]
+
+        return Result()
+
+
+# -- in process, evals' own machinery -------------------------------------------------------------------
+def test_oaieval_samples_fn_on_a_task_file(evals, tiny, tmp_path):
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text('{"task_id": "add", "completion": "    return a + b\\n"}\n'
+                       '{"task_id": "add", "completion": "    return a - b\\n"}\n'
+                       '{"task_id": "add", "code": "def add(a, b)\\n    return a + b\\n"}\n'
+                       '{"task_id": "neg", "completion": "    return -x\\n"}\n')
+    log = tmp_path / "out.jsonl"
+    run_id = oaieval_in_process(["ai-code-evals/samples", "tiny", "--completion_args", f"samples={samples}",
+                                 "--record_path", str(log)], tiny)
+    record = check_log_shape(log)
+    report = record.final_report
+    assert record.run_id == run_id and report["run_id"] == run_id
+    assert report["pass@1"] == round((1 / 3 + 1) / 2, 4) and report["pass@3"] == 1.0
+    assert report["selection_accuracy"] == 1.0 and report["statuses"] == {"passed": 2, "failed": 1, "error": 1}
+    assert {t["task_id"]: t["winner"] for t in report["tasks"]} == {"add": "add#0", "neg": "neg#0"}
+    assert report["duration_s_max"] > 0 and report["wall_s"] > 0
+    # the broken sample: its error is recorded in full, and the run went on
+    result = next(e["data"]["result"] for e in events(log, "result") if e["sample_id"] == "add#2")
+    (error,) = events(log, "error")
+    assert error["sample_id"] == "add#2" and error["data"]["type"] == "CandidateError"
+    assert error["data"]["message"] == result["reason"] and "SyntaxError" in result["reason"]
+    # evals' own event shapes
+    match = {e["sample_id"]: e["data"] for e in events(log, "match")}
+    assert match["add#0"]["correct"] is True and match["add#1"] == {
+        "correct": False, "expected": "all tests pass", "picked": "failed", "profile": "default"}
+    sampled = {e["sample_id"]: e["data"]["sampled"] for e in events(log, "sampling")}
+    assert sampled["neg#0"] == ['def neg(x):\n    """Return -x."""\n    return -x\n']
+
+
+def test_oaieval_offline_fn_on_the_demo_eval(evals, tmp_path):
+    log = tmp_path / "demo.jsonl"
+    oaieval_in_process(["ai-code-evals/offline", "code-evals.demo", "--record_path", str(log),
+                        "--max_samples", "2", "--extra_eval_params", "n=2,jobs=2"])
+    record = check_log_shape(log)
+    report = record.final_report
+    assert report["n_tasks"] == 2 and report["n_versions"] == 4 and report["k"] == 2
+    assert {"pass@1", "pass@2", "selection_accuracy", "mean_score", "duration_s_mean"} <= set(report)
+    assert record.spec["eval_name"] == "code-evals.demo.dev.v0"
+    assert record.spec["run_config"]["eval_spec"]["args"]["n"] == 2
+    started = record.of_type("run_started")[0]["data"]
+    assert started["backend"] == "local" and len(started["tasks"]) == 2
+    winners = {e["data"]["task_id"]: e["data"]["winner"] for e in record.of_type("selection")}
+    assert winners == {t["task_id"]: t["winner"] for t in report["tasks"]}
+
+
+def test_text_completion_fn_errors_are_recorded_in_full_and_the_run_goes_on(evals, tiny, tmp_path):
+    detail = "rate limited upstream; retry in 20 s; request id req_" + "7" * 400
+    fn = TextFn({
+        "add": ["Here you go:\n```python\ndef add(a, b):\n    return a + b\n```",
+                ("```python\nraise ImportError('numpy is not installed in this sandbox')\ndef add(a, b):\n"
+                 "    return a + b\n```"),
+                RuntimeError(detail)],
+        "neg": ["def neg(x):\n    return -x\n", "Sorry, I can only write Rust.",
+                "```python\ndef neg(x):\n    return 0 - x\n```"],
+    })
+    log = run_eval(tmp_path, registry(tiny), "tiny", fn)
+    record = check_log_shape(log)
+    errors = {e["sample_id"]: e["data"] for e in record.of_type("error")}
+    assert set(errors) == {"add#1", "add#2", "neg#1"}
+    assert errors["add#2"]["message"] == f"the completion function TextFn failed: RuntimeError: {detail}"
+    assert "ImportError: numpy is not installed in this sandbox" in errors["add#1"]["message"]
+    assert errors["neg#1"]["message"] == "no usable code in the reply"
+    report = record.final_report
+    assert report["statuses"] == {"passed": 3, "error": 3} and report["selection_accuracy"] == 1.0
+    assert report["pass@1"] == round((1 / 3 + 2 / 3) / 2, 4)
+    raw = next(e["data"] for e in record.of_type("candidate") if e["sample_id"] == "neg#1")
+    assert raw["error"] == "no usable code in the reply"
+
+
+class FlakyBackend(LocalBackend):
+    """The local backend, except that one candidate's sandbox cannot be created (fault injection:
+    a real quota error cannot be provoked reliably on a shared machine)."""
+
+    message = "cannot create the sandbox: disk quota exceeded on /tmp (" + "q" * 300 + ")"
+
+    async def create(self, spec):
+        if spec.labels.get("candidate") == "add#1":
+            raise SandboxError(self.message)
+        return await super().create(spec)
+
+
+def test_sandbox_failure_is_recorded_in_full_and_the_run_goes_on(evals, tiny, tmp_path):
+    fn = TextFn({"add": ["def add(a, b):\n    return a + b\n", "def add(a, b):\n    return b + a\n"],
+                 "neg": ["def neg(x):\n    return -x\n", "def neg(x):\n    return x\n"]})
+    log = run_eval(tmp_path, registry(tiny), "tiny", fn, n=2, backend=FlakyBackend())
+    record = check_log_shape(log)
+    (error,) = record.of_type("error")
+    assert error["sample_id"] == "add#1" and error["data"]["type"] == "SandboxFailure"
+    assert error["data"]["message"] == f"sandbox failure: SandboxError: {FlakyBackend.message}"
+    statuses = {c["id"]: c["status"] for t in record.final_report["tasks"] for c in t["candidates"]}
+    assert statuses == {"add#0": "passed", "add#1": "error", "neg#0": "passed", "neg#1": "failed"}
+
+
+def test_evals_openai_chat_fn_against_a_local_server(evals, tiny, tmp_path, monkeypatch):
+    """evals' own OpenAIChatCompletionFn (the generic text path), over HTTP to the test double."""
+    from evals.completion_fns.openai import OpenAIChatCompletionFn
+
+    def answer(request):
+        return code_reply("def neg(x):\n    return -x" if "`neg`" in user_text(request)
+                          else "def add(a, b):\n    return a + b")
+
+    with OpenAITestServer(answer) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        log = run_eval(tmp_path, registry(tiny), "tiny", OpenAIChatCompletionFn(model="gpt-3.5-turbo"), n=2)
+        assert len(server.requests) == 4 and server.requests[0]["model"] == "gpt-3.5-turbo"
+    record = check_log_shape(log)
+    report = record.final_report
+    assert report["pass@1"] == 1.0 and report["selection_accuracy"] == 1.0
+    dupes = [c for t in report["tasks"] for c in t["candidates"] if c.get("duplicate_of")]
+    assert len(dupes) == 2  # the second identical answer of each task ran once
+    # evals' function recorded its own sampling events, with usage, inside our calls
+    usage = [e for e in record.of_type("sampling") if "usage" in e["data"]]
+    assert len(usage) == 4 and {e["sample_id"] for e in usage} == {"add#0", "add#1", "neg#0", "neg#1"}
+
+
+def test_project_openai_fn_streams_versions_from_a_local_server(evals, tiny, tmp_path, monkeypatch):
+    from ai_code_evals.evals_bridge.completion_fns import OpenAIGeneratorCompletionFn
+
+    with OpenAITestServer(lambda req: code_reply("def add(a, b):\n    return a + b" if "`add`" in user_text(req)
+                                                 else "def neg(x):\n    return x")) as server:
+        server.script(Reply("", status=500, error="overloaded"))
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("ACE_OPENAI_MAX_RETRIES", "2")
+        log = run_eval(tmp_path, registry(tiny), "tiny", OpenAIGeneratorCompletionFn(model="m"), n=2)
+    record = check_log_shape(log)
+    statuses = {c["id"]: c["status"] for t in record.final_report["tasks"] for c in t["candidates"]}
+    assert set(statuses) == {"add#0", "add#1", "neg#0", "neg#1"}
+    assert statuses["add#0"] == "passed" and statuses["neg#0"] == "failed"
+    strategies = {e["data"]["strategy"] for e in record.of_type("candidate")}
+    assert len(strategies) == 2  # the project's generator varies the versions
+
+
+def test_eval_sample_in_evals_worker_threads(evals, tiny, tmp_path):
+    """evals' per-sample path: eval_all_samples runs eval_sample in its thread pool; each runs
+    its own engine in that thread's event loop."""
+    from evals.base import RunSpec
+    from evals.record import LocalRecorder
+
+    reg = registry(tiny)
+    spec = reg.get_eval("tiny")
+    fn = TextFn({"add": ["def add(a, b):\n    return a + b\n"], "neg": ["def neg(x):\n    return -x\n"]})
+    ev = reg.get_class(spec)(completion_fns=[fn], seed=1, name=spec.key, eval_registry_path=spec.registry_path,
+                             registry=reg, n=1)
+    recorder = LocalRecorder(str(tmp_path / "t.jsonl"), RunSpec(
+        completion_fns=["t"], eval_name=spec.key, base_eval="tiny", split="dev", run_config={}, created_by=""))
+    reports = ev.eval_all_samples(recorder, ev.get_samples(), show_progress=False)
+    assert [r["tasks"][0]["winner"] for r in reports] == ["add#0", "neg#0"]
+    assert all(r["pass@1"] == 1.0 for r in reports)
+
+
+# -- end to end: the oaieval command ---------------------------------------------------------------------
+def oaieval_env():
+    return {**os.environ, "OPENAI_API_KEY": os.environ.get("OPENAI_API_KEY") or "dummy", "OPENAI_BASE_URL": CLOSED_URL}
+
+
+def registry_path_from_cli() -> str:
+    out = subprocess.run([str(BIN / "ai-code-evals"), "registry-path"], capture_output=True, text=True,
+                         check=True, timeout=60)
+    return out.stdout.strip()
+
+
+def test_oaieval_command_end_to_end_offline(evals, tmp_path):
+    log = tmp_path / "out.jsonl"
+    proc = subprocess.run(
+        [str(BIN / "oaieval"), "ai-code-evals/offline", "code-evals.demo", "--registry_path",
+         registry_path_from_cli(), "--record_path", str(log), "--max_samples", "2",
+         "--extra_eval_params", "n=2,jobs=2"],
+        check=False, capture_output=True, text=True, env=oaieval_env(), cwd=tmp_path, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    record = check_log_shape(log)
+    report = record.final_report
+    assert {"pass@1", "pass@2", "selection_accuracy", "selection_accuracy_solvable", "mean_score",
+            "duration_s_median", "tasks", "pass_at_k"} <= set(report)
+    assert 0.0 <= report["pass@1"] <= report["pass@2"] <= 1.0 and report["n_tasks"] == 2
+    assert "selection_accuracy: " in proc.stderr  # oaieval logs the report
+
+
+@pytest.mark.slow
+def test_oaieval_command_whole_demo(evals, tmp_path):
+    log = tmp_path / "out.jsonl"
+    proc = subprocess.run(
+        [str(BIN / "oaieval"), "ai-code-evals/offline", "code-evals.demo", "--registry_path",
+         registry_path_from_cli(), "--record_path", str(log)],
+        check=False, capture_output=True, text=True, env=oaieval_env(), cwd=tmp_path, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = check_log_shape(log).final_report
+    assert report["n_tasks"] == 7 and report["k"] == 8 and "pass@8" in report
+    assert report["selection_accuracy"] == 1.0  # every demo task has a correct hand-written version
