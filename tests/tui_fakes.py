@@ -177,3 +177,19 @@ class ScriptedEngine:
         finally:
             self.cleaned_up = True
         return summary
+
+
+def grid_events(n_candidates: int, lines_each: int = 3, task_id: str = "grid") -> list[Event]:
+    """A run with many small candidates of one task (paging, reflow, load)."""
+    t = T0
+    events: list[Event] = [RunStarted(run_id="grid-run", record="", tasks=[{"task_id": task_id,
+                                      "entry_point": "f", "reference": False}], profiles=["default"],
+                                      backend="local", isolation="", select="score", ts=t)]
+    for k in range(n_candidates):
+        cid = f"{task_id}#{k}"
+        events.append(CandidateAdded(candidate_id=cid, task_id=task_id, code=f"def f():\n    return {k}\n", ts=t))
+        trail = _Trail(cid, task_id, "default", 1, 8000 + k)
+        t += 0.01
+        events.append(trail.snap(t, "running", step=1, detail="running"))
+        events.extend(trail.line(f"{cid} says {j}") for j in range(lines_each))
+    return events

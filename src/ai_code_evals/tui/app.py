@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 
@@ -50,6 +51,7 @@ class WorkspaceApp(App[int]):
     BINDINGS = bindings()
 
     def __init__(self, *, engine: EngineFn | None = None, runlog=None, record: Path | None = None,
+                 log_subscriber: Callable[[Event], None] | None = None, history: Path | None = None,
                  bus: EventBus | None = None, theme: str | None = None,
                  theme_dirs: list[Path] | None = None, export_dir: Path | None = None,
                  refresh_hz: float = REFRESH_HZ, reference_code: dict[str, str] | None = None) -> None:
@@ -59,6 +61,8 @@ class WorkspaceApp(App[int]):
         self.travel = TimeTravel(self.model)
         self.bus = bus or EventBus()
         self.runlog = runlog
+        self._log_sub = log_subscriber or (runlog.on_event if runlog is not None else None)
+        self.history_path = Path(history) if history is not None else None
         self.record_path = Path(record) if record is not None else None
         self.export_dir = Path(export_dir) if export_dir else Path.cwd()
         self.refresh_hz = refresh_hz
@@ -76,6 +80,7 @@ class WorkspaceApp(App[int]):
         self.run_done = False
         self.engine_error: str | None = None
         self.exported: list[Path] = []
+        self.messages: deque[tuple[str, str]] = deque(maxlen=200)  # (severity, text) of notifications
         themes, self._theme_problems = load_themes(theme_dirs)
         self.theme_names = [t.name for t in themes]
         for t in themes:
@@ -86,6 +91,12 @@ class WorkspaceApp(App[int]):
                 self._theme_problems.append(f"theme {theme!r} not found; using {DEFAULT_THEME}")
             wanted = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
         self.theme = wanted
+
+    def notify(self, message: str, *, title: str = "", severity="information", timeout=None,
+               markup: bool = False) -> None:
+        """As App.notify, without markup (messages quote untrusted text) and remembered."""
+        self.messages.append((severity, f"{title}: {message}" if title else message))
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     # -- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -107,7 +118,9 @@ class WorkspaceApp(App[int]):
         if self.mode == "replay":
             self._load_record()
         else:
-            if self.runlog is not None:
+            if self.history_path is not None:  # resume: show what the log already holds
+                self._load_history()
+            if self._log_sub is not None:
                 self.bus.subscribe(self._log_event)
             self.bus.subscribe(self._on_event)
             if self._engine is not None:
@@ -117,6 +130,18 @@ class WorkspaceApp(App[int]):
 
     def on_resize(self, event) -> None:
         self.set_class(event.size.width < 120, "-narrow")
+
+    def _load_history(self) -> None:
+        from ai_code_evals.runlog.reader import read_record
+
+        try:
+            record = read_record(self.history_path)
+        except InputError as exc:
+            self.notify(str(exc), title="Earlier results not shown", severity="warning")
+            return
+        for ev in record.events:
+            self.model.ingest(ev.get("type", ""), ev.get("data") or {})
+        self.model.finished = False
 
     def _load_record(self) -> None:
         from ai_code_evals.runlog.reader import read_record
@@ -148,7 +173,7 @@ class WorkspaceApp(App[int]):
 
     def _log_event(self, event: Event) -> None:
         try:
-            self.runlog.on_event(event)
+            self._log_sub(event)
         except (InputError, OSError) as exc:  # a full disk must not stop the run or the UI
             if not self._log_failed:
                 self._log_failed = True
@@ -463,16 +488,27 @@ class WorkspaceApp(App[int]):
 
 
 # -- entry points ----------------------------------------------------------------------------
-def run_live(config, runlog, *, theme: str | None = None, theme_dirs: list[Path] | None = None) -> int:
-    """Evaluate ``config`` (a ``RunConfig``) with the TUI open; ``runlog`` records the run and is
-    closed on quit. Returns 0 when the run completed, 2 when the user interrupted it."""
+def run_live(config, runlog, *, log_subscriber: Callable[[Event], None] | None = None,
+             theme: str | None = None, theme_dirs: list[Path] | None = None) -> int:
+    """Evaluate ``config`` (a ``RunConfig``) with the TUI open. Every event goes to
+    ``log_subscriber`` (default ``runlog.on_event``; resume passes its de-duplicating recorder);
+    ``runlog`` is closed on quit. On resume (``config.finished`` not empty) the results already in
+    ``config.record`` are shown too. Returns 0 when the run completed, 2 when interrupted."""
     from ai_code_evals.engine.run import run_evaluation
 
     async def engine(bus: EventBus) -> dict:
-        return await run_evaluation(config, bus)
+        try:
+            return await run_evaluation(config, bus)
+        finally:
+            aclose = getattr(config.backend, "aclose", None)
+            if aclose is not None:
+                await asyncio.shield(aclose())
 
     refs = {t.id: t.reference for t in getattr(config, "tasks", []) if getattr(t, "reference", None)}
-    app = WorkspaceApp(engine=engine, runlog=runlog, theme=theme, theme_dirs=theme_dirs, reference_code=refs)
+    record = getattr(config, "record", None)
+    history = Path(record) if getattr(config, "finished", None) and record and Path(record).exists() else None
+    app = WorkspaceApp(engine=engine, runlog=runlog, log_subscriber=log_subscriber, history=history,
+                       theme=theme, theme_dirs=theme_dirs, reference_code=refs)
     try:
         result = app.run()
     finally:

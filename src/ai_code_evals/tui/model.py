@@ -234,13 +234,22 @@ class RunModel:
             task = self._task(t.get("task_id", "?"))
             task.entry_point = t.get("entry_point", "")
             ref = t.get("reference")
-            task.has_reference = bool(ref)
+            task.has_reference = task.has_reference or bool(ref)
             if isinstance(ref, str) and ref:
                 task.reference = ref
             if t.get("reference_code"):
                 task.reference = t["reference_code"]
                 task.has_reference = True
             self.dirty_tasks.add(task.task_id)
+
+    def _on_task(self, d: dict) -> None:
+        """The run log's ``task`` line (a Task model dump): entry point and reference code."""
+        task = self._task(d.get("id", "?"))
+        task.entry_point = d.get("entry_point", task.entry_point)
+        if isinstance(d.get("reference"), str) and d["reference"]:
+            task.reference = d["reference"]
+            task.has_reference = True
+        self.dirty_tasks.add(task.task_id)
 
     def _on_candidate(self, d: dict) -> None:
         cid = d.get("candidate_id", "?")
@@ -322,6 +331,7 @@ class RunModel:
 
     _handlers: ClassVar[dict] = {
         "run_started": _on_run_started,
+        "task": _on_task,
         "candidate": _on_candidate,
         "generation_delta": _on_generation_delta,
         "snapshot": _on_snapshot,

@@ -107,16 +107,18 @@ class Workspace(Container):
 
     def sync(self, dirty: set[PaneKey], paused: bool) -> None:
         """Refresh timer: new panes reflow the grid; visible panes get new output and status."""
+        if paused:  # frozen: new panes and output appear on resume
+            return
         if len(self.model.pane_order) != self._known:
             self.reflow()
-        if paused:
-            return
         for slot in self.slots:
             if slot.is_mounted:
                 slot.update_live(slot.key in dirty)
 
     def redraw(self) -> None:
         """Every visible slot from the model (resume, time travel, theme)."""
+        if len(self.model.pane_order) != self._known:
+            self.reflow()
         for slot in self.slots:
             if slot.key is not None:
                 slot.index = self.travel.index_for(slot.key)
