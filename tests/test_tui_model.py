@@ -157,7 +157,7 @@ def test_history_is_capped_and_jumps_stay_bounded():
     assert [t for t, _ in lines][-1] == f"line {total - 1}" and len(lines) == 50 and missing == 0
     early, missing = pane.tail(1000, 50)  # an early snapshot: its lines are gone from memory
     assert early == [] and missing == 50
-    late_snap, end = model.pane_snapshot(key, len(pane.snapshots) - 1)
+    _, end = model.pane_snapshot(key, len(pane.snapshots) - 1)
     lines, _ = pane.tail(end, 20)
     assert lines[-1][0] == f"line {end - 1}"
 
