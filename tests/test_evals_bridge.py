@@ -246,17 +246,18 @@ def test_sandbox_failure_is_recorded_in_full_and_the_run_goes_on(evals, tiny, tm
     assert statuses == {"add#0": "passed", "add#1": "error", "neg#0": "passed", "neg#1": "failed"}
 
 
-def test_evals_openai_chat_fn_against_a_local_server(evals, tiny, tmp_path, monkeypatch):
-    """evals' own OpenAIChatCompletionFn (the generic text path), over HTTP to the test double."""
-    from evals.completion_fns.openai import OpenAIChatCompletionFn
+def test_oaieval_with_an_openai_model_name_against_a_local_server(evals, tiny, tmp_path, monkeypatch):
+    """``oaieval gpt-3.5-turbo tiny``: evals' own OpenAIChatCompletionFn (the generic text path),
+    over HTTP to the test double."""
 
     def answer(request):
         return code_reply("def neg(x):\n    return -x" if "`neg`" in user_text(request)
                           else "def add(a, b):\n    return a + b")
 
+    log = tmp_path / "out.jsonl"
     with OpenAITestServer(answer) as server:
         monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-        log = run_eval(tmp_path, registry(tiny), "tiny", OpenAIChatCompletionFn(model="gpt-3.5-turbo"), n=2)
+        oaieval_in_process(["gpt-3.5-turbo", "tiny", "--extra_eval_params", "n=2", "--record_path", str(log)], tiny)
         assert len(server.requests) == 4 and server.requests[0]["model"] == "gpt-3.5-turbo"
     record = check_log_shape(log)
     report = record.final_report
@@ -266,23 +267,58 @@ def test_evals_openai_chat_fn_against_a_local_server(evals, tiny, tmp_path, monk
     # evals' function recorded its own sampling events, with usage, inside our calls
     usage = [e for e in record.of_type("sampling") if "usage" in e["data"]]
     assert len(usage) == 4 and {e["sample_id"] for e in usage} == {"add#0", "add#1", "neg#0", "neg#1"}
+    assert report["usage_total_tokens"] == sum(e["data"]["usage"]["total_tokens"] for e in usage) > 0
 
 
-def test_project_openai_fn_streams_versions_from_a_local_server(evals, tiny, tmp_path, monkeypatch):
-    from ai_code_evals.evals_bridge.completion_fns import OpenAIGeneratorCompletionFn
+def test_oaieval_with_the_project_generator_against_a_local_server(evals, tiny, tmp_path, monkeypatch):
+    """``oaieval ai-code-evals/openai tiny``: versions stream from the project's generator; its
+    usage records (model name and all) still add up in evals' token summary."""
 
-    with OpenAITestServer(lambda req: code_reply("def add(a, b):\n    return a + b" if "`add`" in user_text(req)
-                                                 else "def neg(x):\n    return x")) as server:
+    def answer(request):
+        return code_reply("def add(a, b):\n    return a + b" if "`add`" in user_text(request)
+                          else "def neg(x):\n    return x")
+
+    log = tmp_path / "out.jsonl"
+    with OpenAITestServer(answer) as server:
         server.script(Reply("", status=500, error="overloaded"))
         monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
         monkeypatch.setenv("ACE_OPENAI_MAX_RETRIES", "2")
-        log = run_eval(tmp_path, registry(tiny), "tiny", OpenAIGeneratorCompletionFn(model="m"), n=2)
+        oaieval_in_process(["ai-code-evals/openai", "tiny", "--completion_args", "model=m",
+                            "--extra_eval_params", "n=2", "--record_path", str(log)], tiny)
     record = check_log_shape(log)
-    statuses = {c["id"]: c["status"] for t in record.final_report["tasks"] for c in t["candidates"]}
+    report = record.final_report
+    statuses = {c["id"]: c["status"] for t in report["tasks"] for c in t["candidates"]}
     assert set(statuses) == {"add#0", "add#1", "neg#0", "neg#1"}
     assert statuses["add#0"] == "passed" and statuses["neg#0"] == "failed"
-    strategies = {e["data"]["strategy"] for e in record.of_type("candidate")}
-    assert len(strategies) == 2  # the project's generator varies the versions
+    sampling = record.of_type("sampling")
+    assert len({e["data"]["strategy"] for e in sampling}) == 2  # the generator varies the versions
+    assert all(e["data"]["usage"]["model"] == "m" for e in sampling)  # the log keeps the full record
+    assert report["usage_total_tokens"] == sum(e["data"]["usage"]["total_tokens"] for e in sampling) > 0
+    assert "usage_model" not in report
+
+
+def test_usage_is_made_summable_for_oaieval(evals):
+    from evals.base import RunSpec
+    from evals.cli.oaieval import add_token_usage_to_result
+    from evals.record import DummyRecorder
+    from openai.types import CompletionUsage
+
+    from ai_code_evals.evals_bridge.recording import normalise_usage
+
+    recorder = DummyRecorder(RunSpec(completion_fns=["x"], eval_name="a.b.v0", base_eval="a", split="b",
+                                     run_config={}, created_by=""), log=False)
+    usage = CompletionUsage.model_validate({
+        "prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15,
+        "completion_tokens_details": {"reasoning_tokens": 2}, "prompt_tokens_details": {"cached_tokens": 1}})
+    with recorder.as_default_recorder("s"):
+        recorder.record_sampling("p", ["a"], usage=usage)
+        recorder.record_sampling("p", ["b"], usage={"model": "m", "total_tokens": 7, "attempts": 2})
+    with pytest.raises((KeyError, TypeError)):
+        add_token_usage_to_result({}, recorder)  # what oaieval would hit
+    normalise_usage(recorder)
+    result = {}
+    add_token_usage_to_result(result, recorder)
+    assert result == {"usage_completion_tokens": 5, "usage_prompt_tokens": 10, "usage_total_tokens": 22}
 
 
 def test_eval_sample_in_evals_worker_threads(evals, tiny, tmp_path):

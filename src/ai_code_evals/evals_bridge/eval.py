@@ -31,7 +31,7 @@ from ai_code_evals.engine.run import RunConfig, run_evaluation
 from ai_code_evals.errors import InputError
 from ai_code_evals.evals_bridge.aio import run_sync
 from ai_code_evals.evals_bridge.options import EvalOptions
-from ai_code_evals.evals_bridge.recording import RecorderLog
+from ai_code_evals.evals_bridge.recording import RecorderLog, normalise_usage
 from ai_code_evals.evals_bridge.report import ResultCollector, final_report
 from ai_code_evals.evals_bridge.sources import TaskCatalog
 from ai_code_evals.evals_bridge.textfn import CompletionFnGenerator
@@ -58,7 +58,9 @@ class CodeEval(evals.Eval):
     def run(self, recorder: evals.record.RecorderBase) -> dict:
         indexed = evals.eval._index_samples(self.get_samples())  # honours --max_samples
         rows = [sample for sample, _ in sorted(indexed, key=lambda pair: pair[1])]
-        return self.evaluate(rows, recorder)
+        report = self.evaluate(rows, recorder)
+        normalise_usage(recorder)  # oaieval sums it next
+        return report
 
     def eval_sample(self, sample: Any, rng: Any) -> dict:
         """One sample on its own (``run`` does not call this; see the module docstring)."""

@@ -77,3 +77,29 @@ class RecorderLog(RunLog):
     def close(self, final_report: dict | None = None) -> None:
         """evals writes the final report itself (after ``Eval.run`` returns); flush what is left."""
         self.flush()
+
+
+def token_counts(usage: Any) -> dict[str, int]:
+    """The ``*_tokens`` counts of a usage record (a dict, or the openai client's usage object)."""
+    if hasattr(usage, "model_dump"):
+        usage = usage.model_dump()
+    if not isinstance(usage, dict):
+        return {}
+    return {k: v for k, v in usage.items()
+            if k.endswith("_tokens") and isinstance(v, int) and not isinstance(v, bool)}
+
+
+def normalise_usage(recorder: Any) -> None:
+    """Make the in-memory ``sampling`` usages summable, after they are written to the log.
+
+    After ``Eval.run`` oaieval adds up ``usage`` over all sampling events, key by key, taking
+    the keys of the first one; it fails on a model name (our generator's usage records one), on
+    the nested ``*_tokens_details`` objects newer openai clients report (evals' own OpenAI
+    completion functions record those), and on a key the first usage lacks. Keeping only the
+    token counts, with the same keys everywhere, lets it report ``usage_total_tokens`` instead.
+    """
+    events = [e for e in recorder.get_events("sampling") if isinstance(e.data, dict) and "usage" in e.data]
+    counts = [token_counts(e.data["usage"]) for e in events]
+    keys = sorted({k for c in counts for k in c})
+    for event, count in zip(events, counts):
+        event.data["usage"] = {k: count.get(k, 0) for k in keys}
