@@ -14,9 +14,10 @@ import time
 from collections import deque
 from importlib import resources
 
-from ai_code_evals.engine.events import CandidateFinished, EventBus, OutputLine, Snapshot
+from ai_code_evals.engine.events import CandidateFinished, EngineNotice, EventBus, OutputLine, Snapshot
 from ai_code_evals.engine.profiles import EnvProfile
 from ai_code_evals.engine.results import CandidateResult, decide_status
+from ai_code_evals.engine.verdict import check_verdict
 from ai_code_evals.generation.base import Candidate
 from ai_code_evals.sandbox.base import SandboxBackend, SandboxSpec
 from ai_code_evals.sandbox.runner import MARK
@@ -27,6 +28,11 @@ STARTUP_GRACE_S = 15.0  # interpreter start inside a cold sandbox
 STALL_GRACE_S = 2.0  # beyond a test's own limit before the watchdog kills the sandbox
 METRICS_EVERY_S = 1.0
 MAX_FAILURES_KEPT = 5
+# Backends are remote services too: a create/upload or destroy that never returns must not hang
+# the run. Generous, because a cold Daytona create can take seconds (DESIGN §4.4).
+SANDBOX_START_TIMEOUT_S = 120.0
+DESTROY_TIMEOUT_S = 30.0
+_stray_destroys: set[asyncio.Future] = set()  # destroys that outlived their timeout, kept referenced
 
 
 def runner_source() -> bytes:
@@ -80,6 +86,10 @@ class CandidateJob:
         self.cpu_s: float | None = None
         self.rss_kib: int | None = None
         self.verdict: dict | None = None
+        self.ok_tests: dict[str, set[int]] = {}  # group -> indices the runner reported passing
+        self.protocol_error: str | None = None  # first malformed runner event, if any
+        self.closed = False  # the command has ended: later output is a backend bug, dropped
+        self.late_lines = 0
         self.failures: list[dict] = []
         self.sandbox_info: dict = {}
         self.isolation = ""
@@ -102,6 +112,12 @@ class CandidateJob:
 
     # -- runner protocol -----------------------------------------------------------------
     def on_line(self, stream: str, text: str) -> None:
+        """One line from the sandbox. Never raises: whatever a backend or a candidate sends is data."""
+        if self.closed:
+            self.late_lines += 1
+            return
+        if not isinstance(text, str):
+            text = repr(text)
         if stream == "stdout" and MARK in text:
             before, _, rest = text.partition(MARK)
             if rest.startswith(self.nonce + ":"):
@@ -109,9 +125,12 @@ class CandidateJob:
                     self.output(stream, before)
                 try:
                     event = json.loads(rest[len(self.nonce) + 1:])
-                except ValueError:
-                    return
-                self.on_event(event)
+                    if not isinstance(event, dict):
+                        raise TypeError(f"an event must be a JSON object, got {type(event).__name__}")
+                    self.on_event(event)
+                except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError) as exc:
+                    if self.protocol_error is None:
+                        self.protocol_error = f"{type(exc).__name__}: {str(exc)[:200]}"
                 return
         self.output(stream, text)
 
@@ -140,8 +159,14 @@ class CandidateJob:
             self.detail = f"running {ev.get('name')}"
             self.snapshot("running")
         elif kind == "test" and ev.get("phase") == "end":
-            self.rss_kib = ev.get("rss_kib") or self.rss_kib
-            self.cpu_s = ev.get("cpu_s") or self.cpu_s
+            if not isinstance(ev.get("i"), int) or not isinstance(ev.get("ok"), bool):
+                raise ValueError("a test event needs an integer 'i' and a boolean 'ok'")
+            if ev["ok"]:
+                self.ok_tests.setdefault(str(ev.get("group")), set()).add(ev["i"])
+            if isinstance(ev.get("rss_kib"), int):
+                self.rss_kib = ev["rss_kib"]
+            if isinstance(ev.get("cpu_s"), (int, float)):
+                self.cpu_s = ev["cpu_s"]
             if ev.get("group") == "tests":
                 if ev.get("ok"):
                     self.passed += 1
@@ -152,9 +177,10 @@ class CandidateJob:
                                       "error": ev.get("error")})
             self.deadline = time.monotonic() + limit
         elif kind == "verdict":
+            if self.verdict is not None:
+                raise ValueError("a second verdict")
             self.verdict = ev
             self.deadline = time.monotonic() + STARTUP_GRACE_S
-            self.passed = ev.get("tests_passed", self.passed)
             self.detail = "scoring"
             self.snapshot("scoring")
 
@@ -167,13 +193,16 @@ class CandidateJob:
         exec_result = None
         stalled_in = None
         error: str | None = None
+        starting = True
         try:
-            sandbox = await backend.create(SandboxSpec(limits=self.profile.limits, labels=labels,
-                                                       env=dict(self.profile.env)))
-            self.isolation = getattr(sandbox, "isolation", "")
-            self.sandbox_info = dict(getattr(sandbox, "info", {}) or {})
-            job = build_job(self.task, self.candidate, self.profile, self.nonce, self.generated_tests)
-            await sandbox.upload({"runner.py": runner_source(), "job.json": json.dumps(job).encode()})
+            async with asyncio.timeout(SANDBOX_START_TIMEOUT_S):
+                sandbox = await backend.create(SandboxSpec(limits=self.profile.limits, labels=labels,
+                                                           env=dict(self.profile.env)))
+                self.isolation = getattr(sandbox, "isolation", "")
+                self.sandbox_info = dict(getattr(sandbox, "info", {}) or {})
+                job = build_job(self.task, self.candidate, self.profile, self.nonce, self.generated_tests)
+                await sandbox.upload({"runner.py": runner_source(), "job.json": json.dumps(job).encode()})
+            starting = False
             self.detail = "sandbox ready"
             self.snapshot("running")
             self.deadline = time.monotonic() + STARTUP_GRACE_S
@@ -185,13 +214,37 @@ class CandidateJob:
                 exec_result = run.result()
         except asyncio.CancelledError:
             raise
+        except TimeoutError as exc:
+            error = (f"sandbox failure: the sandbox did not start within {SANDBOX_START_TIMEOUT_S:g}s"
+                     if starting else f"sandbox failure: TimeoutError: {exc}".strip())
         except Exception as exc:  # a sandbox failure is the sandbox's fault, not the candidate's
             error = f"sandbox failure: {type(exc).__name__}: {exc}".strip()
         finally:
+            self.closed = True
             if sandbox is not None:
-                with contextlib.suppress(Exception):
-                    await asyncio.shield(sandbox.destroy())
-        return self.finish(exec_result, stalled_in, error)
+                await self._destroy(sandbox)
+        try:
+            return self.finish(exec_result, stalled_in, error)
+        except Exception as exc:  # noqa: BLE001 - a bug here must cost one result, not the run
+            self.verdict = None
+            return self.finish(None, None, f"internal error while scoring: {type(exc).__name__}: {exc}")
+
+    async def _destroy(self, sandbox) -> None:
+        """Destroy, but never wait longer than DESTROY_TIMEOUT_S: a backend whose destroy hangs
+        gets a notice, and the backend's own close at the end of the run gets another chance."""
+        destroy = asyncio.ensure_future(sandbox.destroy())
+        done, _ = await asyncio.wait({destroy}, timeout=DESTROY_TIMEOUT_S)  # cancelling us leaves it running
+        if done:
+            if not destroy.cancelled() and destroy.exception() is not None:
+                self.sandbox_info["destroy"] = f"failed: {destroy.exception()!r}"[:300]
+            return
+        _stray_destroys.add(destroy)
+        destroy.add_done_callback(lambda f: (_stray_destroys.discard(f), f.cancelled() or f.exception()))
+        self.sandbox_info["destroy"] = f"did not finish within {DESTROY_TIMEOUT_S:g}s"
+        self.bus.publish(EngineNotice(
+            f"{self.candidate.id} ({self.profile.name}): destroying sandbox {getattr(sandbox, 'id', '?')} "
+            f"did not finish within {DESTROY_TIMEOUT_S:g}s; its verdict stands, the backend cleans up at exit",
+            level="warning", candidate_id=self.candidate.id))
 
     async def _watch(self, run: asyncio.Future, sandbox) -> str | None:
         """Wait for the command; kill it when the current step overruns its limit (a candidate
@@ -222,9 +275,13 @@ class CandidateJob:
             raise
 
     def finish(self, exec_result, stalled_in: str | None, error: str | None) -> CandidateResult:
-        v = self.verdict
+        v, problem = check_verdict(self.verdict, self.task, self.ok_tests, len(self.generated_tests))
         if error:
             status, reason = "error", error
+        elif self.protocol_error or problem:
+            v = None
+            status, reason = "error", (f"the sandbox sent a malformed runner event ({self.protocol_error})"
+                                       if self.protocol_error else problem)
         else:
             status, reason = decide_status(
                 v, exit_code=getattr(exec_result, "exit_code", None), sig=getattr(exec_result, "signal", None),
