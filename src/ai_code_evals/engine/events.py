@@ -129,6 +129,18 @@ class TaskSelected(Event):
 
 
 @dataclass
+class ReferenceChecked(Event):
+    """The task's own reference solution was run against its tests (hidden from the candidates).
+    ``error`` is set when it failed: then the task's tests, not its candidates, are suspect."""
+
+    kind = "reference_check"
+    task_id: str
+    ok: bool
+    error: str | None = None
+    result: dict = field(default_factory=dict)  # the reference's CandidateResult.model_dump()
+
+
+@dataclass
 class EngineNotice(Event):
     """A readable one-line problem that did not stop the run (shown as a notification)."""
 

@@ -7,6 +7,7 @@ summary of DESIGN §3.5. Cancelling it (Ctrl-C, `q` in the TUI) destroys every s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 import uuid
@@ -17,6 +18,7 @@ from ai_code_evals.engine.events import (
     CandidateAdded,
     EngineNotice,
     EventBus,
+    ReferenceChecked,
     RunFinished,
     RunStarted,
     TaskSelected,
@@ -52,6 +54,10 @@ class RunConfig:
     # results already in the log (resume): (candidate_id, profile) -> result
     finished: dict[tuple[str, str], CandidateResult] = field(default_factory=dict)
     spec_extra: dict = field(default_factory=dict)  # recorded in the log's spec.run_config
+    # run each task's reference (when it has one) against its own tests, hidden from the results
+    check_reference: bool = True
+    reference_checks: dict[str, dict] = field(default_factory=dict)  # resume: task_id -> event data
+    generation_timeout_s: float = 600.0  # per candidate: a generator that stops answering
 
 
 class Engine:
@@ -63,6 +69,14 @@ class Engine:
         self.candidates: dict[str, list[Candidate]] = {t.id: [] for t in config.tasks}
         self.results: dict[tuple[str, str], CandidateResult] = dict(config.finished)
         self.selections: dict[str, dict] = {}
+        self.task_errors: dict[str, list[str]] = {}  # problems with the task itself, not its candidates
+        for task_id, check in config.reference_checks.items():
+            if check.get("error"):
+                self.task_errors.setdefault(task_id, []).append(check["error"])
+
+    def task_error(self, task: Task, message: str) -> None:
+        self.task_errors.setdefault(task.id, []).append(message)
+        self.bus.publish(EngineNotice(f"{task.id}: {message}", level="error"))
 
     async def run(self) -> dict:
         cfg = self.cfg
@@ -92,11 +106,22 @@ class Engine:
             for c in given:
                 yield c
             return
+        agen = self.cfg.generator.generate(task, self.cfg.n)
+        limit = self.cfg.generation_timeout_s
         try:
-            async for c in self.cfg.generator.generate(task, self.cfg.n):
+            while True:
+                try:
+                    c = await asyncio.wait_for(anext(agen), limit)
+                except StopAsyncIteration:
+                    return
                 yield c
-        except Exception as exc:  # generation failed: say so, keep what arrived
-            self.bus.publish(EngineNotice(f"generation for {task.id} failed: {exc}", level="error"))
+        except TimeoutError:  # a generator that stops answering: keep what arrived
+            self.task_error(task, f"generation stopped: no candidate within {limit:g}s")
+        except Exception as exc:  # noqa: BLE001 - generation failed: say so, keep what arrived
+            self.task_error(task, f"generation failed: {type(exc).__name__}: {exc}")
+        finally:
+            with contextlib.suppress(Exception, asyncio.CancelledError):  # best effort on the way out
+                await asyncio.wait_for(agen.aclose(), 5.0)
 
     async def _run_task(self, task: Task) -> None:
         jobs: list[asyncio.Task] = []
@@ -114,8 +139,57 @@ class Engine:
                     raw_reply=cand.raw_reply if cand.error else None))
                 for profile in self.cfg.profiles:
                     jobs.append(group.create_task(self._run_one(task, cand, profile)))
+            same = self._same_as_reference(task)
+            if self._wants_reference_check(task) and same is None:
+                group.create_task(self._check_reference(task))
         self._fill_duplicates(task)
+        if self._wants_reference_check(task) and same is not None:
+            result = self.results.get((same.id, self.cfg.profiles[0].name))
+            if result is not None:
+                self._judge_reference(task, result)
         await self._select(task)
+
+    # -- the task's own reference --------------------------------------------------------------
+    def _wants_reference_check(self, task: Task) -> bool:
+        return bool(self.cfg.check_reference and task.reference and task.id not in self.cfg.reference_checks)
+
+    def _same_as_reference(self, task: Task) -> Candidate | None:
+        """A candidate whose code is the reference: its own result answers the question."""
+        ref = (task.reference or "").strip()
+        return next((c for c in self.candidates[task.id]
+                     if ref and not c.error and not c.duplicate_of and c.code.strip() == ref), None)
+
+    async def _check_reference(self, task: Task) -> None:
+        """Run the reference once, as a hidden candidate (its events go nowhere), under the first
+        profile. Broken tests then show up as a task error instead of failing every candidate."""
+        ref = Candidate(id=f"{task.id}#reference", task_id=task.id, code=task.reference or "",
+                        label="reference", origin="reference")
+        profile = self.cfg.profiles[0]
+        job = CandidateJob(task.model_copy(update={"perf": []}), ref, profile, EventBus())
+        async with self.sem:
+            labels = {"app": "ai-code-evals", "run_id": self.cfg.run_id, "candidate": ref.id,
+                      "profile": profile.name}
+            result = await job.run(self.cfg.backend, labels)
+        self._judge_reference(task, result)
+
+    def _judge_reference(self, task: Task, result: CandidateResult) -> None:
+        error = None
+        if result.status == "error" and result.reason.startswith("sandbox failure"):
+            self.bus.publish(EngineNotice(f"{task.id}: could not check the reference solution "
+                                          f"({result.reason})", level="warning"))
+            return  # unchecked: a resume tries again
+        if result.status != "passed":
+            first = result.failures[0] if result.failures else None
+            where = f"; first failure: {first.get('name')}: {first.get('error')}" if first else ""
+            error = (f"the task's reference solution does not pass its own tests ({result.reason}{where}): "
+                     "the tests are probably wrong, so its candidates' failures prove little")
+        elif result.errors_handled < result.errors_total:
+            error = (f"the task's reference solution handles only {result.errors_handled}/"
+                     f"{result.errors_total} of its error cases: the error cases are probably wrong")
+        if error:
+            self.task_error(task, error)
+        self.bus.publish(ReferenceChecked(task_id=task.id, ok=error is None, error=error,
+                                          result=result.model_dump()))
 
     async def _run_one(self, task: Task, cand: Candidate, profile: EnvProfile) -> None:
         key = (cand.id, profile.name)
@@ -214,8 +288,9 @@ class Engine:
                             "peak_kib": None, "reason": "not run (interrupted)", "label": c.label})
             if rows:
                 counts.append((len(out), sum(1 for r in rows if r.status == "passed")))
+            errors = self.task_errors.get(task.id)
             tasks_out.append({"task_id": task.id, "winner": sel["winner"], "reason": sel["reason"],
-                              "candidates": out})
+                              "candidates": out, "error": "; ".join(errors) if errors else None})
         return {
             "run_id": self.cfg.run_id,
             "record": str(self.cfg.record) if self.cfg.record else None,
