@@ -123,7 +123,7 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
             hint = ""
             if i == last and not text.endswith("\n"):
                 hint = " (the last line looks cut short: is the file truncated?)"
-            raise InputError(f"invalid JSON: {e.msg} at column {e.colno}{hint}", path=name, line=i) from None
+            raise InputError(f"invalid JSON: {e.msg} (column {e.colno}){hint}", path=name, line=i) from None
         except RecursionError:
             raise InputError("invalid JSON: nested too deeply", path=name, line=i) from None
         if not isinstance(obj, dict):

@@ -1,4 +1,10 @@
-# label: correct, O(n) dict.fromkeys, but no type check (splits a string into characters)
+# label: correct, O(n) loop with a set, but no type check (splits a string into characters)
 # kind: fragile
 def dedupe(items):
-    return list(dict.fromkeys(items))
+    seen = set()
+    result = []
+    for item in items:
+        if item not in seen:
+            seen.add(item)
+            result.append(item)
+    return result

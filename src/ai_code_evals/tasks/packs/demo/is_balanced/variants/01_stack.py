@@ -9,7 +9,6 @@ def is_balanced(s):
         if ch in "([{":
             stack.append(ch)
         elif ch in closers:
-            if not stack or stack[-1] != closers[ch]:
+            if not stack or stack.pop() != closers[ch]:
                 return False
-            stack.pop()
     return not stack

@@ -1,4 +1,4 @@
-# label: correct on strings, but calls s.replace first (AttributeError instead of TypeError)
+# label: correct on strings, but calls s.replace first (AttributeError instead of TypeError on bad input)
 # kind: crash
 def is_balanced(s):
     s = s.replace(" ", "")
