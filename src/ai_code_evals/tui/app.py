@@ -234,11 +234,11 @@ class WorkspaceApp(App[int]):
         if self.workspace.pages > 1:
             bits.append(f"page {self.workspace.page + 1}/{self.workspace.pages}")
         if self.paused:
-            bits.append("⏸ PAUSED (space resumes)")
+            bits.append("PAUSED (space resumes)")
         if self.travel.global_pos is not None:
-            bits.append(f"⏪ ALL PANES at {format_ts(self.travel.global_ts(), m.started_at)} (end: live)")
+            bits.append(f"« ALL PANES at {format_ts(self.travel.global_ts(), m.started_at)} (end: live)")
         elif self.travel.per_pane:
-            bits.append(f"⏪ time travel in {len(self.travel.per_pane)} pane(s) (end: live)")
+            bits.append(f"« time travel in {len(self.travel.per_pane)} pane(s) (end: live)")
         elif self.travel.all_panes:
             bits.append("[ ] step all panes")
         self.topbar.update(" · ".join(bits))

@@ -7,10 +7,23 @@ from __future__ import annotations
 
 import difflib
 
+from pygments.token import Token
 from textual.containers import VerticalScroll
 from textual.content import Content
-from textual.highlight import highlight
+from textual.highlight import HighlightTheme, highlight
 from textual.widgets import Static
+
+
+class DiffTheme(HighlightTheme):
+    """Textual's highlight theme plus the diff tokens it leaves plain."""
+
+    STYLES = {  # noqa: RUF012 - same shape as the base class attribute
+        **HighlightTheme.STYLES,
+        Token.Generic.Deleted: "$text-error",
+        Token.Generic.Inserted: "$text-success",
+        Token.Generic.Subheading: "bold $text-primary",
+        Token.Generic.Heading: "bold $text-secondary",
+    }
 
 
 def numbered(content: Content) -> Content:
@@ -85,7 +98,7 @@ class CodePanel(VerticalScroll):
             name, other = against
             self.border_title = f"Diff · {name} → {cid}"
             self.plain = diff_text(other, code or "", name, cid)
-            self._body.update(highlight(self.plain, language="diff"))
+            self._body.update(highlight(self.plain, language="diff", theme=DiffTheme))
         elif code:
             self.border_title = f"Code · {cid}{suffix}"
             self.plain = code

@@ -162,9 +162,9 @@ class SandboxPane(Widget, can_focus=True):
         if live:
             where = f"live · snapshot {n}/{n}" if n else "live"
         elif snap is None:
-            where = "⏪ not started yet at this time"
+            where = "« not started yet at this time"
         else:
-            where = (f"⏪ snapshot {self.index + 1}/{n} · {snap.get('state', '?')} · "
+            where = (f"« snapshot {self.index + 1}/{n} · {snap.get('state', '?')} · "
                      f"{format_ts(snap.get('ts'), self.model.started_at)}")
         self._snap.update(f"{where} · {detail}" if detail else where)
         status = None
