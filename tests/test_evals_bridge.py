@@ -153,7 +153,9 @@ class TextFn:
 
 
 # -- in process, evals' own machinery -------------------------------------------------------------------
-def test_oaieval_samples_fn_on_a_task_file(evals, tiny, tmp_path):
+@pytest.fixture
+def samples_run(evals, tiny, tmp_path):
+    """``oaieval ai-code-evals/samples tiny`` on 4 samples (one does not parse): (log, run id)."""
     samples = tmp_path / "samples.jsonl"
     samples.write_text('{"task_id": "add", "completion": "    return a + b\\n"}\n'
                        '{"task_id": "add", "completion": "    return a - b\\n"}\n'
@@ -162,6 +164,11 @@ def test_oaieval_samples_fn_on_a_task_file(evals, tiny, tmp_path):
     log = tmp_path / "out.jsonl"
     run_id = oaieval_in_process(["ai-code-evals/samples", "tiny", "--completion_args", f"samples={samples}",
                                  "--record_path", str(log)], tiny)
+    return log, run_id
+
+
+def test_oaieval_samples_fn_on_a_task_file(samples_run):
+    log, run_id = samples_run
     record = check_log_shape(log)
     report = record.final_report
     assert record.run_id == run_id and report["run_id"] == run_id
@@ -180,6 +187,21 @@ def test_oaieval_samples_fn_on_a_task_file(evals, tiny, tmp_path):
         "correct": False, "expected": "all tests pass", "picked": "failed", "profile": "default"}
     sampled = {e["sample_id"]: e["data"]["sampled"] for e in events(log, "sampling")}
     assert sampled["neg#0"] == ['def neg(x):\n    """Return -x."""\n    return -x\n']
+
+
+async def test_replay_opens_an_oaieval_log(samples_run, tmp_path):
+    from ai_code_evals.tui.app import WorkspaceApp
+
+    log, run_id = samples_run
+    app = WorkspaceApp(record=log, export_dir=tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause()
+        app.flush()
+        assert app.mode == "replay" and len(app.workspace.slots) == 4
+        assert "REPLAY" in str(app.topbar.render()) and run_id in str(app.topbar.render())
+        assert {t: m.engine_selection["winner"] for t, m in app.model.tasks.items()} == {"add": "add#0",
+                                                                                       "neg": "neg#0"}
+        assert app.model.finished and app.model.summary["selection_accuracy"] == 1.0
 
 
 def test_oaieval_offline_fn_on_the_demo_eval(evals, tmp_path):

@@ -13,6 +13,8 @@ the exception's text, DESIGN §7), and a flush after each result (evals buffers 
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 from ai_code_evals.engine.events import CandidateFinished, EngineNotice, Event, TaskSelected
@@ -26,17 +28,12 @@ def plain(data: Any) -> Any:
 
 
 class RecorderLog(RunLog):
-    """Subscribe ``on_event`` to the engine's bus. ``RunLog.__init__`` is not called on purpose:
-    there is no file of our own, evals' recorder owns the log."""
+    """Subscribe ``on_event`` to the engine's bus. evals' recorder owns the log: every line goes
+    there through ``record``, and RunLog's own file is the null device."""
 
     def __init__(self, recorder: Any) -> None:
+        super().__init__(Path(os.devnull), recorder.run_spec.run_id, append=True)
         self.recorder = recorder
-        self.run_id = recorder.run_spec.run_id
-        self.event_id = 0
-        self.summary: dict | None = None
-        self.user_selections: dict[str, dict] = {}
-        self._lines: dict[tuple[str, str], int] = {}
-        self._fh = None
         self.errors: list[dict] = []
 
     def record(self, type_: str, sample_id: str, data: dict) -> None:
@@ -75,8 +72,9 @@ class RecorderLog(RunLog):
         self.recorder.flush_events()
 
     def close(self, final_report: dict | None = None) -> None:
-        """evals writes the final report itself (after ``Eval.run`` returns); flush what is left."""
+        """Flush what is left; evals writes the final report itself, after ``Eval.run`` returns."""
         self.flush()
+        super().close()
 
 
 def token_counts(usage: Any) -> dict[str, int]:
