@@ -435,23 +435,30 @@ class DaytonaTestServer:
         box = self._box(request)
         if box is None:
             return self._toolbox_error(request, 404, "sandbox not found")
+        # as the daemon does: a files[i].path part must come before its files[i].file part
         reader = await request.multipart()
         paths: dict[str, str] = {}
-        written = []
+        written: list[dict] = []
+        errors: list[str] = []
         async for part in reader:
             name = part.name or ""
             if name.endswith(".path"):
-                paths[name[: -len(".path")]] = (await part.text())
+                paths[name[: -len(".path")]] = (await part.text()).strip()
             elif name.endswith(".file"):
                 key = name[: -len(".file")]
-                dest = paths.get(key) or part.filename or ""
-                target = self._inside(box, dest)
-                if target is None:
-                    return self._toolbox_error(request, 400, f"path outside the sandbox: {dest}")
                 data = await part.read()
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(data)
-                written.append({"path": dest, "bytes": len(data)})
+                dest = paths.get(key)
+                target = self._inside(box, dest) if dest else None
+                if dest is None:
+                    errors.append(f"{key}: missing .path metadata")
+                elif target is None:  # the daemon writes anywhere; this double stays in its sandbox
+                    errors.append(f"{dest}: outside the test double's sandbox")
+                else:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(data)
+                    written.append({"path": dest, "bytes": len(data)})
+        if errors:
+            return self._json(UploadFilesResponse, {"errors": errors, "files": written}, status=400)
         return self._json(UploadFilesResponse, {"files": written})
 
     def _session(self, request: web.Request) -> tuple[Box | None, dict[str, Cmd] | None]:
