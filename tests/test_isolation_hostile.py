@@ -1,0 +1,657 @@
+"""Hostile candidates against the real local backend, at every isolation level that works here.
+
+Each attack runs as a plain Python script in one sandbox while a well-behaved sibling runs in
+another sandbox of the same backend at the same time. Every test asserts that the attack is
+contained (its effect stays inside the sandbox or is refused), that nothing is left behind once
+the command returns and the sandbox is destroyed (no process mentioning the attack's unique
+marker in its command line or environment, no process of the sandbox's uid, no file named after
+the marker on the host, no working directory), and that the sibling finished normally.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from ai_code_evals.sandbox import isolation
+from ai_code_evals.sandbox.base import ExecResult, SandboxLimits, SandboxSpec
+from ai_code_evals.sandbox.local import LocalBackend, LocalSandbox
+from ai_code_evals.sandbox.output import MAX_LINE
+
+HOST = isolation.default_host()
+WORKING = [lv for lv in isolation.LEVELS if isolation.works(lv, HOST)]
+if not WORKING:
+    pytest.skip("no isolation level works on this machine", allow_module_level=True)
+NAMESPACED = ("bwrap", "unshare")  # levels with a private /tmp and working-directory tmpfs
+REPO = Path(__file__).resolve().parents[1]
+HOME = os.path.expanduser("~")
+LIMITS = SandboxLimits(wall_s=60, cpu_s=20, memory_mb=256, processes=16, file_size_mb=4, open_files=64,
+                       output_bytes=256 * 1024)
+SHORT = 1.0  # wall-clock limit for attacks that never end by themselves
+
+SIBLING = textwrap.dedent("""
+    import os, tempfile
+    kids = []
+    for _ in range(4):
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0 if sum(range(300000)) == 44999850000 else 1)
+        kids.append(pid)
+    ok = all(os.waitstatus_to_exitcode(os.waitpid(p, 0)[1]) == 0 for p in kids)
+    data = os.urandom(1 << 20)
+    with tempfile.TemporaryFile() as f:
+        f.write(data)
+        f.seek(0)
+        ok = ok and f.read() == data
+    with open("sibling.bin", "wb") as f:
+        f.write(data)
+    ok = ok and open("sibling.bin", "rb").read() == data
+    blob = bytearray(64 << 20)
+    print("sibling-ok" if ok else "sibling-bad", flush=True)
+""")
+
+
+@pytest.fixture(params=WORKING)
+def level(request) -> str:
+    return request.param
+
+
+@dataclass
+class Outcome:
+    result: ExecResult
+    out: list[str]
+    err: list[str]
+    marker: str
+    box: LocalSandbox
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.out + self.err)
+
+
+def _live(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
+    except OSError:
+        return False
+
+
+def leftovers(marker: str, uid: int | None) -> list[str]:
+    """Live processes mentioning ``marker`` (or owned by ``uid``), and host files named after it."""
+    found = []
+    for pid in (int(p) for p in os.listdir("/proc") if p.isdigit()):
+        if pid == os.getpid() or not _live(pid):
+            continue
+        try:
+            if uid is not None and os.stat(f"/proc/{pid}").st_uid == uid:
+                found.append(f"process {pid} of uid {uid}")
+                continue
+            blob = b""
+            for name in ("cmdline", "environ"):
+                with open(f"/proc/{pid}/{name}", "rb") as f:
+                    blob += f.read()
+        except OSError:
+            continue
+        if marker.encode() in blob:
+            found.append(f"process {pid}: {blob[:200]!r}")
+    for d in {"/", "/tmp", "/var/tmp", "/dev/shm", "/run/lock", str(REPO), HOME, os.getcwd(), "/etc"}:
+        try:
+            found += [os.path.join(d, n) for n in os.listdir(d) if marker in n]
+        except OSError:
+            pass
+    return found
+
+
+async def attack(level: str, code: str, *, limits: SandboxLimits = LIMITS, timeout: float = 30,
+                 args: tuple = (), sibling_arg: bool = False, ready: str | None = None) -> Outcome:
+    """Run ``code`` (argv[1] is the marker) next to a sibling; assert containment and cleanup.
+
+    An attack that never ends is stopped by the wall-clock limit ``timeout``. On a loaded
+    machine the limit may strike before the attack got going: when the ``ready`` line it
+    prints first is missing, the attack is run again with twice the time (no timing guess
+    decides the outcome)."""
+    for _ in range(5):
+        o = await _attack_once(level, code, limits=limits, timeout=timeout, args=args, sibling_arg=sibling_arg)
+        if ready is None or ready in o.out or not o.result.timed_out:
+            return o
+        timeout *= 2
+    raise AssertionError(f"the attack never printed {ready!r}: {o.result}")
+
+
+async def _attack_once(level: str, code: str, *, limits: SandboxLimits, timeout: float, args: tuple,
+                       sibling_arg: bool) -> Outcome:
+    marker = f"ace-hostile-{uuid.uuid4().hex}"
+    backend = LocalBackend(level)
+    try:
+        sibling = await backend.create(SandboxSpec(limits=LIMITS))
+        box = await backend.create(SandboxSpec(limits=limits, env={"ACE_MARKER": marker}))
+        await sibling.upload({"sibling.py": SIBLING.encode()})
+        await box.upload({"attack.py": textwrap.dedent(code).encode()})
+        out: list[tuple[str, str]] = []
+        sib: list[tuple[str, str]] = []
+        extra = (sibling.workdir,) if sibling_arg else ()
+        result, sib_result = await asyncio.gather(
+            box.exec(["python", "attack.py", marker, *args, *extra], on_line=lambda s, t: out.append((s, t)),
+                     timeout_s=timeout),
+            sibling.exec(["python", "sibling.py"], on_line=lambda s, t: sib.append((s, t)), timeout_s=60))
+        after_exec = leftovers(marker, box.uid)
+        await box.destroy()
+        await sibling.destroy()
+        after_destroy = leftovers(marker, box.uid)
+    finally:
+        await backend.aclose()
+    assert sib_result.exit_code == 0 and ("stdout", "sibling-ok") in sib, (sib_result, sib)
+    assert after_exec == [], f"left running after the command returned: {after_exec}"
+    assert after_destroy == [], f"left behind after destroy: {after_destroy}"
+    assert not os.path.exists(box.workdir) and not os.path.exists(sibling.workdir)
+    return Outcome(result, [t for s, t in out if s == "stdout"], [t for s, t in out if s == "stderr"], marker, box)
+
+
+IGNORE_ALL = """
+import signal
+for s in signal.Signals:
+    if s not in (signal.SIGKILL, signal.SIGSTOP):
+        try:
+            signal.signal(s, signal.SIG_IGN)
+        except (OSError, ValueError):
+            pass
+"""
+
+
+# -- the process tree --------------------------------------------------------------------------------
+async def test_early_os_exit(level):
+    o = await attack(level, "import os\nprint('leaving', flush=True)\nos._exit(0)\n")
+    assert o.result.exit_code == 0 and o.out == ["leaving"]
+
+
+async def test_busy_loop_ignoring_signals(level):
+    o = await attack(level, IGNORE_ALL + "print('spinning', flush=True)\nwhile True:\n    pass\n", timeout=SHORT,
+                     ready="spinning")
+    assert o.result.timed_out and o.result.signal == signal.SIGKILL and o.out == ["spinning"]
+
+
+async def test_sleeping_and_ignoring_every_catchable_signal(level):
+    code = IGNORE_ALL + "import time\nprint('asleep', flush=True)\nwhile True:\n    time.sleep(10)\n"
+    o = await attack(level, code, timeout=SHORT, ready="asleep")
+    assert o.result.timed_out and o.result.signal == signal.SIGKILL
+
+
+async def test_stops_itself(level):
+    code = "import os, signal\nprint('stopping', flush=True)\nos.kill(os.getpid(), signal.SIGSTOP)\n"
+    o = await attack(level, code, timeout=SHORT, ready="stopping")
+    assert o.result.timed_out and o.out == ["stopping"]
+
+
+async def test_fork_storm(level):
+    code = """
+        import os
+        print("storming", flush=True)
+        while True:
+            try:
+                os.fork()
+            except OSError:
+                pass
+    """
+    o = await attack(level, code, timeout=SHORT, ready="storming")
+    assert o.result.timed_out
+
+
+async def test_forking_past_the_process_limit(level):
+    code = """
+        import os, time
+        kids = []
+        try:
+            for _ in range(64):
+                pid = os.fork()
+                if pid == 0:
+                    time.sleep(600)
+                kids.append(pid)
+            print("forked all")
+        except OSError as e:
+            print("refused after", len(kids), e.errno)
+    """
+    o = await attack(level, code)
+    assert o.result.exit_code == 0  # it returned, leaving sleeping children: they must be gone
+    if HOST.root:
+        assert o.out[0].startswith("refused after") and int(o.out[0].split()[2]) < LIMITS.processes
+
+
+async def test_orphaned_grandchild_in_a_new_session(level):
+    code = """
+        import os, time
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                while True:
+                    time.sleep(0.05)
+            os._exit(0)
+        os.wait()
+        print("parent leaving", flush=True)
+    """
+    o = await attack(level, code)
+    assert o.result.exit_code == 0 and o.out == ["parent leaving"]
+
+
+async def test_child_keeps_stdout_open_after_the_parent_exits(level):
+    code = """
+        import os, time
+        if os.fork() == 0:
+            time.sleep(600)
+        print("parent done", flush=True)
+    """
+    o = await attack(level, code, timeout=30)
+    assert o.result.exit_code == 0 and not o.result.timed_out
+
+
+async def test_spinning_threads_left_after_returning(level):
+    code = """
+        import threading
+        def spin():
+            while True:
+                pass
+        for _ in range(4):
+            threading.Thread(target=spin).start()
+        print("returned", flush=True)
+    """
+    o = await attack(level, code, timeout=SHORT, ready="returned")
+    assert o.result.timed_out and o.out == ["returned"]
+
+
+async def test_kills_its_parent_and_everything_it_can(level):
+    code = """
+        import os, signal
+        print("parent", os.getppid(), flush=True)
+        for target in (os.getppid(), 1):
+            try:
+                os.kill(target, signal.SIGKILL)
+            except OSError as e:
+                print("refused", target, e.errno, flush=True)
+        os.kill(-1, signal.SIGKILL)
+    """
+    o = await attack(level, code)
+    assert os.getppid() > 0  # we are alive to check; the sibling finished too (attack() asserts)
+    assert o.result.signal == signal.SIGKILL or o.result.exit_code is not None
+
+
+# -- memory and CPU ------------------------------------------------------------------------------------
+async def test_memory_bomb(level):
+    code = """
+        chunks = []
+        try:
+            while True:
+                chunks.append(b"x" * (16 << 20))
+        except MemoryError:
+            n = len(chunks)
+            chunks.clear()
+            print("MemoryError after", n * 16, "MiB", flush=True)
+    """
+    o = await attack(level, code)
+    assert o.result.exit_code == 0 and not o.result.timed_out
+    assert int(o.out[0].split()[2]) < LIMITS.memory_mb
+
+
+async def test_allocating_past_the_limit_in_c(level):
+    code = """
+        import ctypes, mmap
+        try:
+            bytearray(10**10)
+            print("bytearray: allocated")
+        except MemoryError:
+            print("bytearray: refused")
+        libc = ctypes.CDLL(None)
+        libc.malloc.restype = ctypes.c_void_p
+        print("malloc:", "refused" if not libc.malloc(ctypes.c_size_t(10**10)) else "allocated")
+        try:
+            mmap.mmap(-1, 10**10)
+            print("mmap: allocated")
+        except OSError:
+            print("mmap: refused")
+    """
+    o = await attack(level, code)
+    assert o.out == ["bytearray: refused", "malloc: refused", "mmap: refused"], o.text
+
+
+async def test_deep_recursion_crash(level):
+    """Recursion in C code (the JSON encoder) past the stack: a real segmentation fault."""
+    code = """
+        import json, sys
+        nested = []
+        for _ in range(10**5):
+            nested = [nested]
+        sys.setrecursionlimit(10**8)
+        print("diving", flush=True)
+        json.dumps(nested)
+    """
+    o = await attack(level, code)
+    assert o.result.signal == signal.SIGSEGV and o.out == ["diving"]
+    assert not o.result.timed_out
+
+
+# -- output --------------------------------------------------------------------------------------------
+async def test_output_flood_on_both_streams(level):
+    code = """
+        import sys
+        line = "flood " * 30 + "\\n"
+        for _ in range(100000):
+            sys.stdout.write(line)
+            sys.stderr.write(line)
+        print("END", flush=True)
+    """
+    o = await attack(level, code)
+    r = o.result
+    assert r.exit_code == 0 and r.stdout_dropped > 0 and r.stderr_dropped > 0
+    assert o.out[-1] == "END"
+    assert sum(len(t) + 1 for t in o.out) <= LIMITS.output_bytes
+    assert sum(len(t) + 1 for t in o.err) <= LIMITS.output_bytes
+
+
+async def test_fifty_megabyte_line_without_newline(level):
+    code = "import sys\nsys.stdout.write('x' * (50 << 20))\nsys.stdout.flush()\n"
+    o = await attack(level, code)
+    assert o.result.exit_code == 0
+    assert all(len(t) <= MAX_LINE for t in o.out)
+    kept = sum(len(t) for t in o.out)
+    assert kept <= LIMITS.output_bytes and kept + o.result.stdout_dropped == 50 << 20
+
+
+async def test_closes_its_own_stdout_and_stderr(level):
+    code = "import os, time\nos.close(1)\nos.close(2)\ntime.sleep(0.3)\nos._exit(7)\n"
+    o = await attack(level, code)
+    assert o.result.exit_code == 7 and o.out == [] and o.err == []  # waited for the exit, not for EOF
+
+
+async def test_terminal_escape_sequences_and_no_terminal(level):
+    code = """
+        import os
+        print("\\x1b]0;owned\\x07\\x1b[2J\\x1b[31mred", flush=True)
+        try:
+            os.open("/dev/tty", os.O_WRONLY)
+            print("tty: opened")
+        except OSError as e:
+            print("tty: refused", e.errno)
+    """
+    o = await attack(level, code)
+    assert o.out[0] == "\x1b]0;owned\x07\x1b[2J\x1b[31mred"  # passed through verbatim: the TUI sanitises
+    assert o.out[1].startswith("tty: refused")
+
+
+async def test_syntax_error(level):
+    o = await attack(level, "def broken(:\n    pass\n")
+    assert o.result.exit_code == 1 and any("SyntaxError" in t for t in o.err)
+
+
+# -- files -----------------------------------------------------------------------------------------------
+async def test_writes_outside_the_working_directory(level):
+    code = """
+        import os, sys
+        marker = sys.argv[1]
+        for d in sys.argv[2:]:
+            try:
+                with open(os.path.join(d, marker), "w") as f:
+                    f.write("escaped")
+                print("wrote", d)
+            except OSError as e:
+                print("refused", d, e.errno)
+    """
+    targets = ("/", "/tmp", "/var/tmp", "/dev/shm", "/run/lock", str(REPO), HOME, "/etc", os.getcwd())
+    o = await attack(level, code, args=targets)
+    wrote = {line.split()[1] for line in o.out if line.startswith("wrote")}
+    if level in NAMESPACED:
+        assert wrote <= {"/tmp", "/var/tmp", "/dev/shm"}  # private tmpfs mounts, gone with the sandbox
+    else:
+        assert wrote == set()  # Landlock: only the working directory is writable
+    # attack() already checked that no file named after the marker exists on the host
+
+
+async def test_fills_the_disk(level):
+    code = """
+        import errno
+        try:
+            with open("huge", "wb") as f:
+                f.write(b"x" * (8 << 20))
+        except OSError as e:
+            print("one file:", errno.errorcode[e.errno])
+        n = 0
+        try:
+            for n in range(12):
+                with open(f"part{n}", "wb") as f:
+                    f.write(b"x" * (3 << 20))
+            print("many files: all written")
+        except OSError as e:
+            print("many files:", errno.errorcode[e.errno], "after", n)
+    """
+    o = await attack(level, code)
+    assert o.out[0] == "one file: EFBIG"
+    if level in NAMESPACED:  # the working directory is a size-limited tmpfs
+        assert o.out[1].startswith("many files: ENOSPC")
+
+
+async def test_symlink_planted_for_the_next_upload(level, tmp_path):
+    target = tmp_path / "victim.txt"
+    target.write_text("original")
+    code = """
+        import os, sys
+        os.remove("attack.py")
+        os.symlink(sys.argv[2], "attack.py")
+        print("planted", flush=True)
+    """
+    marker = f"ace-hostile-{uuid.uuid4().hex}"
+    backend = LocalBackend(level)
+    try:
+        box = await backend.create(SandboxSpec(limits=LIMITS))
+        await box.upload({"attack.py": textwrap.dedent(code).encode()})
+        await box.exec(["python", "attack.py", marker, str(target)], on_line=lambda s, t: None, timeout_s=30)
+        await box.upload({"attack.py": b"overwritten"})
+        lines: list[str] = []
+        await box.exec(["python", "-c", "print(open('attack.py').read())"], on_line=lambda s, t: lines.append(t),
+                       timeout_s=30)
+    finally:
+        await backend.aclose()
+    assert target.read_text() == "original"
+    assert lines == ["overwritten"]
+
+
+async def test_reads_another_sandbox(level):
+    code = """
+        import os, sys
+        other = sys.argv[2]
+        try:
+            print("listed", os.listdir(other))
+        except OSError as e:
+            print("refused", e.errno)
+    """
+    o = await attack(level, code, sibling_arg=True)
+    assert o.out[0].startswith("refused") or o.out[0] == "listed []"
+
+
+async def test_many_open_files(level):
+    code = """
+        import os
+        fds = []
+        try:
+            while True:
+                fds.append(os.open("/dev/null", os.O_RDONLY))
+        except OSError as e:
+            print("stopped at", len(fds), e.errno)
+    """
+    o = await attack(level, code)
+    assert int(o.out[0].split()[2]) < LIMITS.open_files
+
+
+# -- secrets ----------------------------------------------------------------------------------------------
+SCAN_SECRETS = """
+import os, sys
+found = [k for k in os.environ if "KEY" in k or "TOKEN" in k]
+print("env keys", found, flush=True)
+for pid in os.listdir("/proc"):
+    if pid.isdigit():
+        try:
+            print("environ", pid, open(f"/proc/{pid}/environ", "rb").read().decode(errors="replace"))
+        except OSError:
+            pass
+for path in sys.argv[2:]:
+    try:
+        if os.path.isdir(path):
+            print("dir", path, os.listdir(path))
+        else:
+            print("file", path, open(path, errors="replace").read())
+    except OSError as e:
+        print("refused", path, e.errno)
+"""
+
+
+async def test_reads_api_keys_from_the_environment(level, monkeypatch):
+    secret = f"sk-secret-{uuid.uuid4().hex}"
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    monkeypatch.setenv("DAYTONA_API_KEY", secret + "-daytona")
+    o = await attack(level, SCAN_SECRETS)
+    assert o.out[0] == "env keys []"
+    assert secret not in o.text
+
+
+async def test_reads_the_projects_dotenv(level, monkeypatch):
+    secret = f"sk-dotenv-{uuid.uuid4().hex}"
+    (REPO / ".pytest_cache").mkdir(exist_ok=True)
+    project = Path(tempfile.mkdtemp(prefix="ace-project-", dir=REPO / ".pytest_cache"))
+    try:
+        os.chmod(project, 0o755)
+        env_file = project / ".env"
+        env_file.write_text(f"OPENAI_API_KEY={secret}\n")
+        os.chmod(env_file, 0o644)  # readable by anyone: only the sandbox may hide it
+        (project / ".env.example").write_text("OPENAI_API_KEY=\n")
+        monkeypatch.chdir(project)
+        o = await attack(level, SCAN_SECRETS, args=(str(env_file), str(project)))
+    finally:
+        for f in project.iterdir():
+            f.unlink()
+        project.rmdir()
+    assert secret not in o.text
+
+
+async def test_reads_the_home_directory_and_etc_shadow(level):
+    secret = f"home-secret-{uuid.uuid4().hex}"
+    planted = Path(HOME) / f".ace-test-{uuid.uuid4().hex}"
+    planted.write_text(secret)
+    os.chmod(planted, 0o644)
+    try:
+        o = await attack(level, SCAN_SECRETS, args=(str(planted), HOME, "/etc/shadow"))
+    finally:
+        planted.unlink()
+    assert secret not in o.text
+    assert any(line.startswith("refused /etc/shadow") for line in o.out)
+    listing = [line for line in o.out if line.startswith(f"dir {HOME} ")]
+    assert not listing or planted.name not in listing[0]
+
+
+# -- network and privileges --------------------------------------------------------------------------------
+async def test_network_connection_to_a_loopback_listener(level):
+    tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    tcp.bind(("127.0.0.1", 0))
+    tcp.listen(8)
+    tcp.setblocking(False)
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    udp.setblocking(False)
+    code = """
+        import socket, sys
+        tcp_port, udp_port = int(sys.argv[2]), int(sys.argv[3])
+        try:
+            s = socket.create_connection(("127.0.0.1", tcp_port), timeout=3)
+            s.sendall(b"exfiltrated")
+            print("tcp: connected")
+        except OSError as e:
+            print("tcp: refused", e.errno)
+        try:
+            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            u.sendto(b"exfiltrated", ("127.0.0.1", udp_port))
+            print("udp: sent")
+        except OSError as e:
+            print("udp: refused", e.errno)
+        try:
+            socket.create_connection(("1.1.1.1", 80), timeout=3)
+            print("internet: connected")
+        except OSError as e:
+            print("internet: refused", e.errno)
+    """
+    try:
+        o = await attack(level, code, args=(str(tcp.getsockname()[1]), str(udp.getsockname()[1])))
+        with pytest.raises(BlockingIOError):
+            tcp.accept()
+        with pytest.raises(BlockingIOError):
+            udp.recvfrom(100)
+    finally:
+        tcp.close()
+        udp.close()
+    assert o.out[0].startswith("tcp: refused") and o.out[2].startswith("internet: refused")
+
+
+async def test_privilege_escalation_attempts(level):
+    code = """
+        import os
+        try:
+            os.setuid(0)
+            print("setuid: became root")
+        except OSError as e:
+            print("setuid: refused", e.errno)
+        caps = [l for l in open("/proc/self/status") if l.startswith(("CapEff", "NoNewPrivs"))]
+        print("status", " ".join(l.split()[1] for l in caps))
+        print("uid", os.getuid(), os.geteuid())
+    """
+    o = await attack(level, code)
+    assert o.out[0].startswith("setuid: refused")
+    cap_eff, nnp = o.out[1].split()[1:]
+    assert int(cap_eff, 16) == 0 and nnp == "1"
+    if HOST.root:
+        assert o.out[2] == f"uid {o.box.uid} {o.box.uid}" and o.box.uid != 0
+
+
+# -- controls: the checks above can fail --------------------------------------------------------------------
+def unsandboxed(code: str, *args: str) -> str:
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code), "marker", *args], capture_output=True,
+                          text=True, timeout=30, check=False)
+    return proc.stdout + proc.stderr
+
+
+def test_leftover_check_sees_a_live_process_and_a_file():
+    marker = f"ace-hostile-{uuid.uuid4().hex}"
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", marker])
+    try:
+        assert any(str(proc.pid) in item for item in leftovers(marker, None))
+    finally:
+        proc.kill()
+        proc.wait()
+    assert leftovers(marker, None) == []
+    path = Path(tempfile.gettempdir()) / marker
+    path.write_text("x")
+    try:
+        assert leftovers(marker, None) == [str(path)]
+    finally:
+        path.unlink()
+
+
+def test_the_secret_and_network_attacks_work_without_a_sandbox(monkeypatch, tmp_path):
+    """Without the backend the same scripts do find the secrets and reach the listener."""
+    secret = f"sk-secret-{uuid.uuid4().hex}"
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"KEY={secret}-dotenv")
+    assert "OPENAI_API_KEY" in unsandboxed(SCAN_SECRETS) and secret in unsandboxed(SCAN_SECRETS)
+    assert f"{secret}-dotenv" in unsandboxed(SCAN_SECRETS, str(env_file))
+    with socket.socket() as tcp:
+        tcp.bind(("127.0.0.1", 0))
+        tcp.listen(1)
+        code = "import socket, sys\nsocket.create_connection(('127.0.0.1', int(sys.argv[2])), timeout=3)\nprint('ok')"
+        assert unsandboxed(code, str(tcp.getsockname()[1])).strip() == "ok"
+        conn, _ = tcp.accept()
+        conn.close()
