@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -54,3 +55,24 @@ async def test_cli_daytona_backend_gives_the_local_verdicts(tmp_path):
 @pytest.mark.slow
 async def test_cli_daytona_backend_on_the_whole_demo(tmp_path):
     await compare("demo", tmp_path)
+
+
+async def test_cli_ctrl_c_leaves_no_sandbox(tmp_path):
+    server = await DaytonaTestServer().start()
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DAYTONA_", "ACE_DAYTONA_"))}
+        env.update({"DAYTONA_API_URL": server.api_url, "DAYTONA_API_KEY": server.api_key,
+                    "DAYTONA_TARGET": "local"})
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "ai_code_evals", "run", str(PACK / "dedupe" / "task.yaml"),
+            "--backend", "daytona", "--headless", "--record", str(tmp_path / "run.jsonl"),
+            cwd=tmp_path, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        while server.running_processes() < 2 and proc.returncode is None:
+            await asyncio.sleep(0.02)
+        assert proc.returncode is None, "the run ended before it could be interrupted"
+        proc.send_signal(signal.SIGINT)
+        await proc.wait()
+        assert server.created >= 2
+        assert server.live_sandboxes() == [] and server.running_processes() == 0
+    finally:
+        await server.close()

@@ -19,7 +19,14 @@ TARGET = "DAYTONA_TARGET"
 
 @dataclass(frozen=True)
 class DaytonaSettings:
-    """Everything the backend needs to talk to Daytona and to stay within its limits."""
+    """Everything the backend needs to talk to Daytona and to stay within its limits.
+
+    From the environment: DAYTONA_API_KEY (required), DAYTONA_API_URL, DAYTONA_TARGET,
+    ACE_DAYTONA_SNAPSHOT or ACE_DAYTONA_IMAGE, ACE_DAYTONA_CPU/MEMORY/DISK (GiB; image only),
+    ACE_DAYTONA_CONCURRENCY, ACE_DAYTONA_CREATES_PER_MINUTE, ACE_DAYTONA_AUTO_STOP_MINUTES,
+    ACE_DAYTONA_BLOCK_NETWORK (1/0), ACE_DAYTONA_CREATE_TIMEOUT (s), ACE_DAYTONA_RETRIES,
+    ACE_DAYTONA_REAP (1/0).
+    """
 
     api_key: str = field(repr=False)
     api_url: str | None = None  # None: the SDK's default (Daytona's cloud)
