@@ -110,7 +110,7 @@ async def test_network_failure_falls_back(server):
 
 async def test_unconfigured_judge_falls_back_with_the_setting_to_set(monkeypatch, tmp_path):
     judge.configure(None, None)
-    for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ACE_CONFIG"):
+    for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "ACE_CONFIG", "ACE_MODEL", "ACE_JUDGE_MODEL"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)
     ctx = context()
@@ -126,6 +126,7 @@ async def test_judge_reads_the_endpoint_from_the_environment(monkeypatch, tmp_pa
         monkeypatch.setenv("OPENAI_BASE_URL", srv.base_url)
         monkeypatch.setenv("ACE_JUDGE_MODEL", "big-judge")
         monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+        monkeypatch.delenv("ACE_CONFIG", raising=False)
         ctx = context()
         sel = await judge.select_by_judge(ctx)
     assert sel.winner == "t#0" and "judge (big-judge)" in sel.reason

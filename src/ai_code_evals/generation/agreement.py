@@ -28,9 +28,15 @@ class Group:
     def score(self) -> int:
         return self.weight * len(self.tests)
 
+    def copies(self, cid: str) -> int:
+        """How many members are this very program (itself plus its duplicates)."""
+        return sum(1 for r in self.members if r.candidate_id == cid or r.duplicate_of == cid)
+
     def best(self) -> CandidateResult:
+        """The program written most often within the group (independent samples converging on
+        the same code is evidence the tests cannot give), then the ranking score."""
         originals = [r for r in self.members if r.duplicate_of is None] or self.members
-        return min(originals, key=rank_key)
+        return min(originals, key=lambda r: (-self.copies(r.candidate_id), rank_key(r)))
 
 
 def _weight(r: CandidateResult, candidates: dict[str, Candidate]) -> int:
@@ -83,6 +89,8 @@ async def select_by_agreement(ctx: SelectionContext) -> Selection:
     if len(groups) > 1:
         reason += f", next {groups[1].weight}×{len(groups[1].tests)}={groups[1].score}"
     reason += ")"
+    if best.copies(winner.candidate_id) > 1:
+        reason += f"; {best.copies(winner.candidate_id)} of them are this same program"
     if ctx.task.tests:
         reason += f"; passes {winner.tests_passed}/{winner.tests_total} tests"
     return Selection(winner.candidate_id, reason)
