@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -33,6 +34,7 @@ def run_code(code: str, ns: dict) -> None:
 def test_pack_shape():
     assert "demo" in list_packs()
     assert len(TASKS) >= 5
+    assert [t.id for t in load_tasks(Path("demo"))] == list(BY_ID)
     with_tests = [t for t in TASKS if not t.tests_from_docstring]
     docstring_only = [t for t in TASKS if t.tests_from_docstring]
     assert len(docstring_only) == 1 and docstring_only[0].tests  # examples became tests

@@ -12,10 +12,10 @@ from ai_code_evals.errors import InputError
 from ai_code_evals.generation.base import Candidate, candidate_id
 from ai_code_evals.generation.samples import (
     SampleRow,
-    load_samples,
     read_sample_rows,
     resolve_task_id,
     row_candidate,
+    unknown_task_message,
 )
 from ai_code_evals.tasks.model import Task
 from ai_code_evals.tasks.packs import pack_variants
@@ -74,8 +74,7 @@ class SamplesGenerator:
         by_id = tasks if isinstance(tasks, Mapping) else {t.id: t for t in tasks}
         for row in self.rows:
             if resolve_task_id(row.task_id, by_id) is None:
-                load_samples(self.path, by_id)  # raises the line-numbered error
-                raise InputError(f"unknown task id {row.task_id!r}", path=str(self.path), line=row.line)
+                raise InputError(unknown_task_message(row.task_id, by_id), path=str(self.path), line=row.line)
 
     def candidates(self, task: Task, n: int | None = None) -> list[Candidate]:
         mine = [r for r in self.rows if resolve_task_id(r.task_id, {task.id: task}) == task.id]

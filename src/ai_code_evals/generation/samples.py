@@ -77,7 +77,7 @@ def resolve_task_id(task_id: str, tasks: Mapping[str, Task]) -> str | None:
     return None
 
 
-def _unknown(task_id: str, tasks: Mapping[str, Task]) -> str:
+def unknown_task_message(task_id: str, tasks: Mapping[str, Task]) -> str:
     known = list(tasks)
     shown = ", ".join(repr(k) for k in known[:5]) + (f", ... ({len(known)} tasks)" if len(known) > 5 else "")
     return f"unknown task id {task_id!r} (tasks loaded: {shown or 'none'})"
@@ -104,7 +104,7 @@ def load_samples(path: str | Path, tasks: Mapping[str, Task]) -> list[Candidate]
     for row in read_sample_rows(path):
         tid = resolve_task_id(row.task_id, tasks)
         if tid is None:
-            raise InputError(_unknown(row.task_id, tasks), path=name, line=row.line)
+            raise InputError(unknown_task_message(row.task_id, tasks), path=name, line=row.line)
         k = counts.get(tid, 0)
         counts[tid] = k + 1
         out.append(row_candidate(row, tasks[tid], k))

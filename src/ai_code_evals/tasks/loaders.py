@@ -32,7 +32,7 @@ def load_tasks(spec: str | Path) -> list[Task]:
             raise InputError("directory holds no tasks (expected <task>/task.yaml files)", path=name)
         return load_pack(path)
     if not path.exists():
-        bundled = pack_dir(name) if isinstance(spec, str) else None
+        bundled = pack_dir(name)
         if bundled is not None:
             return load_pack(bundled, display=name)
         packs = ", ".join(list_packs()) or "none"

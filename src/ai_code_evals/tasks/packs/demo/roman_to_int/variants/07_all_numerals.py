@@ -1,5 +1,5 @@
-# label: correct, builds every numeral from 1 to 3999 in a lookup table first
-# kind: memory
+# label: correct, looks the numeral up in a table of all 3999 numerals built at import
+# kind: correct
 def _to_roman(n):
     out = []
     for value, symbol in ((1000, "M"), (900, "CM"), (500, "D"), (400, "CD"), (100, "C"), (90, "XC"),
