@@ -62,6 +62,7 @@ class OpenAITestServer:
         self.requests: list[dict] = []
         self.reject_stream_options = False  # an older server: 400 when stream_options is sent
         self.reject_response_format = False  # a server without structured output
+        self.reject_temperature = False  # a reasoning model: only the default temperature
         self.model = "test-double-model"
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -161,6 +162,12 @@ class _Handler(BaseHTTPRequestHandler):
             with owner._lock:
                 owner.requests.append(request)
             self._error(400, "response_format is not supported by this server")
+            return
+        if owner.reject_temperature and "temperature" in request:
+            with owner._lock:
+                owner.requests.append(request)
+            self._error(400, "Unsupported value: 'temperature' does not support 0.2 with this model. "
+                             "Only the default (1) value is supported.")
             return
         reply = owner._next(request)
         if reply.delay_s and owner._stop.wait(reply.delay_s):

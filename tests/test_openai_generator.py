@@ -173,6 +173,14 @@ async def test_server_without_stream_options_still_streams(server):
     assert all("completion_tokens" not in c.usage for c in cands)  # not reported without it
 
 
+async def test_model_without_temperature_support_is_asked_again_without_it(server):
+    server.reject_temperature = True
+    cands = await generate(server, n=3)
+    assert all(c.error is None for c in cands)
+    answered = [r for r in server.requests if "temperature" not in r]
+    assert len(answered) == 3 and len(server.requests) <= 6
+
+
 def test_settings_from_env():
     with pytest.raises(ConfigError) as err:
         OpenAISettings.from_env({})

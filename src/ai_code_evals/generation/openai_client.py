@@ -142,6 +142,12 @@ def _stream_options_refused(exc: BaseException) -> bool:
             and "stream_options" in json.dumps(exc.body, default=str))
 
 
+def _temperature_refused(exc: BaseException) -> bool:
+    """Reasoning models accept only their default temperature."""
+    return (isinstance(exc, openai.APIStatusError) and exc.status_code in (400, 422)
+            and "temperature" in json.dumps(exc.body, default=str))
+
+
 def _response_format_refused(exc: BaseException) -> bool:
     return (isinstance(exc, openai.APIStatusError) and exc.status_code in (400, 422)
             and "response_format" in json.dumps(exc.body, default=str))
@@ -164,6 +170,7 @@ class ChatClient:
         self.sleep = sleep or asyncio.sleep
         self.rng = rng or random.Random()
         self.stream_options_ok = True
+        self.temperature_ok = True  # False once the model refused a temperature (reasoning models)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._client: openai.AsyncOpenAI | None = None
         self._sem: asyncio.Semaphore | None = None
@@ -196,6 +203,7 @@ class ChatClient:
             attempt += 1
             got_text = False
             sent_options = stream and self.stream_options_ok
+            sent_temperature = temperature is not None and self.temperature_ok
 
             def seen(text: str) -> None:
                 nonlocal got_text
@@ -219,6 +227,10 @@ class ChatClient:
                     self.stream_options_ok = False  # an older server: ask again without it
                     attempt -= 1
                     continue
+                if sent_temperature and _temperature_refused(exc):
+                    self.temperature_ok = False  # the model's default temperature it is
+                    attempt -= 1
+                    continue
                 failure = classify(exc, self.settings.timeout_s)
                 rf_refused = response_format is not None and _response_format_refused(exc)
             if isinstance(exc, BrokenStream) and attempt > self.settings.max_retries and exc.reply.text:
@@ -240,7 +252,7 @@ class ChatClient:
                     temperature: float | None, response_format: dict | None, stream: bool,
                     on_text: TextCallback) -> ChatReply:
         kwargs: dict = {"model": model, "messages": messages}
-        if temperature is not None:
+        if temperature is not None and self.temperature_ok:
             kwargs["temperature"] = temperature
         if self.settings.max_tokens:
             kwargs["max_tokens"] = self.settings.max_tokens
