@@ -7,11 +7,13 @@ The hostile-candidate battery is in test_isolation_hostile.py.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 from dataclasses import replace
 from pathlib import Path
@@ -260,22 +262,22 @@ async def test_memory_file_size_open_files_and_process_limits(level):
     assert "fsize: EFBIG" in out
     assert "nofile: EMFILE" in out
     if HOST.root:  # RLIMIT_NPROC only binds the sandbox's private uid
-        nproc = [line for line in out if line.startswith("nproc:")][0]
+        nproc = next(line for line in out if line.startswith("nproc:"))
         assert nproc.startswith("nproc: EAGAIN") and int(nproc.split()[-1]) < 8
 
 
 async def test_environment_is_cleared_and_spec_env_honoured(level, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-secret-value")
     code = "import os, json; print(json.dumps(dict(os.environ)))"
-    result, lines, box = await run(level, code, env={"PYTHONHASHSEED": "4242", "MY_FLAG": "1"})
-    import json
+    _, lines, box = await run(level, code, env={"PYTHONHASHSEED": "4242", "MY_FLAG": "1"})
 
     env = json.loads(lines.of("stdout")[0])
     assert "OPENAI_API_KEY" not in env and "sk-test-secret-value" not in lines.of("stdout")[0]
     assert env["MY_FLAG"] == "1" and env["HOME"] == box.workdir and env["LANG"] == "C.UTF-8"
-    result, lines, _ = await run(level, "print(hash('abc'))", env={"PYTHONHASHSEED": "0"})
-    expected = subprocess.run([sys.executable, "-c", "print(hash('abc'))"], env={"PYTHONHASHSEED": "0"},
-                              capture_output=True, text=True, check=True).stdout.strip()
+    _, lines, _ = await run(level, "print(hash('abc'))", env={"PYTHONHASHSEED": "0"})
+    expected = await asyncio.to_thread(
+        lambda: subprocess.run([sys.executable, "-c", "print(hash('abc'))"], env={"PYTHONHASHSEED": "0"},
+                               capture_output=True, text=True, check=True).stdout.strip())
     assert lines.of("stdout") == [expected]  # the profile's PYTHONHASHSEED reaches the interpreter
 
 
@@ -412,6 +414,89 @@ def test_probe_failure_reason_is_readable():
     broken = replace(HOST, bwrap="/bin/false")
     ok, why = isolation.probe("bwrap", broken)
     assert not ok and why
+
+
+ORPHANS = """
+import os, sys, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        while True:
+            time.sleep(0.05)
+    os._exit(0)
+os.fork()
+print("ready", flush=True)
+while True:
+    time.sleep(0.05)
+"""
+
+APP = """
+import asyncio, sys
+from ai_code_evals.sandbox.base import SandboxSpec
+from ai_code_evals.sandbox.local import LocalBackend
+
+
+async def main(level, marker, code):
+    backend = LocalBackend(level)
+    box = await backend.create(SandboxSpec())
+    await box.upload({"main.py": open(code, "rb").read()})
+
+    def on_line(stream, line):
+        print(line, box.workdir, flush=True)
+
+    await box.exec(["python", "main.py", marker], on_line=on_line, timeout_s=600)
+
+asyncio.run(main(*sys.argv[1:]))
+"""
+
+
+def wait_until(predicate, what: str, limit_s: float = 20.0) -> None:
+    """Poll until ``predicate()`` holds; the limit only bounds how long a failing test takes."""
+    deadline = time.monotonic() + limit_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still waiting for: {what}")
+        time.sleep(0.05)
+
+
+def test_app_killed_with_sigkill_leaves_nothing_running(level, tmp_path):
+    """kill -9 of the app: at the namespace levels the sandbox dies with it; at the rlimits level
+    the command itself dies with it and the next backend start reaps the rest (as root)."""
+    marker = f"ace-kill9-{uuid.uuid4().hex}"
+    (tmp_path / "app.py").write_text(APP)
+    (tmp_path / "orphans.py").write_text(ORPHANS)
+    app = subprocess.Popen([sys.executable, str(tmp_path / "app.py"), level, marker, str(tmp_path / "orphans.py")],
+                           stdout=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL, start_new_session=True,
+                           cwd=Path(__file__).resolve().parents[1])
+    try:
+        first = app.stdout.readline().split()
+        assert first and first[0] == "ready", first
+        workdir = first[1]
+        assert len(procs_with(marker)) >= 3  # the command, its child, the orphan in its own session
+    finally:
+        app.kill()
+        app.wait()
+        app.stdout.close()
+    if level in ("bwrap", "unshare"):
+        wait_until(lambda: procs_with(marker) == [], "the sandbox to die with the app")
+    elif HOST.root:
+        wait_until(lambda: len(procs_with(marker)) < 3, "the command to die with the app")
+
+        async def next_start() -> None:
+            backend = LocalBackend(level)
+            try:
+                await backend.create(SandboxSpec())
+            finally:
+                await backend.aclose()
+
+        asyncio.run(next_start())
+        assert procs_with(marker) == []
+    else:
+        pytest.skip("without root, orphans of a killed app can escape the rlimits level")
+    fresh = LocalBackend(level)
+    fresh._private_root()  # a new backend start removes the dead app's temp root
+    fresh.close_sync()
+    assert not os.path.exists(workdir)
 
 
 def test_runs_headless_without_a_tty(tmp_path):

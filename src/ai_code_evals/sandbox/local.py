@@ -72,6 +72,20 @@ def _reap_stale_roots(parent: str) -> None:
             shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
 
 
+def _reap_stale_uids() -> None:
+    """Kill processes (and remove /tmp files) of sandbox uids that no live sandbox holds: what a
+    killed app left at the rlimits level, where nothing dies with the app but its direct child."""
+    for uid in sorted(u for u in procs.uids_with_processes() if uidslots.in_range(u)):
+        slot = uidslots.try_claim(uid)
+        if slot is None:
+            continue  # in use by a live sandbox (of this or another app process)
+        try:
+            procs.kill_all(None, uid)
+            procs.remove_owned(uid, SHARED_WRITABLE)
+        finally:
+            slot.release()
+
+
 def _safe_write(workdir: str, rel: str, data: bytes) -> None:
     """Write ``workdir/rel`` without following links a sandboxed process may have planted."""
     parts = PurePosixPath(rel).parts
@@ -146,6 +160,8 @@ class LocalBackend:
     def _private_root(self) -> str:
         if self._root is None:
             _reap_stale_roots(self._temp_parent)
+            if self._host.root:
+                _reap_stale_uids()
             self._root = tempfile.mkdtemp(prefix=f"{ROOT_PREFIX}{os.getpid()}-", dir=self._temp_parent)
             os.chmod(self._root, 0o711)  # sandbox uids may traverse to their own directory only
         return self._root

@@ -58,6 +58,15 @@ def sandbox_pids(root: int | None, uid: int | None) -> set[int]:
     return found
 
 
+def uids_with_processes() -> set[int]:
+    found = set()
+    for pid in all_pids():
+        uid = _uid(pid)
+        if uid is not None and _alive(pid):
+            found.add(uid)
+    return found
+
+
 def usage(pids: set[int]) -> dict:
     """CPU seconds (including reaped children) and resident memory of a set of processes."""
     ticks, rss_pages = 0, 0

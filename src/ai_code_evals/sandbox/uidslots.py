@@ -41,18 +41,28 @@ def _taken_by_system(uid: int) -> bool:
         return False
 
 
+def try_claim(uid: int) -> UidSlot | None:
+    """Claim ``uid`` if no live sandbox holds it."""
+    os.makedirs(LOCK_DIR, mode=0o700, exist_ok=True)
+    fd = os.open(os.path.join(LOCK_DIR, str(uid)), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return UidSlot(uid, fd)
+
+
+def in_range(uid: int) -> bool:
+    return UID_BASE <= uid < UID_BASE + UID_COUNT
+
+
 def claim() -> UidSlot:
     """Claim the lowest free uid. Raises OSError when all are in use."""
-    os.makedirs(LOCK_DIR, mode=0o700, exist_ok=True)
     for uid in range(UID_BASE, UID_BASE + UID_COUNT):
         if _taken_by_system(uid):
             continue
-        path = os.path.join(LOCK_DIR, str(uid))
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            continue
-        return UidSlot(uid, fd)
+        slot = try_claim(uid)
+        if slot is not None:
+            return slot
     raise OSError(f"all {UID_COUNT} sandbox uids from {UID_BASE} are in use")
