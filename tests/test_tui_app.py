@@ -432,3 +432,15 @@ async def test_narrow_terminals_still_show_everything(tmp_path, width):
         await settle(app, pilot)
         assert app.has_class("-narrow") == (width < 120)
         assert app.workspace.slots and app.leaderboard.table.row_count == 4
+
+
+async def test_switching_task_turns_the_grid_to_its_panes(tmp_path):
+    events = grid_events(12, task_id="alpha") + grid_events(12, task_id="beta")[1:]
+    events[0].tasks.append({"task_id": "beta", "entry_point": "f", "reference": False})
+    app = WorkspaceApp(engine=ScriptedEngine(events), export_dir=tmp_path)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(app, pilot)
+        assert app.workspace.slots[0].key == ("alpha#0", "default")
+        await pilot.press("s")
+        assert app.leaderboard.task_id == "beta"
+        assert ("beta#0", "default") in [s.key for s in app.workspace.slots]

@@ -261,3 +261,14 @@ def test_user_theme_dir_from_env_adds_and_reports(tmp_path, monkeypatch):
     assert len(problems) == 1 and "broken.toml" in problems[0]
     solar = next(t for t in themes if t.name == "solar")
     assert solar.variables == {"border": "#93a1a1"}
+
+
+def test_panes_are_grouped_by_task_then_candidate_whatever_the_arrival_order():
+    events = scripted_events()
+    head = [e for e in events if e.kind in ("run_started", "candidate")]
+    snaps = [e for e in events if e.kind == "snapshot" and e.state == "queued"]
+    model = build_model(head + list(reversed(snaps)))  # parse_int's panes arrive first
+    assert [k[0] for k in model.pane_order] == ["sort_unique#0", "sort_unique#1", "sort_unique#2",
+                                                 "sort_unique#3", "parse_int#0", "parse_int#1"]
+    row = next(r for r in model.leaderboard("sort_unique") if r.candidate_id == "sort_unique#0")
+    assert row.status == "queued" and not row.finished

@@ -30,7 +30,12 @@ from ai_code_evals.tui.themes import DEFAULT_THEME, load_themes
 from ai_code_evals.tui.travel import TimeTravel
 from ai_code_evals.tui.widgets.code import CodePanel
 from ai_code_evals.tui.widgets.grid import Workspace
-from ai_code_evals.tui.widgets.leaderboard import CandidateChosen, CandidateHighlighted, Leaderboard
+from ai_code_evals.tui.widgets.leaderboard import (
+    CandidateChosen,
+    CandidateHighlighted,
+    Leaderboard,
+    TaskShown,
+)
 from ai_code_evals.tui.widgets.pane import PaneFocused, SandboxPane
 
 EngineFn = Callable[[EventBus], Awaitable[dict]]
@@ -275,6 +280,15 @@ class WorkspaceApp(App[int]):
 
     def on_candidate_highlighted(self, message: CandidateHighlighted) -> None:
         self.select_candidate(message.candidate_id)
+
+    def on_task_shown(self, message: TaskShown) -> None:
+        """Turn the grid to the page holding the task's first pane (not for the first task
+        at start, and not when one of its panes is already on screen)."""
+        keys = [k for k in self.model.pane_order if self.model.panes[k].task_id == message.task_id]
+        if not keys or any(s.key in keys for s in self.workspace.slots):
+            return
+        self.workspace.show_key(keys[0])
+        self.update_topbar()
 
     def on_candidate_chosen(self, message: CandidateChosen) -> None:
         self.pick(message.task_id, message.candidate_id)

@@ -177,6 +177,8 @@ class RunModel:
         self.panes: dict[PaneKey, PaneModel] = {}
         self.pane_order: list[PaneKey] = []
         self.panes_of: dict[str, list[PaneKey]] = {}  # candidate id -> its panes (one per profile)
+        self._order_keys: list[tuple] = []  # sort keys of pane_order: grouped by task, then candidate
+        self._cand_ordinal: dict[str, int] = {}
         self.timeline: list[PaneKey] = []  # every snapshot of the run, in arrival order
         self.lines_total = 0
         # change tracking, drained by the UI
@@ -254,6 +256,7 @@ class RunModel:
     def _on_candidate(self, d: dict) -> None:
         cid = d.get("candidate_id", "?")
         task = self._task(d.get("task_id", "?"))
+        self._cand_ordinal.setdefault(cid, len(task.candidates))
         task.candidates[cid] = CandidateInfo(
             candidate_id=cid, task_id=task.task_id, code=d.get("code") or "", label=d.get("label", ""),
             strategy=d.get("strategy", ""), origin=d.get("origin", ""), error=d.get("error"),
@@ -280,9 +283,20 @@ class RunModel:
                 task_id = next((t.task_id for t in self.tasks.values() if cid in t.candidates),
                                cid.rsplit("#", 1)[0])
             pane = self.panes[key] = PaneModel(cid, profile, task_id)
-            self.pane_order.append(key)
+            self._insert_ordered(key, task_id)
             self.panes_of.setdefault(cid, []).append(key)
         return pane
+
+    def _insert_ordered(self, key: PaneKey, task_id: str) -> None:
+        """Panes are grouped by task (run order), then candidate (arrival), then profile."""
+        tasks = list(self.tasks)
+        sort_key = (tasks.index(task_id) if task_id in self.tasks else len(tasks) + 1000,
+                    self._cand_ordinal.get(key[0], 1_000_000),
+                    self.profiles.index(key[1]) if key[1] in self.profiles else len(self.profiles),
+                    len(self.panes))
+        i = bisect.bisect_right(self._order_keys, sort_key)
+        self._order_keys.insert(i, sort_key)
+        self.pane_order.insert(i, key)
 
     def _on_snapshot(self, d: dict) -> None:
         pane = self._pane(d.get("candidate_id", "?"), d.get("profile", "default"), d.get("task_id"))
@@ -400,24 +414,20 @@ class RunModel:
             if cid in combined:
                 continue
             out.append(LeaderRow(
-                candidate_id=cid, score=None, tests=self._progress(cid), errors="", median_ms="",
+                candidate_id=cid, score=None, tests="", errors="", median_ms="",
                 peak_kib="", status="generating" if info.generating else self._state(cid),
                 pick=_pick(cid, engine_winner, user_winner), finished=False))
         return out
 
-    def _progress(self, cid: str) -> str:
-        snaps = [self.panes[k].latest for k in self.panes_of.get(cid, ()) if self.panes[k].latest]
-        if not snaps:
-            return ""
-        s = snaps[0]
-        return f"{s.get('passed', 0)}/{s.get('tests_total', 0)}" if s.get("tests_total") else ""
-
     def _state(self, cid: str) -> str:
-        states = [self.panes[k].latest.get("state", "") for k in self.panes_of.get(cid, ())
-                  if self.panes[k].latest]
+        """Progress of an unfinished candidate: its most advanced pane's state and step."""
+        snaps = [self.panes[k].latest for k in self.panes_of.get(cid, ()) if self.panes[k].latest]
         for state in ("running", "scoring", "starting", "queued", "finished"):
-            if state in states:
-                return state
+            for s in snaps:
+                if s.get("state") == state:
+                    if state == "running" and s.get("tests_total"):
+                        return f"running {s.get('test_index', 0)}/{s['tests_total']}"
+                    return state
         return "queued"
 
     def code_of(self, candidate_id: str) -> str | None:

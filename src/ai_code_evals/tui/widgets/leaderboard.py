@@ -34,6 +34,14 @@ class CandidateHighlighted(Message):
         self.task_id, self.candidate_id = task_id, candidate_id
 
 
+class TaskShown(Message):
+    """The leaderboard now shows another task (the grid turns to its panes)."""
+
+    def __init__(self, task_id: str) -> None:
+        super().__init__()
+        self.task_id = task_id
+
+
 class LeaderTable(DataTable):
     """The leaderboard's table (its own type so CSS and tests can find it)."""
 
@@ -91,6 +99,7 @@ class Leaderboard(Vertical):
         if index >= 0 and self.tabs.active != f"task-{index}":
             self.tabs.active = f"task-{index}"
         self.refresh_rows()
+        self.post_message(TaskShown(task_id))
 
     def next_task(self) -> str | None:
         if not self._task_tabs:
