@@ -16,6 +16,7 @@ from ai_code_evals.errors import ConfigError
 from ai_code_evals.sandbox.base import SandboxError, SandboxLimits, SandboxSpec
 from ai_code_evals.sandbox.daytona import APP, DaytonaBackend, DaytonaSettings, make_daytona_backend
 from ai_code_evals.sandbox.daytona_owner import owner_labels
+from ai_code_evals.sandbox.daytona_retry import RateLimiter
 
 # Waits for a file named 'go' before going on: proves a line reached us while it still ran.
 WAIT_FOR_GO = (
@@ -116,12 +117,32 @@ async def test_signal_death_and_output_cap(server, backend):
     sb = await backend.create(spec(limits=SandboxLimits(output_bytes=50)))
     await sb.upload({"p.py": b"import os, signal\nfor i in range(30):\n    print('line', i, flush=True)\n"
                               b"os.kill(os.getpid(), signal.SIGKILL)\n"})
-    lines = Lines()
-    result = await sb.exec(["python", "p.py"], on_line=lines, timeout_s=30)
+    kept: list[str] = []
+    result = await sb.exec(["python", "p.py"], timeout_s=30,  # a plain (not async) callback
+                           on_line=lambda stream, text: kept.append(text) if stream == "stdout" else None)
     assert result.signal == 9 and result.exit_code == 137
-    kept = lines.of("stdout")
     assert kept == [f"line {i}" for i in range(len(kept))] and 0 < len(kept) < 30
     assert result.stdout_dropped == sum(len(f"line {i}\n") for i in range(len(kept), 30))
+
+
+async def test_an_error_in_on_line_reaches_the_caller(server, backend):
+    sb = await backend.create(spec())
+
+    async def broken(stream: str, text: str) -> None:
+        raise KeyError("engine bug")
+
+    with pytest.raises(KeyError, match="engine bug"):
+        await sb.exec(["python", "-c", "print('x')"], on_line=broken, timeout_s=30)
+    assert "log_stream" not in sb.info  # not mistaken for a broken stream
+
+
+async def test_rate_limiter_spaces_creates():
+    limiter = RateLimiter(2, window_s=0.3)
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    for _ in range(3):
+        await limiter.acquire()
+    assert loop.time() - t0 >= 0.3  # the third had to wait for the window to pass
 
 
 async def test_wall_clock_timeout_kills_the_sandbox(server, backend):
