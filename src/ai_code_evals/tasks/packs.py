@@ -18,9 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ai_code_evals.errors import InputError
+from ai_code_evals.tasks.files import read_text
+from ai_code_evals.tasks.yamlfile import parse_yaml
 
 PACKS_DIR = Path(__file__).resolve().parent / "packs"
-_HEADER = re.compile(r"^#\s*([a-z_]+)\s*:\s*(.*?)\s*$")
+_HEADER = re.compile(r"^#\s*(label|kind)\s*:\s*(.*?)\s*$")
 
 
 @dataclass(frozen=True)
@@ -56,9 +58,6 @@ def pack_task_dirs(path: Path) -> list[Path]:
     """The pack's task directories, in the order its pack.yaml gives (else by name)."""
     index = path / "pack.yaml"
     if index.is_file():
-        from ai_code_evals.tasks.files import read_text
-        from ai_code_evals.tasks.yamlfile import parse_yaml
-
         name = str(index)
         docs = parse_yaml(read_text(index), name)
         meta = docs[0].data if docs else None
@@ -75,19 +74,6 @@ def pack_task_dirs(path: Path) -> list[Path]:
                 dirs.append(d)
             return dirs
     return sorted(p.parent for p in path.glob("*/task.yaml"))
-
-
-def pack_description(path: Path) -> str:
-    index = path / "pack.yaml"
-    if not index.is_file():
-        return ""
-    import yaml
-
-    try:
-        meta = yaml.safe_load(index.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError, UnicodeDecodeError):
-        return ""
-    return str(meta.get("description", "")) if isinstance(meta, dict) else ""
 
 
 def read_variant(path: Path) -> Variant:

@@ -8,9 +8,10 @@ def merge_intervals(intervals):
             raise TypeError("each interval must be a list")
         if len(iv) != 2:
             raise ValueError("each interval needs exactly two bounds")
-        if not all(isinstance(b, int) for b in iv):
+        start, end = iv
+        if not isinstance(start, int) or not isinstance(end, int):
             raise TypeError("bounds must be ints")
-        if iv[0] > iv[1]:
+        if start > end:
             raise ValueError("start must not exceed end")
     merged = []
     for start, end in sorted(intervals):
