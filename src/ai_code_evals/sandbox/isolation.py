@@ -104,6 +104,19 @@ class Host:
         need = sorted(p for p in cands if os.path.isdir(p) and any(_under(p, h) for h in hidden))
         return [p for p in need if not any(q != p and _under(p, q) for q in need)]
 
+    @property
+    def landlock_abi(self) -> int:
+        """The kernel's Landlock ABI version (0: none). The rlimits level relies on it to keep
+        the sandbox out of the file system; without it only file permissions protect files."""
+        if not hasattr(self, "_landlock_abi"):
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.syscall.restype = ctypes.c_long
+            abi = libc.syscall(444, None, ctypes.c_size_t(0), ctypes.c_uint32(1))
+            self._landlock_abi = max(0, int(abi)) if os.uname().machine in ("x86_64", "aarch64") else 0
+        return self._landlock_abi
+
     def rlimits_python(self) -> str | None:
         """The interpreter for the rlimits level: ours if the sandbox uid can reach it, else a
         system python3 (the runner is stdlib-only). None when there is none."""
@@ -129,7 +142,8 @@ def secret_files(cwd: str | None = None) -> list[str]:
             names = os.listdir(d)
         except OSError:
             continue
-        found += [str(d / n) for n in names if SECRET_FILES.match(n) and not NOT_SECRET.search(n)]
+        found += [str(d / n) for n in names
+                  if SECRET_FILES.match(n) and not NOT_SECRET.search(n) and os.path.isfile(d / n)]
     return sorted(found)
 
 

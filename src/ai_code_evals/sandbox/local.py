@@ -182,7 +182,8 @@ class LocalBackend:
             if self._host.root:
                 slot = uidslots.claim()
                 procs.kill_all(None, slot.uid)  # leftovers of a crashed earlier run of this uid
-                procs.remove_owned(slot.uid, SHARED_WRITABLE)
+                if level == "rlimits":  # the only level where it can write to shared directories
+                    procs.remove_owned(slot.uid, SHARED_WRITABLE)
             workdir = tempfile.mkdtemp(prefix="w", dir=self._private_root())
             if level == "rlimits":  # the real directory is the sandbox's working directory
                 if slot is not None and not self._subreaper:
@@ -243,6 +244,8 @@ class LocalSandbox:
         python = host.rlimits_python() if level == "rlimits" else host.app_python
         self.info: dict = {"isolation": level, "workdir": workdir, "uid": self.uid, "python": python,
                            "limits": asdict(spec.limits)}
+        if level == "rlimits":
+            self.info["landlock_abi"] = host.landlock_abi
         if backend.isolation_reasons:
             self.info["skipped"] = dict(backend.isolation_reasons)
 
