@@ -132,3 +132,20 @@ def test_exception_swallowing_candidate_cannot_eat_the_timeout(tmp_path):
                "        except Exception:\n            pass\n")
     events, _, _ = run_job(tmp_path, program, [{"kind": "case", "args": [1], "expect": 1}], limit=0.3)
     assert verdict(events)["timeouts"] == 1
+
+
+def test_backends_know_the_runner_marker():
+    from ai_code_evals.sandbox.base import PRIORITY_MARK
+
+    assert PRIORITY_MARK == MARK
+
+
+def test_a_verdict_after_an_output_flood_still_arrives():
+    from ai_code_evals.sandbox.output import LineCap
+
+    cap = LineCap(1000)
+    lines = cap.feed(b"x" * 100 + b"\n" * 50 + (b"y" * 200 + b"\n") * 50)
+    lines += cap.feed(MARK.encode() + b"nonce:{}\n" + b"z" * 300 + b"\n")
+    lines += cap.close()
+    assert any(line.startswith(MARK) for line in lines)
+    assert cap.dropped > 0

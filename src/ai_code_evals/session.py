@@ -50,7 +50,9 @@ def make_backend(name: str, env: Mapping[str, str]):
     if name == "daytona":
         from ai_code_evals.sandbox.daytona import make_daytona_backend
 
-        return make_daytona_backend(env)
+        # None: the backend reads its own settings, and never takes DAYTONA_API_URL from a .env
+        # (a hostile working directory must not redirect the key)
+        return make_daytona_backend(None)
     raise InputError(f"unknown backend {name!r} (choose from local, daytona)")
 
 
@@ -77,12 +79,22 @@ def load_candidates(req: RunRequest, tasks: list[Task], env: Mapping[str, str], 
     raise InputError(f"unknown generator {req.generator!r} (choose from offline, openai)")
 
 
+def absolute_inputs(req: RunRequest) -> None:
+    """Record input files as absolute paths, so that ``resume`` works from any directory."""
+    req.tasks = [str(Path(t).resolve()) if Path(t).exists() else t for t in req.tasks]
+    for key in ("samples", "generated_tests"):
+        value = getattr(req, key)
+        if value and Path(value).exists():
+            setattr(req, key, str(Path(value).resolve()))
+
+
 def build_config(req: RunRequest, env: Mapping[str, str], bus: EventBus,
                  run_id: str | None = None) -> RunConfig:
     """Validate everything up front: every input error surfaces before a sandbox starts."""
     from ai_code_evals.engine.selection import get_selector
     from ai_code_evals.tasks.loaders import load_many
 
+    absolute_inputs(req)
     profiles = resolve_profiles(req.env)  # cheap option checks first
     get_selector(req.select)
     tasks = load_many(req.tasks)
@@ -114,22 +126,37 @@ def build_config(req: RunRequest, env: Mapping[str, str], bus: EventBus,
 
 class RecordingSubscriber:
     """Writes the tasks once at the start and every event after, skipping candidates the log
-    already holds (resume re-announces them)."""
+    already holds (resume re-announces them).
+
+    When the log cannot be written (a full disk, a removed volume) the run stops: results that
+    cannot be recorded would be lost to ``resume``. ``failure`` keeps the error and
+    ``on_failure`` (set by ``run_headless``) stops the engine, which destroys every sandbox.
+    """
 
     def __init__(self, runlog: RunLog, known_candidates: set[str] | None = None) -> None:
         self.runlog = runlog
         self.known = known_candidates or set()
+        self.failure: InputError | None = None
+        self.on_failure = None
 
     def __call__(self, event) -> None:
+        if self.failure is not None:
+            return
         if isinstance(event, CandidateAdded) and event.candidate_id in self.known:
             return
-        self.runlog.on_event(event)
+        try:
+            self.runlog.on_event(event)
+        except InputError as exc:
+            self.failure = exc
+            if self.on_failure is not None:
+                self.on_failure(exc)
 
 
 def open_run_log(config: RunConfig, req: RunRequest) -> RunLog:
     spec = {"eval_name": "ai-code-evals.run", "completion_fns": [f"ai-code-evals/{req.generator}"],
             "run_config": {"request": req.to_dict(), "profiles": [p.name for p in config.profiles],
-                           "isolation": getattr(config.backend, "isolation", "")}}
+                           "isolation": getattr(config.backend, "isolation", ""),
+                           "task_ids": [t.id for t in config.tasks]}}
     log = RunLog(config.record, config.run_id, spec)
     for task in config.tasks:
         log.record("task", task.id, task.model_dump())
@@ -146,29 +173,75 @@ class ResumeState:
     candidates: list[Candidate]
     finished: dict[tuple[str, str], CandidateResult]
     generated_tests: dict[str, list[str]]
+    reference_checks: dict[str, dict] = field(default_factory=dict)
+    missing_tasks: list[Task] = field(default_factory=list)  # reloaded: the cut came before their line
 
 
 def load_resume(path: str | Path) -> ResumeState:
-    """Everything an interrupted run needs to finish, read back from its log."""
+    """Everything an interrupted run needs to finish, read back from its log.
+
+    A log may be cut at any byte (kill -9, power loss): whatever its lines do not say yet
+    (tasks whose line was never written, candidates not announced yet) comes back from the
+    run's own inputs, recorded in the spec, so the resumed run is the run that was asked for.
+    """
     record = read_record(path)
-    req_data = record.spec.get("run_config", {}).get("request")
+    run_config = record.spec.get("run_config") if isinstance(record.spec.get("run_config"), dict) else {}
+    req_data = run_config.get("request")
     if not isinstance(req_data, dict):
         raise InputError("this log was not written by `ai-code-evals run`; cannot resume it", path=str(path))
     request = RunRequest(**{k: v for k, v in req_data.items() if k in RunRequest.__dataclass_fields__})
-    tasks = [Task.model_validate(e["data"]) for e in record.of_type("task")]
-    candidates = []
-    for e in record.of_type("candidate"):
-        d = e["data"]
-        candidates.append(Candidate(id=d["candidate_id"], task_id=d["task_id"], code=d["code"],
-                                    label=d.get("label", ""), strategy=d.get("strategy", ""),
-                                    origin=d.get("origin", ""), error=d.get("error"),
-                                    duplicate_of=d.get("duplicate_of")))
-    generated = {e["sample_id"]: e["data"]["tests"] for e in record.of_type("generated_tests")}
-    finished = {}
-    for e in record.of_type("result"):
-        r = CandidateResult.model_validate(e["data"]["result"])
-        finished[(r.candidate_id, r.profile)] = r
-    return ResumeState(record, request, tasks, candidates, finished, generated)
+    try:
+        tasks = [Task.model_validate(e["data"]) for e in record.of_type("task")]
+        candidates = []
+        for e in record.of_type("candidate"):
+            d = e["data"]
+            candidates.append(Candidate(id=d["candidate_id"], task_id=d["task_id"], code=d["code"],
+                                        label=d.get("label", ""), strategy=d.get("strategy", ""),
+                                        origin=d.get("origin", ""), error=d.get("error"),
+                                        duplicate_of=d.get("duplicate_of")))
+        generated = {e["sample_id"]: e["data"]["tests"] for e in record.of_type("generated_tests")}
+        finished = {}
+        for e in record.of_type("result"):
+            r = CandidateResult.model_validate(e["data"]["result"])
+            finished[(r.candidate_id, r.profile)] = r
+        checks = {e["data"]["task_id"]: e["data"] for e in record.of_type("reference_check")}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"a line of this run log is damaged ({type(exc).__name__}: {exc}); cannot resume it",
+                         path=str(path)) from None
+    missing: list[Task] = []
+    wanted = run_config.get("task_ids")
+    if not isinstance(wanted, list) or set(wanted) - {t.id for t in tasks}:
+        from ai_code_evals.tasks.loaders import load_many
+
+        have = {t.id for t in tasks}
+        reloaded = load_many(request.tasks)
+        order = wanted if isinstance(wanted, list) else [t.id for t in reloaded]
+        missing = [t for t in reloaded if t.id not in have and t.id in order]
+        by_id = {t.id: t for t in [*tasks, *missing]}
+        tasks = [by_id[i] for i in order if i in by_id]
+    return ResumeState(record, request, tasks, candidates, finished, generated, checks, missing)
+
+
+def source_candidates(req: RunRequest, tasks: list[Task], env: Mapping[str, str]):
+    """(candidates, generator) as the original run got them. Samples and the offline packs are
+    deterministic: their full candidate list comes back. A model is not: it is asked again only
+    for tasks without any logged candidate."""
+    if req.samples:
+        from ai_code_evals.generation.samples import load_samples
+
+        return load_samples(req.samples, {t.id: t for t in tasks}), None
+    if req.generator == "offline":
+        from ai_code_evals.generation.offline import pack_candidates
+
+        return [c for t in tasks for c in pack_candidates(t, None, req.n)], None
+    return [], load_candidates(req, tasks, env, EventBus())[1]
+
+
+def merge_candidates(logged: list[Candidate], source: list[Candidate]) -> list[Candidate]:
+    """The source's order; a candidate the log already holds keeps its logged version."""
+    by_id = {c.id: c for c in logged}
+    merged = [by_id.pop(c.id, c) for c in source]
+    return merged + list(by_id.values())
 
 
 def resume_config(state: ResumeState, env: Mapping[str, str]) -> tuple[RunConfig, RunLog]:
@@ -182,35 +255,65 @@ def resume_config(state: ResumeState, env: Mapping[str, str]) -> tuple[RunConfig
             fh.seek(rec.valid_bytes - 1)
             if fh.read(1) != b"\n":
                 fh.write(b"\n")
-    candidates, generator = list(state.candidates), None
     if req.select == "judge":
         from ai_code_evals.generation.judge import configure_from_env
 
         configure_from_env(env, model=req.model)
-    if not candidates and req.samples:
-        candidates, _ = load_candidates(req, state.tasks, env, EventBus())
-    elif {t.id for t in state.tasks} - {c.task_id for c in candidates}:
-        _, generator = load_candidates(req, state.tasks, env, EventBus())
+    source, generator = source_candidates(req, state.tasks, env)
+    candidates = merge_candidates(state.candidates, source)
+    if generator is not None and not ({t.id for t in state.tasks} - {c.task_id for c in candidates}):
+        generator = None
+    generated = dict(state.generated_tests)
+    if req.generated_tests:
+        from ai_code_evals.generation.samples import load_generated_tests
+
+        generated = {**load_generated_tests(req.generated_tests), **generated}
     config = RunConfig(
         tasks=state.tasks, backend=make_backend(req.backend, env), candidates=candidates,
         generator=generator, n=req.n, jobs=req.jobs or default_jobs(req.backend, env),
         profiles=resolve_profiles(req.env), select=req.select, run_id=rec.run_id, record=rec.path,
-        finished=state.finished, generated_tests=state.generated_tests,
+        finished=state.finished, generated_tests=generated, reference_checks=state.reference_checks,
         spec_extra={"request": req.to_dict()},
     )
     log = RunLog(rec.path, rec.run_id, append=True, next_event_id=rec.next_event_id)
+    log.record("resumed", "", {"finished": len(state.finished), "truncated_tail": rec.truncated_tail,
+                               "tasks_reloaded": [t.id for t in state.missing_tasks]})
+    for task in state.missing_tasks:  # the cut came before their lines: complete the log
+        log.record("task", task.id, task.model_dump())
+    for task in state.tasks:
+        if generated.get(task.id) and task.id not in state.generated_tests:
+            log.record("generated_tests", task.id, {"tests": generated[task.id]})
     return config, log
 
 
+BACKEND_CLOSE_TIMEOUT_S = 60.0
+
+
 async def run_headless(config: RunConfig, log_subscriber, extra_subscribers=()) -> dict:
-    """Run with the log (and e.g. a progress bar) subscribed; returns the summary."""
+    """Run with the log (and e.g. a progress bar) subscribed; returns the summary.
+    Raises InputError when the log could not be written (the run stops, resumable)."""
     bus = EventBus()
     bus.subscribe(log_subscriber)
     for sub in extra_subscribers:
         bus.subscribe(sub)
+    main = asyncio.current_task()
+    if isinstance(log_subscriber, RecordingSubscriber) and main is not None:
+        log_subscriber.on_failure = lambda _exc: main.cancel()
     try:
         return await run_evaluation(config, bus)
+    except asyncio.CancelledError:
+        failure = getattr(log_subscriber, "failure", None)
+        if failure is None:
+            raise
+        raise InputError(f"{failure}; the run stopped. Free some space, then finish it with: "
+                         f"ai-code-evals resume {config.record}") from None
     finally:
         aclose = getattr(config.backend, "aclose", None)
         if aclose is not None:
-            await asyncio.shield(aclose())
+            closing = asyncio.ensure_future(aclose())
+            done, _ = await asyncio.wait({closing}, timeout=BACKEND_CLOSE_TIMEOUT_S)
+            if not done:
+                import sys
+
+                print(f"ai-code-evals: the {getattr(config.backend, 'name', '?')} backend did not close "
+                      f"within {BACKEND_CLOSE_TIMEOUT_S:g}s; leaving it", file=sys.stderr)

@@ -9,6 +9,10 @@ from dataclasses import dataclass, field
 from typing import Awaitable, Callable, Literal, Protocol
 
 Stream = Literal["stdout", "stderr"]
+
+# Lines carrying this marker are the runner's structured events (sandbox/runner.py MARK): backends
+# forward them even past the output cap, so a flood of candidate output cannot hide a verdict.
+PRIORITY_MARK = "@@ace:"
 OnLine = Callable[[Stream, str], Awaitable[None] | None]
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import inspect
 
-from ai_code_evals.sandbox.base import OnLine, Stream
+from ai_code_evals.sandbox.base import PRIORITY_MARK, OnLine, Stream
 
 MAX_LINE_CHARS = 64 * 1024  # a newline-less flood is cut into pieces this long
 
@@ -68,10 +68,11 @@ class LineSink:
 
     async def _emit(self, stream: Stream, line: str) -> None:
         size = len(line.encode("utf-8", "replace")) + 1
-        if self.kept[stream] + size > self.cap_bytes:
-            self.dropped[stream] += size
-            return
-        self.kept[stream] += size
+        if PRIORITY_MARK not in line:  # runner events are always delivered
+            if self.kept[stream] + size > self.cap_bytes:
+                self.dropped[stream] += size
+                return
+            self.kept[stream] += size
         try:
             result = self.on_line(stream, line)
             if inspect.isawaitable(result):

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from collections import deque
 
+from ai_code_evals.sandbox.base import PRIORITY_MARK
+
+_PRIORITY = PRIORITY_MARK.encode()
+
 MAX_LINE = 64 * 1024
 TAIL_MAX = 64 * 1024
 
@@ -82,6 +86,9 @@ class LineCap:
 
     def _take(self, line: bytes, newline: int, out: list[str]) -> None:
         size = len(line) + newline
+        if _PRIORITY in line:  # a runner event: always delivered, never counted against the cap
+            out.append(decode(line))
+            return
         if not self._overflowed and self.forwarded + size <= self.live_budget:
             self.forwarded += size
             out.append(decode(line))
