@@ -499,6 +499,29 @@ def test_app_killed_with_sigkill_leaves_nothing_running(level, tmp_path):
     assert not os.path.exists(workdir)
 
 
+def test_ctrl_c_in_the_app_kills_and_removes_everything(level, tmp_path):
+    """SIGINT (Ctrl-C) to an app that never calls destroy(): asyncio.run cancels the exec, which
+    kills the tree, and the backend's exit hook removes the working directory."""
+    marker = f"ace-sigint-{uuid.uuid4().hex}"
+    (tmp_path / "app.py").write_text(APP)
+    (tmp_path / "orphans.py").write_text(ORPHANS)
+    app = subprocess.Popen([sys.executable, str(tmp_path / "app.py"), level, marker, str(tmp_path / "orphans.py")],
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, stdin=subprocess.DEVNULL,
+                           start_new_session=True, cwd=Path(__file__).resolve().parents[1])
+    try:
+        first = app.stdout.readline().split()
+        assert first and first[0] == "ready", first
+        assert len(procs_with(marker)) >= 3
+        app.send_signal(signal.SIGINT)
+        assert app.wait(timeout=60) != 0  # KeyboardInterrupt
+    finally:
+        app.kill()
+        app.wait()
+        app.stdout.close()
+    assert procs_with(marker) == []
+    assert not os.path.exists(first[1])
+
+
 def test_runs_headless_without_a_tty(tmp_path):
     """CI=true, no terminal, stdin closed, a new session: the backend does not need a TTY."""
     script = tmp_path / "ci.py"
