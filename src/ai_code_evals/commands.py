@@ -48,7 +48,7 @@ def finish_headless(config, log, as_json: bool, recorder, generation_bus: EventB
             generation_bus.subscribe(progress)
         try:
             summary = asyncio.run(run_headless(config, recorder, [progress]))
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, asyncio.CancelledError):
             log.close()
             print(f"ai-code-evals: interrupted; finished results are in {config.record}. "
                   f"Finish with: ai-code-evals resume {config.record}", file=sys.stderr)
