@@ -42,13 +42,13 @@ SHORT = 1.0  # wall-clock limit for attacks that never end by themselves
 SIBLING = textwrap.dedent("""
     import os, tempfile
     kids = []
-    for _ in range(4):
+    for _ in range(2):
         pid = os.fork()
         if pid == 0:
             os._exit(0 if sum(range(300000)) == 44999850000 else 1)
         kids.append(pid)
     ok = all(os.waitstatus_to_exitcode(os.waitpid(p, 0)[1]) == 0 for p in kids)
-    data = os.urandom(1 << 20)
+    data = os.urandom(256 << 10)
     with tempfile.TemporaryFile() as f:
         f.write(data)
         f.seek(0)
@@ -56,7 +56,7 @@ SIBLING = textwrap.dedent("""
     with open("sibling.bin", "wb") as f:
         f.write(data)
     ok = ok and open("sibling.bin", "rb").read() == data
-    blob = bytearray(64 << 20)
+    blob = bytearray(32 << 20)
     print("sibling-ok" if ok else "sibling-bad", flush=True)
 """)
 
@@ -343,7 +343,7 @@ async def test_output_flood_on_both_streams(level):
     code = """
         import sys
         line = "flood " * 30 + "\\n"
-        for _ in range(100000):
+        for _ in range(30000):
             sys.stdout.write(line)
             sys.stderr.write(line)
         print("END", flush=True)
