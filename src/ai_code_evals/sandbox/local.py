@@ -328,7 +328,8 @@ class LocalSandbox:
         timed_out = False
         status = rusage = None
         try:
-            limit = min(timeout_s, self.spec.limits.wall_s)
+            # timeout_s is the contract (the engine sizes it per task); limits.wall_s is not applied
+            limit = timeout_s
             watch = asyncio.ensure_future(failed.wait())
             try:
                 done, _ = await asyncio.wait({exited, watch}, timeout=max(0.0, limit),
