@@ -1,10 +1,15 @@
 """The local sandbox backend: each sandbox is an isolated process tree on this machine.
 
 ``LocalBackend`` detects the strongest isolation level that works here once (see
-``isolation.py``), then creates sandboxes: a fresh working directory under a private temp
-root, a private uid when running as root, and one command at a time run through the level's
-wrapper. Output is streamed line by line and capped; the wall-clock limit kills the whole
-tree; ``destroy()`` kills whatever is left and removes the directory. Nothing outlives it.
+``isolation.py``), then creates sandboxes: a fresh directory under a private temp root, a
+private uid when running as root, and one command at a time run through the level's wrapper.
+Output is streamed line by line and capped; the wall-clock limit (``timeout_s``) kills the
+whole tree; when a command returns, nothing it started is still running; ``destroy()`` removes
+the directory. Exit paths (error, timeout, cancellation, Ctrl-C, interpreter exit) all clean up.
+
+At the ``bwrap`` and ``unshare`` levels the command sees the uploaded files read-only inside a
+private, size-limited tmpfs at the working directory's path: what it writes there is private
+to that one command. At the ``rlimits`` level it works in the real directory.
 """
 from __future__ import annotations
 
