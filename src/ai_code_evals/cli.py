@@ -21,7 +21,7 @@ EPILOG = """examples:
   ai-code-evals run tasks.yaml --generator openai -n 6 --select judge
   ai-code-evals replay runs/<run_id>.jsonl       step through a recorded run
   ai-code-evals resume runs/<run_id>.jsonl       finish an interrupted run
-  ai-code-evals export runs/<run_id>.jsonl --task demo/two_sum --out best.py
+  ai-code-evals export runs/<run_id>.jsonl --task two_sum --out best.py
 """
 
 

@@ -2,7 +2,7 @@
 
 Efficiency is relative: the fastest correct version of a task gets speed 1.0 and the others
 fastest/theirs, likewise for memory. A version that does not pass every test gets no speed
-or memory credit, so a fast wrong answer never beats a slow right one.
+or memory credit, so a fast wrong answer never beats a slow right one. Differences under 10% are treated as noise.
 """
 from __future__ import annotations
 
@@ -12,6 +12,15 @@ from statistics import mean
 
 from ai_code_evals.engine.results import CandidateResult
 from ai_code_evals.tasks.model import Weights
+
+NOISE = 1.10  # speed and memory within 10% of the best count as equal: timing on a busy machine jitters
+
+
+def relative(best: float, value: float | None) -> float:
+    """best/value in (0, 1], with differences under NOISE treated as ties."""
+    if not value:
+        return 0.0
+    return 1.0 if value <= best * NOISE else best / value
 
 
 def score_task(results: list[CandidateResult], weights: Weights) -> None:
@@ -25,9 +34,9 @@ def score_task(results: list[CandidateResult], weights: Weights) -> None:
         if r.errors_total:
             parts["error_handling"] = r.errors_handled / r.errors_total
         if fastest is not None:
-            parts["speed"] = fastest / r.median_ms if r in correct and r.median_ms else 0.0
+            parts["speed"] = relative(fastest, r.median_ms) if r in correct else 0.0
         if leanest is not None:
-            parts["memory"] = leanest / r.peak_kib if r in correct and r.peak_kib else 0.0
+            parts["memory"] = relative(leanest, r.peak_kib) if r in correct else 0.0
         total_w = sum(getattr(weights, k) for k in parts)
         value = sum(getattr(weights, k) * v for k, v in parts.items()) / total_w if total_w else 0.0
         r.score = round(100 * value, 2)

@@ -32,7 +32,7 @@ class TestCase(BaseModel):
     code: str | None = None
 
     @model_validator(mode="after")
-    def _code_needs_code(self) -> "TestCase":
+    def _code_needs_code(self) -> TestCase:
         if self.kind in ("code", "check") and not self.code:
             raise ValueError(f"a test of kind {self.kind!r} needs a 'code' field")
         return self
