@@ -541,7 +541,7 @@ def test_runs_headless_without_a_tty(tmp_path):
 
         asyncio.run(main())
     """))
-    env = {k: v for k, v in os.environ.items() if k not in ("TERM",)}
+    env = {k: v for k, v in os.environ.items() if k not in ("TERM", isolation.ENV_VAR)}
     env["CI"] = "true"
     proc = subprocess.run([sys.executable, str(script)], stdin=subprocess.DEVNULL, capture_output=True,
                           text=True, env=env, start_new_session=True, timeout=60, check=False,
