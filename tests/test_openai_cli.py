@@ -75,18 +75,22 @@ def test_openai_generator_end_to_end(tmp_path, server, select):
                env={"OPENAI_BASE_URL": server.base_url})
     assert proc.returncode == 0, proc.stderr
     task = json.loads(proc.stdout)["tasks"][0]
+    assert task["winner"], (task, proc.stderr)
     rows = {c["id"]: c for c in task["candidates"]}
     assert sorted(rows) == ["clamp#0", "clamp#1", "clamp#2", "clamp#3", "clamp#4"]
     assert rows["clamp#4"]["status"] == "error" and rows["clamp#4"]["reason"] == "no usable code in the reply"
-    assert rows["clamp#2"]["duplicate_of"] == "clamp#0"  # 'defensive' is 'simplest' renamed
+    # 'defensive' is 'simplest' renamed: whichever of the two arrived first is the original
+    original = "clamp#0" if rows["clamp#0"]["duplicate_of"] is None else "clamp#2"
+    copy = "clamp#2" if original == "clamp#0" else "clamp#0"
+    assert rows[copy]["duplicate_of"] == original and rows[original]["duplicate_of"] is None
     if select == "agreement":
-        # clamp#0, clamp#1 and clamp#2 (a copy of clamp#0) agree; the program written twice wins
-        assert task["winner"] == "clamp#0"
-        assert task["reason"].startswith("clamp#0: 3 of 5 versions agree on 4/5 generated tests")
+        # the pair and clamp#1 agree; within the group the program written twice wins
+        assert task["winner"] == original
+        assert task["reason"].startswith(f"{original}: 3 of 5 versions agree on 4/5 generated tests")
     else:
-        # the double's judge names clamp#2, which is a duplicate: the original is the winner
-        assert task["winner"] == "clamp#0"
-        assert task["reason"] == "clamp#0: judge (tiny): clamp#2 is correct and branch-free."
+        # the double's judge names clamp#2 (mapped to the original when it is the copy)
+        assert task["winner"] == original
+        assert task["reason"] == f"{original}: judge (tiny): clamp#2 is correct and branch-free."
     log = events(record)
     added = {e["sample_id"]: e["data"] for e in log if e["type"] == "candidate"}
     assert {d["strategy"] for d in added.values()} == {*BY_STRATEGY, "memory-lean"}
