@@ -56,9 +56,14 @@ def read_record(path: str | Path) -> RunRecord:
             if is_last and record is not None:  # cut mid-line by a crash
                 record.truncated_tail = True
                 break
+            if is_last:
+                raise InputError("the log ends inside its first line: it was cut before anything was "
+                                 "recorded; start the run again", path=str(path), line=number) from None
             raise InputError("not a JSON line of a run log", path=str(path), line=number) from None
+        if not isinstance(obj, dict):
+            raise InputError("not a line of a run log (expected a JSON object)", path=str(path), line=number)
         if record is None:
-            if not isinstance(obj, dict) or "spec" not in obj:
+            if not isinstance(obj.get("spec"), dict):
                 raise InputError("a run log must start with a 'spec' line", path=str(path), line=number)
             record = RunRecord(path=path, spec=obj["spec"])
         elif "final_report" in obj:

@@ -5,6 +5,7 @@ kill -9 loses at most the line being written, and the reader skips that half lin
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -26,7 +27,7 @@ MAX_LOGGED_LINES = 400  # per (candidate, profile); the rest is counted in the r
 
 
 def iso_now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat()
+    return dt.datetime.now(dt.UTC).isoformat()
 
 
 class RunLog:
@@ -68,8 +69,10 @@ class RunLog:
         try:
             self._fh.write(line + "\n")
             self._fh.flush()
-        except OSError as exc:  # a full disk: stop logging, say why, let the run finish
-            self._fh = None
+        except OSError as exc:  # a full disk: stop logging and say why (the session stops the run)
+            fh, self._fh = self._fh, None
+            with contextlib.suppress(OSError):
+                fh.close()  # else the buffered half line fails again, noisily, at garbage collection
             raise InputError(f"cannot write the run log: {exc.strerror or exc}", path=str(self.path)) from None
 
     def record(self, type_: str, sample_id: str, data: dict) -> None:
