@@ -1,0 +1,168 @@
+"""kill -9 of the CLI at chosen points of a real run, then `resume`: nothing lost, nothing
+duplicated, nothing left running. And Ctrl-C: exit 2, how to resume, nothing left running.
+
+The CLI freezes itself (SIGSTOP) at the chosen line of its log (tests/crash_cli.py), so the kill
+lands exactly there while its sandboxes are busy; the test records the CLI's descendants, kills
+it with SIGKILL, and checks that every sandbox process dies with it (bubblewrap's
+--die-with-parent and pid namespace), then resumes with the real CLI.
+"""
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from reliability_util import (
+    EXITS,
+    RAISES,
+    SYNTAX,
+    WRONG,
+    check_complete_log,
+    cli,
+    cli_cmd,
+    descendants,
+    live,
+    proc_state,
+    result_pairs,
+    sandbox_leftovers,
+    verdicts,
+    wait_until,
+    write_samples,
+)
+
+from ai_code_evals.runlog.reader import read_record
+
+TASK = """\
+id: add
+prompt: Add two numbers.
+entry_point: add
+time_limit_s: 5
+tests:
+  - {args: [1, 2], expect: 3}
+  - {args: [0, 0], expect: 0}
+error_cases:
+  - {args: ["a", 1], raises: TypeError}
+"""
+SLOW_GOOD = "import time\ndef add(a, b):\n    time.sleep(0.3)\n    return a + b\n"
+SLOW_WRONG = "import time\ndef add(a, b):\n    time.sleep(0.3)\n    return a - b\n"
+CODES = [SLOW_GOOD, WRONG, EXITS, RAISES, SYNTAX, SLOW_WRONG]  # one passes: a stable winner
+LAST = f"add#{len(CODES) - 1}"
+PAIRS = {(f"add#{k}", "default") for k in range(len(CODES))}
+HOOK = Path(__file__).with_name("crash_cli.py")
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("crash")
+    (tmp / "task.yaml").write_text(TASK)
+    write_samples(tmp / "samples.jsonl", CODES)
+    return tmp
+
+
+def run_args(inputs: Path, record: Path) -> list[str]:
+    return ["run", str(inputs / "task.yaml"), "--samples", str(inputs / "samples.jsonl"), "--headless",
+            "--json", "--jobs", "2", "--record", str(record)]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(inputs):
+    proc = cli(*run_args(inputs, inputs / "whole.jsonl"), cwd=inputs)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def sandbox_roots(pid: int) -> list[str]:
+    import tempfile
+
+    return glob.glob(os.path.join(tempfile.gettempdir(), f"ace-sbx-{pid}-*"))
+
+
+def kill_at(inputs: Path, record: Path, stop_at: str):
+    """Run the CLI until it freezes at ``stop_at``; return (pid, live descendants) after kill -9."""
+    env = {**os.environ, "ACE_TEST_STOP_AT": stop_at, "PYTHONPATH": str(HOOK.parent)}
+    proc = subprocess.Popen([sys.executable, str(HOOK), *run_args(inputs, record)], cwd=inputs, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    stopped = wait_until(lambda: proc_state(proc.pid) == "T" or proc.poll() is not None, timeout=120)
+    assert stopped and proc.poll() is None, f"never reached {stop_at}: {proc.stderr.read()!r}"
+    busy = descendants(proc.pid)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    proc.stderr.close()
+    return proc.pid, busy
+
+
+@pytest.mark.parametrize("stop_at,sandboxes_busy", [
+    ("running:add#0", True),     # during the first candidate
+    ("result:3", None),          # mid-run
+    (f"running:{LAST}", True),   # during the last candidate
+    ("final_report", False),     # while writing the final report (every sandbox already gone)
+])
+def test_kill_9_then_resume(inputs, uninterrupted, tmp_path, stop_at, sandboxes_busy):
+    record = tmp_path / "run.jsonl"
+    pid, busy = kill_at(inputs, record, stop_at)
+    if sandboxes_busy:
+        assert busy, "the kill must land while a sandbox is running"
+    if sandboxes_busy is False:
+        assert not busy
+    # every process the CLI had started dies with it, without anyone cleaning up
+    assert wait_until(lambda: not any(live(p) for p in busy)), [p for p in busy if live(p)]
+    assert sandbox_leftovers(Path(f"/tmp/ace-sbx-{pid}-")) == []
+
+    cut = read_record(record)
+    assert cut.final_report is None
+    assert cut.truncated_tail == (stop_at == "final_report")
+    done_before = set(result_pairs(cut))
+
+    resumed = cli("resume", str(record), "--headless", "--json", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert ("half-written last line" in resumed.stderr) == (stop_at == "final_report")
+    assert verdicts(json.loads(resumed.stdout)) == verdicts(uninterrupted)
+    rec = check_complete_log(record, PAIRS)
+    start = max(i for i, e in enumerate(rec.events) if e["type"] == "resumed")
+    rerun = {(e["data"]["candidate_id"], e["data"]["profile"]) for e in rec.events[start:]
+             if e["type"] == "snapshot" and e["data"]["state"] == "starting"}
+    assert rerun == PAIRS - done_before
+    assert sandbox_roots(pid) == [], "the killed run's sandbox directories are reaped by the next run"
+
+
+def test_kill_9_at_an_unprepared_moment(inputs, uninterrupted, tmp_path):
+    """No hook at all: the plain CLI, killed as soon as its first result is on disk."""
+    record = tmp_path / "plain.jsonl"
+    proc = subprocess.Popen(cli_cmd(*run_args(inputs, record)), cwd=inputs, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    assert wait_until(lambda: record.exists() and b'"type": "result"' in record.read_bytes(), timeout=120)
+    busy = descendants(proc.pid)
+    proc.kill()
+    proc.wait()
+    assert wait_until(lambda: not any(live(p) for p in busy))
+    assert sandbox_leftovers(Path(f"/tmp/ace-sbx-{proc.pid}-")) == []
+    resumed = cli("resume", str(record), "--headless", "--json", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert verdicts(json.loads(resumed.stdout)) == verdicts(uninterrupted)
+    check_complete_log(record, PAIRS)
+
+
+def test_ctrl_c_stops_cleanly_and_resumes(inputs, uninterrupted, tmp_path):
+    record = tmp_path / "sigint.jsonl"
+    proc = subprocess.Popen(cli_cmd(*run_args(inputs, record)), cwd=inputs, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert wait_until(lambda: record.exists() and b'"state": "running", "seq": 2' in record.read_bytes(),
+                      timeout=120)
+    busy = descendants(proc.pid)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2, err
+    assert f"ai-code-evals resume {record}" in err and "Traceback" not in err
+    # the CLI itself destroyed every sandbox before it exited
+    assert [p for p in busy if live(p)] == []
+    assert sandbox_leftovers(Path(f"/tmp/ace-sbx-{proc.pid}-")) == [] and sandbox_roots(proc.pid) == []
+    cut = read_record(record)
+    assert cut.final_report is None and not cut.truncated_tail
+    assert cut.of_type("run_finished")[-1]["data"]["interrupted"] is True
+    resumed = cli("resume", str(record), "--headless", "--json", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert verdicts(json.loads(resumed.stdout)) == verdicts(uninterrupted)
+    check_complete_log(record, PAIRS)
