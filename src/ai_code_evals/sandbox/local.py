@@ -21,6 +21,7 @@ import os
 import shutil
 import signal
 import tempfile
+import threading
 import time
 import uuid
 import weakref
@@ -143,6 +144,7 @@ class LocalBackend:
         self._level: str | None = None
         self.isolation_reasons: dict[str, str] = {}  # why stronger levels were skipped
         self._root: str | None = None
+        self._root_lock = threading.Lock()
         self._live: set[LocalSandbox] = set()
         self._closed = False
         self._subreaper = False
@@ -163,6 +165,9 @@ class LocalBackend:
 
     # -- sandboxes ---------------------------------------------------------------------------
     def _private_root(self) -> str:
+        """The temp root (created on first use). Call with ``_root_lock`` held."""
+        if self._closed:
+            raise SandboxError("the local backend is closed")
         if self._root is None:
             _reap_stale_roots(self._temp_parent)
             if self._host.root:
@@ -170,6 +175,16 @@ class LocalBackend:
             self._root = tempfile.mkdtemp(prefix=f"{ROOT_PREFIX}{os.getpid()}-", dir=self._temp_parent)
             os.chmod(self._root, 0o711)  # sandbox uids may traverse to their own directory only
         return self._root
+
+    def _new_workdir(self) -> str:
+        with self._root_lock:  # never races with aclose() removing the root
+            return tempfile.mkdtemp(prefix="w", dir=self._private_root())
+
+    def _remove_root(self) -> None:
+        with self._root_lock:
+            if self._root is not None:
+                shutil.rmtree(self._root, ignore_errors=True)
+                self._root = None
 
     async def create(self, spec: SandboxSpec) -> LocalSandbox:
         if self._closed:
@@ -189,7 +204,7 @@ class LocalBackend:
                 procs.kill_all(None, slot.uid)  # leftovers of a crashed earlier run of this uid
                 if level == "rlimits":  # the only level where it can write to shared directories
                     procs.remove_owned(slot.uid, SHARED_WRITABLE)
-            workdir = tempfile.mkdtemp(prefix="w", dir=self._private_root())
+            workdir = self._new_workdir()
             if level == "rlimits":  # the real directory is the sandbox's working directory
                 if slot is not None and not self._subreaper:
                     self._subreaper = procs.become_subreaper()
@@ -197,9 +212,11 @@ class LocalBackend:
                 if slot is not None:
                     for path in (workdir, os.path.join(workdir, ".tmp")):
                         os.chown(path, slot.uid, slot.uid)
-        except OSError as exc:
+        except (OSError, SandboxError) as exc:
             if slot is not None:
                 slot.release()
+            if isinstance(exc, SandboxError):
+                raise
             raise SandboxError(f"cannot create a local sandbox: {exc}") from exc
         box = LocalSandbox(self, spec, level, workdir, slot)
         self._live.add(box)
@@ -209,18 +226,14 @@ class LocalBackend:
         """Destroy every sandbox still alive and remove the private temp root."""
         self._closed = True
         await asyncio.gather(*(box.destroy() for box in list(self._live)), return_exceptions=True)
-        if self._root is not None:
-            await asyncio.to_thread(shutil.rmtree, self._root, True)
-            self._root = None
+        await asyncio.to_thread(self._remove_root)
 
     def close_sync(self) -> None:
         """Last-resort cleanup at interpreter exit (no event loop needed)."""
         self._closed = True
         for box in list(self._live):
             box.cleanup_sync()
-        if self._root is not None:
-            shutil.rmtree(self._root, ignore_errors=True)
-            self._root = None
+        self._remove_root()
 
 
 @atexit.register
