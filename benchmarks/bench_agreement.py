@@ -14,8 +14,8 @@ exact expectation: the share of correct samples) and of an oracle (any correct s
 agreement / random ratio.
 
 Measured here (2 cores, seed 0, 36 usable tasks of 40, 8 samples each): random pick 37.5%,
-agreement 72-75% (the spread comes from in-group tie-breaks on measured memory), oracle 100%:
-about 2x the random pick, closing ~60% of the gap to the oracle.
+agreement 72-78% (the spread comes from in-group tie-breaks on measured memory), oracle 100%:
+about 2x the random pick, closing 56-64% of the gap to the oracle.
 
     uv run python benchmarks/bench_agreement.py                 # 40 tasks, 8 samples each
     uv run python benchmarks/bench_agreement.py --tasks 164 --n 10 --seed 3
