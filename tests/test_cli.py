@@ -104,8 +104,8 @@ def test_entry_points_all_work(tmp_path):
 def test_kill_9_leaves_a_log_readable_to_its_last_complete_line(tmp_path):
     from ai_code_evals.runlog.reader import read_record
 
-    slow = "import time\ndef add(a, b):\n    time.sleep(0.4)\n    return a + b\n"
-    s = samples(tmp_path, [{"task_id": "add", "code": slow}] * 6)
+    slow = "import time\ndef add(a, b):\n    time.sleep(0.4)\n    return a + b + {k} - {k}\n"
+    s = samples(tmp_path, [{"task_id": "add", "code": slow.format(k=k)} for k in range(6)])
     record = tmp_path / "run.jsonl"
     proc = subprocess.Popen([sys.executable, "-m", "ai_code_evals", "run", str(DATA / "add_task.yaml"),
                              "--samples", str(s), "--headless", "--jobs", "1", "--record", str(record)],
