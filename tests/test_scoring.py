@@ -2,7 +2,13 @@
 import pytest
 
 from ai_code_evals.engine.results import CandidateResult, decide_status
-from ai_code_evals.engine.scoring import combine_profiles, pass_at_k, pass_at_k_table, score_task, select_by_score
+from ai_code_evals.engine.scoring import (
+    combine_profiles,
+    pass_at_k,
+    pass_at_k_table,
+    score_task,
+    select_by_score,
+)
 from ai_code_evals.tasks.model import Weights
 
 

@@ -1,7 +1,8 @@
 """Candidates (versions of a function) and the Generator protocol that produces them."""
 from __future__ import annotations
 
-from typing import AsyncIterator, Protocol
+from collections.abc import AsyncIterator
+from typing import Protocol
 
 from pydantic import BaseModel, Field
 

@@ -5,8 +5,9 @@ output line by line, reports resource use, and is destroyed on every path out.
 """
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable, Literal, Protocol
+from typing import Literal, Protocol
 
 Stream = Literal["stdout", "stderr"]
 
