@@ -11,6 +11,7 @@ produces the final ``verdict`` line, and the engine only passes a candidate on t
 This does not stop a candidate that deliberately inspects this process's memory to forge a
 verdict; the sandbox, not the runner, is the security boundary.
 """
+import ast
 import json
 import os
 import signal
@@ -140,14 +141,18 @@ def run_case(ns, entry, test):
             raise AssertionError("expected %s, got %s" % (short(want), short(got)))
         return
     scope = dict(ns)
+    scope["__ace_eq__"], scope["__ace_in__"] = strict_eq, strict_in
     code = test.get("code") or ""
-    exec(compile(code, "<test>", "exec"), scope)
+    exec(compile(ast.fix_missing_locations(EqRewriter().visit(ast.parse(code))), "<test>", "exec"), scope)
     if kind == "check":
         scope["check"](ns[entry])
 
 
 def equal(got, want):
-    """Equality that treats tuples as lists (YAML/JSON have no tuples) and floats with tolerance."""
+    """Equality that treats tuples as lists (YAML/JSON have no tuples) and floats with tolerance.
+    A value whose class the candidate wrote never decides its own equality (see candidate_made)."""
+    if candidate_made(type(got)):
+        return False
     if isinstance(got, tuple):
         got = list(got)
     if isinstance(want, tuple):
@@ -162,6 +167,76 @@ def equal(got, want):
         return bool(got == want)
     except Exception:
         return False
+
+
+# -- values that lie about equality --------------------------------------------------------------
+# A classic way to game tests is to return an object whose __eq__ always says yes. Comparisons
+# in tests therefore never let a class written by the candidate decide, unless both sides are of
+# that same class (then the test itself built the expected value from it).
+_HEAPTYPE = 1 << 9
+_made: dict = {}
+
+
+def candidate_made(cls):
+    """True when ``cls`` (or a base) is a class the candidate's program defined."""
+    known = _made.get(cls)
+    if known is not None:
+        return known
+    found = False
+    for klass in cls.__mro__:
+        if not klass.__flags__ & _HEAPTYPE:
+            continue
+        own = klass.__dict__.get("__module__") == "__candidate__"
+        for key, impl in list(klass.__dict__.items()):
+            func = getattr(impl, "__func__", impl)
+            code = getattr(func, "__code__", None)
+            if code is not None and code.co_filename == "candidate.py":
+                found = True
+            elif own and key[:2] == "__" == key[-2:] and callable(impl) and getattr(impl, "__name__", key) != key:
+                found = True  # a borrowed slot, such as __eq__ = int.__ne__
+        if found:
+            break
+    _made[cls] = found
+    return found
+
+
+def strict_eq(a, b):
+    """``a == b`` as a test means it (assert statements are rewritten to call this)."""
+    ta, tb = type(a), type(b)
+    if ta is not tb and (candidate_made(ta) or candidate_made(tb)):
+        return False
+    if ta in (list, tuple) and ta is tb:
+        return len(a) == len(b) and all(strict_eq(x, y) for x, y in zip(a, b))
+    if ta is dict and tb is dict:
+        return a.keys() == b.keys() and all(strict_eq(a[k], b[k]) for k in a)
+    return a == b
+
+
+def strict_in(item, container):
+    if type(container) in (list, tuple):
+        return any(strict_eq(item, x) for x in container)
+    if candidate_made(type(item)) and not candidate_made(type(container)):
+        return any(strict_eq(item, x) for x in container)
+    return item in container
+
+
+class EqRewriter(ast.NodeTransformer):
+    """``x == y``, ``x != y``, ``x in y``, ``x not in y`` in test code -> the strict versions."""
+
+    def visit_Compare(self, node):
+        self.generic_visit(node)
+        if len(node.ops) != 1:
+            return node
+        op, left, right = node.ops[0], node.left, node.comparators[0]
+        if isinstance(op, (ast.Eq, ast.NotEq)):
+            call = ast.Call(ast.Name("__ace_eq__", ast.Load()), [left, right], [])
+        elif isinstance(op, (ast.In, ast.NotIn)):
+            call = ast.Call(ast.Name("__ace_in__", ast.Load()), [left, right], [])
+        else:
+            return node
+        if isinstance(op, (ast.NotEq, ast.NotIn)):
+            call = ast.UnaryOp(ast.Not(), call)
+        return ast.copy_location(call, node)
 
 
 def short(value, limit=120):
