@@ -166,3 +166,22 @@ def test_ctrl_c_stops_cleanly_and_resumes(inputs, uninterrupted, tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     assert verdicts(json.loads(resumed.stdout)) == verdicts(uninterrupted)
     check_complete_log(record, PAIRS)
+
+
+def test_two_apps_with_different_tmpdirs_never_share_a_sandbox_uid(tmp_path):
+    """Sandbox uids are claimed with a lock file: both apps must look in the same place, or one
+    app would take (and, reaping 'unheld' uids, kill) the other's sandboxes."""
+    code = ("import sys\nfrom ai_code_evals.sandbox import uidslots\nslot = uidslots.claim()\n"
+            "print(slot.uid, flush=True)\nsys.stdin.read()\n")
+    procs, uids = [], []
+    try:
+        for name in ("a", "b"):
+            (tmp_path / name).mkdir()
+            proc = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "TMPDIR": str(tmp_path / name)},
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            procs.append(proc)
+            uids.append(proc.stdout.readline().strip())
+    finally:
+        for proc in procs:
+            proc.communicate("")
+    assert uids[0] and uids[1] and uids[0] != uids[1]

@@ -10,11 +10,12 @@ from __future__ import annotations
 import fcntl
 import os
 import pwd
-import tempfile
 
 UID_BASE = 61000
 UID_COUNT = 1000
-LOCK_DIR = os.path.join(tempfile.gettempdir(), "ai-code-evals-uids")
+# One place for every app process on the machine, whatever its TMPDIR: two apps looking in
+# different directories would both take uid 61000 and reap each other's sandboxes.
+LOCK_DIR = "/tmp/ai-code-evals-uids"
 
 
 class UidSlot:
