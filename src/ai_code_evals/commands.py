@@ -78,7 +78,7 @@ def resume(args) -> int:
     if not args.headless:
         from ai_code_evals.tui.app import run_live
 
-        return run_live(config, log)
+        return run_live(config, log, log_subscriber=recorder)  # no second line for a logged candidate
     return finish_headless(config, log, args.json, recorder)
 
 
