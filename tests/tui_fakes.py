@@ -21,8 +21,6 @@ from ai_code_evals.engine.events import (
     TaskSelected,
 )
 from ai_code_evals.engine.results import CandidateResult
-from ai_code_evals.engine.scoring import score_task, select_by_score
-from ai_code_evals.tasks.model import Weights
 
 T0 = 1_700_000_000.0
 RUN_ID = "20231114-221320-abc123"
@@ -50,6 +48,13 @@ CANDIDATES = {
 }
 TESTS_TOTAL = {"sort_unique": 6, "parse_int": 4}
 ERRORS_TOTAL = {"sort_unique": 2, "parse_int": 1}
+SCORES = {"sort_unique#0": 100.0, "sort_unique#1": 83.9, "sort_unique#2": 45.0, "sort_unique#3": 0.0,
+          "parse_int#0": 100.0, "parse_int#1": 0.0}
+SELECTIONS = {
+    "sort_unique": ("sort_unique#0", ("sort_unique#0: passes 6/6, handles 2/2 bad inputs, "
+                                      "2.3× faster than the next (sort_unique#1) (score 100.0)")),
+    "parse_int": ("parse_int#0", "parse_int#0: passes 4/4, handles 1/1 bad inputs, median 0.12 ms (score 100.0)"),
+}
 HOSTILE_LINES = ["\x1b[2J\x1b[H screen cleared?", "\x1b]0;pwned title\x07 title set?", "bell\x07 and \r back"]
 
 
@@ -133,13 +138,12 @@ def scripted_events(lines_per_candidate: int = 6, profiles: tuple[str, ...] = ("
             events.append(EngineNotice("sort_unique#3: stopped responding and was killed", level="warning",
                                        candidate_id="sort_unique#3"))
     tasks_out = []
-    for tid, rows in results.items():
-        score_task(rows, Weights())
-        sel = select_by_score(rows)
-        events.append(TaskSelected(task_id=tid, winner=sel.winner, reason=sel.reason, strategy="score",
-                                   scores={r.candidate_id: r.score for r in rows}))
-        tasks_out.append({"task_id": tid, "winner": sel.winner, "reason": sel.reason,
-                          "candidates": [{"id": r.candidate_id, "status": r.status, "score": r.score}
+    for tid, rows in results.items():  # fixed verdicts: the pictures must not follow the formula
+        winner, reason = SELECTIONS[tid]
+        scores = {r.candidate_id: SCORES[r.candidate_id] for r in rows}
+        events.append(TaskSelected(task_id=tid, winner=winner, reason=reason, strategy="score", scores=scores))
+        tasks_out.append({"task_id": tid, "winner": winner, "reason": reason,
+                          "candidates": [{"id": r.candidate_id, "status": r.status, "score": scores[r.candidate_id]}
                                          for r in rows]})
     summary = {"run_id": RUN_ID, "record": "runs/test.jsonl", "tasks": tasks_out, "pass_at_k": {},
                "interrupted": False}

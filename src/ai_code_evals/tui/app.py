@@ -17,7 +17,7 @@ from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from ai_code_evals.engine.events import Event, EventBus, TaskSelected
@@ -29,6 +29,7 @@ from ai_code_evals.tui.screens.help import HelpScreen
 from ai_code_evals.tui.themes import DEFAULT_THEME, load_themes
 from ai_code_evals.tui.travel import TimeTravel
 from ai_code_evals.tui.widgets.code import CodePanel
+from ai_code_evals.tui.widgets.footer import KeyFooter
 from ai_code_evals.tui.widgets.grid import Workspace
 from ai_code_evals.tui.widgets.leaderboard import (
     CandidateChosen,
@@ -42,6 +43,7 @@ EngineFn = Callable[[EventBus], Awaitable[dict]]
 REFRESH_HZ = 18  # widget updates per second (DESIGN §6: 15–20)
 QUIT_GRACE_S = 60.0  # how long `q` waits for the engine to destroy its sandboxes
 EXIT_DONE, EXIT_INTERRUPTED = 0, 2
+CODE_FOLLOW_S = 0.05  # the code panel follows a new selection after this delay
 
 
 def export_name(task_id: str) -> str:
@@ -52,7 +54,7 @@ class WorkspaceApp(App[int]):
     """The workspace. Give ``engine`` (live) or ``record`` (replay)."""
 
     TITLE = "ai-code-evals"
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
     BINDINGS = bindings()
 
     def __init__(self, *, engine: EngineFn | None = None, runlog=None, record: Path | None = None,
@@ -79,6 +81,8 @@ class WorkspaceApp(App[int]):
         self.diff_against: str | None = None  # "reference" or a candidate id
         self._last_pane: PaneKey | None = None
         self._seen_version = -1
+        self._topbar_text = ""
+        self._code_timer = None
         self._quitting = False
         self._log_failed = False
         self.exit_status = EXIT_DONE
@@ -114,7 +118,7 @@ class WorkspaceApp(App[int]):
         with Horizontal(id="bottom"):
             yield self.leaderboard
             yield self.code
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         if self._theme_problems:
@@ -246,7 +250,10 @@ class WorkspaceApp(App[int]):
             bits.append(f"« time travel in {len(self.travel.per_pane)} pane(s) (end: live)")
         elif self.travel.all_panes:
             bits.append("[ ] step all panes")
-        self.topbar.update(" · ".join(bits))
+        text = " · ".join(bits)
+        if text != self._topbar_text:  # an update costs a repaint; most flushes change nothing here
+            self._topbar_text = text
+            self.topbar.update(text, layout=False)
 
     def show_code(self) -> None:
         cid = self.selected
@@ -294,9 +301,13 @@ class WorkspaceApp(App[int]):
         self.pick(message.task_id, message.candidate_id)
 
     def select_candidate(self, cid: str) -> None:
+        """The code panel follows the selection a moment later, so the frame that shows the
+        new focus is not held up by highlighting (and holding tab does not highlight each)."""
         if cid != self.selected:
             self.selected = cid
-            self.show_code()
+            if self._code_timer is not None:
+                self._code_timer.stop()
+            self._code_timer = self.set_timer(CODE_FOLLOW_S, self.show_code)
 
     # -- actions --------------------------------------------------------------------------------
     def action_help(self) -> None:

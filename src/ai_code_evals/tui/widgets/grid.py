@@ -14,7 +14,7 @@ from ai_code_evals.tui.travel import TimeTravel
 from ai_code_evals.tui.widgets.pane import SandboxPane
 
 MIN_PANE_W = 36
-MIN_PANE_H = 8
+MIN_PANE_H = 11
 TARGET_ASPECT = 3.5  # preferred pane width/height in cells
 
 

@@ -1,7 +1,11 @@
-"""A pane's output view: a capped list of already-sanitised lines, drawn line by line.
+"""A pane's output view: the tail of a capped list of sanitised lines, drawn line by line.
 
-Only visible lines are rendered (line API), lines arrive in batches from the refresh timer, and
-no thread or worker is started per write (``Log.write_lines`` starts one per call).
+Like ``tail -f``: it shows the newest lines and follows them; the mouse wheel scrolls back
+through the view's lines (then the view stays put while lines arrive, and the bottom line says
+how many newer lines there are). It is a plain line-API widget, not a ScrollView: appending
+lines repaints this widget only (no virtual size, no scrollbars, no layout), which is what keeps
+16 panes at 100k lines/s cheap. No thread or worker is started per write (``Log.write_lines``
+starts one per call).
 """
 from __future__ import annotations
 
@@ -9,21 +13,23 @@ from typing import ClassVar
 
 from rich.cells import cell_len
 from rich.segment import Segment
-from textual.geometry import Size
-from textual.scroll_view import ScrollView
+from rich.style import Style
+from textual import events
 from textual.strip import Strip
+from textual.widget import Widget
 
 from ai_code_evals.tui.sanitize import sanitize_line
 
 VIEW_LINE_CAP = 1000  # lines kept per pane view; the model keeps more, the run log its own
+WHEEL_LINES = 3
 
 
-class OutputView(ScrollView, can_focus=False):
-    """Append-only output with a line cap; follows the end unless the user scrolled up."""
+class OutputView(Widget, can_focus=False):
+    """Append-only output with a line cap; follows the end unless scrolled back."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {"output--stderr", "output--notice"}
     DEFAULT_CSS = """
-    OutputView { height: 1fr; overflow-x: hidden; overflow-y: auto; scrollbar-size-vertical: 1; }
+    OutputView { height: 1fr; }
     OutputView > .output--stderr { color: $text-error; }
     OutputView > .output--notice { color: $text-muted; text-style: italic; }
     """
@@ -32,7 +38,8 @@ class OutputView(ScrollView, can_focus=False):
         super().__init__(**kwargs)
         self.cap = cap
         self._lines: list[tuple[str, int]] = []  # (sanitised text, kind: 0 out, 1 err, 2 notice)
-        self._width = 0
+        self.back = 0  # lines scrolled back from the end (0 = following)
+        self._styles: tuple[Style, Style, Style] | None = None
 
     @property
     def line_count(self) -> int:
@@ -45,49 +52,67 @@ class OutputView(ScrollView, can_focus=False):
     def set_lines(self, lines: list[tuple[str, bool]], notice: str | None = None) -> None:
         """Replace everything (a pane was rebound, caught up, or time-travelled)."""
         self._lines = [(notice, 2)] if notice else []
-        self._width = 0
         self._extend(lines[-self.cap:])
-        self._update_virtual(follow=True)
+        self.back = 0
         self.refresh()
 
     def append(self, lines: list[tuple[str, bool]]) -> None:
         if not lines:
             return
-        follow = self.scroll_y >= self.max_scroll_y
+        added = min(len(lines), self.cap)
         self._extend(lines[-self.cap:])
         if len(self._lines) > self.cap:
             del self._lines[: len(self._lines) - self.cap]
-        self._update_virtual(follow)
+        if self.back:  # scrolled back: the same lines stay on screen
+            self.back = min(self.back + added, self._max_back())
         self.refresh()
 
     def _extend(self, lines: list[tuple[str, bool]]) -> None:
-        width = self._width
         out = self._lines
         for text, is_err in lines:
-            clean = sanitize_line(text)
-            out.append((clean, 1 if is_err else 0))
-            w = len(clean) if clean.isascii() else cell_len(clean)
-            width = max(width, w)
-        self._width = width
+            out.append((sanitize_line(text), 1 if is_err else 0))
 
-    def _update_virtual(self, follow: bool) -> None:
-        self.virtual_size = Size(self._width, len(self._lines))
-        if follow:
-            self.scroll_to(y=max(0, len(self._lines) - self.scrollable_content_region.height),
-                           animate=False, immediate=True)
+    # -- scrolling back -------------------------------------------------------------------
+    def _max_back(self) -> int:
+        return max(0, len(self._lines) - self.size.height)
+
+    def scroll_back(self, lines: int) -> None:
+        new = max(0, min(self.back + lines, self._max_back()))
+        if new != self.back:
+            self.back = new
+            self.refresh()
+
+    def _on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        event.stop()
+        self.scroll_back(WHEEL_LINES)
+
+    def _on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        event.stop()
+        self.scroll_back(-WHEEL_LINES)
+
+    # -- drawing --------------------------------------------------------------------------
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles = None  # theme or CSS changed
+
+    def _line_styles(self) -> tuple[Style, Style, Style]:
+        if self._styles is None:
+            base = self.rich_style
+            self._styles = (base, base + self.get_component_rich_style("output--stderr", partial=True),
+                            base + self.get_component_rich_style("output--notice", partial=True))
+        return self._styles
 
     def render_line(self, y: int) -> Strip:
-        scroll_x, scroll_y = self.scroll_offset
-        index = scroll_y + y
-        width = self.scrollable_content_region.width
-        base = self.rich_style
-        if index >= len(self._lines):
-            return Strip.blank(width, base)
+        width = self.size.width
+        height = self.size.height
+        styles = self._line_styles()
+        if self.back and y == height - 1:
+            text = f"↓ {self.back} newer line(s): scroll down to follow"
+            return Strip([Segment(text, styles[2])], cell_len(text)).crop_extend(0, width, styles[0])
+        start = max(0, len(self._lines) - height - self.back)
+        index = start + y
+        if index >= len(self._lines) - self.back or index >= len(self._lines):
+            return Strip.blank(width, styles[0])
         text, kind = self._lines[index]
-        style = base
-        if kind == 1:
-            style = base + self.get_component_rich_style("output--stderr", partial=True)
-        elif kind == 2:
-            style = base + self.get_component_rich_style("output--notice", partial=True)
-        strip = Strip([Segment(text, style)], len(text) if text.isascii() else cell_len(text))
-        return strip.crop_extend(scroll_x, scroll_x + width, base)
+        strip = Strip([Segment(text, styles[kind])], len(text) if text.isascii() else cell_len(text))
+        return strip.crop_extend(0, width, styles[0])
