@@ -6,8 +6,9 @@ knows about Textual: the TUI turns these into messages on its own side.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 # Candidate states, in order (DESIGN §2): queued -> starting -> running -> scoring -> finished.
 STATES = ("queued", "starting", "running", "scoring", "finished")

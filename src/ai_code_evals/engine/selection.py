@@ -5,8 +5,8 @@ name. ``score`` is pure; ``agreement`` and ``judge`` (generation layer) register
 """
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
 
 from ai_code_evals.engine.results import CandidateResult
 from ai_code_evals.engine.scoring import Selection, select_by_score
