@@ -342,7 +342,7 @@ async def test_pages_when_panes_do_not_fit_and_reflows_on_resize(tmp_path):
 
 
 async def test_q_during_a_run_cancels_engine_and_returns_2(tmp_path):
-    engine = ScriptedEngine(hold_after=40)
+    engine = ScriptedEngine(hold_after=40, cleanup_s=0.5)
     log_path = tmp_path / "run.jsonl"
     runlog = RunLog(log_path, "run-q")
     app = live_app(tmp_path, engine, runlog=runlog)
@@ -444,3 +444,21 @@ async def test_switching_task_turns_the_grid_to_its_panes(tmp_path):
         await pilot.press("s")
         assert app.leaderboard.task_id == "beta"
         assert ("beta#0", "default") in [s.key for s in app.workspace.slots]
+
+
+async def test_leaving_without_q_still_stops_the_engine(tmp_path):
+    engine = ScriptedEngine(hold_after=40, cleanup_s=0.5)
+    app = live_app(tmp_path, engine)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(0.2)
+        assert app.engine_running
+        app.exit()  # e.g. an error elsewhere: no `q`
+        await pilot.pause()
+    assert engine.cancelled and engine.cleaned_up
+
+
+async def test_ace_theme_env_picks_the_start_theme(tmp_path, monkeypatch):
+    monkeypatch.setenv("ACE_THEME", "ace-light")
+    app = live_app(tmp_path)
+    async with app.run_test(size=SIZE):
+        assert app.theme == "ace-light"

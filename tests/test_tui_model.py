@@ -272,3 +272,27 @@ def test_panes_are_grouped_by_task_then_candidate_whatever_the_arrival_order():
                                                  "sort_unique#3", "parse_int#0", "parse_int#1"]
     row = next(r for r in model.leaderboard("sort_unique") if r.candidate_id == "sort_unique#0")
     assert row.status == "queued" and not row.finished
+
+
+def test_generation_deltas_show_partial_code_until_the_candidate_arrives():
+    from ai_code_evals.engine.events import CandidateAdded, GenerationDelta
+
+    model = RunModel()
+    for text in ("def f(x):\n", "    return x\n"):
+        ev = GenerationDelta(candidate_id="t#0", task_id="t", text=text)
+        model.ingest(ev.kind, ev.to_data())
+    info = model.tasks["t"].candidates["t#0"]
+    assert info.generating and info.code == "def f(x):\n    return x\n"
+    assert model.leaderboard("t")[0].status == "generating"
+    done = CandidateAdded(candidate_id="t#0", task_id="t", code="def f(x):\n    return x + 0\n")
+    model.ingest(done.kind, done.to_data())
+    assert not model.tasks["t"].candidates["t#0"].generating
+    assert model.code_of("t#0").endswith("x + 0\n")
+
+
+def test_profiles_give_one_pane_each_and_one_combined_row():
+    model = build_model(scripted_events(profiles=("default", "hash-seed")))
+    assert len(model.panes) == 12
+    assert ("sort_unique#0", "hash-seed") in model.panes
+    rows = model.leaderboard("sort_unique")
+    assert len(rows) == 4 and rows[0].candidate_id == "sort_unique#0"

@@ -155,7 +155,8 @@ class ScriptedEngine:
     """``engine(bus)`` for ``WorkspaceApp``: publishes the script, yielding to the loop between
     events. ``hold`` keeps it 'running' after a prefix of the script until released."""
 
-    def __init__(self, events: list[Event] | None = None, *, pace: float = 0.0, hold_after: int | None = None):
+    def __init__(self, events: list[Event] | None = None, *, pace: float = 0.0, hold_after: int | None = None,
+                 cleanup_s: float = 0.0):
         self.events = events if events is not None else scripted_events()
         self.pace = pace
         self.hold_after = hold_after
@@ -163,6 +164,7 @@ class ScriptedEngine:
         self.published = 0
         self.cancelled = False
         self.cleaned_up = False
+        self.cleanup_s = cleanup_s  # how long "destroying sandboxes" takes after a cancel
 
     async def __call__(self, bus: EventBus) -> dict:
         summary: dict = {}
@@ -177,6 +179,7 @@ class ScriptedEngine:
                 await asyncio.sleep(self.pace)
         except asyncio.CancelledError:
             self.cancelled = True
+            await asyncio.sleep(self.cleanup_s)  # like the engine awaiting every destroy
             raise
         finally:
             self.cleaned_up = True

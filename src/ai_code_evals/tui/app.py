@@ -8,6 +8,7 @@ Workers never touch widgets; every UI change happens in this module's handlers.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
@@ -26,7 +27,7 @@ from ai_code_evals.tui.amend import amend_user_selection
 from ai_code_evals.tui.keys import KEYMAP, bindings
 from ai_code_evals.tui.model import PaneKey, RunModel, event_data, format_ts
 from ai_code_evals.tui.screens.help import HelpScreen
-from ai_code_evals.tui.themes import DEFAULT_THEME, load_themes
+from ai_code_evals.tui.themes import DEFAULT_THEME, THEME_NAME_ENV, load_themes
 from ai_code_evals.tui.travel import TimeTravel
 from ai_code_evals.tui.widgets.code import CodePanel
 from ai_code_evals.tui.widgets.footer import KeyFooter
@@ -94,6 +95,7 @@ class WorkspaceApp(App[int]):
         self.theme_names = [t.name for t in themes]
         for t in themes:
             self.register_theme(t)
+        theme = theme or os.environ.get(THEME_NAME_ENV) or None
         wanted = theme or DEFAULT_THEME
         if wanted not in self.available_themes:
             if theme:
@@ -471,17 +473,27 @@ class WorkspaceApp(App[int]):
         if self._quitting:
             return
         self._quitting = True
-        worker = self._engine_worker
-        if worker is not None and worker.is_running:
-            self.exit_status = EXIT_INTERRUPTED
+        if self.engine_running:
             self.notify("Stopping the run: destroying every sandbox…", timeout=QUIT_GRACE_S)
-            worker.cancel()
-            try:
-                await asyncio.wait_for(worker.wait(), QUIT_GRACE_S)
-            except (TimeoutError, WorkerCancelled, WorkerFailed, asyncio.CancelledError):
-                pass
+        await self.stop_engine()
         self.close_runlog()
         self.exit(self.exit_status)
+
+    async def stop_engine(self) -> None:
+        """Cancel a running engine and wait until it has destroyed its sandboxes."""
+        worker = self._engine_worker
+        if worker is None or not worker.is_running:
+            return
+        self.exit_status = EXIT_INTERRUPTED
+        worker.cancel()
+        try:
+            await asyncio.wait_for(worker.wait(), QUIT_GRACE_S)
+        except (TimeoutError, WorkerCancelled, WorkerFailed, asyncio.CancelledError):
+            pass
+
+    async def on_unmount(self) -> None:
+        """Any other way out (an error, App.exit from elsewhere): the sandboxes still go."""
+        await self.stop_engine()
 
     def close_runlog(self) -> None:
         if self.runlog is not None:

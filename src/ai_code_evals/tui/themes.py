@@ -22,6 +22,7 @@ from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
 THEME_ENV = "ACE_THEME_DIR"
+THEME_NAME_ENV = "ACE_THEME"  # the theme to start with (default ace-dark)
 DEFAULT_THEME = "ace-dark"
 _COLOUR_FIELDS = ("primary", "secondary", "warning", "error", "success", "accent", "foreground",
                   "background", "surface", "panel", "boost")
