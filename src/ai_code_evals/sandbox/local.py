@@ -48,6 +48,8 @@ from ai_code_evals.sandbox.output import LineCap
 ROOT_PREFIX = "ace-sbx-"
 EOF_GRACE_S = 2.0  # after the command ends, how long output may still drain
 READ_CHUNK = 1 << 16
+# Uploads up to this size are written on the event loop: a thread hop costs more than the write.
+INLINE_UPLOAD_BYTES = 1 << 20
 # signals a parent may ignore and a child must not inherit as ignored
 _RESET_SIGNALS = {signal.SIGPIPE, signal.SIGXFSZ, signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM,
                   signal.SIGUSR1, signal.SIGUSR2, signal.SIGALRM, signal.SIGCHLD, signal.SIGTSTP,
@@ -146,6 +148,7 @@ class LocalBackend:
         self._root: str | None = None
         self._root_lock = threading.Lock()
         self._live: set[LocalSandbox] = set()
+        self._uids = uidslots.UidPool()  # private uids (as root), kept from sandbox to sandbox
         self._closed = False
         self._subreaper = False
         _backends.add(self)
@@ -190,7 +193,10 @@ class LocalBackend:
         if self._closed:
             raise SandboxError("the local backend is closed")
         level = await self.detect()
-        box = await asyncio.to_thread(self._create_sync, spec, level)
+        if self._root is not None and (not self._host.root or self._uids.has_free()):
+            box = self._create_sync(spec, level)  # a directory and a uid we hold: quicker than a thread hop
+        else:  # first use (reaps what dead apps left) or a new uid to claim and sweep
+            box = await asyncio.to_thread(self._create_sync, spec, level)
         if self._closed:  # closed while we were creating
             await box.destroy()
             raise SandboxError("the local backend is closed")
@@ -200,10 +206,11 @@ class LocalBackend:
         slot = None
         try:
             if self._host.root:
-                slot = uidslots.claim()
-                procs.kill_all(None, slot.uid)  # leftovers of a crashed earlier run of this uid
-                if level == "rlimits":  # the only level where it can write to shared directories
-                    procs.remove_owned(slot.uid, SHARED_WRITABLE)
+                slot, fresh = self._uids.take()
+                if fresh:  # leftovers of a crashed earlier run of this uid (a reused uid ended clean)
+                    procs.kill_all(None, slot.uid)
+                    if level == "rlimits":  # the only level where it can write to shared directories
+                        procs.remove_owned(slot.uid, SHARED_WRITABLE)
             workdir = self._new_workdir()
             if level == "rlimits":  # the real directory is the sandbox's working directory
                 if slot is not None and not self._subreaper:
@@ -214,7 +221,7 @@ class LocalBackend:
                         os.chown(path, slot.uid, slot.uid)
         except (OSError, SandboxError) as exc:
             if slot is not None:
-                slot.release()
+                self._uids.give_back(slot, clean=False)
             if isinstance(exc, SandboxError):
                 raise
             raise SandboxError(f"cannot create a local sandbox: {exc}") from exc
@@ -226,6 +233,7 @@ class LocalBackend:
         """Destroy every sandbox still alive and remove the private temp root."""
         self._closed = True
         await asyncio.gather(*(box.destroy() for box in list(self._live)), return_exceptions=True)
+        self._uids.close()
         await asyncio.to_thread(self._remove_root)
 
     def close_sync(self) -> None:
@@ -233,6 +241,7 @@ class LocalBackend:
         self._closed = True
         for box in list(self._live):
             box.cleanup_sync()
+        self._uids.close()
         self._remove_root()
 
 
@@ -257,7 +266,13 @@ class LocalSandbox:
         self._slot = slot
         self._files: list[str] = []
         self._pid: int | None = None  # the running command, until it is reaped
+        # True while none of the sandbox's processes can be alive (a fresh or swept uid, or the
+        # last command's final scan found nothing): destroy() then needs no scan of its own
+        self._clean = True
         self._destroyed = False
+        # one cleanup at a time: exec's own call must not hand the uid on while a destroy() in a
+        # thread is still killing this uid's processes
+        self._cleanup_lock = threading.Lock()
         host = backend._host
         python = host.rlimits_python() if level == "rlimits" else host.app_python
         self.info: dict = {"isolation": level, "workdir": workdir, "uid": self.uid, "python": python,
@@ -284,7 +299,10 @@ class LocalSandbox:
                 _safe_write(self.workdir, rel, data)
 
         try:
-            await asyncio.to_thread(write)
+            if sum(len(data) for data in checked.values()) <= INLINE_UPLOAD_BYTES:
+                write()
+            else:
+                await asyncio.to_thread(write)
         except OSError as exc:
             raise SandboxError(f"upload failed: {exc}") from exc
         self._files.extend(r for r in checked if r not in self._files)
@@ -331,6 +349,7 @@ class LocalSandbox:
         except OSError as exc:
             raise SandboxError(f"cannot start the command: {exc}") from exc
         self._pid = pid
+        self._clean = False
         loop = asyncio.get_running_loop()
         started = time.monotonic()
         caps = {"stdout": LineCap(self.spec.limits.output_bytes), "stderr": LineCap(self.spec.limits.output_bytes)}
@@ -356,12 +375,18 @@ class LocalSandbox:
                 watch.cancel()
             if not done:
                 timed_out = True
-            # kill the rest of the tree while the leader is unreaped (its pid and group stay ours)
-            await asyncio.to_thread(procs.kill_all, pid, self.uid)
+            # Kill the rest of the tree while the leader is unreaped (its pid and group stay ours).
+            # Usually the command ended by itself and one scan, done right here, finds nothing
+            # alive; otherwise kill in a thread until nothing is (that can take many scans).
+            left = procs.kill_all(pid, self.uid, rounds=1) if exited.done() else 1
+            if left:
+                left = await asyncio.to_thread(procs.kill_all, pid, self.uid)
             await asyncio.shield(exited)
             status, rusage = self._reap(pid)
-            if self.uid is not None:
-                await asyncio.to_thread(procs.kill_all, None, self.uid)
+            if self.uid is not None and self.isolation == "rlimits":
+                # we are its subreaper: reap what the leader's death re-parented to us
+                left = await asyncio.to_thread(procs.kill_all, None, self.uid)
+            self._clean = left == 0
             _, pending = await asyncio.wait(pumps, timeout=EOF_GRACE_S)
             for p in pending:  # an escaped process still holds the pipe (rlimits level, not root)
                 p.cancel()
@@ -473,23 +498,37 @@ class LocalSandbox:
         if self._destroyed:
             return
         self._destroyed = True
+        if self._pid is None and self._clean and self.isolation != "rlimits":
+            # nothing can be running and the directory holds only the uploads (the command wrote
+            # to its own tmpfs): quicker here than in a thread
+            self.cleanup_sync()
+            return
         with contextlib.suppress(Exception):
             await asyncio.to_thread(self.cleanup_sync)
 
     def cleanup_sync(self) -> None:
         """Kill everything, remove the working directory, give the uid back. Never raises."""
+        with self._cleanup_lock:
+            self._cleanup_locked()
+
+    def _cleanup_locked(self) -> None:
         self._destroyed = True
+        clean = False
         try:
             pid = self._pid  # if a command runs, exec reaps it: kill_all leaves it to exec
-            if pid is not None or self.uid is not None:
-                procs.kill_all(pid, self.uid)
+            if pid is not None or (self.uid is not None and not self._clean):
+                left = procs.kill_all(pid, self.uid)
+                if pid is None:  # else exec decides once it has reaped the command
+                    self._clean = left == 0
             if self.uid is not None and self.isolation == "rlimits":
                 procs.remove_owned(self.uid, SHARED_WRITABLE)
             shutil.rmtree(self.workdir, ignore_errors=True)
+            clean = self._clean
         except Exception:  # noqa: BLE001, S110 - destroy never raises; the next claim of this uid sweeps again
             pass
         finally:
             if self._pid is None:  # else the running exec calls us again once it has reaped
-                if self._slot is not None:
-                    self._slot.release()
+                slot, self._slot = self._slot, None
+                if slot is not None:  # a uid that did not end clean is unlocked, to be swept
+                    self._backend._uids.give_back(slot, clean=clean)
                 self._backend._live.discard(self)

@@ -36,26 +36,61 @@ def all_pids() -> list[int]:
     return [int(name) for name in os.listdir("/proc") if name.isdigit()]
 
 
-def sandbox_pids(root: int | None, uid: int | None) -> set[int]:
-    """Live (or zombie) pids of a sandbox: descendants of ``root`` and processes owned by ``uid``."""
-    children: dict[int, list[int]] = {}
-    found: set[int] = set()
-    for pid in all_pids():
-        fields = _stat_fields(pid)
-        if fields is None:
+def _scan(uid: int | None) -> tuple[dict[int, tuple[int, bytes]], set[int]]:
+    """One pass over /proc: ``{pid: (ppid, state)}`` of every process, and the pids owned by
+    ``uid``. Raw ``os`` calls (no file objects): this runs at least once per sandbox, and its
+    cost grows with the number of processes on the machine."""
+    table: dict[int, tuple[int, bytes]] = {}
+    owned: set[int] = set()
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
             continue
-        children.setdefault(int(fields[1]), []).append(pid)
-        if uid is not None and _uid(pid) == uid:
-            found.add(pid)
-    if root is not None and _stat_fields(root) is not None:
-        stack = [root]
+        try:
+            # the directory carries the process's uid even for zombies and non-dumpable
+            # processes (the files in it then belong to root)
+            owner = os.stat(f"/proc/{name}").st_uid if uid is not None else None
+            fd = os.open(f"/proc/{name}/stat", os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            raw = os.read(fd, 4096)
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
+        # the command name may contain spaces and parentheses: split after the last ')'
+        rest = raw[raw.rfind(b")") + 2:].split(None, 2)
+        if len(rest) < 2:
+            continue
+        pid = int(name)
+        table[pid] = (int(rest[1]), rest[0])
+        if owner is not None and owner == uid:
+            owned.add(pid)
+    return table, owned
+
+
+def _members(table: dict[int, tuple[int, bytes]], owned: set[int], root: int | None) -> set[int]:
+    """The sandbox in a scan: processes of its uid and every descendant of ``root``."""
+    found = set(owned)
+    if root is not None and root in table:
+        children: dict[int, list[int]] = {}
+        for pid, (ppid, _) in table.items():
+            children.setdefault(ppid, []).append(pid)
+        stack, seen = [root], {root}
         while stack:
             pid = stack.pop()
-            if pid in found and pid != root:
-                continue
             found.add(pid)
-            stack.extend(children.get(pid, ()))
+            for kid in children.get(pid, ()):
+                if kid not in seen:
+                    seen.add(kid)
+                    stack.append(kid)
     return found
+
+
+def sandbox_pids(root: int | None, uid: int | None) -> set[int]:
+    """Live (or zombie) pids of a sandbox: descendants of ``root`` and processes owned by ``uid``."""
+    table, owned = _scan(uid)
+    return _members(table, owned, root)
 
 
 def uids_with_processes() -> set[int]:
@@ -84,18 +119,27 @@ def kill_all(root: int | None, uid: int | None, *, rounds: int = 200) -> int:
     """SIGKILL the sandbox's processes until none is left alive (zombies awaiting their parent
     are dead already). Zombies of ``uid`` that are our own children (orphans re-parented to us
     as subreaper) are reaped, except ``root``, which the caller reaps for its exit status.
-    Returns how many live processes remained (0 unless something resisted)."""
+    Returns how many live processes remained after ``rounds`` scans (0: none is alive; with
+    ``rounds=1`` a non-zero answer only says that something was alive and has been signalled)."""
     if root is not None:
         try:
             os.killpg(root, signal.SIGKILL)
         except OSError:
             pass
+    me = os.getpid()
     left = 0
     for i in range(rounds):
-        found = sandbox_pids(root, uid)
-        live = [p for p in found if p != os.getpid() and _alive(p)]
+        table, owned = _scan(uid)
+        found = _members(table, owned, root)
+        live = [p for p in found if p != me and table.get(p, (0, b"X"))[1] not in (b"Z", b"X")]
         if uid is not None:
-            _reap_orphans(found - {root}, uid)
+            for pid in found:  # our zombie orphans of this uid (see docstring)
+                ppid, state = table.get(pid, (0, b""))
+                if pid != root and state == b"Z" and ppid == me and pid in owned:
+                    try:
+                        os.waitpid(pid, os.WNOHANG)
+                    except OSError:
+                        pass
         left = len(live)
         if not live:
             return 0
@@ -104,19 +148,9 @@ def kill_all(root: int | None, uid: int | None, *, rounds: int = 200) -> int:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
-        time.sleep(0.001 if i < 20 else 0.01)
+        if i + 1 < rounds:
+            time.sleep(0.001 if i < 20 else 0.01)
     return left
-
-
-def _reap_orphans(pids: set[int], uid: int) -> None:
-    me = os.getpid()
-    for pid in pids:
-        fields = _stat_fields(pid)
-        if fields and fields[0] == "Z" and int(fields[1]) == me and _uid(pid) == uid:
-            try:
-                os.waitpid(pid, os.WNOHANG)
-            except OSError:
-                pass
 
 
 def become_subreaper() -> bool:

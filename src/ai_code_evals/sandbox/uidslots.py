@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import os
 import pwd
+import threading
 
 UID_BASE = 61000
 UID_COUNT = 1000
@@ -32,6 +33,13 @@ class UidSlot:
                 os.close(fd)  # closing drops the flock
             except OSError:
                 pass
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def __del__(self) -> None:  # a forgotten slot must not keep its uid locked until exit
+        self.release()
 
 
 def _taken_by_system(uid: int) -> bool:
@@ -67,3 +75,46 @@ def claim() -> UidSlot:
         if slot is not None:
             return slot
     raise OSError(f"all {UID_COUNT} sandbox uids from {UID_BASE} are in use")
+
+
+class UidPool:
+    """The uids one backend holds, reused from sandbox to sandbox.
+
+    A uid stays claimed (its lock held) from its first use until ``close()``. A sandbox that
+    ended clean (none of its processes alive, its files removed) gives its uid back here and the
+    next sandbox takes it without a new lock and without sweeping the uid for leftovers: no other
+    process can have used the uid in between. A uid whose sandbox did not end clean is unlocked
+    instead, and whoever claims it next sweeps it first (``take()`` says when that is needed).
+    """
+
+    def __init__(self) -> None:
+        self._free: list[UidSlot] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def has_free(self) -> bool:
+        return bool(self._free)
+
+    def take(self) -> tuple[UidSlot, bool]:
+        """A uid for a new sandbox, and whether it is newly claimed (then sweep it first)."""
+        with self._lock:
+            while self._free:
+                slot = self._free.pop()
+                if slot.held:
+                    return slot, False
+        return claim(), True
+
+    def give_back(self, slot: UidSlot, *, clean: bool) -> None:
+        with self._lock:
+            if clean and slot.held and not self._closed:
+                self._free.append(slot)
+                return
+        slot.release()
+
+    def close(self) -> None:
+        """Unlock every idle uid; later ``give_back`` calls unlock theirs."""
+        with self._lock:
+            self._closed = True
+            free, self._free = self._free, []
+        for slot in free:
+            slot.release()
