@@ -120,6 +120,9 @@ async def test_digits_tab_and_shift_tab_move_focus_and_code_follows(tmp_path):
         assert app.focused is app.workspace.slots[2]
         await pilot.press("9")
         assert "no pane 9" in messages(app)
+        await pilot.press("6")
+        await pilot.pause(0.2)
+        assert app.leaderboard.task_id == "parse_int"  # the board follows the selection
         await pilot.press("l")
         assert isinstance(app.focused, LeaderTable)
 
@@ -134,6 +137,8 @@ async def test_zoom_toggles_full_screen(tmp_path):
         await pilot.pause()
         assert zoomed.outer_size.width == SIZE[0]
         await pilot.press("z")
+        assert app.screen.maximized is None
+        await pilot.press("z", "escape")
         assert app.screen.maximized is None
 
 

@@ -309,7 +309,14 @@ class WorkspaceApp(App[int]):
             self.selected = cid
             if self._code_timer is not None:
                 self._code_timer.stop()
-            self._code_timer = self.set_timer(CODE_FOLLOW_S, self.show_code)
+            self._code_timer = self.set_timer(CODE_FOLLOW_S, self._follow_selection)
+
+    def _follow_selection(self) -> None:
+        """Code panel and leaderboard follow the selected candidate (its task's board)."""
+        task_id = self.model.task_of(self.selected) if self.selected else None
+        if task_id:
+            self.leaderboard.show_task(task_id)
+        self.show_code()
 
     # -- actions --------------------------------------------------------------------------------
     def action_help(self) -> None:

@@ -63,6 +63,15 @@ MOUSE_HELP = (
     ("wheel", "Scroll a pane's output or the code"),
 )
 
+NOTES = (
+    ("panes", "One per sandbox (candidate × profile): status, test i/N, time, CPU, memory, output"),
+    ("verdicts", "PASSED / FAILED / ERROR / TIMEOUT / KILLED, as a word and a border colour"),
+    ("leaderboard", "Sorted by score; 'winner' marks the pick (yours: 'winner (you)'), reason above"),
+    ("output", "Control sequences from candidates are shown as ^[ … and never reach the terminal"),
+    ("themes", "themes/*.toml; add yours with ACE_THEME_DIR=dir, start with ACE_THEME=name"),
+    ("replay", "ai-code-evals replay runs/<id>.jsonl: the same screen, every snapshot steppable"),
+)
+
 
 def bindings() -> list[Binding]:
     return [Binding(k.key, k.action, k.title, show=k.footer, priority=k.priority, key_display=k.shown)

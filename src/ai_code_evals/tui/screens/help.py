@@ -10,17 +10,20 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from ai_code_evals.tui.keys import BUILTIN_KEYS, KEYMAP, MOUSE_HELP
+from ai_code_evals.tui.keys import BUILTIN_KEYS, KEYMAP, MOUSE_HELP, NOTES
 
 
 def help_content() -> Content:
     rows: list[tuple[str, str]] = [(k.shown, k.help) for k in KEYMAP] + list(BUILTIN_KEYS)
-    width = max(len(key) for key, _ in rows + list(MOUSE_HELP)) + 2
+    width = max(len(key) for key, _ in rows + list(MOUSE_HELP) + list(NOTES)) + 2
     parts: list = [("Keys\n", "bold $text-primary")]
     for key, text in rows:
         parts += [(f"  {key:<{width}}", "bold $text-accent"), text, "\n"]
     parts.append(("\nMouse\n", "bold $text-primary"))
     for key, text in MOUSE_HELP:
+        parts += [(f"  {key:<{width}}", "bold $text-accent"), text, "\n"]
+    parts.append(("\nGood to know\n", "bold $text-primary"))
+    for key, text in NOTES:
         parts += [(f"  {key:<{width}}", "bold $text-accent"), text, "\n"]
     parts.append(("\nPress escape, q or ? to close.", "$text-muted"))
     return Content.assemble(*parts)
