@@ -113,6 +113,16 @@ def test_real_cli_under_tmux_shows_winner_and_quits_clean(tmp_path, args):
         assert "final_report" in last  # written when the app quit
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+    # the same run, replayed
+    exit_file.unlink()
+    session, _, exit_file = start(tmp_path, ["replay", str(logs[0])], f"replay{len(args)}")
+    try:
+        text = wait_for(lambda s: "REPLAY" in s and "│ winner " in s, 60, "the replay", session)
+        assert "run complete" in text
+        tmux("send-keys", "-t", session, "q")
+        assert wait_exit(exit_file) == "0"
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
 
 
 def test_q_in_the_middle_of_a_real_run_destroys_every_sandbox(tmp_path):
