@@ -80,9 +80,9 @@ def sandbox_roots(pid: int) -> list[str]:
     return glob.glob(os.path.join(tempfile.gettempdir(), f"ace-sbx-{pid}-*"))
 
 
-def kill_at(inputs: Path, record: Path, stop_at: str):
+def kill_at(inputs: Path, record: Path, stop_at: str, extra_env: dict | None = None):
     """Run the CLI until it freezes at ``stop_at``; return (pid, live descendants) after kill -9."""
-    env = {**os.environ, "ACE_TEST_STOP_AT": stop_at, "PYTHONPATH": str(HOOK.parent)}
+    env = {**os.environ, "ACE_TEST_STOP_AT": stop_at, "PYTHONPATH": str(HOOK.parent), **(extra_env or {})}
     proc = subprocess.Popen([sys.executable, str(HOOK), *run_args(inputs, record)], cwd=inputs, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     stopped = wait_until(lambda: proc_state(proc.pid) == "T" or proc.poll() is not None, timeout=120)
@@ -126,6 +126,27 @@ def test_kill_9_then_resume(inputs, uninterrupted, tmp_path, stop_at, sandboxes_
              if e["type"] == "snapshot" and e["data"]["state"] == "starting"}
     assert rerun == PAIRS - done_before
     assert sandbox_roots(pid) == [], "the killed run's sandbox directories are reaped by the next run"
+
+
+def _other_levels() -> list[str]:
+    from ai_code_evals.sandbox import isolation
+
+    host = isolation.default_host()
+    return [lv for lv in isolation.LEVELS[1:] if isolation.works(lv, host)]
+
+
+@pytest.mark.parametrize("level", _other_levels())
+def test_kill_9_leaves_nothing_at_the_weaker_isolation_levels(inputs, uninterrupted, tmp_path, level):
+    """Without bubblewrap (unshare, or plain rlimits) a kill -9 of the CLI must still take every
+    sandbox process with it."""
+    record = tmp_path / "run.jsonl"
+    pid, busy = kill_at(inputs, record, "running:add#0", {"ACE_ISOLATION": level})
+    assert busy
+    assert wait_until(lambda: not any(live(p) for p in busy)), [p for p in busy if live(p)]
+    assert sandbox_leftovers(Path(f"/tmp/ace-sbx-{pid}-")) == []
+    resumed = cli("resume", str(record), "--headless", "--json", cwd=tmp_path, env={"ACE_ISOLATION": level})
+    assert resumed.returncode == 0, resumed.stderr
+    assert verdicts(json.loads(resumed.stdout)) == verdicts(uninterrupted)
 
 
 def test_kill_9_at_an_unprepared_moment(inputs, uninterrupted, tmp_path):
@@ -185,3 +206,25 @@ def test_two_apps_with_different_tmpdirs_never_share_a_sandbox_uid(tmp_path):
         for proc in procs:
             proc.communicate("")
     assert uids[0] and uids[1] and uids[0] != uids[1]
+
+
+@pytest.mark.slow
+def test_kill_9_of_the_whole_demo_then_resume(tmp_path):
+    """The default `demo` pack (offline generator), killed in the middle of its run."""
+    whole = cli("run", "demo", "--headless", "--json", "--record", str(tmp_path / "whole.jsonl"), cwd=tmp_path)
+    assert whole.returncode == 0, whole.stderr
+    summary = json.loads(whole.stdout)
+    pairs = {(c["id"], "default") for t in summary["tasks"] for c in t["candidates"]}
+    record = tmp_path / "cut.jsonl"
+    env = {**os.environ, "ACE_TEST_STOP_AT": f"result:{len(pairs) // 2}", "PYTHONPATH": str(HOOK.parent)}
+    proc = subprocess.Popen([sys.executable, str(HOOK), "run", "demo", "--headless", "--record", str(record)],
+                            cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert wait_until(lambda: proc_state(proc.pid) == "T", timeout=300)
+    busy = descendants(proc.pid)
+    proc.kill()
+    proc.wait()
+    assert wait_until(lambda: not any(live(p) for p in busy))
+    resumed = cli("resume", str(record), "--headless", "--json", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert verdicts(json.loads(resumed.stdout), winners=False) == verdicts(summary, winners=False)
+    check_complete_log(record, pairs)
