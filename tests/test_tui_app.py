@@ -32,6 +32,15 @@ async def settle(app: WorkspaceApp, pilot) -> None:
     await pilot.pause()
 
 
+async def until(pilot, condition, tries: int = 200) -> None:
+    """Wait (polling the app) until ``condition()`` holds; not a timing assertion."""
+    for _ in range(tries):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("condition never held")
+
+
 def slot_for(app: WorkspaceApp, cid: str) -> SandboxPane:
     return next(s for s in app.workspace.slots if s.key and s.key[0] == cid)
 
@@ -86,6 +95,9 @@ async def test_help_screen_lists_every_binding(tmp_path):
         assert bound <= {k.action for k in KEYMAP} | {f"focus_pane({n})" for n in range(1, 10)}
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("question_mark", "space", "z", "q")  # the help screen takes the keys
+        assert not app.paused and app.screen.maximized is None
+        assert not isinstance(app.screen, HelpScreen) and app.is_running
 
 
 async def test_command_palette_offers_every_action_and_runs_one(tmp_path):
@@ -148,11 +160,15 @@ async def test_space_pauses_and_resumes_streaming(tmp_path):
     engine = ScriptedEngine(events, hold_after=hold)
     app = live_app(tmp_path, engine)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.2)
-        app.flush()
         key = ("sort_unique#0", "default")
+        for _ in range(200):  # until the first line is on screen (the engine holds after it)
+            await pilot.pause(0.05)
+            slots = [s for s in app.workspace.slots if s.key == key and s.is_mounted]
+            if slots and slots[0].output.line_count == 1:
+                break
         slot = slot_for(app, key[0])
         before = slot.output.line_count
+        assert before == 1
         await pilot.press("space")
         assert app.paused and "PAUSED" in str(app.topbar.render())
         engine.release.set()
@@ -269,8 +285,7 @@ async def test_e_before_any_winner_says_so(tmp_path):
     engine = ScriptedEngine(events, hold_after=10)
     app = live_app(tmp_path, engine)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.2)
-        app.flush()
+        await until(pilot, lambda: app.leaderboard.task_id == "sort_unique")
         await pilot.press("e")
         assert "no winner yet" in messages(app)
         assert not list(tmp_path.glob("*_winner.py"))
@@ -352,7 +367,7 @@ async def test_q_during_a_run_cancels_engine_and_returns_2(tmp_path):
     runlog = RunLog(log_path, "run-q")
     app = live_app(tmp_path, engine, runlog=runlog)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.2)
+        await until(pilot, lambda: engine.published >= 40)
         assert app.engine_running
         await pilot.press("q")
         await pilot.pause()
@@ -455,7 +470,7 @@ async def test_leaving_without_q_still_stops_the_engine(tmp_path):
     engine = ScriptedEngine(hold_after=40, cleanup_s=0.5)
     app = live_app(tmp_path, engine)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(0.2)
+        await until(pilot, lambda: engine.published >= 40)
         assert app.engine_running
         app.exit()  # e.g. an error elsewhere: no `q`
         await pilot.pause()

@@ -24,7 +24,7 @@ from textual.worker import Worker, WorkerCancelled, WorkerFailed
 from ai_code_evals.engine.events import Event, EventBus, TaskSelected
 from ai_code_evals.errors import InputError
 from ai_code_evals.tui.amend import amend_user_selection
-from ai_code_evals.tui.keys import KEYMAP, bindings
+from ai_code_evals.tui.keys import KEYMAP, PANE_KEYS, bindings
 from ai_code_evals.tui.model import PaneKey, RunModel, event_data, format_ts
 from ai_code_evals.tui.screens.help import HelpScreen
 from ai_code_evals.tui.themes import DEFAULT_THEME, THEME_NAME_ENV, load_themes
@@ -41,6 +41,8 @@ from ai_code_evals.tui.widgets.leaderboard import (
 from ai_code_evals.tui.widgets.pane import PaneFocused, SandboxPane
 
 EngineFn = Callable[[EventBus], Awaitable[dict]]
+# workspace actions, switched off while the help screen is up (quit stays available)
+WORKSPACE_ACTIONS = {k.action.split("(")[0] for k in KEYMAP + PANE_KEYS} - {"quit", "help"}
 REFRESH_HZ = 18  # widget updates per second (DESIGN §6: 15–20)
 QUIT_GRACE_S = 60.0  # how long `q` waits for the engine to destroy its sandboxes
 EXIT_DONE, EXIT_INTERRUPTED = 0, 2
@@ -319,6 +321,9 @@ class WorkspaceApp(App[int]):
         self.show_code()
 
     # -- actions --------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not (action in WORKSPACE_ACTIONS and isinstance(self.screen, HelpScreen))
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())

@@ -21,8 +21,7 @@ class KeyAction:
 
 KEYMAP: tuple[KeyAction, ...] = (
     KeyAction("question_mark", "?", "help", "Help", "Show this help: every key binding and mouse action"),
-    KeyAction("q", "q", "quit", "Quit", "Stop the run (every sandbox is destroyed), save the log, quit",
-              priority=True),
+    KeyAction("q", "q", "quit", "Quit", "Stop the run (every sandbox is destroyed), save the log, quit"),
     KeyAction("z", "z", "zoom", "Zoom", "Zoom the focused pane to full screen; again to restore"),
     KeyAction("space", "space", "pause", "Pause", "Pause / resume streaming of output into the panes",
               priority=True),
