@@ -482,3 +482,35 @@ async def test_ace_theme_env_picks_the_start_theme(tmp_path, monkeypatch):
     app = live_app(tmp_path)
     async with app.run_test(size=SIZE):
         assert app.theme == "ace-light"
+
+
+async def test_a_burst_of_engine_notices_is_one_notification(tmp_path):
+    from ai_code_evals.engine.events import EngineNotice
+
+    async def noisy(bus: EventBus) -> dict:
+        for i in range(20):
+            bus.publish(EngineNotice(f"task {i}: something odd", level="error" if i == 7 else "warning"))
+        return {}
+
+    app = live_app(tmp_path, noisy)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        burst = [(sev, m) for sev, m in app.messages if "engine notices" in m]
+        assert len(burst) == 1 and burst[0][0] == "error" and "and 17 more" in burst[0][1]
+
+
+async def test_replay_says_when_output_was_not_all_recorded(tmp_path):
+    from ai_code_evals.runlog.writer import MAX_LOGGED_LINES
+
+    path = tmp_path / "long.jsonl"
+    log = RunLog(path, "rec-long")
+    bus = EventBus()
+    bus.subscribe(log.on_event)
+    for ev in scripted_events(lines_per_candidate=MAX_LOGGED_LINES + 60):
+        bus.publish(ev)
+    log.close()
+    app = WorkspaceApp(record=path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        slot = slot_for(app, "sort_unique#0")
+        assert slot.output.plain_lines[-1].endswith("later line(s) were not recorded in the run log")

@@ -46,6 +46,7 @@ WORKSPACE_ACTIONS = {k.action.split("(")[0] for k in KEYMAP + PANE_KEYS} - {"qui
 REFRESH_HZ = 18  # widget updates per second (DESIGN §6: 15–20)
 QUIT_GRACE_S = 60.0  # how long `q` waits for the engine to destroy its sandboxes
 EXIT_DONE, EXIT_INTERRUPTED = 0, 2
+MAX_TOASTS_PER_FLUSH = 3
 CODE_FOLLOW_S = 0.05  # the code panel follows a new selection after this delay
 
 
@@ -221,9 +222,7 @@ class WorkspaceApp(App[int]):
             return
         self._seen_version = self.model.version
         panes, tasks, code, notices = self.model.drain()
-        for level, message in notices:
-            severity = {"info": "information", "error": "error"}.get(level, "warning")
-            self.notify(message, severity=severity, timeout=8)
+        self.show_notices(notices)
         self.workspace.sync(panes, self.paused)
         self.leaderboard.sync_tasks()
         if self.leaderboard.task_id in tasks:
@@ -234,6 +233,19 @@ class WorkspaceApp(App[int]):
         if self.selected in code or tasks:
             self.show_code()
         self.update_topbar()
+
+    def show_notices(self, notices: list[tuple[str, str]]) -> None:
+        """Engine notices as notifications; a burst becomes one toast, not a wall of them."""
+        rank = {"information": 0, "warning": 1, "error": 2}
+        levels = [{"info": "information", "error": "error"}.get(level, "warning") for level, _ in notices]
+        if len(notices) <= MAX_TOASTS_PER_FLUSH:
+            for severity, (_, message) in zip(levels, notices):
+                self.notify(message, severity=severity, timeout=8)
+            return
+        worst = max(levels, key=rank.__getitem__)
+        lines = [m for _, m in notices[:MAX_TOASTS_PER_FLUSH]]
+        self.notify("\n".join(lines) + f"\n… and {len(notices) - len(lines)} more (see the run log)",
+                    title=f"{len(notices)} engine notices", severity=worst, timeout=12)
 
     def update_topbar(self) -> None:
         m = self.model

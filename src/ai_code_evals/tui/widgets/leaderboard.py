@@ -96,10 +96,19 @@ class Leaderboard(Vertical):
             return
         self.task_id = task_id
         index = self._task_tabs.index(task_id) if task_id in self._task_tabs else -1
-        if index >= 0 and self.tabs.active != f"task-{index}":
-            self.tabs.active = f"task-{index}"
+        if index >= 0:
+            self._activate_tab(f"task-{index}")
         self.refresh_rows()
         self.post_message(TaskShown(task_id))
+
+    def _activate_tab(self, tab_id: str, tries: int = 20) -> None:
+        """Mark the task's tab; a tab added a moment ago may not be mounted yet."""
+        if self.tabs.active == tab_id or tries <= 0:
+            return
+        if not self.tabs.query(f"#{tab_id}"):
+            self.call_after_refresh(self._activate_tab, tab_id, tries - 1)
+            return
+        self.tabs.active = tab_id
 
     def next_task(self) -> str | None:
         if not self._task_tabs:

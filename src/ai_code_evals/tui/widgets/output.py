@@ -49,10 +49,14 @@ class OutputView(Widget, can_focus=False):
     def plain_lines(self) -> list[str]:
         return [text for text, _ in self._lines]
 
-    def set_lines(self, lines: list[tuple[str, bool]], notice: str | None = None) -> None:
-        """Replace everything (a pane was rebound, caught up, or time-travelled)."""
+    def set_lines(self, lines: list[tuple[str, bool]], notice: str | None = None,
+                  trailer: str | None = None) -> None:
+        """Replace everything (a pane was rebound, caught up, or time-travelled); ``notice``
+        and ``trailer`` are shown before and after the lines, in the notice style."""
         self._lines = [(notice, 2)] if notice else []
         self._extend(lines[-self.cap:])
+        if trailer:
+            self._lines.append((trailer, 2))
         self.back = 0
         self.refresh()
 

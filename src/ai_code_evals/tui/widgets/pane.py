@@ -117,7 +117,11 @@ class SandboxPane(Widget, can_focus=True):
             snap, end = self.model.pane_snapshot(self.key, self.index)
         lines, missing = pane.tail(end, self._output.cap)
         notice = f"… {missing} earlier line(s) not kept in memory" if missing else None
-        self._output.set_lines(lines, notice)
+        trailer = None
+        seen = max(end, int((snap or {}).get("output_lines") or 0))
+        if seen > pane.total and self.model.finished:  # replay: the run log keeps the first lines only
+            trailer = f"… {seen - pane.total} later line(s) were not recorded in the run log"
+        self._output.set_lines(lines, notice, trailer)
         if not lines and self.index is None and pane.total == 0 and snap and snap.get("output_tail"):
             self._output.set_lines([(t, False) for t in snap["output_tail"]])
         self.written = end if self.index is None else self.written
