@@ -514,3 +514,21 @@ async def test_replay_says_when_output_was_not_all_recorded(tmp_path):
         await pilot.pause()
         slot = slot_for(app, "sort_unique#0")
         assert slot.output.plain_lines[-1].endswith("later line(s) were not recorded in the run log")
+
+
+async def test_mouse_wheel_scrolls_a_pane_back_and_forward(tmp_path):
+    from textual.events import MouseScrollDown, MouseScrollUp
+
+    app = WorkspaceApp(engine=ScriptedEngine(grid_events(2, lines_each=60)), export_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        out = app.workspace.slots[0].output
+        bottom = out.size.height - 1
+        assert out.render_line(bottom).text.startswith("grid#0 says 59")
+        await pilot._post_mouse_events([MouseScrollUp], widget=out, offset=(2, 1))
+        await pilot._post_mouse_events([MouseScrollUp], widget=out, offset=(2, 1))
+        assert out.back == 6
+        assert "6 newer line(s)" in out.render_line(bottom).text
+        await pilot._post_mouse_events([MouseScrollDown], widget=out, offset=(2, 1), times=2)
+        assert out.back == 0
+        assert out.render_line(bottom).text.startswith("grid#0 says 59")
