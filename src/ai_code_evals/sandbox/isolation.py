@@ -96,13 +96,16 @@ class Host:
         self.host_mntns = os.readlink("/proc/self/ns/mnt")
 
     def prefixes(self) -> list[str]:
-        """Directories the interpreter needs, when they sit under a directory we hide."""
-        cands = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
-                 os.path.dirname(os.path.dirname(os.path.realpath(sys.executable)))}
-        cands |= {os.path.realpath(p) for p in list(cands)}
-        hidden = self.hidden + ["/tmp", "/var/tmp", "/run", "/dev/shm"]
-        need = sorted(p for p in cands if os.path.isdir(p) and any(_under(p, h) for h in hidden))
-        return [p for p in need if not any(q != p and _under(p, q) for q in need)]
+        """Directories the interpreter needs, when they sit under a directory we hide (computed
+        once: every sandboxed command asks, and the answer only depends on this process)."""
+        if getattr(self, "_prefixes", None) is None:
+            cands = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+                     os.path.dirname(os.path.dirname(os.path.realpath(sys.executable)))}
+            cands |= {os.path.realpath(p) for p in list(cands)}
+            hidden = self.hidden + ["/tmp", "/var/tmp", "/run", "/dev/shm"]
+            need = sorted(p for p in cands if os.path.isdir(p) and any(_under(p, h) for h in hidden))
+            self._prefixes = [p for p in need if not any(q != p and _under(p, q) for q in need)]
+        return list(self._prefixes)
 
     @property
     def landlock_abi(self) -> int:

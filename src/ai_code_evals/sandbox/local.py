@@ -498,12 +498,7 @@ class LocalSandbox:
         if self._destroyed:
             return
         self._destroyed = True
-        if self._pid is None and self._clean and self.isolation != "rlimits":
-            # nothing can be running and the directory holds only the uploads (the command wrote
-            # to its own tmpfs): quicker here than in a thread
-            self.cleanup_sync()
-            return
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(Exception):  # in a thread: removing a directory can wait on the disk
             await asyncio.to_thread(self.cleanup_sync)
 
     def cleanup_sync(self) -> None:
