@@ -46,6 +46,7 @@ def verdicts(summary: dict, *, winners: bool = True) -> dict:
                       for c in t["candidates"])
         out[t["task_id"]] = {"rows": rows, "error": t.get("error"),
                              **({"winner": t["winner"]} if winners else {})}
+    out["pass@k"] = summary.get("pass_at_k")
     return out
 
 

@@ -204,3 +204,27 @@ def test_resume_needs_the_samples_it_was_run_with(full_run, tmp_path, capsys):
     samples.unlink()
     code, _, err = resume_here(record, capsys)
     assert code == 1 and str(samples) in err and "Traceback" not in err
+
+
+def test_generated_tests_come_back_when_the_cut_lost_them(tmp_path, capsys):
+    """Cut right after the task line, before its generated tests were logged: the resumed run
+    reloads them from the file the run was given and logs them, so selection sees them."""
+    samples = write_samples(tmp_path / "s.jsonl", [GOOD, WRONG])
+    generated = tmp_path / "g.jsonl"
+    generated.write_text(json.dumps({"task_id": "add", "tests": ["assert add(2, 2) == 4", "assert add(1, 1) == 3"]})
+                         + "\n")
+    record = tmp_path / "g-run.jsonl"
+    proc = cli("run", str(ADD_TASK), "--samples", str(samples), "--generated-tests", str(generated), "--headless",
+               "--json", "--record", str(record), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    raw = record.read_bytes()
+    task_line_end = raw.index(b"\n", raw.index(b'"type": "task"')) + 1
+    record.write_bytes(raw[:task_line_end])
+    code, out, err = resume_here(record, capsys)
+    assert code == 0, err
+    assert verdicts(json.loads(out)) == verdicts(json.loads(proc.stdout))
+    rec = check_complete_log(record, {("add#0", "default"), ("add#1", "default")})
+    assert [e["data"]["tests"] for e in rec.of_type("generated_tests")] == [
+        ["assert add(2, 2) == 4", "assert add(1, 1) == 3"]]
+    results = {e["data"]["candidate_id"]: e["data"]["result"] for e in rec.of_type("result")}
+    assert results["add#0"]["generated_total"] == 2 and results["add#0"]["generated_passed"] == [0]
