@@ -167,17 +167,20 @@ def test_kill_9_at_an_unprepared_moment(inputs, uninterrupted, tmp_path):
 
 
 def test_ctrl_c_stops_cleanly_and_resumes(inputs, uninterrupted, tmp_path):
+    """SIGINT while a sandbox is busy (the CLI frozen there, interrupted, then let go)."""
     record = tmp_path / "sigint.jsonl"
-    proc = subprocess.Popen(cli_cmd(*run_args(inputs, record)), cwd=inputs, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    assert wait_until(lambda: record.exists() and b'"state": "running", "seq": 2' in record.read_bytes(),
-                      timeout=120)
+    env = {**os.environ, "ACE_TEST_STOP_AT": "running:add#0", "PYTHONPATH": str(HOOK.parent)}
+    proc = subprocess.Popen([sys.executable, str(HOOK), *run_args(inputs, record)], cwd=inputs, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert wait_until(lambda: proc_state(proc.pid) == "T" or proc.poll() is not None, timeout=120)
     busy = descendants(proc.pid)
+    assert busy, "the interrupt must land while a sandbox is running"
     proc.send_signal(signal.SIGINT)
+    proc.send_signal(signal.SIGCONT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 2, err
     assert f"ai-code-evals resume {record}" in err and "Traceback" not in err
-    # the CLI itself destroyed every sandbox before it exited
+    # nothing left running, and the CLI removed its sandboxes itself (their directories are gone)
     assert [p for p in busy if live(p)] == []
     assert sandbox_leftovers(Path(f"/tmp/ace-sbx-{proc.pid}-")) == [] and sandbox_roots(proc.pid) == []
     cut = read_record(record)
