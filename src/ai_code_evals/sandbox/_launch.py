@@ -1,6 +1,6 @@
 """Sandbox launcher: confine this process, then exec the real command.
 
-Stdlib only, run as a script (``python -I -S _launch.py PLAN_JSON -- CMD...``) by the local
+Stdlib only, run as a script (``python -I -S _launch.py PLAN -- CMD...``) by the local
 backend for the isolation levels that need work done inside the new process before the
 command starts: the ``unshare`` level (build a private mount view: read-only host, private
 tmpfs for /tmp and the working directory, homes and .env files hidden) and the ``rlimits``
@@ -8,14 +8,18 @@ level (Landlock file-system allowlist, seccomp filter against network sockets). 
 rlimits and start a new session. It runs before the privilege drop (setpriv is the command).
 
 Any failure exits with status 125 and one line on stderr, so the backend's probe sees it.
+
+It starts once per sandboxed command, so it imports little: PLAN is ``marshal`` data in hex
+(built in, and the backend runs this with its own interpreter) rather than JSON, and the machine
+comes from ``os.uname()`` rather than ``platform``; those two imports cost more CPU than the
+rest of the launcher.
 """
 from __future__ import annotations
 
 import ctypes
 import errno
-import json
+import marshal
 import os
-import platform
 import resource
 import struct
 import sys
@@ -191,7 +195,7 @@ def _bpf(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
 def seccomp_no_network() -> bool:
     """Install a filter: socket() only for AF_UNIX, no io_uring (it can open sockets behind the
     filter's back), no syscalls from a foreign ABI. Returns False on an unknown architecture."""
-    arch = _ARCH.get(platform.machine())
+    arch = _ARCH.get(os.uname().machine)
     if arch is None:
         return False
     audit_arch, nr_socket, nr_uring, has_x32 = arch
@@ -234,7 +238,7 @@ def apply(plan: dict) -> None:
     if plan.get("landlock") is not None and not landlock(plan["landlock"]) and plan.get("require_landlock"):
         raise LaunchError("Landlock is not available")
     if plan.get("seccomp_net") and not seccomp_no_network():
-        raise LaunchError(f"no seccomp filter for architecture {platform.machine()}")
+        raise LaunchError(f"no seccomp filter for architecture {os.uname().machine}")
     if plan.get("chdir"):
         os.chdir(plan["chdir"])
 
@@ -242,12 +246,12 @@ def apply(plan: dict) -> None:
 def main(argv: list[str]) -> None:
     try:
         sep = argv.index("--")
-        plan, cmd = json.loads(argv[1]), argv[sep + 1:]
+        plan, cmd = marshal.loads(bytes.fromhex(argv[1])), argv[sep + 1:]
         if not cmd:
             raise LaunchError("no command")
         apply(plan)
         os.execv(cmd[0], cmd)
-    except (LaunchError, OSError, ValueError, KeyError) as exc:
+    except (LaunchError, OSError, ValueError, KeyError, EOFError, TypeError) as exc:
         sys.stderr.write(f"ace-launch: {exc}\n")
         sys.stderr.flush()
         os._exit(LAUNCH_FAILED)

@@ -18,6 +18,7 @@ files, no core dumps; processes only as root, where each sandbox has its own uid
 """
 from __future__ import annotations
 
+import marshal
 import os
 import re
 import shutil
@@ -298,10 +299,9 @@ def _prlimit(plan: ExecPlan, host: Host) -> list[str]:
                              rlimit_pairs(plan.limits, host.root).items()] + ["--"]
 
 
-def _launch(plan_json: dict, host: Host) -> list[str]:
-    import json
-
-    return [host.app_python, "-I", "-S", LAUNCHER, json.dumps(plan_json), "--"]
+def _launch(plan: dict, host: Host) -> list[str]:
+    """The launcher's command line (its plan as marshal data in hex: see _launch.py)."""
+    return [host.app_python, "-I", "-S", LAUNCHER, marshal.dumps(plan).hex(), "--"]
 
 
 def unshare_command(plan: ExecPlan, host: Host) -> list[str]:
