@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import resource
 import statistics
 import sys
@@ -169,6 +170,8 @@ class NaiveApp(App):
             yield from self.logs
 
     def on_mount(self) -> None:
+        gc.collect()
+        gc.freeze()  # the same start-up treatment as the workspace gets, for a fair comparison
         self.bus.subscribe(self.handle_bus_event)
         self.run_worker(self.engine(self.bus))
 
@@ -190,7 +193,7 @@ class NaiveApp(App):
 
 async def measure_workspace(panes: int, rate: int, seconds: float) -> Result:
     producer = Producer(panes, rate, seconds)
-    app = MeasuredWorkspace(engine=producer)
+    app = MeasuredWorkspace(engine=producer, gc_freeze=True)  # as run_live does
     result = Result("workspace (batched)")
     async with app.run_test(size=SIZE) as pilot:
         probe = app.probe = KeyProbe(app, lambda key: app.workspace.slots[int(key) - 1])

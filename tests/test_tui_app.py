@@ -532,3 +532,15 @@ async def test_mouse_wheel_scrolls_a_pane_back_and_forward(tmp_path):
         await pilot._post_mouse_events([MouseScrollDown], widget=out, offset=(2, 1), times=2)
         assert out.back == 0
         assert out.render_line(bottom).text.startswith("grid#0 says 59")
+
+
+async def test_gc_settings_for_streaming_are_restored_on_exit(tmp_path):
+    import gc
+
+    before = gc.get_threshold()
+    app = live_app(tmp_path, gc_freeze=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await until(pilot, lambda: gc.get_threshold() != before)
+        assert gc.get_freeze_count() > 0
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0

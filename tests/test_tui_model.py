@@ -155,6 +155,7 @@ def test_history_is_capped_and_jumps_stay_bounded():
     assert len(pane.lines) <= MODEL_LINE_CAP + MODEL_LINE_CAP // 4
     lines, missing = pane.tail(total, 50)
     assert [t for t, _ in lines][-1] == f"line {total - 1}" and len(lines) == 50 and missing == 0
+    assert len(pane.err) == len(pane.lines)
     early, missing = pane.tail(1000, 50)  # an early snapshot: its lines are gone from memory
     assert early == [] and missing == 50
     _, end = model.pane_snapshot(key, len(pane.snapshots) - 1)

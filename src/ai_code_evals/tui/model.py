@@ -55,7 +55,10 @@ class PaneModel:
     task_id: str
     snapshots: list[dict] = field(default_factory=list)
     timeline_pos: list[int] = field(default_factory=list)  # global timeline index of each snapshot
-    lines: list[tuple[str, bool]] = field(default_factory=list)  # (text, is_stderr), newest last
+    # output, newest last: texts and a parallel stderr flag per line. Plain str and a bytearray,
+    # not a tuple per line: no object the garbage collector has to walk (100k lines/s).
+    lines: list[str] = field(default_factory=list)
+    err: bytearray = field(default_factory=bytearray)
     base: int = 0  # number of oldest lines dropped from ``lines`` (memory cap)
     total: int = 0  # lines received so far
     result: dict | None = None
@@ -77,11 +80,13 @@ class PaneModel:
         return snap.get("status") if snap else None
 
     def add_line(self, text: str, is_err: bool) -> None:
-        self.lines.append((text, is_err))
+        self.lines.append(text)
+        self.err.append(is_err)
         self.total += 1
         if len(self.lines) > MODEL_LINE_CAP + MODEL_LINE_CAP // 4:  # amortised O(1) trimming
             drop = len(self.lines) - MODEL_LINE_CAP
             del self.lines[:drop]
+            del self.err[:drop]
             self.base += drop
 
     def tail(self, end: int, count: int) -> tuple[list[tuple[str, bool]], int]:
@@ -93,7 +98,8 @@ class PaneModel:
         missing = max(0, min(end, self.base) - want_start)
         if end <= start:
             return [], missing
-        return self.lines[start - self.base:end - self.base], missing
+        a, b = start - self.base, end - self.base
+        return list(zip(self.lines[a:b], map(bool, self.err[a:b]))), missing
 
     def snapshot_index_at(self, timeline_index: int) -> int | None:
         """Index of this pane's last snapshot at or before a point of the global timeline."""
