@@ -544,3 +544,17 @@ async def test_gc_settings_for_streaming_are_restored_on_exit(tmp_path):
         await until(pilot, lambda: gc.get_threshold() != before)
         assert gc.get_freeze_count() > 0
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
+async def test_ids_labels_and_notices_that_look_like_markup_are_shown_as_text(tmp_path):
+    from ai_code_evals.engine.events import CandidateAdded, EngineNotice
+
+    events = grid_events(2, task_id="t[/x]")
+    events.insert(2, CandidateAdded(candidate_id="t[/x]#0", task_id="t[/x]", code="x = 1\n", label="[b]bad[/i"))
+    events.append(EngineNotice("[red]oops[/"))
+    app = WorkspaceApp(engine=ScriptedEngine(events), export_dir=tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("1", "d", "s")
+        await until(pilot, lambda: "t[/x]#0" in app.code.render_str(app.code.border_title).plain)
+        assert app.is_running and "[red]oops[/" in messages(app)

@@ -96,14 +96,14 @@ class CodePanel(VerticalScroll):
             suffix += " · generating…"
         if against is not None:
             name, other = against
-            self.border_title = f"Diff · {name} → {cid}"
+            self.border_title = Content(f"Diff · {name} → {cid}")  # not markup: ids are data
             self.plain = diff_text(other, code or "", name, cid)
             self._body.update(highlight(self.plain, language="diff", theme=DiffTheme))
         elif code:
-            self.border_title = f"Code · {cid}{suffix}"
+            self.border_title = Content(f"Code · {cid}{suffix}")
             self.plain = code
             self._body.update(numbered(highlight(code, language="python")))
         else:
-            self.border_title = f"Code · {cid}{suffix}"
+            self.border_title = Content(f"Code · {cid}{suffix}")
             self.plain = ""
             self._body.update(Content.styled("(no code)", "$text-muted"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.content import Content
 from textual.message import Message
 from textual.widgets import DataTable, Static, Tab, Tabs
 from textual.widgets.data_table import CellDoesNotExist
@@ -86,7 +87,7 @@ class Leaderboard(Vertical):
         for task_id in self.model.tasks:
             if task_id not in self._task_tabs:
                 self._task_tabs.append(task_id)
-                self.tabs.add_tab(Tab(task_id, id=f"task-{len(self._task_tabs) - 1}"))
+                self.tabs.add_tab(Tab(Content(task_id), id=f"task-{len(self._task_tabs) - 1}"))
         self.tabs.set_class(len(self._task_tabs) <= 1, "-single")
         if self.task_id is None and self._task_tabs:
             self.show_task(self._task_tabs[0])

@@ -159,7 +159,7 @@ class SandboxPane(Widget, can_focus=True):
             title.append(profile)
         if info is not None and info.label:
             title.append(info.label)
-        self.border_title = " · ".join(title)
+        self.border_title = Content(" · ".join(title))  # Content: ids and labels are not markup
         self._status.update(status_content(cid, snap, result))
         n = len(pane.snapshots)
         detail = (snap or {}).get("detail", "")
