@@ -558,3 +558,16 @@ async def test_ids_labels_and_notices_that_look_like_markup_are_shown_as_text(tm
         await pilot.press("1", "d", "s")
         await until(pilot, lambda: "t[/x]#0" in app.code.render_str(app.code.border_title).plain)
         assert app.is_running and "[red]oops[/" in messages(app)
+
+
+async def test_resume_shows_the_results_already_in_the_log(tmp_path):
+    path = write_record(tmp_path)
+
+    async def nothing_left(bus: EventBus) -> dict:
+        return {}
+
+    app = live_app(tmp_path, nothing_left, history=path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert len(app.workspace.slots) == 6 and app.leaderboard.table.row_count == 4
+        assert app.mode == "live"
