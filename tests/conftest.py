@@ -1,5 +1,12 @@
 """Shared pytest setup: `--runslow` enables tests marked slow (soak, long crash loops)."""
+import signal
+
 import pytest
+
+# CI may start the suite in the background of a non-interactive shell, where SIGINT is ignored
+# and every child inherits that: the Ctrl-C tests need children that can be interrupted.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_addoption(parser):
