@@ -181,6 +181,7 @@ class ExecPlan:
     env: dict[str, str]
     argv: list[str]
     masks: list[str] = field(default_factory=list)
+    status_fd: int | None = None  # bwrap level: an fd for bwrap's --json-status-fd (see local.py)
 
 
 def sandbox_env(plan: ExecPlan) -> dict[str, str]:
@@ -242,6 +243,8 @@ def bwrap_command(plan: ExecPlan, host: Host) -> list[str]:
            "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--hostname", "sandbox", "--as-pid-1"]
     if plan.uid is None:
         cmd += ["--unshare-user", "--disable-userns"]
+    if plan.status_fd is not None:
+        cmd += ["--json-status-fd", str(plan.status_fd)]
     cmd += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
             "--perms", "1777", "--size", str(SMALL_TMPFS), "--tmpfs", "/dev/shm"]
     mounts = ["/dev/shm"]

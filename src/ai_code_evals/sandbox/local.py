@@ -50,6 +50,7 @@ EOF_GRACE_S = 2.0  # after the command ends, how long output may still drain
 READ_CHUNK = 1 << 16
 # Uploads up to this size are written on the event loop: a thread hop costs more than the write.
 INLINE_UPLOAD_BYTES = 1 << 20
+STATUS_FD = 3  # bwrap level: where bwrap writes its JSON status lines (see _init_reaped)
 # signals a parent may ignore and a child must not inherit as ignored
 _RESET_SIGNALS = {signal.SIGPIPE, signal.SIGXFSZ, signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM,
                   signal.SIGUSR1, signal.SIGUSR2, signal.SIGALRM, signal.SIGCHLD, signal.SIGTSTP,
@@ -124,6 +125,22 @@ def _check_rel(rel: str) -> str:
     if not rel or p.is_absolute() or any(part in ("..", "") for part in p.parts) or str(p) in (".",):
         raise SandboxError(f"upload path must be relative and inside the sandbox: {rel!r}")
     return str(p)
+
+
+def _init_reaped(fd: int | None) -> bool:
+    """Whether bwrap reported, on its status fd, that its child exited.
+
+    With ``--as-pid-1`` that child is the sandbox's pid 1, and bwrap writes ``exit-code`` only
+    after it has reaped it; the kernel kills and reaps every process of a pid namespace before
+    the namespace's pid 1 is gone. So the sandbox is empty and needs no /proc scan. (bwrap does
+    not pass the fd into the sandbox, so the sandbox cannot write this line itself.)"""
+    if fd is None:
+        return False
+    try:
+        data = os.read(fd, 1 << 16)  # bwrap has exited: its two short lines are there (or nothing)
+    except OSError:  # includes BlockingIOError
+        return False
+    return b'"exit-code"' in data
 
 
 async def _call(on_line: OnLine, stream: Stream, line: str) -> None:
@@ -312,27 +329,34 @@ class LocalSandbox:
         host = self._backend._host
         plan = ExecPlan(level=self.isolation, workdir=self.workdir, files=list(self._files), uid=self.uid,
                         limits=self.spec.limits, env=dict(self.spec.env), argv=list(argv),
-                        masks=secret_files())
+                        masks=secret_files(), status_fd=STATUS_FD if self.isolation == "bwrap" else None)
         return build_command(plan, host), sandbox_env(plan)
 
-    def _spawn(self, cmd: list[str], env: dict[str, str]) -> tuple[int, int, int]:
+    def _spawn(self, cmd: list[str], env: dict[str, str]) -> tuple[int, int, int, int | None]:
+        """Start ``cmd``; returns its pid, its stdout and stderr pipes, and (bwrap level) the
+        read end of bwrap's status pipe (non-blocking)."""
         r_out, w_out = os.pipe2(os.O_CLOEXEC)
         r_err, w_err = os.pipe2(os.O_CLOEXEC)
         null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+        actions = [(os.POSIX_SPAWN_DUP2, null, 0), (os.POSIX_SPAWN_DUP2, w_out, 1), (os.POSIX_SPAWN_DUP2, w_err, 2)]
+        r_status = w_status = None
+        if self.isolation == "bwrap":
+            r_status, w_status = os.pipe2(os.O_CLOEXEC)
+            os.set_blocking(r_status, False)  # the read end only: bwrap's writes stay blocking
+            actions.append((os.POSIX_SPAWN_DUP2, w_status, STATUS_FD))
         try:
-            pid = os.posix_spawn(
-                cmd[0], cmd, env,
-                file_actions=[(os.POSIX_SPAWN_DUP2, null, 0), (os.POSIX_SPAWN_DUP2, w_out, 1),
-                              (os.POSIX_SPAWN_DUP2, w_err, 2)],
-                setsid=True, setsigdef=_RESET_SIGNALS, setsigmask=set())
+            pid = os.posix_spawn(cmd[0], cmd, env, file_actions=actions,
+                                 setsid=True, setsigdef=_RESET_SIGNALS, setsigmask=set())
         except OSError:
-            for fd in (r_out, r_err):
-                os.close(fd)
+            for fd in (r_out, r_err, r_status):
+                if fd is not None:
+                    os.close(fd)
             raise
         finally:
-            for fd in (w_out, w_err, null):
-                os.close(fd)
-        return pid, r_out, r_err
+            for fd in (w_out, w_err, null, w_status):
+                if fd is not None:
+                    os.close(fd)
+        return pid, r_out, r_err, r_status
 
     async def exec(self, argv: list[str], *, on_line: OnLine, timeout_s: float) -> ExecResult:
         """Run ``argv`` (a leading ``"python"`` is the sandbox's interpreter) in the working
@@ -345,7 +369,7 @@ class LocalSandbox:
             raise SandboxError("empty command")
         try:
             cmd, env = self._command(argv)
-            pid, r_out, r_err = self._spawn(cmd, env)
+            pid, r_out, r_err, r_status = self._spawn(cmd, env)
         except OSError as exc:
             raise SandboxError(f"cannot start the command: {exc}") from exc
         self._pid = pid
@@ -376,11 +400,15 @@ class LocalSandbox:
             if not done:
                 timed_out = True
             # Kill the rest of the tree while the leader is unreaped (its pid and group stay ours).
-            # Usually the command ended by itself and one scan, done right here, finds nothing
-            # alive; otherwise kill in a thread until nothing is (that can take many scans).
-            left = procs.kill_all(pid, self.uid, rounds=1) if exited.done() else 1
-            if left:
-                left = await asyncio.to_thread(procs.kill_all, pid, self.uid)
+            # Usually the command ended by itself: then bwrap's report proves the sandbox empty,
+            # or else one scan, done right here, finds nothing alive; otherwise kill in a thread
+            # until nothing is (that can take many scans).
+            if exited.done() and not timed_out and _init_reaped(r_status):
+                left = 0
+            else:
+                left = procs.kill_all(pid, self.uid, rounds=1) if exited.done() else 1
+                if left:
+                    left = await asyncio.to_thread(procs.kill_all, pid, self.uid)
             await asyncio.shield(exited)
             status, rusage = self._reap(pid)
             if self.uid is not None and self.isolation == "rlimits":
@@ -399,6 +427,8 @@ class LocalSandbox:
             exited.cancel()
             for p in pumps:
                 p.cancel()
+            if r_status is not None:
+                os.close(r_status)
         if failure:
             raise failure[0]
         return self._result(status, rusage, timed_out, time.monotonic() - started, caps)
