@@ -62,12 +62,19 @@ def default_jobs(backend: str, env: Mapping[str, str]) -> int:
     return os.cpu_count() or 2
 
 
+def samples_candidates(path: str, tasks: list[Task]) -> list[Candidate]:
+    """A samples file's versions; identical programs run once and share the verdict (and count
+    with their multiplicity in agreement selection)."""
+    from ai_code_evals.generation.dedupe import mark_duplicates
+    from ai_code_evals.generation.samples import load_samples
+
+    return mark_duplicates(load_samples(path, {t.id: t for t in tasks}))
+
+
 def load_candidates(req: RunRequest, tasks: list[Task], env: Mapping[str, str], bus: EventBus):
     """(candidates, generator): a samples file gives candidates; otherwise a generator."""
     if req.samples:
-        from ai_code_evals.generation.samples import load_samples
-
-        return load_samples(req.samples, {t.id: t for t in tasks}), None
+        return samples_candidates(req.samples, tasks), None
     if req.generator == "offline":
         from ai_code_evals.generation.offline import OfflineGenerator
 
@@ -227,9 +234,7 @@ def source_candidates(req: RunRequest, tasks: list[Task], env: Mapping[str, str]
     deterministic: their full candidate list comes back. A model is not: it is asked again only
     for tasks without any logged candidate."""
     if req.samples:
-        from ai_code_evals.generation.samples import load_samples
-
-        return load_samples(req.samples, {t.id: t for t in tasks}), None
+        return samples_candidates(req.samples, tasks), None
     if req.generator == "offline":
         from ai_code_evals.generation.offline import pack_candidates
 

@@ -222,6 +222,7 @@ class CandidateJob:
         finally:
             self.closed = True
             if sandbox is not None:
+                self.sandbox_info.update(getattr(sandbox, "info", None) or {})  # latest state, latencies
                 await self._destroy(sandbox)
         try:
             return self.finish(exec_result, stalled_in, error)
