@@ -132,3 +132,15 @@ def wait_until(predicate, timeout: float = 30.0, step: float = 0.05):
         time.sleep(step)
         value = predicate()
     return value
+
+
+def processes_under(root) -> list[int]:
+    """Pids whose working directory lies under root (a sandbox left running)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.readlink(f"/proc/{pid}/cwd").startswith(str(root)):
+                found.append(int(pid))
+        except OSError:
+            pass
+    return found

@@ -3,6 +3,7 @@ import asyncio
 import json
 
 import pytest
+from reliability_util import processes_under
 
 from ai_code_evals.engine.events import CandidateFinished, EventBus, Snapshot
 from ai_code_evals.engine.profiles import resolve_profiles
@@ -101,20 +102,6 @@ def test_exactly_one_result_per_candidate_and_profile():
     hashy = rows["add#6"]["profiles"]
     assert set(hashy) == {"default", "hash-seed"}
     json.dumps(summary)
-
-
-def processes_under(root):
-    """Pids whose working directory lies under root."""
-    import os
-
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            if os.readlink(f"/proc/{pid}/cwd").startswith(str(root)):
-                found.append(int(pid))
-        except OSError:
-            pass
-    return found
 
 
 def test_cancelling_destroys_every_sandbox(tmp_path):

@@ -4,9 +4,9 @@ The real local backend, wrapped by ``FaultyBackend`` (sandbox/faulty.py), breaks
 candidates the way infrastructure breaks; everything else must come out as if nothing happened.
 """
 import asyncio
-import os
 
 import pytest
+from reliability_util import processes_under
 
 from ai_code_evals.engine import job as job_mod
 from ai_code_evals.engine.events import CandidateFinished, EngineNotice, EventBus, OutputLine
@@ -38,17 +38,6 @@ PLAN = {
     "add#10": (SLOW_GOOD, "metrics_hang", "passed", "passes 3/3"),
     "add#11": (WRONG, None, "failed", "passes 1/3"),
 }
-
-
-def live_under(root) -> list[int]:
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            if os.readlink(f"/proc/{pid}/cwd").startswith(str(root)):
-                found.append(int(pid))
-        except OSError:
-            pass
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +103,7 @@ def test_a_hanging_destroy_is_reported_not_waited_for(faulty_run):
 
 def test_nothing_left_behind(faulty_run):
     _, _, _, tmp = faulty_run
-    assert live_under(tmp) == []
+    assert processes_under(tmp) == []
     assert list(tmp.iterdir()) == []
 
 
@@ -156,4 +145,4 @@ def test_generator_that_raises_or_hangs(tmp_path):
     assert by_task["fine"]["error"] is None
     notices = [e.message for e in events if isinstance(e, EngineNotice) and e.level == "error"]
     assert any(m.startswith("boom: generation failed") for m in notices)
-    assert live_under(tmp_path) == []
+    assert processes_under(tmp_path) == []

@@ -44,8 +44,8 @@ def settings_env(cwd: Path | None = None) -> dict[str, str]:
 
 
 def int_setting(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
-    raw = env.get(name)
-    if raw in (None, ""):
+    raw = (env.get(name) or "").strip()
+    if not raw:
         return default
     try:
         value = int(raw)

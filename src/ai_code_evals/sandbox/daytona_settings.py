@@ -9,6 +9,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ai_code_evals.config import int_setting
 from ai_code_evals.errors import ConfigError
 
 # Names of the settings (DAYTONA_* are the SDK's own names).
@@ -112,16 +113,7 @@ def _text(env: Mapping[str, str], name: str) -> str | None:
 
 
 def _int(env: Mapping[str, str], name: str, default: int | None, minimum: int = 1) -> int | None:
-    raw = _text(env, name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
-    if value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
-    return value
+    return int_setting(env, name, default, minimum)  # type: ignore[arg-type]
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
