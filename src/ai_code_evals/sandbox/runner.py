@@ -15,10 +15,8 @@ import ast
 import json
 import os
 import signal
-import statistics
 import sys
 import time
-import traceback
 
 MARK = "@@ace:"
 _OUT_FD = None
@@ -104,6 +102,13 @@ def describe(exc):
 def exc_matches(exc, name):
     """True when the exception's class or one of its bases is called ``name``."""
     return any(k.__name__ == name for k in type(exc).__mro__)
+
+
+def middle(values):
+    """The median (statistics costs milliseconds to import in every sandbox)."""
+    ordered = sorted(values)
+    half = len(ordered) // 2
+    return ordered[half] if len(ordered) % 2 else (ordered[half - 1] + ordered[half]) / 2
 
 
 def with_alarm(seconds, fn, *args):
@@ -298,7 +303,7 @@ def run_perf(cases, ns, entry):
             error = describe(exc)
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
-        median = round(statistics.median(runs), 4) if runs and not error else None
+        median = round(middle(runs), 4) if runs and not error else None
         if median is not None:
             medians.append(median)
         emit({"ev": "test", "phase": "end", "group": "perf", "i": i, "name": name,
@@ -354,7 +359,7 @@ def main():
     except BaseException as exc:
         error = describe(exc)
         emit({"ev": "load", "ok": False, "error": error, "error_type": type(exc).__name__,
-              "traceback": traceback.format_exc(limit=-3)})
+              "traceback": __import__("traceback").format_exc(limit=-3)})
         emit_verdict(job, [], [], [], [], 0, load_error=error)
         return
     emit({"ev": "load", "ok": True})
