@@ -177,7 +177,7 @@ class EventBus:
         for fn in list(self._subs):
             try:
                 fn(event)
-            except Exception as exc:  # a UI bug must not kill the run
+            except Exception as exc:  # noqa: BLE001 - a UI bug must not kill the run
                 if id(fn) not in self._broken:
                     self._broken.add(id(fn))
                     import sys

@@ -217,7 +217,7 @@ class CandidateJob:
         except TimeoutError as exc:
             error = (f"sandbox failure: the sandbox did not start within {SANDBOX_START_TIMEOUT_S:g}s"
                      if starting else f"sandbox failure: TimeoutError: {exc}".strip())
-        except Exception as exc:  # a sandbox failure is the sandbox's fault, not the candidate's
+        except Exception as exc:  # noqa: BLE001 - a sandbox failure is not the candidate's fault
             error = f"sandbox failure: {type(exc).__name__}: {exc}".strip()
         finally:
             self.closed = True

@@ -250,7 +250,7 @@ class Engine:
                                generated_tests=self.cfg.generated_tests.get(task.id, []))
         try:
             selection = await get_selector(self.cfg.select)(ctx)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a broken strategy falls back to score
             from ai_code_evals.engine.scoring import select_by_score
 
             ctx.notices.append(f"{self.cfg.select} selection failed ({exc}); fell back to score")

@@ -51,7 +51,7 @@ class RunLog:
         except OSError as exc:
             raise InputError(f"cannot write the run log: {exc.strerror or exc}", path=str(self.path)) from None
         try:
-            self._fh = open(self.path, "a" if append else "x", encoding="utf-8")
+            self._fh = open(self.path, "a" if append else "x", encoding="utf-8")  # noqa: SIM115 - open for the whole run
         except FileExistsError:
             raise InputError("the record file already exists; choose another --record path",
                              path=str(self.path)) from None
