@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from tui_fakes import SORT_REFERENCE, ScriptedEngine, grid_events, scripted_events
+from tui_fakes import CANDIDATES, SORT_REFERENCE, ScriptedEngine, grid_events, scripted_events
 
 from ai_code_evals.engine.events import EventBus
 from ai_code_evals.runlog.reader import read_record
@@ -211,6 +211,40 @@ async def test_brackets_step_snapshots_end_returns_live_and_a_steps_all(tmp_path
         assert all(s.index is None for s in app.workspace.slots)
         await pilot.press("a")
         assert not app.travel.all_panes
+
+
+def board_cells(app: WorkspaceApp, column: str) -> dict[str, str]:
+    table = app.leaderboard.table
+    return {row.key.value: str(table.get_cell(row.key, column)) for row in table.ordered_rows}
+
+
+async def test_leaderboard_follows_step_all_time_travel_but_not_one_pane(tmp_path):
+    app = live_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert board_cells(app, "pick")["sort_unique#0"] == "winner"
+        await pilot.press("1", "left_square_bracket")  # the focused pane alone: the board stays live
+        assert app.workspace.slots[0].index is not None
+        assert board_cells(app, "pick")["sort_unique#0"] == "winner"
+        await pilot.press("end", "a")
+        task = app.model.tasks["sort_unique"]
+        first_result = min(task.result_pos.values())
+        target = first_result - 2  # the snapshot before the first candidate's 'finished' one
+        await app.run_action(f"step({target - (len(app.model.timeline) - 1)})")
+        await pilot.pause()
+        assert app.travel.global_pos == target
+        scores, picks, status = (board_cells(app, c) for c in ("score", "pick", "status"))
+        assert set(scores) == {c for c, *_ in CANDIDATES["sort_unique"]}  # same rows, by diff
+        assert set(scores.values()) == {""} and set(picks.values()) == {""}
+        assert status["sort_unique#0"] == "running 6/6" and status["sort_unique#1"] == "queued"
+        assert "winner" not in str(app.leaderboard.reason.render())
+        await pilot.press("right_square_bracket", "right_square_bracket")  # its result has arrived
+        assert board_cells(app, "status")["sort_unique#0"] == "passed"
+        assert board_cells(app, "pick")["sort_unique#0"] == ""  # no selection yet
+        await pilot.press("end")
+        assert board_cells(app, "pick")["sort_unique#0"] == "winner"
+        assert board_cells(app, "score")["sort_unique#0"] == "100.0"
+        assert "winner sort_unique#0" in str(app.leaderboard.reason.render())
 
 
 async def test_enter_on_a_row_picks_winner_and_run_log_records_it(tmp_path):

@@ -121,7 +121,7 @@ class WorkspaceApp(App[int]):
     def compose(self) -> ComposeResult:
         self.topbar = Static("", id="topbar", markup=False)
         self.workspace = Workspace(self.model, self.travel, id="workspace")
-        self.leaderboard = Leaderboard(self.model, id="leaderboard")
+        self.leaderboard = Leaderboard(self.model, self.travel, id="leaderboard")
         self.code = CodePanel(id="code")
         yield self.topbar
         yield self.workspace
@@ -407,11 +407,13 @@ class WorkspaceApp(App[int]):
                     slot.render_full()
             else:
                 self.workspace.redraw()
+                self.leaderboard.refresh_rows()  # step-all: the board follows the timeline
         self.update_topbar()
 
     def action_toggle_step_all(self) -> None:
         all_panes = self.travel.toggle_all()
         self.workspace.redraw()
+        self.leaderboard.refresh_rows()
         self.notify("[ and ] now step ALL panes along the run's timeline" if all_panes
                     else "[ and ] now step the focused pane", timeout=4)
         self.update_topbar()
@@ -419,6 +421,7 @@ class WorkspaceApp(App[int]):
     def action_live(self) -> None:
         self.travel.live()
         self.workspace.redraw()
+        self.leaderboard.refresh_rows()
         self.update_topbar()
 
     def action_pick(self) -> None:

@@ -66,6 +66,8 @@ NOTES = (
     ("panes", "One per sandbox (candidate × profile): status, test i/N, time, CPU, memory, output"),
     ("verdicts", "PASSED / FAILED / ERROR / TIMEOUT / KILLED, as a word and a border colour"),
     ("leaderboard", "Sorted by score; 'winner' marks the pick (yours: 'winner (you)'), reason above"),
+    ("time travel", ("Stepping all panes ('a', then [ ]) takes the leaderboard along: only results and "
+                     "picks made by then; stepping the focused pane alone leaves the board live")),
     ("output", "Control sequences from candidates are shown as ^[ … and never reach the terminal"),
     ("themes", "themes/*.toml; add yours with ACE_THEME_DIR=dir, start with ACE_THEME=name"),
     ("replay", "ai-code-evals replay runs/<id>.jsonl: the same screen, every snapshot steppable"),

@@ -118,6 +118,7 @@ class CandidateInfo:
     error: str | None = None
     duplicate_of: str | None = None
     generating: bool = False  # partial text from a model that is still writing
+    pos: int = 0  # length of the run's timeline when the candidate arrived (time travel)
 
 
 @dataclass
@@ -145,25 +146,51 @@ class TaskModel:
     results: dict[PaneKey, dict] = field(default_factory=dict)
     engine_selection: dict | None = None  # {"winner", "reason", "strategy", "scores"}
     user_selection: dict | None = None  # {"winner", "reason"}
+    # Arrival of results and selections on the run's timeline (``len(RunModel.timeline)`` when
+    # ingested): results carry no timestamp, and arrival order is what the panes step through.
+    result_pos: dict[PaneKey, int] = field(default_factory=dict)
+    engine_selection_pos: int = 0
+    user_selection_pos: int = 0
+
+    def selections_at(self, at: int | None = None) -> tuple[dict | None, dict | None]:
+        """(engine, user) selection as known at timeline point ``at``; None = live."""
+        engine = self.engine_selection if arrived(self.engine_selection_pos, at) else None
+        user = self.user_selection if arrived(self.user_selection_pos, at) else None
+        return engine, user
+
+    def winner_at(self, at: int | None = None) -> str | None:
+        """The user's pick when there is one, else the engine's."""
+        engine, user = self.selections_at(at)
+        if user and user.get("winner"):
+            return user["winner"]
+        return (engine or {}).get("winner")
+
+    def reason_at(self, at: int | None = None) -> str:
+        engine, user = self.selections_at(at)
+        if user and user.get("winner"):
+            text = f"your pick: {user['winner']}"
+            eng = engine or {}
+            if eng.get("winner") and eng["winner"] != user["winner"]:
+                text += f" · engine picked {eng['winner']}: {eng.get('reason', '')}"
+            return text
+        if engine:
+            return engine.get("reason") or "no winner"
+        return "selection when every candidate has finished"
 
     @property
     def winner(self) -> str | None:
-        """The user's pick when there is one, else the engine's."""
-        if self.user_selection and self.user_selection.get("winner"):
-            return self.user_selection["winner"]
-        return (self.engine_selection or {}).get("winner")
+        return self.winner_at(None)
 
     @property
     def reason(self) -> str:
-        if self.user_selection and self.user_selection.get("winner"):
-            text = f"your pick: {self.user_selection['winner']}"
-            eng = self.engine_selection or {}
-            if eng.get("winner") and eng["winner"] != self.user_selection["winner"]:
-                text += f" · engine picked {eng['winner']}: {eng.get('reason', '')}"
-            return text
-        if self.engine_selection:
-            return self.engine_selection.get("reason") or "no winner"
-        return "selection when every candidate has finished"
+        return self.reason_at(None)
+
+
+def arrived(pos: int, at: int | None) -> bool:
+    """Whether something ingested at timeline length ``pos`` is known at timeline point ``at``:
+    the moment shown lasts from snapshot ``at`` until the next one, so events that came right
+    after it (a result after its 'finished' snapshot) count. None = live: everything."""
+    return at is None or pos <= at + 1
 
 
 class RunModel:
@@ -222,6 +249,7 @@ class RunModel:
             for task_id, sel in (report.get("user_selections") or {}).items():
                 if task_id in self.tasks and isinstance(sel, dict):
                     self.tasks[task_id].user_selection = dict(sel)
+                    self.tasks[task_id].user_selection_pos = len(self.timeline)
                     self.dirty_tasks.add(task_id)
         self.version += 1
 
@@ -266,7 +294,8 @@ class RunModel:
         task.candidates[cid] = CandidateInfo(
             candidate_id=cid, task_id=task.task_id, code=d.get("code") or "", label=d.get("label", ""),
             strategy=d.get("strategy", ""), origin=d.get("origin", ""), error=d.get("error"),
-            duplicate_of=d.get("duplicate_of"))
+            duplicate_of=d.get("duplicate_of"),
+            pos=old.pos if (old := task.candidates.get(cid)) is not None else len(self.timeline))
         self.dirty_tasks.add(task.task_id)
         self.dirty_code.add(cid)
 
@@ -275,7 +304,8 @@ class RunModel:
         task = self._task(d.get("task_id", "?"))
         info = task.candidates.get(cid)
         if info is None:
-            info = task.candidates[cid] = CandidateInfo(cid, task.task_id, generating=True)
+            info = task.candidates[cid] = CandidateInfo(cid, task.task_id, generating=True,
+                                                        pos=len(self.timeline))
             self.dirty_tasks.add(task.task_id)
         if info.generating:
             info.code += d.get("text", "")
@@ -323,7 +353,9 @@ class RunModel:
         pane = self._pane(d.get("candidate_id", "?"), d.get("profile", "default"), d.get("task_id"))
         result = d.get("result") or {}
         pane.result = result
-        self._task(pane.task_id).results[pane.key] = result
+        task = self._task(pane.task_id)
+        task.results[pane.key] = result
+        task.result_pos[pane.key] = len(self.timeline)
         self.dirty_panes.add(pane.key)
         self.dirty_tasks.add(pane.task_id)
 
@@ -333,8 +365,10 @@ class RunModel:
                "strategy": d.get("strategy", ""), "scores": d.get("scores") or {}}
         if d.get("by") == "user":
             task.user_selection = {"winner": sel["winner"], "reason": sel["reason"]}
+            task.user_selection_pos = len(self.timeline)
         else:
             task.engine_selection = sel
+            task.engine_selection_pos = len(self.timeline)
         self.dirty_tasks.add(task.task_id)
 
     def _on_notice(self, d: dict) -> None:
@@ -372,15 +406,20 @@ class RunModel:
         snap = pane.snapshots[index]
         return snap, int(snap.get("output_lines") or 0)
 
-    def leaderboard(self, task_id: str) -> list[LeaderRow]:
+    def leaderboard(self, task_id: str, at: int | None = None) -> list[LeaderRow]:
         """Rows of one task, best first. Scores are the engine's once it has selected;
-        before that a provisional score from the same formula with default weights."""
+        before that a provisional score from the same formula with default weights.
+        ``at``: a point of the global timeline (time travel): only the results and selections
+        that had arrived by then, unfinished rows in their state of then; None = live."""
         task = self.tasks.get(task_id)
         if task is None:
             return []
-        profiles = self.profiles or sorted({p for (_, p) in task.results})
+        results = task.results if at is None else {
+            k: v for k, v in task.results.items() if arrived(task.result_pos.get(k, 0), at)}
+        engine_sel, user_sel = task.selections_at(at)
+        profiles = self.profiles or sorted({p for (_, p) in results})
         per_profile: dict[str, list[CandidateResult]] = {}
-        for (cid, prof), raw in task.results.items():
+        for (cid, prof), raw in results.items():
             try:
                 per_profile.setdefault(prof, []).append(CandidateResult.model_validate(raw))
             except (ValidationError, TypeError):  # a damaged result: show the candidate as an error row
@@ -397,14 +436,14 @@ class RunModel:
             if prof not in profiles:
                 for r in rows:
                     by_cand.setdefault(r.candidate_id, []).append(r)
-        engine_scores = (task.engine_selection or {}).get("scores") or {}
+        engine_scores = (engine_sel or {}).get("scores") or {}
         combined = {cid: combine_profiles(rs) for cid, rs in by_cand.items()}
         for cid, r in combined.items():
             if cid in engine_scores and engine_scores[cid] is not None:
                 r.score = engine_scores[cid]
         finished = sorted(combined.values(), key=rank_key)
-        engine_winner = (task.engine_selection or {}).get("winner")
-        user_winner = (task.user_selection or {}).get("winner")
+        engine_winner = (engine_sel or {}).get("winner")
+        user_winner = (user_sel or {}).get("winner")
         out: list[LeaderRow] = []
         for r in finished:
             out.append(LeaderRow(
@@ -417,17 +456,23 @@ class RunModel:
                 pick=_pick(r.candidate_id, engine_winner, user_winner), finished=True))
         # candidates still running (or generating), in arrival order, after the finished ones
         for cid, info in task.candidates.items():
-            if cid in combined:
+            if cid in combined or not arrived(info.pos, at):
                 continue
             out.append(LeaderRow(
                 candidate_id=cid, score=None, tests="", errors="", median_ms="",
-                peak_kib="", status="generating" if info.generating else self._state(cid),
+                peak_kib="", status="generating" if info.generating else self._state(cid, at),
                 pick=_pick(cid, engine_winner, user_winner), finished=False))
         return out
 
-    def _state(self, cid: str) -> str:
-        """Progress of an unfinished candidate: its most advanced pane's state and step."""
-        snaps = [self.panes[k].latest for k in self.panes_of.get(cid, ()) if self.panes[k].latest]
+    def _state(self, cid: str, at: int | None = None) -> str:
+        """Progress of an unfinished candidate: its most advanced pane's state and step
+        (at timeline point ``at``; None = live)."""
+        snaps = []
+        for k in self.panes_of.get(cid, ()):
+            pane = self.panes[k]
+            i = len(pane.snapshots) - 1 if at is None else pane.snapshot_index_at(at)
+            if i is not None and i >= 0:
+                snaps.append(pane.snapshots[i])
         for state in ("running", "scoring", "starting", "queued", "finished"):
             for s in snaps:
                 if s.get("state") == state:

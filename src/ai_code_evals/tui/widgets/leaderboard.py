@@ -1,5 +1,8 @@
 """Leaderboard: one table per task, updated by diff (add, update cells, remove, re-sort).
 
+In step-all time travel the board shows the run as it was at the travel cursor (the model
+filters by arrival); stepping one pane alone leaves it live.
+
 Never cleared and rebuilt: a refresh touches only the cells that changed, so the table does
 not flicker and keeps its cursor on the same candidate while rows move.
 """
@@ -14,6 +17,7 @@ from textual.widgets import DataTable, Static, Tab, Tabs
 from textual.widgets.data_table import CellDoesNotExist
 
 from ai_code_evals.tui.model import LeaderRow, RunModel
+from ai_code_evals.tui.travel import TimeTravel
 
 COLUMNS = (("pick", "Pick"), ("cand", "Candidate"), ("score", "Score"), ("tests", "Tests"),
            ("errors", "Errors handled"), ("median", "Median ms"), ("peak", "Peak KiB"), ("status", "Status"))
@@ -58,9 +62,10 @@ class Leaderboard(Vertical):
     Leaderboard > LeaderTable { height: 1fr; }
     """
 
-    def __init__(self, model: RunModel, **kwargs) -> None:
+    def __init__(self, model: RunModel, travel: TimeTravel | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
         self.model = model
+        self.travel = travel
         self.border_title = "Leaderboard"
         self.task_id: str | None = None
         self.table = LeaderTable(cursor_type="row", zebra_stripes=True)
@@ -162,8 +167,9 @@ class Leaderboard(Vertical):
         if force:
             self._theme_key = ""
         task = self.model.tasks.get(self.task_id) if self.task_id else None
-        self.reason.update(self._reason_text(task))
-        rows = self.model.leaderboard(self.task_id) if task else []
+        at = self.at
+        self.reason.update(self._reason_text(task, at))
+        rows = self.model.leaderboard(self.task_id, at) if task else []
         want = {r.candidate_id for r in rows}
         for cid in [c for c in self._cells if c not in want]:
             table.remove_row(cid)
@@ -188,11 +194,16 @@ class Leaderboard(Vertical):
             if keep in rank:
                 table.move_cursor(row=table.get_row_index(keep), animate=False)
 
-    def _reason_text(self, task) -> str:
+    @property
+    def at(self) -> int | None:
+        """The global timeline point shown (step-all time travel), None = live."""
+        return self.travel.global_pos if self.travel is not None else None
+
+    def _reason_text(self, task, at: int | None = None) -> str:
         if task is None:
             return "waiting for the first task…"
-        winner = task.winner
-        reason = task.reason
+        winner = task.winner_at(at)
+        reason = task.reason_at(at)
         if winner:
             if reason.startswith(f"{winner}: "):
                 reason = reason[len(winner) + 2:]
