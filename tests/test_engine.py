@@ -29,7 +29,8 @@ VERSIONS = {
     "deaf": ("import signal\nfor s in (signal.SIGALRM, signal.SIGTERM, signal.SIGINT):\n"
              "    signal.signal(s, signal.SIG_IGN)\ndef add(a, b):\n    while True:\n        pass\n"),
     "syntax": "def add(a, b)\n    return a+b\n",
-    "hashy": "def add(a, b):\n    order = list({'x', 'y', 'z', 'w', 'v'})\n    return a + b if order[0] != 'x' else a + b + 1\n",
+    # right only when set iteration puts 'y' first: true under PYTHONHASHSEED=0, not under 4242
+    "hashy": "def add(a, b):\n    order = list({'x', 'y', 'z', 'w', 'v'})\n    return a + b if order[0] == 'y' else a + b + 1\n",
 }
 
 
@@ -99,8 +100,8 @@ def test_exactly_one_result_per_candidate_and_profile():
     assert sorted(finished) == sorted({(c, p) for c in ("add#0", "add#6") for p in ("default", "hash-seed")})
     rows = {c["id"]: c for c in summary["tasks"][0]["candidates"]}
     assert rows["add#0"]["profiles"] == {"default": "passed", "hash-seed": "passed"}
-    hashy = rows["add#6"]["profiles"]
-    assert set(hashy) == {"default", "hash-seed"}
+    assert rows["add#6"]["profiles"] == {"default": "passed", "hash-seed": "failed"}
+    assert rows["add#6"]["status"] == "failed" and "differs across profiles" in rows["add#6"]["reason"]
     json.dumps(summary)
 
 
