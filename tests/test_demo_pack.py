@@ -23,7 +23,8 @@ from ai_code_evals.tasks.packs import Variant, pack_variants
 
 TASKS = load_tasks("demo")
 BY_ID = {t.id: t for t in TASKS}
-KINDS = {"fast", "slow", "correct", "wrong", "crash", "fragile", "hang", "hang-ignores-signals", "noisy", "memory"}
+KINDS = {"fast", "slow", "correct", "wrong", "crash", "fragile", "hang", "hang-ignores-signals", "noisy", "memory",
+         "hash-order"}  # hash-order: right or wrong depending on PYTHONHASHSEED (the hash-seed profile)
 
 
 def run_code(code: str, ns: dict) -> None:
