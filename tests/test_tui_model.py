@@ -284,6 +284,11 @@ def test_generation_deltas_show_partial_code_until_the_candidate_arrives():
         model.ingest(ev.kind, ev.to_data())
     info = model.tasks["t"].candidates["t#0"]
     assert info.generating and info.code == "def f(x):\n    return x\n"
+    retry = GenerationDelta(candidate_id="t#0", task_id="t", text="def f(y):\n", reset=True)
+    model.ingest(retry.kind, retry.to_data())
+    assert info.code == "def f(y):\n"  # a retried request starts the code over
+    more = GenerationDelta(candidate_id="t#0", task_id="t", text="    return x\n")
+    model.ingest(more.kind, more.to_data())
     assert model.leaderboard("t")[0].status == "generating"
     done = CandidateAdded(candidate_id="t#0", task_id="t", code="def f(x):\n    return x + 0\n")
     model.ingest(done.kind, done.to_data())

@@ -308,6 +308,8 @@ class RunModel:
                                                         pos=len(self.timeline))
             self.dirty_tasks.add(task.task_id)
         if info.generating:
+            if d.get("reset"):  # the request is being retried: what arrived so far is void
+                info.code = ""
             info.code += d.get("text", "")
             self.dirty_code.add(cid)
 
