@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ai_code_evals.engine.events import (
     CandidateAdded,
+    CandidateFinished,
     EngineNotice,
     EventBus,
     ReferenceChecked,
@@ -26,7 +27,7 @@ from ai_code_evals.engine.events import (
 from ai_code_evals.engine.job import CandidateJob, error_result
 from ai_code_evals.engine.profiles import EnvProfile, resolve_profiles
 from ai_code_evals.engine.results import CandidateResult
-from ai_code_evals.engine.scoring import combine_profiles, pass_at_k_table, score_task
+from ai_code_evals.engine.scoring import combine_profiles, pass_at_k_table, score_task, select_by_score
 from ai_code_evals.engine.selection import SelectionContext, get_selector
 from ai_code_evals.generation.base import Candidate, Generator
 from ai_code_evals.sandbox.base import SandboxBackend
@@ -225,8 +226,6 @@ class Engine:
                 job.detail = copy.reason
                 job.passed = copy.tests_passed
                 job.snapshot("finished", status=copy.status)
-                from ai_code_evals.engine.events import CandidateFinished
-
                 self.bus.publish(CandidateFinished(candidate_id=cand.id, task_id=task.id,
                                                    profile=profile.name, result=copy.model_dump()))
 
@@ -251,8 +250,6 @@ class Engine:
         try:
             selection = await get_selector(self.cfg.select)(ctx)
         except Exception as exc:  # noqa: BLE001 - a broken strategy falls back to score
-            from ai_code_evals.engine.scoring import select_by_score
-
             ctx.notices.append(f"{self.cfg.select} selection failed ({exc}); fell back to score")
             selection = select_by_score(rows)
         for notice in ctx.notices:
