@@ -32,7 +32,11 @@ HOST = isolation.default_host()
 WORKING = [lv for lv in isolation.LEVELS if isolation.works(lv, HOST)]
 if not WORKING:
     pytest.skip("no isolation level works on this machine", allow_module_level=True)
-NAMESPACED = ("bwrap", "unshare")  # levels with a private /tmp and working-directory tmpfs
+# bwrap-warm: the bwrap level's fast path (a warm server forks each command; sandbox/warm.py),
+# taken as root for a fixed hash seed; ACE_WARM=0 keeps plain "bwrap" on the ordinary path
+if "bwrap" in WORKING and HOST.root:
+    WORKING.insert(1, "bwrap-warm")
+NAMESPACED = ("bwrap", "bwrap-warm", "unshare")  # levels with a private /tmp and working-directory tmpfs
 REPO = Path(__file__).resolve().parents[1]
 HOME = os.path.expanduser("~")
 LIMITS = SandboxLimits(wall_s=60, cpu_s=20, memory_mb=256, processes=16, file_size_mb=4, open_files=64,
@@ -62,8 +66,19 @@ SIBLING = textwrap.dedent("""
 
 
 @pytest.fixture(params=WORKING)
-def level(request) -> str:
+def level(request, monkeypatch) -> str:
+    monkeypatch.setenv("ACE_WARM", "1" if request.param == "bwrap-warm" else "0")
     return request.param
+
+
+def backend_at(level: str) -> LocalBackend:
+    return LocalBackend(level.removesuffix("-warm"))
+
+
+def spec(level: str, limits: SandboxLimits = LIMITS, env: dict | None = None) -> SandboxSpec:
+    """A fixed hash seed, as the engine's profiles set, takes the warm path at bwrap-warm."""
+    seed = {"PYTHONHASHSEED": "0"} if level == "bwrap-warm" else {}
+    return SandboxSpec(limits=limits, env={**seed, **(env or {})})
 
 
 @dataclass
@@ -132,10 +147,10 @@ async def attack(level: str, code: str, *, limits: SandboxLimits = LIMITS, timeo
 async def _attack_once(level: str, code: str, *, limits: SandboxLimits, timeout: float, args: tuple,
                        sibling_arg: bool) -> Outcome:
     marker = f"ace-hostile-{uuid.uuid4().hex}"
-    backend = LocalBackend(level)
+    backend = backend_at(level)
     try:
-        sibling = await backend.create(SandboxSpec(limits=LIMITS))
-        box = await backend.create(SandboxSpec(limits=limits, env={"ACE_MARKER": marker}))
+        sibling = await backend.create(spec(level))
+        box = await backend.create(spec(level, limits, {"ACE_MARKER": marker}))
         await sibling.upload({"sibling.py": SIBLING.encode()})
         await box.upload({"attack.py": textwrap.dedent(code).encode()})
         out: list[tuple[str, str]] = []
@@ -447,9 +462,9 @@ async def test_symlink_planted_for_the_next_upload(level, tmp_path):
         print("planted", flush=True)
     """
     marker = f"ace-hostile-{uuid.uuid4().hex}"
-    backend = LocalBackend(level)
+    backend = backend_at(level)
     try:
-        box = await backend.create(SandboxSpec(limits=LIMITS))
+        box = await backend.create(spec(level))
         await box.upload({"attack.py": textwrap.dedent(code).encode()})
         await box.exec(["python", "attack.py", marker, str(target)], on_line=lambda s, t: None, timeout_s=30)
         await box.upload({"attack.py": b"overwritten"})

@@ -42,6 +42,9 @@ SMALL_TMPFS = 8 * MIB  # /var/tmp, /dev/shm, /run inside the sandbox
 SHARED_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
 # read-only system directories allowed by Landlock at the rlimits level
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/proc", "/sys")
+# every bwrap sandbox: its own pid, network, IPC, UTS (and cgroup) namespaces, gone with the app
+BWRAP_NAMESPACES = ("--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+                    "--die-with-parent", "--new-session", "--hostname", "sandbox")
 SECRET_FILES = re.compile(r"^(\.env(\..*)?|ai-code-evals\.toml)$")
 NOT_SECRET = re.compile(r"\.(example|sample|template|dist)$")
 
@@ -235,18 +238,12 @@ def _tmpfs_roots(host: Host) -> list[tuple[str, int | None, int]]:
     return roots
 
 
-def bwrap_command(plan: ExecPlan, host: Host) -> list[str]:
-    if host.bwrap is None:
-        raise OSError("bwrap not found")
-    budget = str(disk_budget(plan.limits))
-    cmd = [host.bwrap, "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
-           "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--hostname", "sandbox", "--as-pid-1"]
-    if plan.uid is None:
-        cmd += ["--unshare-user", "--disable-userns"]
-    if plan.status_fd is not None:
-        cmd += ["--json-status-fd", str(plan.status_fd)]
-    cmd += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-            "--perms", "1777", "--size", str(SMALL_TMPFS), "--tmpfs", "/dev/shm"]
+def _bwrap_view(host: Host, budget: str, workdir: str | None, files: list[str], masks: list[str]) -> list[str]:
+    """bwrap's mount arguments: the host read-only, private tmpfs over every writable place and
+    hidden directory, the interpreter re-exposed, then (if given) the working directory as its
+    own tmpfs with ``files`` bound read-only into it, and the secret files masked."""
+    cmd = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+           "--perms", "1777", "--size", str(SMALL_TMPFS), "--tmpfs", "/dev/shm"]
     mounts = ["/dev/shm"]
     for path, size, mode in _tmpfs_roots(host):
         if os.path.isdir(path):
@@ -264,23 +261,55 @@ def bwrap_command(plan: ExecPlan, host: Host) -> list[str]:
     for prefix in host.prefixes():
         make_parents(prefix)
         cmd += ["--ro-bind", prefix, prefix]
-    make_parents(plan.workdir)
-    cmd += ["--perms", "0777", "--size", budget, "--tmpfs", plan.workdir]
-    mounts.append(plan.workdir)
-    for rel in plan.files:
-        dst = os.path.join(plan.workdir, rel)
-        make_parents(dst)
-        cmd += ["--ro-bind", dst, dst]  # source: the host path (resolved outside the sandbox)
-    for mask in plan.masks:
+    if workdir is not None:
+        make_parents(workdir)
+        cmd += ["--perms", "0777", "--size", budget, "--tmpfs", workdir]
+        mounts.append(workdir)
+        for rel in files:
+            dst = os.path.join(workdir, rel)
+            make_parents(dst)
+            cmd += ["--ro-bind", dst, dst]  # source: the host path (resolved outside the sandbox)
+    for mask in masks:
         if not any(_under(mask, m) for m in mounts):
             cmd += ["--ro-bind", "/dev/null", mask]
-    cmd += ["--chdir", plan.workdir, "--clearenv"]
-    for key, value in sandbox_env(plan).items():
+    return cmd
+
+
+def _bwrap_env(env: dict[str, str]) -> list[str]:
+    cmd = ["--clearenv"]
+    for key, value in env.items():
         cmd += ["--setenv", key, value]
-    cmd += ["--", *_init(host)]
+    return cmd
+
+
+def bwrap_command(plan: ExecPlan, host: Host) -> list[str]:
+    if host.bwrap is None:
+        raise OSError("bwrap not found")
+    cmd = [host.bwrap, *BWRAP_NAMESPACES, "--as-pid-1"]
+    if plan.uid is None:
+        cmd += ["--unshare-user", "--disable-userns"]
+    if plan.status_fd is not None:
+        cmd += ["--json-status-fd", str(plan.status_fd)]
+    cmd += _bwrap_view(host, str(disk_budget(plan.limits)), plan.workdir, plan.files, plan.masks)
+    cmd += ["--chdir", plan.workdir, *_bwrap_env(sandbox_env(plan)), "--", *_init(host)]
     if plan.uid is not None:
         cmd += _setpriv(plan, host, pdeath=False)
     return _prlimit(plan, host) + cmd + resolve_argv(plan, host)
+
+
+def warm_server_command(host: Host, env: dict[str, str], masks: list[str], source: str) -> list[str]:
+    """The long-lived bwrap sandbox of a warm server (``warm.py``): the same view as
+    ``bwrap_command`` without a working directory, kept as root with its capabilities so that
+    the server can confine each command it forks (root only: commands need their own uids).
+    The server's source goes on the command line: its file may sit in a directory we hide."""
+    if host.bwrap is None:
+        raise OSError("bwrap not found")
+    if not host.root:
+        raise OSError("the warm server needs root (each command gets its own uid)")
+    cmd = [host.bwrap, *BWRAP_NAMESPACES, "--cap-add", "ALL"]
+    cmd += _bwrap_view(host, str(SMALL_TMPFS), None, [], masks)
+    cmd += ["--chdir", "/", *_bwrap_env(env), "--", host.app_python, *_python_flags(host.app_python), "-c", source]
+    return cmd
 
 
 def _init(host: Host) -> list[str]:

@@ -33,26 +33,33 @@ import uuid
 import weakref
 from dataclasses import asdict
 from pathlib import PurePosixPath
+from types import SimpleNamespace
 
 from ai_code_evals.errors import ConfigError
 from ai_code_evals.sandbox import procs, uidslots
-from ai_code_evals.sandbox.base import ExecResult, OnLine, SandboxError, SandboxSpec, Stream
+from ai_code_evals.sandbox import warm as warm_mod
+from ai_code_evals.sandbox.base import ExecResult, OnLine, SandboxError, SandboxLimits, SandboxSpec, Stream
 from ai_code_evals.sandbox.isolation import (
     ENV_VAR,
     LEVELS,
     SHARED_WRITABLE,
+    SMALL_TMPFS,
     ExecPlan,
     Host,
     build_command,
     default_host,
     detect,
+    disk_budget,
+    rlimit_pairs,
     sandbox_env,
     secret_files,
+    warm_server_command,
 )
 from ai_code_evals.sandbox.output import LineCap
 
 ROOT_PREFIX = "ace-sbx-"
 EOF_GRACE_S = 2.0  # after the command ends, how long output may still drain
+WARM_EXIT_WAIT_S = 10.0  # after a kill, how long the warm server may take to report the exit
 READ_CHUNK = 1 << 16
 # Uploads up to this size are written on the event loop: a thread hop costs more than the write.
 INLINE_UPLOAD_BYTES = 1 << 20
@@ -174,6 +181,9 @@ class LocalBackend:
         self._uids = uidslots.UidPool()  # private uids (as root), kept from sandbox to sandbox
         self._closed = False
         self._subreaper = False
+        self._warm: dict[tuple, warm_mod.WarmServer] = {}  # environment -> its warm server
+        self._warm_lock: asyncio.Lock | None = None
+        self.warm_off: str | None = None  # why the warm fast path is not used (None: it is)
         _backends.add(self)
 
     # -- isolation level ---------------------------------------------------------------------
@@ -202,9 +212,57 @@ class LocalBackend:
             os.chmod(self._root, 0o711)  # sandbox uids may traverse to their own directory only
         return self._root
 
-    def _new_workdir(self) -> str:
+    def _new_workdir(self, *, virtual: bool = False) -> str:
+        """A working directory under the private root; ``virtual``: only its path (a warm
+        command gets it as a tmpfs in its own mount namespace; created on the host if needed)."""
         with self._root_lock:  # never races with aclose() removing the root
+            if virtual:
+                return os.path.join(self._private_root(), f"w{uuid.uuid4().hex[:10]}")
             return tempfile.mkdtemp(prefix="w", dir=self._private_root())
+
+    # -- the warm fast path (warm.py) -------------------------------------------------------
+    def _warm_wanted(self, spec: SandboxSpec, level: str) -> bool:
+        """Warm commands need bwrap, root (their own uids), and a fixed hash seed: the forks of
+        one server share its seed, so a per-process random seed would become a shared one."""
+        return (level == "bwrap" and self._host.root and self.warm_off is None and warm_mod.enabled()
+                and "PYTHONHASHSEED" in spec.env)
+
+    async def warm_server(self, env: dict[str, str]) -> warm_mod.WarmServer | None:
+        """The running warm server for ``env`` (started on first use); None when the fast path
+        does not work here, with the reason in ``warm_off`` (the ordinary bwrap path is used).
+
+        Only ``PYTHON*`` variables reach the server (the interpreter reads them at start:
+        hash seed, bytecode, I/O encoding...); each command gets its whole environment itself."""
+        env = {k: v for k, v in env.items() if k.startswith("PYTHON")}
+        key = tuple(sorted(env.items()))
+        server = self._warm.get(key)
+        if server is not None and not server.dead:
+            return server
+        if self._warm_lock is None:
+            self._warm_lock = asyncio.Lock()
+        async with self._warm_lock:
+            server = self._warm.get(key)
+            if server is not None and not server.dead:
+                return server
+            if self.warm_off is not None or self._closed:
+                return None
+            plan = ExecPlan(level="bwrap", workdir="/", files=[], uid=None, limits=SandboxLimits(),
+                            env=dict(env), argv=[])
+            try:
+                cmd = warm_server_command(self._host, sandbox_env(plan), secret_files(), warm_mod.SERVER.read_text())
+                server = warm_mod.WarmServer(cmd, sandbox_env(plan))
+                await server.start()
+            except (OSError, SandboxError) as exc:
+                self.warm_off = f"warm server unavailable: {exc}"
+                return None
+            self._warm[key] = server
+            return server
+
+    def _close_warm(self) -> None:
+        servers, self._warm = list(self._warm.values()), {}
+        for server in servers:
+            with contextlib.suppress(Exception):
+                server.close()
 
     def _remove_root(self) -> None:
         with self._root_lock:
@@ -234,7 +292,7 @@ class LocalBackend:
                     procs.kill_all(None, slot.uid)
                     if level == "rlimits":  # the only level where it can write to shared directories
                         procs.remove_owned(slot.uid, SHARED_WRITABLE)
-            workdir = self._new_workdir()
+            workdir = self._new_workdir(virtual=self._warm_wanted(spec, level))
             if level == "rlimits":  # the real directory is the sandbox's working directory
                 if slot is not None and not self._subreaper:
                     self._subreaper = procs.become_subreaper()
@@ -248,7 +306,7 @@ class LocalBackend:
             if isinstance(exc, SandboxError):
                 raise
             raise SandboxError(f"cannot create a local sandbox: {exc}") from exc
-        box = LocalSandbox(self, spec, level, workdir, slot)
+        box = LocalSandbox(self, spec, level, workdir, slot, warm=self._warm_wanted(spec, level))
         self._live.add(box)
         return box
 
@@ -256,6 +314,7 @@ class LocalBackend:
         """Destroy every sandbox still alive and remove the private temp root."""
         self._closed = True
         await asyncio.gather(*(box.destroy() for box in list(self._live)), return_exceptions=True)
+        self._close_warm()
         self._uids.close()
         await asyncio.to_thread(self._remove_root)
 
@@ -264,6 +323,7 @@ class LocalBackend:
         self._closed = True
         for box in list(self._live):
             box.cleanup_sync()
+        self._close_warm()
         self._uids.close()
         self._remove_root()
 
@@ -279,7 +339,7 @@ class LocalSandbox:
     """One sandbox. Runs one command at a time; see ``isolation.py`` for what confines it."""
 
     def __init__(self, backend: LocalBackend, spec: SandboxSpec, level: str, workdir: str,
-                 slot: uidslots.UidSlot | None) -> None:
+                 slot: uidslots.UidSlot | None, *, warm: bool = False) -> None:
         self.id = uuid.uuid4().hex[:12]
         self.isolation = level
         self.spec = spec
@@ -289,6 +349,11 @@ class LocalSandbox:
         self._slot = slot
         self._files: list[str] = []
         self._pid: int | None = None  # the running command, until it is reaped
+        # warm sandboxes keep their files in memory (the command gets them in its own tmpfs) and
+        # write them to the host directory only if a command takes the ordinary path
+        self._warm = warm
+        self._mem: dict[str, bytes] | None = {} if warm else None
+        self._warm_run: tuple[warm_mod.WarmServer, int] | None = None  # a running warm command
         # True while none of the sandbox's processes can be alive (a fresh or swept uid, or the
         # last command's final scan found nothing): destroy() then needs no scan of its own
         self._clean = True
@@ -304,6 +369,8 @@ class LocalSandbox:
             self.info["landlock_abi"] = host.landlock_abi
         if backend.isolation_reasons:
             self.info["skipped"] = dict(backend.isolation_reasons)
+        if warm:
+            self.info["warm"] = True
 
     async def __aenter__(self) -> LocalSandbox:  # noqa: PYI034
         return self
@@ -321,6 +388,9 @@ class LocalSandbox:
             for rel, data in checked.items():
                 _safe_write(self.workdir, rel, data)
 
+        if self._mem is not None:
+            self._mem.update(checked)
+            return
         try:
             if sum(len(data) for data in checked.values()) <= INLINE_UPLOAD_BYTES:
                 write()
@@ -369,10 +439,126 @@ class LocalSandbox:
         directory. Returns when it has ended and every process it started is gone."""
         if self._destroyed:
             raise SandboxError("sandbox is destroyed")
-        if self._pid is not None:
+        if self._pid is not None or self._warm_run is not None:
             raise SandboxError("a command is already running in this sandbox")
         if not argv:
             raise SandboxError("empty command")
+        if self._mem is not None:
+            if argv[0] == "python" and len(argv) > 1 and argv[1] in self._mem:
+                server = await self._backend.warm_server(dict(self.spec.env))
+                if server is not None:
+                    return await self._exec_warm(server, argv[1:], on_line, timeout_s)
+            await self._materialize()
+        return await self._exec_cold(argv, on_line, timeout_s)
+
+    async def _materialize(self) -> None:
+        """Leave the warm path for good: write the files to the host working directory."""
+        files, self._mem = self._mem or {}, None
+        self.info.pop("warm", None)
+        self._files.extend(r for r in files if r not in self._files)
+        try:
+            await asyncio.to_thread(self._make_workdir, files)
+        except OSError as exc:
+            raise SandboxError(f"upload failed: {exc}") from exc
+
+    def _make_workdir(self, files: dict[str, bytes]) -> None:
+        os.makedirs(self.workdir, 0o700, exist_ok=True)
+        for rel, data in files.items():
+            _safe_write(self.workdir, rel, data)
+
+    def _start_pumps(self, r_out: int, r_err: int, on_line: OnLine, caps: dict, failure: list,
+                     failed: asyncio.Event) -> list[asyncio.Future]:
+        loop = asyncio.get_running_loop()
+        pumps = []
+        for fd, name in ((r_out, "stdout"), (r_err, "stderr")):
+            pipe = os.fdopen(fd, "rb", buffering=0)
+            pump = asyncio.ensure_future(self._pump(loop, pipe, name, caps[name], on_line, failure, failed))
+            pump.add_done_callback(lambda _, p=pipe: p.close())  # also when cancelled before starting
+            pumps.append(pump)
+        return pumps
+
+    @staticmethod
+    async def _drain(pumps: list[asyncio.Future]) -> None:
+        _, pending = await asyncio.wait(pumps, timeout=EOF_GRACE_S)
+        for p in pending:  # an escaped process still holds the pipe (rlimits level, not root)
+            p.cancel()
+        await asyncio.gather(*pumps, return_exceptions=True)
+
+    def _caps(self) -> dict[str, LineCap]:
+        return {"stdout": LineCap(self.spec.limits.output_bytes), "stderr": LineCap(self.spec.limits.output_bytes)}
+
+    async def _exec_warm(self, server: warm_mod.WarmServer, argv: list[str], on_line: OnLine,
+                         timeout_s: float) -> ExecResult:
+        """Run ``python SCRIPT ...`` as a fork of the warm server (see warm.py). Its exit report
+        comes after the kernel emptied the command's pid namespace: no /proc scan needed."""
+        limits = self.spec.limits
+        plan = ExecPlan(level=self.isolation, workdir=self.workdir, files=[], uid=self.uid, limits=limits,
+                        env=dict(self.spec.env), argv=argv)
+        request = {"uid": self.uid, "workdir": self.workdir, "files": dict(self._mem or {}), "argv": argv,
+                   "env": sandbox_env(plan),
+                   "rlimits": rlimit_pairs(limits, True), "tmp_size": disk_budget(limits),
+                   "small_size": SMALL_TMPFS}
+        r_out, w_out = os.pipe2(os.O_CLOEXEC)
+        r_err, w_err = os.pipe2(os.O_CLOEXEC)
+        try:
+            ident, exited = await server.run(request, w_out, w_err)
+        except BaseException:
+            os.close(r_out)
+            os.close(r_err)
+            raise
+        finally:
+            os.close(w_out)
+            os.close(w_err)
+        self._warm_run = (server, ident)
+        self._clean = False
+        started = time.monotonic()
+        caps = self._caps()
+        failure: list[BaseException] = []
+        failed = asyncio.Event()
+        pumps = self._start_pumps(r_out, r_err, on_line, caps, failure, failed)
+        timed_out = False
+        end: warm_mod.Exit | None = None
+        try:
+            watch = asyncio.ensure_future(failed.wait())
+            try:
+                done, _ = await asyncio.wait({exited, watch}, timeout=max(0.0, timeout_s),
+                                             return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                watch.cancel()
+            left = 0
+            if not exited.done():
+                timed_out = not done
+                await server.kill(ident)
+                left = await asyncio.to_thread(procs.kill_all, None, self.uid)
+            try:
+                end = await asyncio.wait_for(asyncio.shield(exited), WARM_EXIT_WAIT_S)
+            except (SandboxError, TimeoutError):
+                if not timed_out and not failure:
+                    raise
+                left = await asyncio.to_thread(procs.kill_all, None, self.uid)
+            self._warm_run = None
+            self._clean = left == 0
+            await self._drain(pumps)
+        finally:
+            if self._warm_run is not None:  # cancelled or failed: kill what is left, synchronously
+                self._warm_run = None
+                with contextlib.suppress(Exception):
+                    asyncio.ensure_future(server.kill(ident))
+                with contextlib.suppress(Exception):
+                    self._clean = procs.kill_all(None, self.uid) == 0
+            if self._destroyed:
+                self.cleanup_sync()
+            exited.cancel()
+            for p in pumps:
+                p.cancel()
+        if failure:
+            raise failure[0]
+        status = end.status if end is not None else signal.SIGKILL
+        usage = SimpleNamespace(ru_utime=end.cpu_s, ru_stime=0.0, ru_maxrss=end.max_rss_kib) if end else None
+        return self._result(status, usage, timed_out, time.monotonic() - started, caps)
+
+    async def _exec_cold(self, argv: list[str], on_line: OnLine, timeout_s: float) -> ExecResult:
+        """Run a command through the level's wrapper (bwrap, unshare, or the launcher)."""
         try:
             cmd, env = self._command(argv)
             pid, r_out, r_err, r_status = self._spawn(cmd, env)
@@ -382,15 +568,10 @@ class LocalSandbox:
         self._clean = False
         loop = asyncio.get_running_loop()
         started = time.monotonic()
-        caps = {"stdout": LineCap(self.spec.limits.output_bytes), "stderr": LineCap(self.spec.limits.output_bytes)}
+        caps = self._caps()
         failure: list[BaseException] = []
         failed = asyncio.Event()
-        pumps = []
-        for fd, name in ((r_out, "stdout"), (r_err, "stderr")):
-            pipe = os.fdopen(fd, "rb", buffering=0)
-            pump = asyncio.ensure_future(self._pump(loop, pipe, name, caps[name], on_line, failure, failed))
-            pump.add_done_callback(lambda _, p=pipe: p.close())  # also when cancelled before starting
-            pumps.append(pump)
+        pumps = self._start_pumps(r_out, r_err, on_line, caps, failure, failed)
         exited = self._exit_future(loop, pid)
         timed_out = False
         status = rusage = None
@@ -421,10 +602,7 @@ class LocalSandbox:
                 # we are its subreaper: reap what the leader's death re-parented to us
                 left = await asyncio.to_thread(procs.kill_all, None, self.uid)
             self._clean = left == 0
-            _, pending = await asyncio.wait(pumps, timeout=EOF_GRACE_S)
-            for p in pending:  # an escaped process still holds the pipe (rlimits level, not root)
-                p.cancel()
-            await asyncio.gather(*pumps, return_exceptions=True)
+            await self._drain(pumps)
         finally:
             if self._pid is not None:  # cancelled or failed: kill and reap synchronously
                 self._kill_and_reap_sync()
@@ -558,7 +736,7 @@ class LocalSandbox:
         except Exception:  # noqa: BLE001, S110 - destroy never raises; the next claim of this uid sweeps again
             pass
         finally:
-            if self._pid is None:  # else the running exec calls us again once it has reaped
+            if self._pid is None and self._warm_run is None:  # else the running exec calls us again
                 slot, self._slot = self._slot, None
                 if slot is not None:  # a uid that did not end clean is unlocked, to be swept
                     self._backend._uids.give_back(slot, clean=clean)

@@ -1,0 +1,331 @@
+"""Warm sandbox server: forks a fresh, freshly confined process per command.
+
+Stdlib only. The local backend starts one of these per environment (``warm.py``) inside a
+long-lived bubblewrap sandbox: the host read-only, homes and secrets hidden, no network, as
+root with its capabilities. Starting an interpreter and importing the runner's modules costs
+tens of milliseconds; forking this already-started process costs about one. Each command gets,
+on top of what bubblewrap set up once:
+
+- new pid, mount, network, IPC and UTS namespaces (it sees only its own processes, a fresh
+  ``/proc``, no loopback shared with any other command);
+- fresh private tmpfs mounts on every writable place (``/tmp``, ``/var/tmp``, ``/dev/shm``,
+  ``/run``) and on its working directory, with its files written there (owned by root, in a
+  world-writable directory, so the runner can delete its job file after reading it);
+- its own unprivileged uid, no supplementary groups, every capability dropped (bounding set
+  too), ``no_new_privs``, a new session, and rlimits.
+
+A fork starts from this server's clean state, never from another command's: nothing a command
+does reaches the server, which only reads requests from the app and reports exits.
+
+Process tree per command: server -> holder (unshares, waits) -> init (pid 1 of the new pid
+namespace: mounts, waits) -> command. When the command ends, init exits with its status (a
+signal death as 128+N) and the kernel kills and reaps whatever else is left in the namespace
+before the holder's wait returns: an exit report means the command's processes are all gone.
+
+Protocol on fd 3 (a unix stream socket): frames of a 4-byte big-endian length and ``marshal``
+data. Requests: ``{"op": "run", "id", "uid", "workdir", "files": {rel: bytes}, "argv", "env",
+"rlimits": {name: (soft, hard)}, "tmp_size", "small_size"}`` with the command's stdout and
+stderr write ends attached (SCM_RIGHTS); ``{"op": "kill", "id"}``. Replies: ``{"op": "exit",
+"id", "status", "cpu", "maxrss"}`` and ``{"op": "error", "id", "error"}``.
+"""
+import ast  # noqa: F401 - the runner's imports, loaded once here so that forks start with them
+import ctypes
+import json  # noqa: F401
+import marshal
+import os
+import resource
+import select
+import signal
+import socket
+import struct
+import sys
+import time  # noqa: F401
+
+CONTROL_FD = 3
+FAILED = 125
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
+CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
+NAMESPACES = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 16384, 1 << 18
+PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 24, 38
+WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run")  # fresh tmpfs per command (bwrap made them shared)
+CACHE_MAX = 16
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+_libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+_libc.unshare.argtypes = [ctypes.c_int]
+_compiled = {}  # script source -> code object, compiled once here and inherited by every fork
+
+
+class SetupError(Exception):
+    pass
+
+
+def _check(ret, what):
+    if ret != 0:
+        raise SetupError("%s: %s" % (what, os.strerror(ctypes.get_errno())))
+
+
+def _mount(src, dst, fstype, flags, data=None):
+    enc = (lambda s: s.encode() if s is not None else None)
+    _check(_libc.mount(enc(src), enc(dst), enc(fstype), flags, enc(data)), "mount " + dst)
+
+
+def _last_cap():
+    try:
+        with open("/proc/sys/kernel/cap_last_cap") as fh:
+            return int(fh.read())
+    except (OSError, ValueError):
+        return 63
+
+
+LAST_CAP = _last_cap()
+
+
+# -- framing ------------------------------------------------------------------------------------
+def send(sock, obj):
+    data = marshal.dumps(obj)
+    sock.sendall(struct.pack("!I", len(data)) + data)
+
+
+class Reader:
+    """Splits the control stream into frames; file descriptors arrive in order with them."""
+
+    def __init__(self, sock):
+        self.sock, self.buf, self.fds = sock, b"", []
+
+    def read(self):
+        """Frames now complete (a list), or None at end of stream."""
+        data, ancdata, _, _ = self.sock.recvmsg(1 << 20, socket.CMSG_SPACE(16 * 4))
+        for level, kind, payload in ancdata:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                self.fds.extend(struct.unpack("%di" % (len(payload) // 4), payload[: len(payload) // 4 * 4]))
+        if not data:
+            return None
+        self.buf += data
+        out = []
+        while len(self.buf) >= 4:
+            size = struct.unpack("!I", self.buf[:4])[0]
+            if len(self.buf) < 4 + size:
+                break
+            out.append(marshal.loads(self.buf[4:4 + size]))
+            self.buf = self.buf[4 + size:]
+        return out
+
+
+# -- one command ----------------------------------------------------------------------------------
+def _exit_code(status):
+    code = os.waitstatus_to_exitcode(status)
+    return code if code >= 0 else 128 - code
+
+
+def _write_files(workdir, files):
+    for rel, data in files.items():
+        path = os.path.join(workdir, rel)
+        parent = os.path.dirname(path)
+        if not os.path.isdir(parent):
+            os.makedirs(parent, 0o777)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+
+
+def _build_view(req):
+    """Inside the new mount namespace: nothing propagates out, fresh /proc and tmpfs mounts."""
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    for path in WRITABLE:
+        if os.path.isdir(path):
+            size = req["tmp_size"] if path == "/tmp" else req["small_size"]
+            mode = "1777" if path != "/run" else "755"
+            _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=%s,size=%d" % (mode, size))
+    work = req["workdir"]
+    os.makedirs(work, 0o755, exist_ok=True)
+    _mount("tmpfs", work, "tmpfs", MS_NOSUID | MS_NODEV, "mode=777,size=%d" % req["tmp_size"])
+    _write_files(work, req["files"])
+
+
+def _drop_privileges(req):
+    for name, pair in req["rlimits"].items():
+        resource.setrlimit(getattr(resource, name), tuple(pair))
+    for cap in range(LAST_CAP + 1):
+        _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
+    uid = req["uid"]
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)  # clears the permitted and effective capability sets
+    _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    if os.geteuid() != uid or os.getuid() != uid:
+        raise SetupError("could not drop privileges")
+
+
+def _run_command(req, script_code):
+    """The command itself (pid 2 of its namespace). Never returns."""
+    os.setsid()
+    _drop_privileges(req)
+    os.chdir(req["workdir"])
+    os.environ.clear()  # the command's own environment (the server's holds no secrets either)
+    os.environ.update(req["env"])
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    argv = req["argv"]
+    sys.argv = list(argv)
+    code = 0
+    try:
+        import types
+
+        main = types.ModuleType("__main__")
+        main.__file__ = os.path.join(req["workdir"], argv[0])
+        main.__builtins__ = __builtins__
+        sys.modules["__main__"] = main
+        if isinstance(script_code, BaseException):  # it did not compile: reported as python would
+            raise script_code
+        exec(script_code, main.__dict__)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        if exc.code is not None and not isinstance(exc.code, int):
+            print(exc.code, file=sys.stderr)
+    except BaseException:  # an uncaught error, as the interpreter reports it
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    try:  # what the interpreter does on the way out: wait for threads, run atexit hooks, flush
+        threading = sys.modules.get("threading")
+        if threading is not None:
+            threading._shutdown()
+        import atexit
+
+        atexit._run_exitfuncs()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BaseException:
+        pass
+    os._exit(code & 0xFF)
+
+
+def _init(req, script_code):
+    """pid 1 of the command's namespaces: build the view, start the command, exit with its status."""
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    _build_view(req)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _run_command(req, script_code)
+        except BaseException as exc:  # setup failed: say so on stderr, exit like the launcher
+            os.write(2, ("ace-warm: %s\n" % exc).encode())
+        os._exit(FAILED)
+    while True:  # reap everything; leave when the command itself is gone
+        try:
+            got, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            os._exit(FAILED)
+        if got == pid:
+            os._exit(_exit_code(status))
+
+
+def _holder(req, fds, script_code):
+    """The server's direct child: enter new namespaces, then wait for their pid 1."""
+    out, err = fds
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(out, 1)
+    os.dup2(err, 2)
+    os.closerange(3, 1 << 16)
+    try:
+        _check(_libc.unshare(NAMESPACES), "unshare")
+        pid = os.fork()
+        if pid == 0:
+            try:
+                _init(req, script_code)
+            except BaseException as exc:
+                os.write(2, ("ace-warm: %s\n" % exc).encode())
+            os._exit(FAILED)
+        _, status = os.waitpid(pid, 0)
+        os._exit(_exit_code(status))
+    except BaseException as exc:
+        os.write(2, ("ace-warm: %s\n" % exc).encode())
+        os._exit(FAILED)
+
+
+def _script_code(req):
+    """The command's script, compiled once per distinct source (the runner, every time)."""
+    argv = req["argv"]
+    source = req["files"].get(argv[0]) if argv else None
+    if source is None:
+        raise SetupError("the warm server runs uploaded Python scripts only, not %r" % (argv[:1],))
+    code = _compiled.get(source)
+    if code is None:
+        try:
+            code = compile(source, os.path.join(req["workdir"], argv[0]), "exec")
+        except (SyntaxError, ValueError) as exc:
+            return exc
+        if len(_compiled) >= CACHE_MAX:
+            _compiled.clear()
+        _compiled[source] = code
+    return code
+
+
+# -- the server loop --------------------------------------------------------------------------------
+def serve(sock):
+    reader = Reader(sock)
+    poller = select.poll()
+    poller.register(sock.fileno(), select.POLLIN)
+    running = {}  # pidfd -> (command id, pid)
+    by_id = {}  # command id -> pid
+    while True:
+        for fd, _ in poller.poll():
+            if fd == sock.fileno():
+                frames = reader.read()
+                if frames is None:
+                    return
+                for req in frames:
+                    if req.get("op") == "kill":
+                        pid = by_id.get(req.get("id"))
+                        if pid is not None:
+                            try:
+                                os.kill(pid, signal.SIGKILL)
+                            except OSError:
+                                pass
+                        continue
+                    fds = reader.fds[:2]
+                    del reader.fds[:2]
+                    try:
+                        code = _script_code(req)
+                        pid = os.fork()
+                    except (SetupError, OSError) as exc:
+                        for f in fds:
+                            os.close(f)
+                        send(sock, {"op": "error", "id": req["id"], "error": str(exc)})
+                        continue
+                    if pid == 0:
+                        sock.close()
+                        _holder(req, fds, code)
+                    for f in fds:
+                        os.close(f)
+                    pidfd = os.pidfd_open(pid)
+                    running[pidfd] = (req["id"], pid)
+                    by_id[req["id"]] = pid
+                    poller.register(pidfd, select.POLLIN)
+            else:
+                ident, pid = running.pop(fd)
+                by_id.pop(ident, None)
+                poller.unregister(fd)
+                os.close(fd)
+                _, status, usage = os.wait4(pid, 0)
+                send(sock, {"op": "exit", "id": ident, "status": status,
+                            "cpu": usage.ru_utime + usage.ru_stime, "maxrss": usage.ru_maxrss})
+
+
+def main():
+    sock = socket.socket(fileno=CONTROL_FD)
+    send(sock, {"op": "ready", "pid": os.getpid()})
+    serve(sock)
+
+
+if __name__ == "__main__":
+    main()

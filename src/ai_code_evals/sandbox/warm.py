@@ -1,0 +1,222 @@
+"""The bwrap level's fast path: a warm server that forks a freshly confined process per command.
+
+Starting a Python interpreter inside a new bubblewrap sandbox costs tens of milliseconds of CPU
+per candidate; most of it is the interpreter and its imports, the same every time. A
+``WarmServer`` starts once per environment (the hash seed is read at interpreter start, so
+each distinct environment gets its own) inside one long-lived bubblewrap sandbox, and forks
+per command: the fork gets new namespaces, fresh tmpfs mounts, its own uid, no capabilities
+and rlimits (``_warm_server.py`` says exactly what). Used only as root (each command needs its
+own uid) and only for ``python SCRIPT ...`` where SCRIPT was uploaded; everything else takes
+the ordinary bwrap path. ``ACE_WARM=0`` turns it off.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import marshal
+import os
+import signal
+import socket
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+from ai_code_evals.sandbox.base import SandboxError
+
+ENV_VAR = "ACE_WARM"
+SERVER = Path(__file__).with_name("_warm_server.py")
+CONTROL_FD = 3
+START_TIMEOUT_S = 30.0
+SEND_BUFFER = 4 << 20
+_ERR_KEEP = 4096
+
+
+def enabled() -> bool:
+    return os.environ.get(ENV_VAR, "1").strip().lower() not in ("0", "off", "no", "false")
+
+
+@dataclass
+class Exit:
+    """How a warm command ended: its wait status and the whole tree's CPU time and peak RSS."""
+
+    status: int
+    cpu_s: float
+    max_rss_kib: int
+
+
+class WarmServer:
+    """One warm server process (inside bwrap) and the commands it runs for this app."""
+
+    def __init__(self, command: list[str], env: dict[str, str]) -> None:
+        self._command, self._env = command, env
+        self._sock: socket.socket | None = None
+        self._pid: int | None = None
+        self._err_fd: int | None = None
+        self._stderr = b""
+        self._buf = b""
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future] = {}
+        self._ready: asyncio.Future | None = None
+        self._send_lock = asyncio.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.dead: str | None = None  # why it stopped working
+
+    # -- lifecycle --------------------------------------------------------------------------
+    async def start(self) -> None:
+        loop = self._loop = asyncio.get_running_loop()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        r_err, w_err = os.pipe2(os.O_CLOEXEC)
+        null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+        try:
+            ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
+            actions = [(os.POSIX_SPAWN_DUP2, null, 0), (os.POSIX_SPAWN_DUP2, null, 1),
+                       (os.POSIX_SPAWN_DUP2, w_err, 2), (os.POSIX_SPAWN_DUP2, theirs.fileno(), CONTROL_FD)]
+            self._pid = os.posix_spawn(  # noqa: ASYNC221 - returns at once
+                self._command[0], self._command, self._env, file_actions=actions,
+                setsid=True, setsigdef={signal.SIGPIPE, signal.SIGINT, signal.SIGTERM})
+        except OSError as exc:
+            ours.close()
+            os.close(r_err)
+            raise SandboxError(f"cannot start the warm sandbox server: {exc}") from exc
+        finally:
+            theirs.close()
+            os.close(w_err)
+            os.close(null)
+        ours.setblocking(False)
+        self._sock, self._err_fd = ours, r_err
+        os.set_blocking(r_err, False)
+        self._ready = loop.create_future()
+        loop.add_reader(ours.fileno(), self._on_readable)
+        loop.add_reader(r_err, self._on_stderr)
+        try:
+            await asyncio.wait_for(asyncio.shield(self._ready), START_TIMEOUT_S)
+        except TimeoutError:
+            self._fail(f"the warm sandbox server did not start within {START_TIMEOUT_S:g}s")
+        if self.dead:
+            self.close()
+            raise SandboxError(self.dead)
+
+    def close(self) -> None:
+        """Stop the server (closing its socket ends it; bwrap then takes its sandbox down)."""
+        if self._loop is not None and not self._loop.is_closed():
+            for fd in (self._sock.fileno() if self._sock else None, self._err_fd):
+                if fd is not None and fd >= 0:
+                    with contextlib.suppress(Exception):
+                        self._loop.remove_reader(fd)
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        if self._err_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._err_fd)
+            self._err_fd = None
+        pid, self._pid = self._pid, None
+        if pid is not None:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError, OSError):
+                os.waitpid(pid, 0)
+        self._fail(self.dead or "the warm sandbox server was closed")
+
+    def _fail(self, why: str) -> None:
+        if self.dead is None:
+            self.dead = why
+        for fut in [self._ready, *self._pending.values()]:
+            if fut is not None and not fut.done():
+                fut.set_exception(SandboxError(self.dead))
+        self._pending.clear()
+
+    # -- replies ------------------------------------------------------------------------------
+    def _on_stderr(self) -> None:
+        try:
+            data = os.read(self._err_fd, 1 << 16) if self._err_fd is not None else b""
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            if self._loop is not None and self._err_fd is not None:
+                self._loop.remove_reader(self._err_fd)
+            return
+        self._stderr = (self._stderr + data)[-_ERR_KEEP:]
+
+    def _on_readable(self) -> None:
+        try:
+            data = self._sock.recv(1 << 16) if self._sock else b""
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            if self._loop is not None and self._sock is not None:
+                self._loop.remove_reader(self._sock.fileno())
+            last = self._stderr.decode(errors="replace").strip().splitlines()
+            self._fail("the warm sandbox server stopped" + (f": {last[-1][:300]}" if last else ""))
+            return
+        self._buf += data
+        while len(self._buf) >= 4:
+            size = struct.unpack("!I", self._buf[:4])[0]
+            if len(self._buf) < 4 + size:
+                break
+            msg = marshal.loads(self._buf[4:4 + size])
+            self._buf = self._buf[4 + size:]
+            self._dispatch(msg)
+
+    def _dispatch(self, msg: dict) -> None:
+        if msg.get("op") == "ready":
+            if self._ready is not None and not self._ready.done():
+                self._ready.set_result(None)
+            return
+        fut = self._pending.pop(msg.get("id"), None)
+        if fut is None or fut.done():
+            return
+        if msg["op"] == "exit":
+            fut.set_result(Exit(status=msg["status"], cpu_s=msg["cpu"], max_rss_kib=msg["maxrss"]))
+        else:
+            fut.set_exception(SandboxError(f"the warm sandbox server refused the command: {msg.get('error')}"))
+
+    # -- commands ---------------------------------------------------------------------------
+    async def run(self, request: dict, stdout_fd: int, stderr_fd: int) -> tuple[int, asyncio.Future]:
+        """Start a command; returns its id and a future of its ``Exit``. The two descriptors
+        become the command's stdout and stderr (the caller keeps and closes its copies)."""
+        if self.dead or self._sock is None or self._loop is None:
+            raise SandboxError(self.dead or "the warm sandbox server is not running")
+        ident = next(self._ids)
+        data = marshal.dumps(dict(request, op="run", id=ident))
+        frame = struct.pack("!I", len(data)) + data
+        fut = self._loop.create_future()
+        self._pending[ident] = fut
+        fds = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("2i", stdout_fd, stderr_fd))]
+        async with self._send_lock:
+            try:
+                while True:
+                    try:
+                        sent = self._sock.sendmsg([frame], fds)
+                        break
+                    except BlockingIOError:  # the server is behind: wait until it reads
+                        await self._writable()
+                if sent < len(frame):
+                    await self._loop.sock_sendall(self._sock, frame[sent:])
+            except OSError as exc:
+                self._pending.pop(ident, None)
+                raise SandboxError(f"cannot reach the warm sandbox server: {exc}") from exc
+        return ident, fut
+
+    async def _writable(self) -> None:
+        fut = self._loop.create_future()
+        fd = self._sock.fileno()
+        self._loop.add_writer(fd, lambda: fut.done() or fut.set_result(None))
+        try:
+            await fut
+        finally:
+            self._loop.remove_writer(fd)
+
+    async def kill(self, ident: int) -> None:
+        """Ask the server to kill a command's holder (its namespace's pid 1 dies with it)."""
+        if self.dead or self._sock is None or self._loop is None:
+            return
+        data = marshal.dumps({"op": "kill", "id": ident})
+        async with self._send_lock:
+            with contextlib.suppress(OSError):
+                await self._loop.sock_sendall(self._sock, struct.pack("!I", len(data)) + data)
