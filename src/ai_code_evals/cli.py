@@ -10,6 +10,7 @@ import json
 import sys
 
 from ai_code_evals import __version__
+from ai_code_evals.engine.timelimits import DEFAULT_MIN_TIME_LIMIT_S, DEFAULT_TIME_LIMIT_FACTOR
 from ai_code_evals.errors import InputError
 
 EXIT_OK, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2
@@ -62,6 +63,15 @@ def build_parser() -> argparse.ArgumentParser:
                      help="environment profile, repeatable: default, low-memory, hash-seed")
     run.add_argument("--select", choices=["score", "agreement", "judge"], default="score",
                      help="selection strategy")
+    run.add_argument("--min-time-limit", dest="min_time_limit", type=float, default=DEFAULT_MIN_TIME_LIMIT_S,
+                     metavar="SECONDS",
+                     help="floor of the per-test time limit derived from each task's reference solution: "
+                     "limit = min(task's time_limit_s, max(SECONDS, K x reference time))")
+    run.add_argument("--time-limit-factor", dest="time_limit_factor", type=float,
+                     default=DEFAULT_TIME_LIMIT_FACTOR, metavar="K",
+                     help="multiple of the reference's slowest test (or load) time allowed to each test, "
+                     "so that code that never ends stops costing the task's full limit; "
+                     "0 turns derivation off (every task uses its own time_limit_s)")
     run.add_argument("--record", metavar="PATH", help="run log path (default runs/<run_id>.jsonl)")
     run.add_argument("--headless", action="store_true", help="no TUI; progress bar on stderr")
     run.add_argument("--json", action="store_true", help="print the JSON summary on stdout")

@@ -25,7 +25,8 @@ def request_from_args(args) -> RunRequest:
     return RunRequest(tasks=args.tasks, samples=args.samples, generated_tests=args.generated_tests,
                       generate_tests=args.generate_tests, generator=args.generator, n=args.n,
                       model=args.model, backend=args.backend, jobs=args.jobs, env=args.env or ["default"],
-                      select=args.select, record=args.record)
+                      select=args.select, record=args.record, min_time_limit_s=args.min_time_limit,
+                      time_limit_factor=args.time_limit_factor)
 
 
 def run(args) -> int:

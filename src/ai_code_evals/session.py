@@ -14,6 +14,7 @@ from ai_code_evals.engine.events import CandidateAdded, EventBus
 from ai_code_evals.engine.profiles import resolve_profiles
 from ai_code_evals.engine.results import CandidateResult
 from ai_code_evals.engine.run import RunConfig, new_run_id, run_evaluation
+from ai_code_evals.engine.timelimits import DEFAULT_MIN_TIME_LIMIT_S, DEFAULT_TIME_LIMIT_FACTOR, check_policy
 from ai_code_evals.errors import InputError
 from ai_code_evals.generation.base import Candidate
 from ai_code_evals.runlog.reader import RunRecord, read_record
@@ -37,6 +38,9 @@ class RunRequest:
     env: list[str] = field(default_factory=lambda: ["default"])
     select: str = "score"
     record: str | None = None
+    # per-test limit = min(task's own, max(floor, factor x reference time)); factor 0: task's own
+    min_time_limit_s: float = DEFAULT_MIN_TIME_LIMIT_S
+    time_limit_factor: float = DEFAULT_TIME_LIMIT_FACTOR
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -102,6 +106,7 @@ def build_config(req: RunRequest, env: Mapping[str, str], bus: EventBus,
     from ai_code_evals.tasks.loaders import load_many
 
     absolute_inputs(req)
+    check_policy(req.min_time_limit_s, req.time_limit_factor)
     profiles = resolve_profiles(req.env)  # cheap option checks first
     get_selector(req.select)
     tasks = load_many(req.tasks)
@@ -127,6 +132,7 @@ def build_config(req: RunRequest, env: Mapping[str, str], bus: EventBus,
         tasks=tasks, backend=backend, candidates=candidates, generator=generator, n=req.n,
         jobs=req.jobs or default_jobs(req.backend, env), profiles=profiles, select=req.select,
         generated_tests=generated, run_id=run_id, record=record,
+        min_time_limit_s=req.min_time_limit_s, time_limit_factor=req.time_limit_factor,
         spec_extra={"request": req.to_dict()},
     )
 
@@ -197,6 +203,8 @@ def load_resume(path: str | Path) -> ResumeState:
     if not isinstance(req_data, dict):
         raise InputError("this log was not written by `ai-code-evals run`; cannot resume it", path=str(path))
     request = RunRequest(**{k: v for k, v in req_data.items() if k in RunRequest.__dataclass_fields__})
+    if "time_limit_factor" not in req_data:  # a log from before derived limits: keep the task's own
+        request.time_limit_factor = 0.0
     try:
         tasks = [Task.model_validate(e["data"]) for e in record.of_type("task")]
         candidates = []
@@ -278,6 +286,7 @@ def resume_config(state: ResumeState, env: Mapping[str, str]) -> tuple[RunConfig
         generator=generator, n=req.n, jobs=req.jobs or default_jobs(req.backend, env),
         profiles=resolve_profiles(req.env), select=req.select, run_id=rec.run_id, record=rec.path,
         finished=state.finished, generated_tests=generated, reference_checks=state.reference_checks,
+        min_time_limit_s=req.min_time_limit_s, time_limit_factor=req.time_limit_factor,
         spec_extra={"request": req.to_dict()},
     )
     log = RunLog(rec.path, rec.run_id, append=True, next_event_id=rec.next_event_id)

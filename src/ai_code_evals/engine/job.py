@@ -17,6 +17,7 @@ from importlib import resources
 from ai_code_evals.engine.events import CandidateFinished, EngineNotice, EventBus, OutputLine, Snapshot
 from ai_code_evals.engine.profiles import EnvProfile
 from ai_code_evals.engine.results import CandidateResult, decide_status
+from ai_code_evals.engine.timelimits import TimeLimit
 from ai_code_evals.engine.verdict import check_verdict
 from ai_code_evals.generation.base import Candidate
 from ai_code_evals.sandbox.base import SandboxBackend, SandboxSpec
@@ -96,6 +97,21 @@ class CandidateJob:
         # watchdog: what is running now and until when it may run
         self.current = "startup"
         self.deadline = time.monotonic() + STARTUP_GRACE_S
+        # the per-test limit in force and why (named in a timeout's reason); None: the task's own
+        self.time_limit: TimeLimit | None = None
+        self.load_timed_out = False
+        # measured by the runner (tests) and here (load: 'hello' to 'load'): the reference's times
+        # give the task's derived time limit (engine/timelimits.py)
+        self.load_started: float | None = None
+        self.load_ms: float | None = None
+        self.max_test_ms: float | None = None
+
+    def set_time_limit(self, limit: TimeLimit) -> None:
+        """Run under ``limit`` instead of the task's own: it reaches the runner's job, the
+        watchdog and the wall budget through ``self.task``."""
+        self.time_limit = limit
+        if limit.limit_s != self.task.time_limit_s:
+            self.task = self.task.model_copy(update={"time_limit_s": limit.limit_s})
 
     # -- snapshots -----------------------------------------------------------------------
     def snapshot(self, state: str | None = None, status: str | None = None) -> None:
@@ -145,8 +161,12 @@ class CandidateJob:
         limit = self.task.time_limit_s + STALL_GRACE_S
         if kind == "hello":
             self.current, self.deadline = "loading the program", time.monotonic() + limit
+            self.load_started = time.monotonic()
         elif kind == "load":
+            if self.load_started is not None and self.load_ms is None:
+                self.load_ms = (time.monotonic() - self.load_started) * 1000.0
             if not ev.get("ok"):
+                self.load_timed_out = ev.get("error_type") == "Timeout"
                 self.detail = f"does not load: {ev.get('error')}"
         elif kind == "test" and ev.get("phase") == "start":
             self.step += 1
@@ -167,14 +187,20 @@ class CandidateJob:
                 self.rss_kib = ev["rss_kib"]
             if isinstance(ev.get("cpu_s"), (int, float)):
                 self.cpu_s = ev["cpu_s"]
+            ms = ev.get("ms")
+            if (ev.get("group") in ("tests", "error_cases") and isinstance(ms, (int, float))
+                    and not isinstance(ms, bool) and 0 <= ms < float("inf")):
+                self.max_test_ms = max(self.max_test_ms or 0.0, float(ms))
             if ev.get("group") == "tests":
                 if ev.get("ok"):
                     self.passed += 1
                 else:
                     self.failed += 1
             if not ev.get("ok") and len(self.failures) < MAX_FAILURES_KEPT:
-                self.failures.append({"group": ev.get("group"), "name": ev.get("name"),
-                                      "error": ev.get("error")})
+                error = ev.get("error")
+                if ev.get("timeout") is True and self.time_limit is not None and isinstance(error, str):
+                    error = f"{error} ({self.time_limit.reason})"
+                self.failures.append({"group": ev.get("group"), "name": ev.get("name"), "error": error})
             self.deadline = time.monotonic() + limit
         elif kind == "verdict":
             if self.verdict is not None:
@@ -287,6 +313,8 @@ class CandidateJob:
             status, reason = decide_status(
                 v, exit_code=getattr(exec_result, "exit_code", None), sig=getattr(exec_result, "signal", None),
                 timed_out=bool(getattr(exec_result, "timed_out", False)), stalled_in=stalled_in)
+            if self.time_limit is not None and (status == "timeout" or (status == "error" and self.load_timed_out)):
+                reason = f"{reason} ({self.time_limit.reason})"
         result = CandidateResult(
             candidate_id=self.candidate.id, task_id=self.task.id, profile=self.profile.name,
             status=status, reason=reason,

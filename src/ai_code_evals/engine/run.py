@@ -29,6 +29,13 @@ from ai_code_evals.engine.profiles import EnvProfile, resolve_profiles
 from ai_code_evals.engine.results import CandidateResult
 from ai_code_evals.engine.scoring import combine_profiles, pass_at_k_table, score_task, select_by_score
 from ai_code_evals.engine.selection import SelectionContext, get_selector
+from ai_code_evals.engine.timelimits import (
+    DEFAULT_MIN_TIME_LIMIT_S,
+    DEFAULT_TIME_LIMIT_FACTOR,
+    TimeLimit,
+    derive_limit,
+    own_limit,
+)
 from ai_code_evals.generation.base import Candidate, Generator
 from ai_code_evals.sandbox.base import SandboxBackend
 from ai_code_evals.tasks.model import Task
@@ -59,6 +66,10 @@ class RunConfig:
     check_reference: bool = True
     reference_checks: dict[str, dict] = field(default_factory=dict)  # resume: task_id -> event data
     generation_timeout_s: float = 600.0  # per candidate: a generator that stops answering
+    # per-test limit = min(task.time_limit_s, max(floor, factor x reference time)); factor 0: off
+    # (engine/timelimits.py). Needs check_reference: the reference's run is the measurement.
+    min_time_limit_s: float = DEFAULT_MIN_TIME_LIMIT_S
+    time_limit_factor: float = DEFAULT_TIME_LIMIT_FACTOR
 
 
 class Engine:
@@ -71,6 +82,8 @@ class Engine:
         self.results: dict[tuple[str, str], CandidateResult] = dict(config.finished)
         self.selections: dict[str, dict] = {}
         self.task_errors: dict[str, list[str]] = {}  # problems with the task itself, not its candidates
+        self.limits: dict[str, TimeLimit] = {}  # task_id -> per-test limit its candidates run under
+        self.deriving: set[str] = set()  # tasks whose limit waits for their reference's run
         for task_id, check in config.reference_checks.items():
             if check.get("error"):
                 self.task_errors.setdefault(task_id, []).append(check["error"])
@@ -127,7 +140,15 @@ class Engine:
     async def _run_task(self, task: Task) -> None:
         jobs: list[asyncio.Task] = []
         seen: set[str] = set()
+        same = None
         async with asyncio.TaskGroup() as group:
+            limit = self._initial_limit(task)
+            gate = None  # the reference's run: this task's candidates start once it has a limit
+            if limit is None:
+                self.deriving.add(task.id)
+                gate = group.create_task(self._check_reference(task))
+            else:
+                self.limits[task.id] = limit
             async for cand in self._candidates_for(task):
                 if cand.id in seen:
                     continue
@@ -139,10 +160,11 @@ class Engine:
                     duplicate_of=cand.duplicate_of, usage=cand.usage,
                     raw_reply=cand.raw_reply if cand.error else None))
                 for profile in self.cfg.profiles:
-                    jobs.append(group.create_task(self._run_one(task, cand, profile)))
-            same = self._same_as_reference(task)
-            if self._wants_reference_check(task) and same is None:
-                group.create_task(self._check_reference(task))
+                    jobs.append(group.create_task(self._run_one(task, cand, profile, gate)))
+            if gate is None:
+                same = self._same_as_reference(task)
+                if self._wants_reference_check(task) and same is None:
+                    group.create_task(self._check_reference(task))
         self._fill_duplicates(task)
         if self._wants_reference_check(task) and same is not None:
             result = self.results.get((same.id, self.cfg.profiles[0].name))
@@ -154,6 +176,23 @@ class Engine:
     def _wants_reference_check(self, task: Task) -> bool:
         return bool(self.cfg.check_reference and task.reference and task.id not in self.cfg.reference_checks)
 
+    def _initial_limit(self, task: Task) -> TimeLimit | None:
+        """The task's per-test limit when it is known before any run; None: derive it from the
+        reference's run first. A resumed run keeps the limits of the interrupted one."""
+        cfg = self.cfg
+        if task.id in cfg.reference_checks:
+            return TimeLimit.from_data(cfg.reference_checks[task.id].get("result") or {}, task.time_limit_s)
+        if cfg.time_limit_factor <= 0:
+            return own_limit(task.time_limit_s, "derived limits are off (time limit factor 0)")
+        if not task.reference:
+            return own_limit(task.time_limit_s, "the task has no reference solution to measure")
+        if not cfg.check_reference:
+            return own_limit(task.time_limit_s, "its reference solution is not run")
+        if any(r.task_id == task.id for r in cfg.finished.values()):
+            # results without a logged reference check: they ran under the task's own limit
+            return own_limit(task.time_limit_s, "as in the interrupted run")
+        return None
+
     def _same_as_reference(self, task: Task) -> Candidate | None:
         """A candidate whose code is the reference: its own result answers the question."""
         ref = (task.reference or "").strip()
@@ -162,7 +201,8 @@ class Engine:
 
     async def _check_reference(self, task: Task) -> None:
         """Run the reference once, as a hidden candidate (its events go nowhere), under the first
-        profile. Broken tests then show up as a task error instead of failing every candidate."""
+        profile and the task's own limit. Broken tests then show up as a task error instead of
+        failing every candidate, and its measured times give the task's derived limit."""
         ref = Candidate(id=f"{task.id}#reference", task_id=task.id, code=task.reference or "",
                         label="reference", origin="reference")
         profile = self.cfg.profiles[0]
@@ -171,14 +211,27 @@ class Engine:
             labels = {"app": "ai-code-evals", "run_id": self.cfg.run_id, "candidate": ref.id,
                       "profile": profile.name}
             result = await job.run(self.cfg.backend, labels)
-        self._judge_reference(task, result)
+        self._judge_reference(task, result, job)
 
-    def _judge_reference(self, task: Task, result: CandidateResult) -> None:
+    def _limit_from_reference(self, task: Task, result: CandidateResult, job: CandidateJob | None) -> TimeLimit:
+        """The derived limit when the reference passed its tests, else the task's own."""
+        if result.status == "error" and result.reason.startswith("sandbox failure"):
+            return own_limit(task.time_limit_s, "its reference solution could not be run")
+        if result.status != "passed" or job is None:
+            return own_limit(task.time_limit_s, "its reference solution does not pass its tests")
+        return derive_limit(task.time_limit_s, job.load_ms, job.max_test_ms,
+                            self.cfg.min_time_limit_s, self.cfg.time_limit_factor)
+
+    def _judge_reference(self, task: Task, result: CandidateResult, job: CandidateJob | None = None) -> None:
+        if task.id in self.deriving:
+            self.limits[task.id] = self._limit_from_reference(task, result, job)
+        limit = self.limits.get(task.id) or own_limit(task.time_limit_s, "no limit was decided")
         error = None
         if result.status == "error" and result.reason.startswith("sandbox failure"):
             self.bus.publish(EngineNotice(f"{task.id}: could not check the reference solution "
-                                          f"({result.reason})", level="warning"))
-            return  # unchecked: a resume tries again
+                                          f"({result.reason}); its candidates run under {limit.reason}",
+                                          level="warning"))
+            return  # unchecked: a resume tries again (its candidates' results keep this limit)
         if result.status != "passed":
             first = result.failures[0] if result.failures else None
             where = f"; first failure: {first.get('name')}: {first.get('error')}" if first else ""
@@ -190,9 +243,10 @@ class Engine:
         if error:
             self.task_error(task, error)
         self.bus.publish(ReferenceChecked(task_id=task.id, ok=error is None, error=error,
-                                          result=result.model_dump()))
+                                          result={**result.model_dump(), **limit.to_data()}))
 
-    async def _run_one(self, task: Task, cand: Candidate, profile: EnvProfile) -> None:
+    async def _run_one(self, task: Task, cand: Candidate, profile: EnvProfile,
+                       gate: asyncio.Task | None = None) -> None:
         key = (cand.id, profile.name)
         if key in self.results:
             return  # finished in an earlier, interrupted run
@@ -203,6 +257,10 @@ class Engine:
             return  # filled from the original once it has run
         job = CandidateJob(task, cand, profile, self.bus, self.cfg.generated_tests.get(task.id))
         job.snapshot("queued")
+        if gate is not None:
+            await asyncio.shield(gate)  # the reference's run decides the limit (not our slot)
+        job.set_time_limit(self.limits.get(task.id)
+                           or own_limit(task.time_limit_s, "its reference solution was not measured"))
         async with self.sem:
             labels = {"app": "ai-code-evals", "run_id": self.cfg.run_id, "candidate": cand.id,
                       "profile": profile.name}
@@ -286,8 +344,11 @@ class Engine:
             if rows:
                 counts.append((len(out), sum(1 for r in rows if r.status == "passed")))
             errors = self.task_errors.get(task.id)
+            limit = self.limits.get(task.id)
             tasks_out.append({"task_id": task.id, "winner": sel["winner"], "reason": sel["reason"],
-                              "candidates": out, "error": "; ".join(errors) if errors else None})
+                              "candidates": out, "error": "; ".join(errors) if errors else None,
+                              "time_limit_s": limit.limit_s if limit else task.time_limit_s,
+                              "time_limit_reason": limit.reason if limit else "not decided (interrupted)"})
         return {
             "run_id": self.cfg.run_id,
             "record": str(self.cfg.record) if self.cfg.record else None,
