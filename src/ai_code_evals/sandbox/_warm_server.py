@@ -55,6 +55,7 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
 _libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
 _libc.unshare.argtypes = [ctypes.c_int]
+SERVER_PID = os.getpid()
 _compiled = {}  # script source -> code object, compiled once here and inherited by every fork
 
 
@@ -230,6 +231,9 @@ def _init(req, script_code):
 
 def _holder(req, fds, script_code):
     """The server's direct child: enter new namespaces, then wait for their pid 1."""
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # the server's death ends every command
+    if os.getppid() != SERVER_PID:
+        os._exit(FAILED)
     out, err = fds
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)

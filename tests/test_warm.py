@@ -1,0 +1,209 @@
+"""The bwrap level's warm fast path (sandbox/warm.py), driven for real: a real warm server inside
+real bubblewrap forking real commands. The hostile battery also runs at this level
+(test_isolation_hostile.py, level ``bwrap-warm``); here: that it is used when it should be, that
+each command is as confined and as fresh as a cold one, and what happens when the server dies.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import textwrap
+
+import pytest
+
+from ai_code_evals.engine.events import EventBus
+from ai_code_evals.engine.profiles import resolve_profiles
+from ai_code_evals.engine.run import RunConfig, run_evaluation
+from ai_code_evals.generation.base import Candidate
+from ai_code_evals.sandbox import isolation, warm
+from ai_code_evals.sandbox.base import SandboxError, SandboxLimits, SandboxSpec
+from ai_code_evals.sandbox.local import LocalBackend
+from ai_code_evals.tasks.model import Task, TestCase
+
+HOST = isolation.default_host()
+if not (HOST.root and isolation.works("bwrap", HOST)):
+    pytest.skip("the warm path needs root and a working bwrap", allow_module_level=True)
+
+SEED = {"PYTHONHASHSEED": "0"}
+PROBE = textwrap.dedent("""
+    import json, os, sys
+    def status(key):
+        for line in open("/proc/self/status"):
+            if line.startswith(key + ":"):
+                return line.split()[1]
+    tmp_before = sorted(os.listdir("/tmp"))
+    open("/tmp/left-by-" + sys.argv[1], "w").write("x")
+    print(json.dumps({
+        "uid": os.getuid(), "gid": os.getgid(), "groups": os.getgroups(), "cwd": os.getcwd(),
+        "files": sorted(os.listdir(".")), "argv": sys.argv, "env": os.environ.get("ACE_TEST_VAR"),
+        "home": os.environ.get("HOME"), "hash": hash("ai-code-evals"), "pids": sorted(
+            int(p) for p in os.listdir("/proc") if p.isdigit()),
+        "cap_eff": status("CapEff"), "cap_bnd": status("CapBnd"), "nnp": status("NoNewPrivs"),
+        "tmp_before": tmp_before, "hostname": os.uname().nodename,
+        "net": sorted(name for _, name in __import__("socket").if_nameindex()),
+        "nofile": __import__("resource").getrlimit(__import__("resource").RLIMIT_NOFILE)[0],
+    }), flush=True)
+""")
+
+
+async def probe(backend: LocalBackend, tag: str, env: dict | None = None) -> tuple[dict, object, dict]:
+    box = await backend.create(SandboxSpec(limits=SandboxLimits(open_files=77), env={**SEED, **(env or {})}))
+    try:
+        await box.upload({"probe.py": PROBE.encode()})
+        out: list[str] = []
+        result = await box.exec(["python", "probe.py", tag], on_line=lambda s, t: out.append(t), timeout_s=60)
+        assert result.exit_code == 0, (result, out)
+        return json.loads(out[-1]), result, dict(box.info)
+    finally:
+        await box.destroy()
+
+
+async def test_commands_are_forked_fresh_and_confined(monkeypatch):
+    monkeypatch.setenv(warm.ENV_VAR, "1")
+    backend = LocalBackend("bwrap")
+    try:
+        (a, ra, info_a), (b, _, _) = await asyncio.gather(probe(backend, "a", {"ACE_TEST_VAR": "one"}),
+                                                           probe(backend, "b", {"ACE_TEST_VAR": "two"}))
+        servers = list(backend._warm.values())
+    finally:
+        await backend.aclose()
+    assert info_a.get("warm") is True and backend.warm_off is None
+    assert len(servers) == 1  # one server for one hash seed, whatever else the environments hold
+    for got, tag, var in ((a, "a", "one"), (b, "b", "two")):
+        assert got["argv"] == ["probe.py", tag] and got["env"] == var
+        assert got["uid"] >= 61000 and got["gid"] == got["uid"] and got["groups"] == []
+        assert int(got["cap_eff"], 16) == 0 and int(got["cap_bnd"], 16) == 0 and got["nnp"] == "1"
+        assert not [n for n in got["tmp_before"] if n.startswith("left-by")]  # a fresh /tmp each time
+        assert got["files"] == ["probe.py"] and got["home"] == got["cwd"]
+        assert max(got["pids"]) <= 3  # its own pid namespace: init, itself (and maybe nothing else)
+        assert got["hostname"] == "sandbox" and got["net"] == ["lo"]
+        assert got["nofile"] == 77
+    assert a["uid"] != b["uid"]
+    assert ra.cpu_s is not None and ra.max_rss_kib
+
+
+async def test_same_results_as_the_ordinary_path(monkeypatch):
+    """Same uid rules, same environment, same hash seed, same view of the working directory."""
+    results = {}
+    for mode in ("1", "0"):
+        monkeypatch.setenv(warm.ENV_VAR, mode)
+        backend = LocalBackend("bwrap")
+        try:
+            got, result, info = await probe(backend, "x", {"ACE_TEST_VAR": "v"})
+        finally:
+            await backend.aclose()
+        assert info.get("warm", False) is (mode == "1")
+        results[mode] = (got, result)
+    warm_got, cold_got = results["1"][0], results["0"][0]
+    for key in ("argv", "env", "hash", "files", "hostname", "nofile", "groups", "net", "cap_eff", "nnp"):
+        assert warm_got[key] == cold_got[key], key
+
+
+async def test_falls_back_without_a_fixed_hash_seed_or_when_turned_off(monkeypatch):
+    monkeypatch.setenv(warm.ENV_VAR, "1")
+    backend = LocalBackend("bwrap")
+    try:
+        box = await backend.create(SandboxSpec())  # no PYTHONHASHSEED: each process draws its own
+        assert "warm" not in box.info
+        await box.destroy()
+        monkeypatch.setenv(warm.ENV_VAR, "0")
+        box = await backend.create(SandboxSpec(env=SEED))
+        assert "warm" not in box.info
+        await box.destroy()
+    finally:
+        await backend.aclose()
+
+
+async def test_a_command_that_is_not_an_uploaded_script_takes_the_ordinary_path(monkeypatch):
+    monkeypatch.setenv(warm.ENV_VAR, "1")
+    backend = LocalBackend("bwrap")
+    try:
+        box = await backend.create(SandboxSpec(env=SEED))
+        await box.upload({"data.txt": b"hello"})
+        out: list[str] = []
+        result = await box.exec(["python", "-c", "print(open('data.txt').read())"],
+                                on_line=lambda s, t: out.append(t), timeout_s=60)
+        assert result.exit_code == 0 and out == ["hello"]
+        assert "warm" not in box.info
+        await box.destroy()
+    finally:
+        await backend.aclose()
+
+
+async def test_uncaught_errors_and_exit_codes_as_python_reports_them(monkeypatch):
+    monkeypatch.setenv(warm.ENV_VAR, "1")
+    backend = LocalBackend("bwrap")
+    cases = {"raise ValueError('boom')\n": (1, "ValueError: boom"), "import sys\nsys.exit(7)\n": (7, None),
+             "import sys\nsys.exit('bye')\n": (1, "bye"), "def f(:\n": (1, "SyntaxError"),
+             "import os, signal\nos.kill(os.getpid(), signal.SIGTERM)\n": (None, None)}
+    try:
+        for code, (exit_code, text) in cases.items():
+            box = await backend.create(SandboxSpec(env=SEED))
+            await box.upload({"main.py": code.encode()})
+            err: list[str] = []
+            result = await box.exec(["python", "main.py"], on_line=lambda s, t: err.append(t), timeout_s=60)
+            assert box.info.get("warm") is True
+            await box.destroy()
+            assert result.exit_code == exit_code, (code, result, err)
+            if exit_code is None:
+                assert result.signal == signal.SIGTERM
+            if text:
+                assert any(text in line for line in err), (code, err)
+    finally:
+        await backend.aclose()
+
+
+async def test_a_dying_server_fails_the_running_command_and_the_next_one_gets_a_new_server(monkeypatch):
+    monkeypatch.setenv(warm.ENV_VAR, "1")
+    backend = LocalBackend("bwrap")
+    try:
+        box = await backend.create(SandboxSpec(env=SEED))
+        await box.upload({"main.py": b"import time\nprint('up', flush=True)\ntime.sleep(60)\n"})
+        started = asyncio.Event()
+        run = asyncio.ensure_future(box.exec(["python", "main.py"], on_line=lambda s, t: started.set(),
+                                             timeout_s=120))
+        await asyncio.wait_for(started.wait(), 60)
+        (server,) = backend._warm.values()
+        os.kill(server._pid, signal.SIGKILL)  # the bwrap process holding the server
+        with pytest.raises(SandboxError, match="warm sandbox server"):
+            await asyncio.wait_for(run, 60)
+        await box.destroy()
+        assert not uid_alive(box.uid)
+        got, result, info = await probe(backend, "after")
+        assert info.get("warm") is True and result.exit_code == 0
+        assert backend._warm and all(s is not server for s in backend._warm.values())
+    finally:
+        await backend.aclose()
+
+
+def uid_alive(uid: int) -> bool:
+    for pid in (p for p in os.listdir("/proc") if p.isdigit()):
+        try:
+            if os.stat(f"/proc/{pid}").st_uid == uid:
+                return True
+        except OSError:
+            pass
+    return False
+
+
+async def test_the_runner_deletes_its_job_file_so_a_candidate_cannot_read_the_nonce(monkeypatch):
+    """Through the engine: the job file (which holds the verdict nonce) is gone before the
+    candidate's code runs."""
+    monkeypatch.setenv(warm.ENV_VAR, "1")
+    task = Task(id="t", entry_point="f", tests=[TestCase(args=[1], expect=1)])
+    code = ("import os\nprint('job file present:', os.path.exists('job.json'), sorted(os.listdir('.')))\n"
+            "def f(x):\n    return x\n")
+    bus = EventBus()
+    lines: list[str] = []
+    bus.subscribe(lambda ev: lines.append(ev.text) if type(ev).__name__ == "OutputLine" else None)
+    backend = LocalBackend("bwrap")
+    try:
+        summary = await run_evaluation(RunConfig(
+            tasks=[task], backend=backend, candidates=[Candidate(id="t#0", task_id="t", code=code)],
+            profiles=resolve_profiles(["default"]), check_reference=False), bus)
+    finally:
+        await backend.aclose()
+    assert summary["tasks"][0]["candidates"][0]["status"] == "passed"
+    assert "job file present: False ['runner.py']" in lines
