@@ -80,7 +80,7 @@ def run_ours(problem_file: Path, sample_file: Path, samples: list[samples_mix.Sa
     if proc.returncode != 0:
         raise SystemExit(f"our CLI failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     summary = json.loads(proc.stdout)
-    warm_cpu = warm_command_cpu(work / f"{tag}.jsonl")
+    log = record_figures(work / f"{tag}.jsonl")
     by_id = {c["id"]: c for t in summary["tasks"] for c in t["candidates"]}
     counters: Counter = Counter()
     results = []
@@ -90,26 +90,36 @@ def run_ours(problem_file: Path, sample_file: Path, samples: list[samples_mix.Sa
         c = by_id.get(f"{s.task_id}#{k}") or {"status": "missing", "reason": "not in the summary"}
         results.append({"passed": c["status"] == "passed", "status": c["status"], "reason": c.get("reason") or "",
                         "duplicate_of": c.get("duplicate_of")})
-    return {"seconds": seconds, "cpu_s": cpu + warm_cpu, "warm_cpu_s": warm_cpu, "results": results,
+    return {"seconds": seconds, "cpu_s": cpu + log["warm_cpu_s"], "warm_cpu_s": log["warm_cpu_s"], "log": log,
+            "results": results,
             "isolation": summary.get("isolation"),
             "duplicates": sum(1 for r in results if r["duplicate_of"])}
 
 
-def warm_command_cpu(record: Path) -> float:
-    """CPU of the commands a warm server forked, as the backend measured them. The server, not
-    the app, reaps those processes, so their time never reaches our getrusage; commands run
-    the ordinary way are reaped by the app and already counted there."""
-    total = 0.0
+def record_figures(record: Path) -> dict:
+    """From the run log: sandbox time (wall, summed over the commands that ran; near-duplicates
+    did not run) overall, in timeouts and in reference runs; and the CPU of commands a warm
+    server forked, as the backend measured them. The server, not the app, reaps those, so their
+    time never reaches our getrusage; commands run the ordinary way are already counted there."""
+    out = {"sandbox_s": 0.0, "timeout_sandbox_s": 0.0, "reference_sandbox_s": 0.0, "ran": 0, "warm_cpu_s": 0.0}
     with record.open() as fh:
         for line in fh:
-            if '"warm": true' not in line:
+            if '"type": "result"' not in line and '"type": "reference_check"' not in line:
                 continue
             ev = json.loads(line)
             res = (ev.get("data") or {}).get("result") or {}
-            if ev.get("type") in ("result", "reference_check") and not res.get("duplicate_of") \
-                    and (res.get("sandbox") or {}).get("warm") and isinstance(res.get("cpu_s"), (int, float)):
-                total += res["cpu_s"]
-    return total
+            if ev.get("type") not in ("result", "reference_check") or res.get("duplicate_of"):
+                continue
+            duration = res.get("duration_s") if isinstance(res.get("duration_s"), (int, float)) else 0.0
+            out["ran"] += 1
+            out["sandbox_s"] += duration
+            if ev["type"] == "reference_check":
+                out["reference_sandbox_s"] += duration
+            if res.get("status") == "timeout":
+                out["timeout_sandbox_s"] += duration
+            if (res.get("sandbox") or {}).get("warm") and isinstance(res.get("cpu_s"), (int, float)):
+                out["warm_cpu_s"] += res["cpu_s"]
+    return {k: round(v, 3) for k, v in out.items()}
 
 
 # -- comparison ----------------------------------------------------------------------------------
@@ -160,6 +170,9 @@ def print_comparison(n: int, theirs: dict, ours: dict, cmp: dict) -> dict:
               f"measured them: the warm server reaps them, so getrusage does not see them)")
     print(f"ours ran {n - ours['duplicates']} programs and copied {ours['duplicates']} verdicts from "
           f"near-duplicates (same program up to names, docstrings, comments)")
+    log = ours["log"]
+    print(f"ours' sandbox time: {log['sandbox_s']:.1f} s over {log['ran']} commands (references included), "
+          f"{log['timeout_sandbox_s']:.1f} s of it in timeouts, {log['reference_sandbox_s']:.1f} s in reference runs")
     print(f"verdict agreement: {cmp['agree']}/{cmp['total']} = {cmp['percent']:.2f}%  "
           f"({len(cmp['disagreements'])} differ, {cmp['time_limit_decided']} of them decided by a time limit)")
     print(f"  {'kind':15s} {'n':>5s} {'agree':>7s} {'pass ours':>9s} {'pass h-e':>9s}")
@@ -178,6 +191,7 @@ def print_comparison(n: int, theirs: dict, ours: dict, cmp: dict) -> dict:
                            "timed_out": sum(r["result"] == TIMED_OUT for r in theirs["results"])},
             "ours": {"seconds": round(ours["seconds"], 2), "samples_per_s": round(rate_o, 2),
                      "cpu_s": round(ours["cpu_s"], 2), "warm_forked_cpu_s": round(ours["warm_cpu_s"], 2),
+                     "run_log": ours["log"],
                      "cpu_ms_per_sample": round(1000 * ours["cpu_s"] / n, 2),
                      "passed": sum(r["passed"] for r in ours["results"]),
                      "timed_out": sum(r["status"] == "timeout" for r in ours["results"]),
@@ -186,20 +200,22 @@ def print_comparison(n: int, theirs: dict, ours: dict, cmp: dict) -> dict:
 
 
 # -- profile ---------------------------------------------------------------------------------------
-# where a function's own time goes, by the file it lives in (first match wins)
-GROUPS = [
-    ("events / snapshots (engine/events.py, job snapshots, bus subscribers)", r"ai_code_evals/engine/events\.py"),
-    ("run log (runlog/)", r"ai_code_evals/runlog/"),
-    ("sandbox backend (sandbox/)", r"ai_code_evals/sandbox/"),
-    ("engine other (engine/)", r"ai_code_evals/engine/"),
-    ("CLI / headless progress / session", r"ai_code_evals/(cli|commands|session|headless|progress)"),
-    ("ai_code_evals other", r"ai_code_evals/"),
-    ("json (stdlib json + _json)", r"(/json/|_json|json\.)"),
-    ("pydantic", r"pydantic"),
-    ("asyncio + selectors", r"(/asyncio/|selectors|epoll|_asyncio)"),
-    ("process spawn / wait / pipes (os, subprocess)", (r"(posix_spawn|waitpid|wait4|pidfd|subprocess"
-                                                      r"|fork_exec|\bposix\.|'read' of|'write' of|pipe)")),
-    ("imports / start-up", r"(importlib|<frozen|marshal|\{built-in method builtins.exec\})"),
+IDLE = "idle: waiting in epoll"
+# Areas of the app, matched on "file:line(function)" in this order. A function that matches none
+# (stdlib helpers, builtins) is charged to the areas of its callers, in proportion to the time it
+# spent for each: ast.parse called by dedupe counts as dedupe, a socket send by the backend as
+# the backend, copy.deepcopy under pydantic as pydantic.
+AREAS = [
+    ("json (any caller)", r"(/json/|_json\b|\bjson\.)"),
+    ("imports / start-up", r"(importlib|<frozen |marshal\.loads)"),
+    ("events / snapshots", r"(ai_code_evals/engine/events\.py|ai_code_evals/engine/job\.py:\d+\(snapshot\))"),
+    ("run log writing", r"ai_code_evals/runlog/"),
+    ("sandbox backend", r"ai_code_evals/sandbox/"),
+    ("samples / dedupe / tasks", r"ai_code_evals/(generation|tasks)/"),
+    ("engine (jobs, scoring, selection)", r"ai_code_evals/engine/"),
+    ("CLI / progress / session", r"ai_code_evals/"),
+    ("pydantic", r"/pydantic"),
+    ("asyncio + thread pool", r"(/asyncio/|/selectors\.py|/concurrent/|/threading\.py|/queue\.py|_asyncio)"),
 ]
 
 
@@ -208,19 +224,50 @@ def _where(func: tuple) -> str:
     return f"{filename}:{line}({name})" if filename != "~" else name
 
 
-def profile_groups(stats: pstats.Stats) -> tuple[float, dict[str, float]]:
-    total = 0.0
-    groups: Counter = Counter()
-    for func, (_cc, _nc, tt, _ct, _callers) in stats.stats.items():
-        total += tt
+def _short(func: tuple) -> str:
+    filename, line, name = func
+    return name if filename == "~" else f"{Path(filename).name}:{line}({name})"
+
+
+def profile_areas(stats: pstats.Stats) -> tuple[dict[str, float], dict[str, Counter]]:
+    """Own time of every function, charged to an area (see AREAS); and per area, what each
+    function contributed."""
+    memo: dict[tuple, dict[str, float]] = {}
+    active: set[tuple] = set()  # on the current resolution path: recursion is skipped
+
+    def share(func: tuple) -> dict[str, float]:
+        """How this function's time splits over areas (fractions summing to 1)."""
+        if func in memo:
+            return memo[func]
         where = _where(func)
-        for label, pattern in GROUPS:
+        if "'poll' of 'select.epoll'" in where:
+            memo[func] = {IDLE: 1.0}
+            return memo[func]
+        for label, pattern in AREAS:
             if re.search(pattern, where):
-                groups[label] += tt
-                break
-        else:
-            groups["other"] += tt
-    return total, dict(groups)
+                memo[func] = {label: 1.0}
+                return memo[func]
+        callers = {c: v for c, v in stats.stats[func][4].items() if c not in active and c != func}
+        by_tt = sum(v[2] for v in callers.values()) > 0
+        active.add(func)
+        out: Counter = Counter()
+        for caller, v in callers.items():
+            for label, frac in share(caller).items():
+                out[label] += (v[2] if by_tt else v[3]) * frac
+        active.discard(func)
+        total = sum(out.values())
+        if total <= 0:  # only callers on the current path (recursion) or none: unresolved here
+            return {}
+        memo[func] = {k: v / total for k, v in out.items()}
+        return memo[func]
+
+    areas: Counter = Counter()
+    parts: dict[str, Counter] = {}
+    for func, (_cc, _nc, tt, _ct, _callers) in stats.stats.items():
+        for label, frac in (share(func) or {"other": 1.0}).items():
+            areas[label] += tt * frac
+            parts.setdefault(label, Counter())[func] += tt * frac
+    return dict(areas), parts
 
 
 def cumulative_of(stats: pstats.Stats, patterns: dict[str, str]) -> dict[str, float]:
@@ -241,11 +288,12 @@ KEY_FUNCTIONS = {
     "RunLog.on_event": r"runlog/writer\.py:\d+\(on_event\)",
     "RunLog._write": r"runlog/writer\.py:\d+\(_write\)",
     "json.dumps": r"json/__init__\.py:\d+\(dumps\)",
+    "dedupe fingerprint": r"generation/dedupe\.py:\d+\(fingerprint\)",
+    "scoring.combine_profiles": r"engine/scoring\.py:\d+\(combine_profiles\)",
     "LocalBackend.create": r"sandbox/local\.py:\d+\(create\)",
     "LocalSandbox.exec": r"sandbox/local\.py:\d+\(exec\)",
     "LocalSandbox.destroy": r"sandbox/local\.py:\d+\(destroy\)",
-    "event loop run_once": r"asyncio/base_events\.py:\d+\(_run_once\)",
-    "selector select (idle wait)": r"selectors\.py:\d+\(select\)",
+    "imports (all)": r"<frozen importlib._bootstrap>:\d+\(_find_and_load\)",
 }
 
 
@@ -258,18 +306,21 @@ def print_profile(path: str, top: int = 25) -> dict:
         pstats.Stats(path, stream=buf).strip_dirs().sort_stats(key).print_stats(top)
         text = buf.getvalue()
         print(text[text.find("   ncalls"):].rstrip())
-    total, groups = profile_groups(stats)
-    idle = cumulative_of(stats, {"idle": KEY_FUNCTIONS["selector select (idle wait)"]})["idle"]
-    print(f"\n-- own time by area (total {total:.2f} s profiled, of which {idle:.2f} s waiting in select) --")
-    for label, tt in sorted(groups.items(), key=lambda kv: -kv[1]):
-        print(f"  {100 * tt / total:5.1f}%  {tt:7.2f} s  {label}")
+    areas, parts = profile_areas(stats)
+    total = sum(areas.values())
+    idle = areas.pop(IDLE, 0.0)
     busy = max(total - idle, 1e-9)
+    print(f"\n-- app CPU by area: {busy:.2f} s busy of {total:.2f} s profiled ({idle:.2f} s idle in epoll) --")
+    for label, tt in sorted(areas.items(), key=lambda kv: -kv[1]):
+        top3 = ", ".join(f"{_short(f)} {t:.2f}" for f, t in parts[label].most_common(3))
+        print(f"  {100 * tt / busy:5.1f}%  {tt:7.2f} s  {label:34s} ({top3})")
     cum = cumulative_of(stats, KEY_FUNCTIONS)
-    print(f"-- cumulative time of key functions (% of busy time {busy:.2f} s = total - idle select) --")
+    print("-- cumulative time of key functions (callees included; % of busy time) --")
     for label, ct in cum.items():
         print(f"  {100 * ct / busy:5.1f}%  {ct:7.2f} s  {label}")
-    return {"file": path, "total_s": round(total, 3), "idle_select_s": round(idle, 3),
-            "own_time_by_area_s": {k: round(v, 3) for k, v in groups.items()},
+    return {"file": path, "total_s": round(total, 3), "idle_s": round(idle, 3), "busy_s": round(busy, 3),
+            "busy_by_area_s": {k: round(v, 3) for k, v in areas.items()},
+            "top_by_area_s": {k: {_short(f): round(t, 3) for f, t in parts[k].most_common(5)} for k in areas},
             "cumulative_s": {k: round(v, 3) for k, v in cum.items()}}
 
 
