@@ -29,6 +29,7 @@ INC_TESTS = [TestCase(args=[1], expect=2), TestCase(args=[-1], expect=0),
 FAST_REF = "def inc(x):\n    return x + 1\n"
 HANG = "def inc(x):\n    while True:\n        pass\n"
 WRONG = "def inc(x):\n    return x\n"
+SLOW_IMPORT = "import time\ntime.sleep(1.0)  # a heavy import, say\ndef inc(x):\n    return x + 1\n"
 
 
 def slow(seconds: float) -> str:
@@ -101,7 +102,7 @@ def test_unusable_policies_are_one_line_errors(floor, factor):
 # -- the engine, real backend ----------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def derived_run():
-    codes = {"right": FAST_REF, "hang": HANG, "wrong": WRONG}
+    codes = {"right": FAST_REF, "hang": HANG, "wrong": WRONG, "slow import": SLOW_IMPORT}
     candidates = (cands(FAST, codes) + cands(NO_REF, {"right": FAST_REF})
                   + cands(SLOW, {"right": slow(0.15)}) + cands(CAPPED, {"right": slow(0.3)}))
     return evaluate([FAST, NO_REF, SLOW, CAPPED], candidates)
@@ -123,6 +124,14 @@ def test_a_hang_times_out_at_the_derived_limit_and_says_which(derived_run):
     assert hang["status"] == "timeout" and hang["reason"].endswith(f"({check['time_limit_reason']})")
     failure = next(e.result for e in events if isinstance(e, CandidateFinished) and e.candidate_id == "fast#1")
     assert failure["failures"][0]["error"].endswith(f"({check['time_limit_reason']})")
+
+
+def test_loading_keeps_the_tasks_own_limit(derived_run):
+    """The reference's test times say nothing about a version's imports: loading the program
+    may take the task's own limit, only the tests get the derived one."""
+    summary, events = derived_run
+    assert reference_checks(events)["fast"]["time_limit_s"] < 1.0  # the sleep below is longer
+    assert rows(summary, "fast")["slow import"]["status"] == "passed"
 
 
 def test_candidates_start_only_after_their_reference_was_measured(derived_run):

@@ -41,8 +41,10 @@ def runner_source() -> bytes:
 
 
 def build_job(task: Task, candidate: Candidate, profile: EnvProfile, nonce: str,
-              generated_tests: list[str]) -> dict:
-    """The job.json the runner reads: everything it needs and nothing secret."""
+              generated_tests: list[str], load_time_limit_s: float | None = None) -> dict:
+    """The job.json the runner reads: everything it needs and nothing secret. Loading the
+    program may take ``load_time_limit_s`` (default: the per-test limit): a derived per-test
+    limit says how long the reference's tests take, not how long a version's imports take."""
     limits = profile.limits
     return {
         "nonce": nonce,
@@ -53,17 +55,18 @@ def build_job(task: Task, candidate: Candidate, profile: EnvProfile, nonce: str,
         "perf": [p.model_dump() for p in task.perf],
         "generated_tests": generated_tests,
         "time_limit_s": task.time_limit_s,
+        "load_time_limit_s": load_time_limit_s or task.time_limit_s,
         "limits": {"cpu_s": limits.cpu_s, "memory_mb": limits.memory_mb, "processes": limits.processes,
                    "file_size_mb": limits.file_size_mb, "open_files": limits.open_files},
     }
 
 
-def wall_budget(task: Task, n_generated: int) -> float:
+def wall_budget(task: Task, n_generated: int, load_time_limit_s: float = 0.0) -> float:
     """A generous backstop for the whole run; the per-test watchdog usually acts first."""
     per = task.time_limit_s + STALL_GRACE_S
     steps = len(task.tests) + len(task.error_cases) + n_generated + 1
     perf = sum(p.time_limit_s * p.repeats for p in task.perf)
-    return STARTUP_GRACE_S + steps * per + perf
+    return STARTUP_GRACE_S + steps * per + perf + max(0.0, load_time_limit_s - task.time_limit_s)
 
 
 class CandidateJob:
@@ -99,6 +102,7 @@ class CandidateJob:
         self.deadline = time.monotonic() + STARTUP_GRACE_S
         # the per-test limit in force and why (named in a timeout's reason); None: the task's own
         self.time_limit: TimeLimit | None = None
+        self.load_limit_s = task.time_limit_s
         self.load_timed_out = False
         # measured by the runner (tests) and here (load: 'hello' to 'load'): the reference's times
         # give the task's derived time limit (engine/timelimits.py)
@@ -110,6 +114,7 @@ class CandidateJob:
         """Run under ``limit`` instead of the task's own: it reaches the runner's job, the
         watchdog and the wall budget through ``self.task``."""
         self.time_limit = limit
+        self.load_limit_s = self.task.time_limit_s  # loading keeps the task's own limit
         if limit.limit_s != self.task.time_limit_s:
             self.task = self.task.model_copy(update={"time_limit_s": limit.limit_s})
 
@@ -160,7 +165,8 @@ class CandidateJob:
         kind = ev.get("ev")
         limit = self.task.time_limit_s + STALL_GRACE_S
         if kind == "hello":
-            self.current, self.deadline = "loading the program", time.monotonic() + limit
+            self.current = "loading the program"
+            self.deadline = time.monotonic() + max(self.load_limit_s, self.task.time_limit_s) + STALL_GRACE_S
             self.load_started = time.monotonic()
         elif kind == "load":
             if self.load_started is not None and self.load_ms is None:
@@ -226,7 +232,8 @@ class CandidateJob:
                                                            env=dict(self.profile.env)))
                 self.isolation = getattr(sandbox, "isolation", "")
                 self.sandbox_info = dict(getattr(sandbox, "info", {}) or {})
-                job = build_job(self.task, self.candidate, self.profile, self.nonce, self.generated_tests)
+                job = build_job(self.task, self.candidate, self.profile, self.nonce, self.generated_tests,
+                                self.load_limit_s)
                 await sandbox.upload({"runner.py": runner_source(), "job.json": json.dumps(job).encode()})
             starting = False
             self.detail = "sandbox ready"
@@ -234,7 +241,7 @@ class CandidateJob:
             self.deadline = time.monotonic() + STARTUP_GRACE_S
             run = asyncio.ensure_future(sandbox.exec(
                 [self.profile.python, "runner.py", "job.json"], on_line=self.on_line,
-                timeout_s=wall_budget(self.task, len(self.generated_tests))))
+                timeout_s=wall_budget(self.task, len(self.generated_tests), self.load_limit_s)))
             stalled_in = await self._watch(run, sandbox)
             if stalled_in is None:
                 exec_result = run.result()

@@ -343,16 +343,17 @@ def main():
     perf = job.get("perf") or []
     generated = [{"kind": "code", "code": code} for code in (job.get("generated_tests") or [])]
     limit_s = float(job.get("time_limit_s") or 3.0)
+    load_s = float(job.get("load_time_limit_s") or limit_s)
     emit({"ev": "hello", "pid": os.getpid(), "tests_total": len(tests), "error_total": len(errors),
           "perf_total": len(perf), "generated_total": len(generated)})
 
     ns = {"__name__": "__candidate__", "__builtins__": __builtins__}
     try:
-        with_alarm(limit_s, exec, compile(job["program"], "candidate.py", "exec"), ns)
+        with_alarm(load_s, exec, compile(job["program"], "candidate.py", "exec"), ns)
         if not callable(ns.get(entry)):
             raise NameError("the program does not define %s()" % entry)
     except TestTimeout:
-        emit({"ev": "load", "ok": False, "error": "loading timed out after %.1fs" % limit_s,
+        emit({"ev": "load", "ok": False, "error": "loading timed out after %.1fs" % load_s,
               "error_type": "Timeout"})
         emit_verdict(job, [], [], [], [], 1, load_error="loading timed out")
         return
