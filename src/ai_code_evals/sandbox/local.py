@@ -712,6 +712,9 @@ class LocalSandbox:
         if self._destroyed:
             return
         self._destroyed = True
+        if self._mem is not None and self._clean and self._warm_run is None:
+            self.cleanup_sync()  # warm and ended clean: nothing on disk, nothing to kill
+            return
         with contextlib.suppress(Exception):  # in a thread: removing a directory can wait on the disk
             await asyncio.to_thread(self.cleanup_sync)
 
