@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
 
 # Candidate states, in order (DESIGN §2): queued -> starting -> running -> scoring -> finished.
 STATES = ("queued", "starting", "running", "scoring", "finished")
@@ -25,9 +25,21 @@ class Event:
     """Base class. ``kind`` is the run-log event type."""
 
     kind = "event"
+    _names: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._names = ()  # filled on first use: @dataclass has not run yet when this is called
 
     def to_data(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields as a dict, one level deep. Not ``dataclasses.asdict``: that deep-copies
+        every nested list and dict, and was half of the run log's CPU per event (measured with
+        benchmarks/bench_engine.py). Publishers build fresh containers for every event, so the
+        nested values are the event's own; readers must not mutate them."""
+        names = type(self)._names
+        if not names:
+            names = type(self)._names = tuple(f.name for f in fields(self))
+        return {name: getattr(self, name) for name in names}
 
 
 @dataclass
@@ -166,15 +178,22 @@ class EventBus:
     one failing subscriber is reported once and does not stop the others."""
 
     def __init__(self) -> None:
-        self._subs: list[Subscriber] = []
+        self._subs: tuple[Subscriber, ...] = ()  # replaced, never mutated: publish iterates it as is
         self._broken: set[int] = set()
 
     def subscribe(self, fn: Subscriber) -> Callable[[], None]:
-        self._subs.append(fn)
-        return lambda: self._subs.remove(fn) if fn in self._subs else None
+        self._subs = (*self._subs, fn)
+
+        def unsubscribe() -> None:
+            if fn in self._subs:
+                subs = list(self._subs)
+                subs.remove(fn)
+                self._subs = tuple(subs)
+
+        return unsubscribe
 
     def publish(self, event: Event) -> None:
-        for fn in list(self._subs):
+        for fn in self._subs:
             try:
                 fn(event)
             except Exception as exc:  # noqa: BLE001 - a UI bug must not kill the run
