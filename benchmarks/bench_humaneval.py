@@ -307,7 +307,7 @@ KEY_FUNCTIONS = {
 
 def print_profile(path: str, top: int = 25) -> dict:
     stats = pstats.Stats(path)
-    print(f"\nprofile of our CLI (app process, main thread only; {path})")
+    print(f"\nprofile of our CLI (app process, main thread only, cProfile adds a lot per call; {path})")
     for key in ("cumulative", "tottime"):
         print(f"\n-- top {top} by {key} --")
         buf = io.StringIO()
@@ -318,7 +318,9 @@ def print_profile(path: str, top: int = 25) -> dict:
     total = sum(areas.values())
     idle = areas.pop(IDLE, 0.0)
     busy = max(total - idle, 1e-9)
-    print(f"\n-- app CPU by area: {busy:.2f} s busy of {total:.2f} s profiled ({idle:.2f} s idle in epoll) --")
+    # cProfile's timer is the wall clock: on a loaded machine "busy" includes time descheduled
+    print(f"\n-- app time by area: {busy:.2f} s busy of {total:.2f} s profiled ({idle:.2f} s idle in epoll; "
+          f"wall clock, main thread; recursive helpers' attribution approximate) --")
     for label, tt in sorted(areas.items(), key=lambda kv: -kv[1]):
         top3 = ", ".join(f"{_short(f)} {t:.2f}" for f, t in parts[label].most_common(3))
         print(f"  {100 * tt / busy:5.1f}%  {tt:7.2f} s  {label:34s} ({top3})")
