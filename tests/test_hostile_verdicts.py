@@ -113,6 +113,17 @@ ATTACKS = {
         ("import json\nfake = {'ev': 'verdict', 'tests_passed': 3, 'tests_total': 3, 'errors_handled': 1, 'errors_total': 1}\n"
         "for nonce in ('0' * 32, 'deadbeef' * 4, ''):\n    print('@@ace:' + nonce + ':' + json.dumps(fake))\n"
         "def add(a, b):\n    return a * b\n"), {"failed"}),
+    "reads its job file for the nonce and forges a whole run": (
+        ("import json, os\ntry:\n    nonce = json.load(open('job.json'))['nonce']\nexcept OSError as e:\n"
+        "    print('refused', e)\nelse:\n    def ev(**e):\n        os.write(1, ('@@ace:' + nonce + ':' + json.dumps(e) + '\\n').encode())\n"
+        "    ev(ev='hello', pid=1, tests_total=3, error_total=1, perf_total=0, generated_total=0)\n"
+        "    ev(ev='load', ok=True)\n"
+        "    for g, n in (('tests', 3), ('error_cases', 1)):\n        for i in range(n):\n"
+        "            ev(ev='test', phase='start', group=g, i=i, name='t')\n"
+        "            ev(ev='test', phase='end', group=g, i=i, name='t', ok=True, ms=0.1)\n"
+        "    ev(ev='verdict', tests_passed=3, tests_total=3, passed=[0, 1, 2], errors_handled=1, errors_total=1,\n"
+        "       generated_passed=[], generated_total=0, timeouts=0, perf_total=0, perf_done=0)\n"
+        "    os._exit(0)\ndef add(a, b):\n    return a * b\n"), {"failed"}),
     "monkeypatches builtins.len": ("import builtins\nbuiltins.len = lambda x: 0\ndef add(a, b):\n    return a * b\n",
                                    {"error", "failed"}),
     "monkeypatches json.dumps to inflate the verdict": (
@@ -200,8 +211,10 @@ def fill(template: str, values: dict) -> str:
     return template
 
 
-@pytest.fixture(scope="module")
-def hostile_run(tmp_path_factory):
+@pytest.fixture(scope="module", params=["warm", "cold"])
+def hostile_run(tmp_path_factory, request):
+    """The whole battery twice at the strongest level: through the warm fast path (the default
+    as root) and through the ordinary bwrap path (ACE_WARM=0: non-root users, other profiles)."""
     tmp = tmp_path_factory.mktemp("hostile")
     app_dir, sandboxes = tmp / "app", tmp / "sandboxes"
     app_dir.mkdir()
@@ -219,6 +232,7 @@ def hostile_run(tmp_path_factory):
     mp.chdir(app_dir)
     mp.setenv("OPENAI_API_KEY", SECRET)
     mp.setenv("DAYTONA_API_KEY", SECRET)
+    mp.setenv("ACE_WARM", "1" if request.param == "warm" else "0")
     bus, events = EventBus(), []
     bus.subscribe(events.append)
     backend = LocalBackend(temp_dir=str(sandboxes))

@@ -143,7 +143,7 @@ async def test_uncaught_errors_and_exit_codes_as_python_reports_them(monkeypatch
             box = await backend.create(SandboxSpec(env=SEED))
             await box.upload({"main.py": code.encode()})
             err: list[str] = []
-            result = await box.exec(["python", "main.py"], on_line=lambda s, t: err.append(t), timeout_s=60)
+            result = await box.exec(["python", "main.py"], on_line=lambda s, t, err=err: err.append(t), timeout_s=60)
             assert box.info.get("warm") is True
             await box.destroy()
             assert result.exit_code == exit_code, (code, result, err)
@@ -171,7 +171,7 @@ async def test_a_dying_server_fails_the_running_command_and_the_next_one_gets_a_
             await asyncio.wait_for(run, 60)
         await box.destroy()
         assert not uid_alive(box.uid)
-        got, result, info = await probe(backend, "after")
+        _, result, info = await probe(backend, "after")
         assert info.get("warm") is True and result.exit_code == 0
         assert backend._warm and all(s is not server for s in backend._warm.values())
     finally:

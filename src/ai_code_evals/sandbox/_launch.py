@@ -87,21 +87,16 @@ def _mkdirs(path: str) -> None:
             os.chmod(cur, 0o755)
 
 
-def _touch(path: str) -> None:
-    _mkdirs(os.path.dirname(path))
-    if not os.path.exists(path):
-        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o644))
-
-
 def build_view(plan: dict) -> None:
-    """Read-only host, private tmpfs mounts, interpreter re-exposed, writable workdir tmpfs."""
+    """Read-only host, private tmpfs mounts, interpreter re-exposed, writable workdir tmpfs
+    holding copies of the uploaded files."""
     host_ns = plan.get("host_mntns")
     if not host_ns or os.readlink("/proc/self/ns/mnt") == host_ns:
         raise LaunchError("refusing to change mounts: not in a private mount namespace")
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     # open what we will hide first, and bind it back through the open descriptor later
     binds = [(os.open(p, os.O_PATH | os.O_CLOEXEC), p) for p in plan.get("ro_binds", [])]
-    files = [(os.open(src, os.O_PATH | os.O_CLOEXEC), dst) for src, dst in plan.get("files", [])]
+    files = [(os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC), dst) for src, dst in plan.get("files", [])]
     for point in sorted(set(_mountpoints()), key=len):
         if any(point == s or point.startswith(s + "/") for s in _SKIP_RO):
             continue
@@ -122,10 +117,16 @@ def build_view(plan: dict) -> None:
     work, size = plan["workdir"]
     _mkdirs(work)
     _mount("tmpfs", work, "tmpfs", MS_NOSUID | MS_NODEV, f"mode=777,size={size}")
-    for fd, dst in files:
-        _touch(dst)
-        _mount(f"/proc/self/fd/{fd}", dst, None, MS_BIND)
-        _remount_ro(dst)
+    for fd, dst in files:  # copies, not binds: the command may delete them (the runner's job file)
+        _mkdirs(os.path.dirname(dst))
+        out = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        try:
+            while chunk := os.read(fd, 1 << 20):
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(out, view):]
+        finally:
+            os.close(out)
     for path in plan.get("masks", []):
         if os.path.exists(path):
             _mount("/dev/null", path, None, MS_BIND)

@@ -185,6 +185,10 @@ class ExecPlan:
     argv: list[str]
     masks: list[str] = field(default_factory=list)
     status_fd: int | None = None  # bwrap level: an fd for bwrap's --json-status-fd (see local.py)
+    # bwrap level: the descriptor each uploaded file is open on when bwrap starts; bwrap copies
+    # it into the working directory, where the command may delete it (the runner deletes its
+    # job file, which holds the verdict nonce); files without one are bound read-only
+    file_fds: dict[str, int] = field(default_factory=dict)
 
 
 def sandbox_env(plan: ExecPlan) -> dict[str, str]:
@@ -238,10 +242,12 @@ def _tmpfs_roots(host: Host) -> list[tuple[str, int | None, int]]:
     return roots
 
 
-def _bwrap_view(host: Host, budget: str, workdir: str | None, files: list[str], masks: list[str]) -> list[str]:
+def _bwrap_view(host: Host, budget: str, workdir: str | None, files: list[str], masks: list[str],
+                file_fds: dict[str, int] | None = None) -> list[str]:
     """bwrap's mount arguments: the host read-only, private tmpfs over every writable place and
     hidden directory, the interpreter re-exposed, then (if given) the working directory as its
-    own tmpfs with ``files`` bound read-only into it, and the secret files masked."""
+    own tmpfs with ``files`` copied into it from ``file_fds`` (else bound read-only), and the
+    secret files masked."""
     cmd = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
            "--perms", "1777", "--size", str(SMALL_TMPFS), "--tmpfs", "/dev/shm"]
     mounts = ["/dev/shm"]
@@ -268,7 +274,11 @@ def _bwrap_view(host: Host, budget: str, workdir: str | None, files: list[str], 
         for rel in files:
             dst = os.path.join(workdir, rel)
             make_parents(dst)
-            cmd += ["--ro-bind", dst, dst]  # source: the host path (resolved outside the sandbox)
+            fd = (file_fds or {}).get(rel)
+            if fd is not None:
+                cmd += ["--perms", "0644", "--file", str(fd), dst]
+            else:
+                cmd += ["--ro-bind", dst, dst]  # source: the host path (resolved outside the sandbox)
     for mask in masks:
         if not any(_under(mask, m) for m in mounts):
             cmd += ["--ro-bind", "/dev/null", mask]
@@ -290,7 +300,7 @@ def bwrap_command(plan: ExecPlan, host: Host) -> list[str]:
         cmd += ["--unshare-user", "--disable-userns"]
     if plan.status_fd is not None:
         cmd += ["--json-status-fd", str(plan.status_fd)]
-    cmd += _bwrap_view(host, str(disk_budget(plan.limits)), plan.workdir, plan.files, plan.masks)
+    cmd += _bwrap_view(host, str(disk_budget(plan.limits)), plan.workdir, plan.files, plan.masks, plan.file_fds)
     cmd += ["--chdir", plan.workdir, *_bwrap_env(sandbox_env(plan)), "--", *_init(host)]
     if plan.uid is not None:
         cmd += _setpriv(plan, host, pdeath=False)

@@ -64,12 +64,31 @@ READ_CHUNK = 1 << 16
 # Uploads up to this size are written on the event loop: a thread hop costs more than the write.
 INLINE_UPLOAD_BYTES = 1 << 20
 STATUS_FD = 3  # bwrap level: where bwrap writes its JSON status lines (see _init_reaped)
+FIRST_FILE_FD = 10  # bwrap level: uploaded files are open from here on when bwrap starts
 # signals a parent may ignore and a child must not inherit as ignored
 _RESET_SIGNALS = {signal.SIGPIPE, signal.SIGXFSZ, signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM,
                   signal.SIGUSR1, signal.SIGUSR2, signal.SIGALRM, signal.SIGCHLD, signal.SIGTSTP,
                   signal.SIGTTIN, signal.SIGTTOU}
 
 _backends: weakref.WeakSet[LocalBackend] = weakref.WeakSet()
+
+
+def _stop_fd_inheritance() -> None:
+    """Descriptors this process inherited (a pipe from ``uv run``, a terminal's extra fds) would
+    pass into every sandbox that posix_spawn starts: mark them close-on-exec, once."""
+    global _fds_sealed
+    if _fds_sealed:
+        return
+    _fds_sealed = True
+    with contextlib.suppress(OSError):
+        for name in os.listdir("/proc/self/fd"):
+            fd = int(name)
+            if fd > 2:
+                with contextlib.suppress(OSError):
+                    os.set_inheritable(fd, False)
+
+
+_fds_sealed = False
 
 
 def _check_level(name: str | None) -> str | None:
@@ -183,6 +202,7 @@ class LocalBackend:
         self._subreaper = False
         self._warm: dict[tuple, warm_mod.WarmServer] = {}  # environment -> its warm server
         self._warm_lock: asyncio.Lock | None = None
+        _stop_fd_inheritance()
         self.warm_off: str | None = None  # why the warm fast path is not used (None: it is)
         _backends.add(self)
 
@@ -403,9 +423,11 @@ class LocalSandbox:
     # -- running ------------------------------------------------------------------------------
     def _command(self, argv: list[str]) -> tuple[list[str], dict[str, str]]:
         host = self._backend._host
+        bwrap = self.isolation == "bwrap"
         plan = ExecPlan(level=self.isolation, workdir=self.workdir, files=list(self._files), uid=self.uid,
                         limits=self.spec.limits, env=dict(self.spec.env), argv=list(argv),
-                        masks=secret_files(), status_fd=STATUS_FD if self.isolation == "bwrap" else None)
+                        masks=secret_files(), status_fd=STATUS_FD if bwrap else None,
+                        file_fds={rel: FIRST_FILE_FD + i for i, rel in enumerate(self._files)} if bwrap else {})
         return build_command(plan, host), sandbox_env(plan)
 
     def _spawn(self, cmd: list[str], env: dict[str, str]) -> tuple[int, int, int, int | None]:
@@ -420,6 +442,9 @@ class LocalSandbox:
             r_status, w_status = os.pipe2(os.O_CLOEXEC)
             os.set_blocking(r_status, False)  # the read end only: bwrap's writes stay blocking
             actions.append((os.POSIX_SPAWN_DUP2, w_status, STATUS_FD))
+            for i, rel in enumerate(self._files):  # bwrap copies them in (ExecPlan.file_fds)
+                actions.append((os.POSIX_SPAWN_OPEN, FIRST_FILE_FD + i, os.path.join(self.workdir, rel),
+                                os.O_RDONLY | os.O_NOFOLLOW, 0))
         try:
             pid = os.posix_spawn(cmd[0], cmd, env, file_actions=actions,
                                  setsid=True, setsigdef=_RESET_SIGNALS, setsigmask=set())
