@@ -108,12 +108,18 @@ async def test_falls_back_without_a_fixed_hash_seed_or_when_turned_off(monkeypat
         box = await backend.create(SandboxSpec())  # no PYTHONHASHSEED: each process draws its own
         assert "warm" not in box.info
         await box.destroy()
-        monkeypatch.setenv(warm.ENV_VAR, "0")
-        box = await backend.create(SandboxSpec(env=SEED))
-        assert "warm" not in box.info
-        await box.destroy()
     finally:
         await backend.aclose()
+    for flag in (False, None):  # the constructor's flag, then $ACE_WARM=0
+        if flag is None:
+            monkeypatch.setenv(warm.ENV_VAR, "0")
+        off = LocalBackend("bwrap", warm=flag)
+        try:
+            box = await off.create(SandboxSpec(env=SEED))
+            assert "warm" not in box.info and off.warm_off
+            await box.destroy()
+        finally:
+            await off.aclose()
 
 
 async def test_a_command_that_is_not_an_uploaded_script_takes_the_ordinary_path(monkeypatch):
@@ -207,3 +213,12 @@ async def test_the_runner_deletes_its_job_file_so_a_candidate_cannot_read_the_no
         await backend.aclose()
     assert summary["tasks"][0]["candidates"][0]["status"] == "passed"
     assert "job file present: False ['runner.py']" in lines
+
+
+def test_settings_from_a_dotenv_reach_the_local_backend():
+    """make_backend gets the merged settings (environment, .env, ai-code-evals.toml)."""
+    from ai_code_evals.session import make_backend
+
+    assert make_backend("local", {"ACE_WARM": "0"}).warm_off
+    assert make_backend("local", {"ACE_WARM": "1"}).warm_off is None
+    assert make_backend("local", {"ACE_ISOLATION": "rlimits"}).isolation == "rlimits"

@@ -49,8 +49,11 @@ class RunRequest:
 def make_backend(name: str, env: Mapping[str, str]):
     if name == "local":
         from ai_code_evals.sandbox.local import LocalBackend
+        from ai_code_evals.sandbox.warm import enabled as warm_enabled
 
-        return LocalBackend()
+        warm = env.get("ACE_WARM")
+        return LocalBackend(env.get("ACE_ISOLATION") or None,
+                            warm=None if warm is None else warm_enabled(warm))
     if name == "daytona":
         from ai_code_evals.sandbox.daytona import make_daytona_backend
 

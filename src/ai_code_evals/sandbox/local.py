@@ -183,12 +183,13 @@ async def _call(on_line: OnLine, stream: Stream, line: str) -> None:
 
 class LocalBackend:
     """Creates isolated local sandboxes. ``isolation`` is ``None``/``"auto"`` (detect), or one of
-    ``bwrap``, ``unshare``, ``rlimits`` (must work, else ConfigError); env ACE_ISOLATION too."""
+    ``bwrap``, ``unshare``, ``rlimits`` (must work, else ConfigError); env ACE_ISOLATION too.
+    ``warm`` turns the bwrap level's fast path on or off (default: $ACE_WARM, else on)."""
 
     name = "local"
 
     def __init__(self, isolation: str | None = None, *, temp_dir: str | None = None,
-                 host: Host | None = None) -> None:
+                 host: Host | None = None, warm: bool | None = None) -> None:
         self._forced = _check_level(isolation) or _check_level(os.environ.get(ENV_VAR))
         self._host = host or default_host()
         self._temp_parent = temp_dir or tempfile.gettempdir()
@@ -203,7 +204,8 @@ class LocalBackend:
         self._warm: dict[tuple, warm_mod.WarmServer] = {}  # environment -> its warm server
         self._warm_lock: asyncio.Lock | None = None
         _stop_fd_inheritance()
-        self.warm_off: str | None = None  # why the warm fast path is not used (None: it is)
+        # why the warm fast path is not used (None: it is); ``warm`` None: $ACE_WARM decides
+        self.warm_off: str | None = None if (warm_mod.enabled() if warm is None else warm) else "turned off (ACE_WARM)"
         _backends.add(self)
 
     # -- isolation level ---------------------------------------------------------------------
@@ -244,8 +246,7 @@ class LocalBackend:
     def _warm_wanted(self, spec: SandboxSpec, level: str) -> bool:
         """Warm commands need bwrap, root (their own uids), and a fixed hash seed: the forks of
         one server share its seed, so a per-process random seed would become a shared one."""
-        return (level == "bwrap" and self._host.root and self.warm_off is None and warm_mod.enabled()
-                and "PYTHONHASHSEED" in spec.env)
+        return level == "bwrap" and self._host.root and self.warm_off is None and "PYTHONHASHSEED" in spec.env
 
     async def warm_server(self, env: dict[str, str]) -> warm_mod.WarmServer | None:
         """The running warm server for ``env`` (started on first use); None when the fast path

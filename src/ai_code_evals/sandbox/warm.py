@@ -32,8 +32,10 @@ SEND_BUFFER = 4 << 20
 _ERR_KEEP = 4096
 
 
-def enabled() -> bool:
-    return os.environ.get(ENV_VAR, "1").strip().lower() not in ("0", "off", "no", "false")
+def enabled(value: str | None = None) -> bool:
+    """Whether ``value`` (default: $ACE_WARM) leaves the warm path on."""
+    value = os.environ.get(ENV_VAR, "1") if value is None else value
+    return value.strip().lower() not in ("0", "off", "no", "false")
 
 
 @dataclass
