@@ -97,19 +97,19 @@ class RunLog:
             return
         kind = obj.get("type")
         if kind is None or kind in FLUSH_AT_ONCE:  # spec, final report, results...
-            self.flush()
+            self._flush_now()
             return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            self.flush()
+            self._flush_now()
             return
         self._flush_later(loop, 0.0 if kind in FLUSH_THIS_TICK else BATCH_DELAY_S)
 
     def _flush_later(self, loop: asyncio.AbstractEventLoop, delay: float) -> None:
         due = loop.time() + delay
         if self._flush_handle is not None:
-            if self._flush_loop is loop and not loop.is_closed() and self._flush_due <= due:
+            if self._flush_loop is loop and self._flush_due <= due:
                 return  # an earlier flush already covers this line
             self._flush_handle.cancel()
         self._flush_loop, self._flush_due = loop, due
@@ -119,12 +119,13 @@ class RunLog:
     def _flush_batch(self) -> None:
         self._flush_handle = None
         try:
-            self.flush()
+            self._flush_now()
         except InputError as exc:  # no caller to raise to: the next write raises it
             self._deferred_error = exc
 
-    def flush(self) -> None:
-        """Push every buffered line to the kernel now."""
+    def _flush_now(self) -> None:
+        """Push every buffered line to the kernel now. (Not ``flush``: evals_bridge's RecorderLog
+        has its own ``flush``, which flushes evals' recorder.)"""
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None
@@ -193,7 +194,7 @@ class RunLog:
         """Write the final report (when the run finished) and close. Idempotent."""
         if self._fh is None:
             return
-        self.flush()  # what the batch holds goes before the final report
+        self._flush_now()  # what the batch holds goes before the final report
         report = final_report or self.summary
         if report is not None:
             report = dict(report)
