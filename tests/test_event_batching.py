@@ -273,3 +273,21 @@ def test_run_log_ends_complete_after_a_real_run(tmp_path):
     finals = [e for e in record.of_type("snapshot") if e["data"]["state"] == "finished"]
     assert {e["sample_id"] for e in finals} == {"add#0", "add#1"}
     assert any(e["data"]["text"] == "hm" for e in record.of_type("stdout"))
+
+
+def test_a_batch_left_by_a_loop_that_ended_goes_out_with_the_next_loops_batch(tmp_path):
+    path = tmp_path / "run.jsonl"
+    log = RunLog(path, "r")
+
+    async def first():
+        log.on_event(snap(0))  # its timer never fires: the loop ends first
+
+    async def second():
+        log.on_event(snap(1))
+        await asyncio.sleep(BATCH_DELAY_S * 4)
+
+    asyncio.run(first())
+    assert on_disk(path) == []
+    asyncio.run(second())
+    assert [e["data"]["seq"] for e in read_record(path).events] == [0, 1]
+    log.close()
