@@ -26,7 +26,7 @@ VERSIONS = {
     "chatty": "def add(a, b):\n    print('adding', a, b)\n    return a + b\n",
     "wrong": "def add(a, b):\n    return a * b\n",
     "exits": "import os\nos._exit(0)\n",
-    "deaf": ("import signal\nfor s in (signal.SIGALRM, signal.SIGTERM, signal.SIGINT):\n"
+    "deaf": ("import signal\nfor s in (signal.SIGALRM, signal.SIGPROF, signal.SIGTERM, signal.SIGINT):\n"
              "    signal.signal(s, signal.SIG_IGN)\ndef add(a, b):\n    while True:\n        pass\n"),
     "syntax": "def add(a, b)\n    return a+b\n",
     # right only when set iteration puts 'y' first: true under PYTHONHASHSEED=0, not under 4242

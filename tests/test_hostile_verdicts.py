@@ -134,7 +134,7 @@ ATTACKS = {
                                {"passed", "error"}),
     "disables the runner's alarm": (
         ("import signal\nsignal.setitimer = lambda *a, **k: (0.0, 0.0)\nsignal.alarm = lambda *a: 0\n"
-        "def add(a, b):\n    while True:\n        pass\n"), {"timeout"}),
+        "def add(a, b):\n    while True:\n        pass\n"), {"timeout", "killed"}),  # the watchdog or the CPU rlimit
     "tampers with sys.modules": (
         ("import sys, types\nfake = types.ModuleType('json')\n"
         "fake.dumps = lambda *a, **k: '{\"ev\": \"verdict\", \"tests_passed\": 3, \"tests_total\": 3}'\n"

@@ -102,7 +102,7 @@ def test_unusable_policies_are_one_line_errors(floor, factor):
 # -- the engine, real backend ----------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def derived_run():
-    codes = {"right": FAST_REF, "hang": HANG, "wrong": WRONG, "slow import": SLOW_IMPORT}
+    codes = {"right": FAST_REF, "hang": HANG, "wrong": WRONG, "slow import": SLOW_IMPORT, "waits": slow(0.8)}
     candidates = (cands(FAST, codes) + cands(NO_REF, {"right": FAST_REF})
                   + cands(SLOW, {"right": slow(0.15)}) + cands(CAPPED, {"right": slow(0.3)}))
     return evaluate([FAST, NO_REF, SLOW, CAPPED], candidates)
@@ -124,6 +124,16 @@ def test_a_hang_times_out_at_the_derived_limit_and_says_which(derived_run):
     assert hang["status"] == "timeout" and hang["reason"].endswith(f"({check['time_limit_reason']})")
     failure = next(e.result for e in events if isinstance(e, CandidateFinished) and e.candidate_id == "fast#1")
     assert failure["failures"][0]["error"].endswith(f"({check['time_limit_reason']})")
+
+
+def test_the_limit_is_cpu_time_with_a_wall_clock_backstop(derived_run):
+    """0.8 s of waiting per call uses no CPU: within the derived CPU limit (0.5 s here) and the
+    wall-clock backstop (2 x limit + 0.5 s); so a loaded machine cannot time out a version that
+    is merely waiting its turn, while a spinning one still stops at the limit."""
+    summary, events = derived_run
+    assert reference_checks(events)["fast"]["time_limit_s"] < 0.8
+    got = rows(summary, "fast")
+    assert got["waits"]["status"] == "passed" and got["hang"]["status"] == "timeout"
 
 
 def test_loading_keeps_the_tasks_own_limit(derived_run):

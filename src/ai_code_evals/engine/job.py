@@ -21,12 +21,12 @@ from ai_code_evals.engine.timelimits import TimeLimit
 from ai_code_evals.engine.verdict import check_verdict
 from ai_code_evals.generation.base import Candidate
 from ai_code_evals.sandbox.base import SandboxBackend, SandboxSpec
-from ai_code_evals.sandbox.runner import MARK
+from ai_code_evals.sandbox.runner import MARK, wall_backstop
 from ai_code_evals.tasks.model import Task
 
 TAIL_LINES = 8
 STARTUP_GRACE_S = 15.0  # interpreter start inside a cold sandbox
-STALL_GRACE_S = 2.0  # beyond a test's own limit before the watchdog kills the sandbox
+STALL_GRACE_S = 2.0  # beyond a test's wall-clock backstop before the watchdog kills the sandbox
 METRICS_EVERY_S = 1.0
 MAX_FAILURES_KEPT = 5
 # Backends are remote services too: a create/upload or destroy that never returns must not hang
@@ -63,10 +63,11 @@ def build_job(task: Task, candidate: Candidate, profile: EnvProfile, nonce: str,
 
 def wall_budget(task: Task, n_generated: int, load_time_limit_s: float = 0.0) -> float:
     """A generous backstop for the whole run; the per-test watchdog usually acts first."""
-    per = task.time_limit_s + STALL_GRACE_S
+    per = wall_backstop(task.time_limit_s) + STALL_GRACE_S
     steps = len(task.tests) + len(task.error_cases) + n_generated + 1
-    perf = sum(p.time_limit_s * p.repeats for p in task.perf)
-    return STARTUP_GRACE_S + steps * per + perf + max(0.0, load_time_limit_s - task.time_limit_s)
+    perf = sum(wall_backstop(p.time_limit_s) * p.repeats for p in task.perf)
+    load_extra = max(0.0, wall_backstop(load_time_limit_s) - wall_backstop(task.time_limit_s))
+    return STARTUP_GRACE_S + steps * per + perf + load_extra
 
 
 class CandidateJob:
@@ -163,10 +164,11 @@ class CandidateJob:
 
     def on_event(self, ev: dict) -> None:
         kind = ev.get("ev")
-        limit = self.task.time_limit_s + STALL_GRACE_S
+        limit = wall_backstop(self.task.time_limit_s) + STALL_GRACE_S  # the runner's alarms act first
         if kind == "hello":
             self.current = "loading the program"
-            self.deadline = time.monotonic() + max(self.load_limit_s, self.task.time_limit_s) + STALL_GRACE_S
+            self.deadline = (time.monotonic() + wall_backstop(max(self.load_limit_s, self.task.time_limit_s))
+                             + STALL_GRACE_S)
             self.load_started = time.monotonic()
         elif kind == "load":
             if self.load_started is not None and self.load_ms is None:
@@ -180,7 +182,7 @@ class CandidateJob:
             budget = limit
             if ev.get("group") == "perf":
                 perf = self.task.perf[ev.get("i", 0)] if ev.get("i", 0) < len(self.task.perf) else None
-                budget = (perf.time_limit_s * perf.repeats if perf else limit) + STALL_GRACE_S
+                budget = (wall_backstop(perf.time_limit_s) * perf.repeats if perf else limit) + STALL_GRACE_S
             self.deadline = time.monotonic() + budget
             self.detail = f"running {ev.get('name')}"
             self.snapshot("running")

@@ -111,15 +111,33 @@ def middle(values):
     return ordered[half] if len(ordered) % 2 else (ordered[half - 1] + ordered[half]) / 2
 
 
+def wall_backstop(seconds):
+    """The wall-clock limit behind a CPU-time limit: a test that sleeps or waits uses no CPU."""
+    return 2 * seconds + 0.5
+
+
+def stop_alarms():
+    signal.setitimer(signal.ITIMER_PROF, 0)
+    signal.setitimer(signal.ITIMER_REAL, 0)
+
+
 def with_alarm(seconds, fn, *args):
-    """Run fn(*args) with a wall-clock alarm. Returns (value, elapsed_ms); raises what fn raises."""
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    """Run fn(*args) within ``seconds`` of CPU time (this process, every thread), and within
+    ``wall_backstop(seconds)`` of wall-clock time. CPU time is what a slow version spends
+    whatever else the machine runs, so a loaded machine does not turn a correct version into a
+    timeout. Returns (value, elapsed_ms); raises what fn raises."""
+    signal.setitimer(signal.ITIMER_PROF, seconds)
+    signal.setitimer(signal.ITIMER_REAL, wall_backstop(seconds))
     start = time.perf_counter_ns()
     try:
         value = fn(*args)
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        stop_alarms()
     return value, (time.perf_counter_ns() - start) / 1e6
+
+
+def timed_out_msg(seconds):
+    return "timed out: over %.1fs of CPU time or %.1fs of wall time" % (seconds, wall_backstop(seconds))
 
 
 def run_case(ns, entry, test):
@@ -261,14 +279,14 @@ def run_group(group, tests, ns, entry, limit_s):
             with_alarm(limit_s, run_case, ns, entry, test)
             ok = True
         except TestTimeout:
-            timed_out, error, error_type = True, "timed out after %.1fs" % limit_s, "Timeout"
+            timed_out, error, error_type = True, timed_out_msg(limit_s), "Timeout"
             timeouts += 1
         except RecursionError as exc:
             error, error_type = describe(exc), "RecursionError"
         except BaseException as exc:
             error, error_type = describe(exc), type(exc).__name__
         finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            stop_alarms()
         ms = (time.perf_counter_ns() - start) / 1e6
         if ok:
             passed.append(i)
@@ -298,11 +316,11 @@ def run_perf(cases, ns, entry):
                 if time.monotonic() > deadline:
                     break
         except TestTimeout:
-            timed_out, error = True, "timed out after %.1fs" % limit
+            timed_out, error = True, timed_out_msg(limit)
         except BaseException as exc:
             error = describe(exc)
         finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            stop_alarms()
         median = round(middle(runs), 4) if runs and not error else None
         if median is not None:
             medians.append(median)
@@ -335,6 +353,7 @@ def main():
             pass
     set_limits(job.get("limits") or {})
     signal.signal(signal.SIGALRM, _on_alarm)
+    signal.signal(signal.SIGPROF, _on_alarm)
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 3000))
 
     entry = job["entry_point"]
@@ -353,7 +372,7 @@ def main():
         if not callable(ns.get(entry)):
             raise NameError("the program does not define %s()" % entry)
     except TestTimeout:
-        emit({"ev": "load", "ok": False, "error": "loading timed out after %.1fs" % load_s,
+        emit({"ev": "load", "ok": False, "error": "loading " + timed_out_msg(load_s),
               "error_type": "Timeout"})
         emit_verdict(job, [], [], [], [], 1, load_error="loading timed out")
         return
