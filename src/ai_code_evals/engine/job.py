@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import secrets
 import time
@@ -36,6 +37,7 @@ DESTROY_TIMEOUT_S = 30.0
 _stray_destroys: set[asyncio.Future] = set()  # destroys that outlived their timeout, kept referenced
 
 
+@functools.cache
 def runner_source() -> bytes:
     return resources.files("ai_code_evals.sandbox").joinpath("runner.py").read_bytes()
 

@@ -79,6 +79,9 @@ class Engine:
         self.sem = asyncio.Semaphore(max(1, config.jobs))
         self.tasks = {t.id: t for t in config.tasks}
         self.candidates: dict[str, list[Candidate]] = {t.id: [] for t in config.tasks}
+        self.given: dict[str, list[Candidate]] = {}  # the config's candidates by task, in order
+        for c in config.candidates or []:
+            self.given.setdefault(c.task_id, []).append(c)
         self.results: dict[tuple[str, str], CandidateResult] = dict(config.finished)
         self.selections: dict[str, dict] = {}
         self.task_errors: dict[str, list[str]] = {}  # problems with the task itself, not its candidates
@@ -115,7 +118,7 @@ class Engine:
 
     async def _candidates_for(self, task: Task):
         """Given candidates for this task (samples, pack, or a resumed log) else generated ones."""
-        given = [c for c in self.cfg.candidates or [] if c.task_id == task.id]
+        given = self.given.get(task.id, [])
         if given or self.cfg.generator is None:
             for c in given:
                 yield c

@@ -83,7 +83,7 @@ def select_by_score(results: list[CandidateResult]) -> Selection:
 def combine_profiles(per_profile: list[CandidateResult]) -> CandidateResult:
     """One row per candidate for the summary: the first profile's facts, the mean score,
     and the worst status when profiles disagree (the reason says where)."""
-    first = per_profile[0].model_copy(deep=True)
+    first = per_profile[0].model_copy()  # shallow: only score, status and reason are reassigned
     if len(per_profile) == 1:
         return first
     first.score = round(mean(r.score or 0.0 for r in per_profile), 2)
