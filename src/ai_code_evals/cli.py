@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="versions to generate per task")
     run.add_argument("--model", help="model name for --generator openai (default: $ACE_MODEL)")
     run.add_argument("--backend", choices=["local", "daytona"], default="local", help="sandbox backend")
-    run.add_argument("--jobs", type=int, metavar="N", help="parallel sandboxes (default: cores for local)")
+    run.add_argument("--jobs", type=int, metavar="N", help="parallel sandboxes (default: cores + 1 for local, 8 for daytona)")
     run.add_argument("--env", action="append", metavar="PROFILE",
                      help="environment profile, repeatable: default, low-memory, hash-seed")
     run.add_argument("--select", choices=["score", "agreement", "judge"], default="score",
