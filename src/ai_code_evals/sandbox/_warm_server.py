@@ -49,6 +49,8 @@ CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
 NAMESPACES = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 16384, 1 << 18
 PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 24, 38
+PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
+SYS_CAPSET = {"x86_64": 126, "aarch64": 91}.get(os.uname().machine, 126)
 WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run")  # fresh tmpfs per command (bwrap made them shared)
 CACHE_MAX = 16
 
@@ -56,6 +58,7 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
 _libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
 _libc.unshare.argtypes = [ctypes.c_int]
+_libc.syscall.argtypes = [ctypes.c_long, ctypes.c_char_p, ctypes.c_char_p]
 SERVER_PID = os.getpid()
 _compiled = {}  # script source -> code object, compiled once here and inherited by every fork
 
@@ -152,18 +155,31 @@ def _build_view(req):
     _write_files(work, req["files"])
 
 
+def _clear_capabilities():
+    """Empty the effective, permitted and inheritable sets (capset, version 3)."""
+    header = struct.pack("=Ii", 0x20080522, 0)
+    data = bytes(24)  # two {effective, permitted, inheritable} u32 triples, all zero
+    _check(_libc.syscall(SYS_CAPSET, header, data), "capset")
+
+
 def _drop_privileges(req):
+    """rlimits, then every capability gone (bounding and ambient sets too), then the command's
+    own uid (as root; without root the server lives in a user namespace holding only the
+    user's own uid, and the command keeps it, with no capabilities), then no_new_privs."""
     for name, pair in req["rlimits"].items():
         resource.setrlimit(getattr(resource, name), tuple(pair))
     for cap in range(LAST_CAP + 1):
         _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
+    _check(_libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), "clear ambient capabilities")
     uid = req["uid"]
-    os.setgroups([])
-    os.setresgid(uid, uid, uid)
-    os.setresuid(uid, uid, uid)  # clears the permitted and effective capability sets
+    if uid is not None:
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)  # clears the permitted and effective capability sets
+        if os.geteuid() != uid or os.getuid() != uid:
+            raise SetupError("could not drop privileges")
+    _clear_capabilities()
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
-    if os.geteuid() != uid or os.getuid() != uid:
-        raise SetupError("could not drop privileges")
 
 
 def _run_command(req, script_code):
@@ -241,15 +257,21 @@ def _holder(req, fds, script_code):
     os.dup2(out, 1)
     os.dup2(err, 2)
     os.closerange(3, 1 << 16)
+    init = []
+    # the server's "kill": end the namespace through its pid 1 and exit once the kernel has
+    # emptied it, so the exit report still means that nothing of the command is left
+    signal.signal(signal.SIGTERM, lambda *_: os.kill(init[0], signal.SIGKILL) if init else os._exit(FAILED))
     try:
         _check(_libc.unshare(NAMESPACES), "unshare")
         pid = os.fork()
         if pid == 0:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
             try:
                 _init(req, script_code)
             except BaseException as exc:
                 os.write(2, ("ace-warm: %s\n" % exc).encode())
             os._exit(FAILED)
+        init.append(pid)
         _, status = os.waitpid(pid, 0)
         os._exit(_exit_code(status))
     except BaseException as exc:
@@ -294,7 +316,7 @@ def serve(sock):
                         pid = by_id.get(req.get("id"))
                         if pid is not None:
                             try:
-                                os.kill(pid, signal.SIGKILL)
+                                os.kill(pid, signal.SIGTERM)  # see _holder
                             except OSError:
                                 pass
                         continue

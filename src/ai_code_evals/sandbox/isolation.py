@@ -309,14 +309,15 @@ def bwrap_command(plan: ExecPlan, host: Host) -> list[str]:
 
 def warm_server_command(host: Host, env: dict[str, str], masks: list[str], source: str) -> list[str]:
     """The long-lived bwrap sandbox of a warm server (``warm.py``): the same view as
-    ``bwrap_command`` without a working directory, kept as root with its capabilities so that
-    the server can confine each command it forks (root only: commands need their own uids).
-    The server's source goes on the command line: its file may sit in a directory we hide."""
+    ``bwrap_command`` without a working directory, with capabilities so that the server can
+    confine each command it forks: as root, real ones (commands then get their own uids);
+    otherwise ones inside a user namespace holding only the user's own uid, where no further
+    user namespace can be made (commands keep that uid, without capabilities). The server's source goes on the command line: its file may sit in a directory we hide."""
     if host.bwrap is None:
         raise OSError("bwrap not found")
-    if not host.root:
-        raise OSError("the warm server needs root (each command gets its own uid)")
     cmd = [host.bwrap, *BWRAP_NAMESPACES, "--cap-add", "ALL"]
+    if not host.root:
+        cmd += ["--unshare-user", "--uid", str(os.getuid()), "--gid", str(os.getgid()), "--disable-userns"]
     cmd += _bwrap_view(host, str(SMALL_TMPFS), None, [], masks)
     cmd += ["--chdir", "/", *_bwrap_env(env), "--", host.app_python, *_python_flags(host.app_python), "-c", source]
     return cmd

@@ -244,9 +244,9 @@ class LocalBackend:
 
     # -- the warm fast path (warm.py) -------------------------------------------------------
     def _warm_wanted(self, spec: SandboxSpec, level: str) -> bool:
-        """Warm commands need bwrap, root (their own uids), and a fixed hash seed: the forks of
-        one server share its seed, so a per-process random seed would become a shared one."""
-        return level == "bwrap" and self._host.root and self.warm_off is None and "PYTHONHASHSEED" in spec.env
+        """Warm commands need bwrap and a fixed hash seed: the forks of one server share its
+        seed, so a per-process random seed would become a shared one."""
+        return level == "bwrap" and self.warm_off is None and "PYTHONHASHSEED" in spec.env
 
     async def warm_server(self, env: dict[str, str]) -> warm_mod.WarmServer | None:
         """The running warm server for ``env`` (started on first use); None when the fast path
@@ -522,7 +522,7 @@ class LocalSandbox:
                         env=dict(self.spec.env), argv=argv)
         request = {"uid": self.uid, "workdir": self.workdir, "files": dict(self._mem or {}), "argv": argv,
                    "env": sandbox_env(plan),
-                   "rlimits": rlimit_pairs(limits, True), "tmp_size": disk_budget(limits),
+                   "rlimits": rlimit_pairs(limits, self.uid is not None), "tmp_size": disk_budget(limits),
                    "small_size": SMALL_TMPFS}
         r_out, w_out = os.pipe2(os.O_CLOEXEC)
         r_err, w_err = os.pipe2(os.O_CLOEXEC)
@@ -554,14 +554,15 @@ class LocalSandbox:
             left = 0
             if not exited.done():
                 timed_out = not done
-                await server.kill(ident)
-                left = await asyncio.to_thread(procs.kill_all, None, self.uid)
+                await server.kill(ident)  # its exit report comes once the namespace is empty
+                if self.uid is not None:  # and as root, every process of its uid, at once
+                    left = await asyncio.to_thread(procs.kill_all, None, self.uid)
             try:
                 end = await asyncio.wait_for(asyncio.shield(exited), WARM_EXIT_WAIT_S)
             except (SandboxError, TimeoutError):
                 if not timed_out and not failure:
                     raise
-                left = await asyncio.to_thread(procs.kill_all, None, self.uid)
+                left = await asyncio.to_thread(procs.kill_all, None, self.uid) if self.uid is not None else 1
             self._warm_run = None
             self._clean = left == 0
             await self._drain(pumps)
