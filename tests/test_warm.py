@@ -293,3 +293,15 @@ def test_without_root_the_warm_path_runs_commands_as_the_user_without_capabiliti
     assert probe["net"] == ["lo"] and max(probe["pids"]) <= 3 and probe["userns"] == -1
     assert out["spin"]["timed_out"] and out["spin"]["lines"].count("spin") == 4
     assert out["left"] == []
+
+
+def test_a_backend_used_from_two_event_loops_starts_a_server_in_each(monkeypatch):
+    monkeypatch.setenv(warm.ENV_VAR, "1")
+    backend = LocalBackend("bwrap")
+    try:
+        first, _, info1 = asyncio.run(probe(backend, "one"))
+        second, _, info2 = asyncio.run(probe(backend, "two"))
+        assert info1.get("warm") is True and info2.get("warm") is True
+        assert first["argv"] == ["probe.py", "one"] and second["argv"] == ["probe.py", "two"]
+    finally:
+        backend.close_sync()

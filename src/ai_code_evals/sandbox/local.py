@@ -257,6 +257,8 @@ class LocalBackend:
         env = {k: v for k, v in env.items() if k.startswith("PYTHON")}
         key = tuple(sorted(env.items()))
         server = self._warm.get(key)
+        if server is not None and not server.dead and server.loop is not asyncio.get_running_loop():
+            server.close()  # started under another event loop (a second asyncio.run): start anew
         if server is not None and not server.dead:
             return server
         if self._warm_lock is None:

@@ -64,6 +64,11 @@ class WarmServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.dead: str | None = None  # why it stopped working
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The event loop the server's replies are read on."""
+        return self._loop
+
     # -- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
         loop = self._loop = asyncio.get_running_loop()
