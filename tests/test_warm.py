@@ -46,6 +46,8 @@ PROBE = textwrap.dedent("""
         "tmp_before": tmp_before, "hostname": os.uname().nodename,
         "net": sorted(name for _, name in __import__("socket").if_nameindex()),
         "nofile": __import__("resource").getrlimit(__import__("resource").RLIMIT_NOFILE)[0],
+        "exe": os.access(sys.executable, os.X_OK), "prefixes": all(os.path.isdir(p) for p in (
+            sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable)))),
     }), flush=True)
 """)
 
@@ -84,6 +86,7 @@ async def test_commands_are_forked_fresh_and_confined(monkeypatch):
         assert max(got["pids"]) <= 3  # its own pid namespace: init, itself (and maybe nothing else)
         assert got["hostname"] == "sandbox" and got["net"] == ["lo"]
         assert got["nofile"] == 77
+        assert got["exe"] and got["prefixes"]  # the interpreter stays reachable (a venv under /tmp too)
     assert a["uid"] != b["uid"] or not HOST.root
     assert ra.cpu_s is not None and ra.max_rss_kib
 

@@ -23,7 +23,7 @@ signal death as 128+N) and the kernel kills and reaps whatever else is left in t
 before the holder's wait returns: an exit report means the command's processes are all gone.
 
 Protocol on fd 3 (a unix stream socket): frames of a 4-byte big-endian length and ``marshal``
-data. Requests: ``{"op": "run", "id", "uid", "workdir", "files": {rel: bytes}, "argv", "env",
+data. Requests: ``{"op": "run", "id", "uid", "workdir", "files": {rel: bytes}, "argv", "env", "keep",
 "rlimits": {name: (soft, hard)}, "tmp_size", "small_size"}`` with the command's stdout and
 stderr write ends attached (SCM_RIGHTS); ``{"op": "kill", "id"}``. Replies: ``{"op": "exit",
 "id", "status", "cpu", "maxrss"}`` and ``{"op": "error", "id", "error"}``.
@@ -47,7 +47,8 @@ FAILED = 125
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
 NAMESPACES = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET
-MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 16384, 1 << 18
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND = 1, 2, 4, 8, 32, 4096
+MS_REC, MS_PRIVATE = 16384, 1 << 18
 PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 24, 38
 PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
 SYS_CAPSET = {"x86_64": 126, "aarch64": 91}.get(os.uname().machine, 126)
@@ -140,15 +141,38 @@ def _write_files(workdir, files):
             os.close(fd)
 
 
+def _under(path, top):
+    return path == top or path.startswith(top.rstrip("/") + "/")
+
+
+def _remount_ro(path):
+    """Make a bind mount read-only, keeping the flags a user namespace may not drop."""
+    flags = MS_REMOUNT | MS_BIND | MS_RDONLY
+    st = os.statvfs(path)
+    for bit, flag in ((os.ST_NOSUID, MS_NOSUID), (os.ST_NODEV, MS_NODEV), (os.ST_NOEXEC, MS_NOEXEC),
+                      (os.ST_NOATIME, 1024), (os.ST_NODIRATIME, 2048), (os.ST_RELATIME, 1 << 21)):
+        if st.f_flag & bit:
+            flags |= flag
+    _mount(None, path, None, flags)
+
+
 def _build_view(req):
-    """Inside the new mount namespace: nothing propagates out, fresh /proc and tmpfs mounts."""
+    """Inside the new mount namespace: nothing propagates out, fresh /proc and tmpfs mounts. The
+    interpreter's own directories (a virtualenv under /tmp, say) are bound back, read-only."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    keep = [(os.open(p, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC), p) for p in req.get("keep", [])
+            if any(_under(p, w) for w in WRITABLE) and os.path.isdir(p)]
     for path in WRITABLE:
         if os.path.isdir(path):
             size = req["tmp_size"] if path == "/tmp" else req["small_size"]
             mode = "1777" if path != "/run" else "755"
             _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "mode=%s,size=%d" % (mode, size))
+    for fd, path in keep:
+        os.makedirs(path, 0o755, exist_ok=True)
+        _mount("/proc/self/fd/%d" % fd, path, None, MS_BIND | MS_REC)
+        _remount_ro(path)
+        os.close(fd)
     work = req["workdir"]
     os.makedirs(work, 0o755, exist_ok=True)
     _mount("tmpfs", work, "tmpfs", MS_NOSUID | MS_NODEV, "mode=777,size=%d" % req["tmp_size"])

@@ -523,7 +523,7 @@ class LocalSandbox:
         plan = ExecPlan(level=self.isolation, workdir=self.workdir, files=[], uid=self.uid, limits=limits,
                         env=dict(self.spec.env), argv=argv)
         request = {"uid": self.uid, "workdir": self.workdir, "files": dict(self._mem or {}), "argv": argv,
-                   "env": sandbox_env(plan),
+                   "env": sandbox_env(plan), "keep": self._backend._host.prefixes(),
                    "rlimits": rlimit_pairs(limits, self.uid is not None), "tmp_size": disk_budget(limits),
                    "small_size": SMALL_TMPFS}
         r_out, w_out = os.pipe2(os.O_CLOEXEC)
