@@ -65,7 +65,9 @@ def test_every_version_gets_the_status_it_earned(default_run):
     assert rows["exits"]["status"] == "error" and "before reporting a verdict" in rows["exits"]["reason"]
     assert rows["deaf"]["status"] == "timeout" and "stopped responding in test 1" in rows["deaf"]["reason"]
     assert rows["syntax"]["status"] == "error" and "SyntaxError" in rows["syntax"]["reason"]
-    assert summary["tasks"][0]["winner"] in ("add#0", "add#1")
+    assert rows["hashy"]["status"] == "passed"  # right under the default profile's hash seed
+    # the winner is one of the passing versions; which one is a matter of measured speed and memory
+    assert summary["tasks"][0]["winner"] in {r["id"] for r in rows.values() if r["status"] == "passed"}
     assert summary["tasks"][0]["reason"].startswith(summary["tasks"][0]["winner"])
     assert summary["pass_at_k"]["1"] == pytest.approx(sum(r["status"] == "passed" for r in rows.values()) / 7, abs=1e-3)
 
