@@ -31,7 +31,7 @@ import threading
 import time
 import uuid
 import weakref
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import PurePosixPath
 from types import SimpleNamespace
 
@@ -181,6 +181,17 @@ async def _call(on_line: OnLine, stream: Stream, line: str) -> None:
         await result
 
 
+@dataclass
+class _Output:
+    """A running command's output forwarding: caps per stream, the pumps, and the first
+    failure of ``on_line`` (which stops the command)."""
+
+    caps: dict[str, LineCap]
+    pumps: list[asyncio.Future] = field(default_factory=list)
+    failure: list[BaseException] = field(default_factory=list)
+    failed: asyncio.Event = field(default_factory=asyncio.Event)
+
+
 class LocalBackend:
     """Creates isolated local sandboxes. ``isolation`` is ``None``/``"auto"`` (detect), or one of
     ``bwrap``, ``unshare``, ``rlimits`` (must work, else ConfigError); env ACE_ISOLATION too.
@@ -315,7 +326,8 @@ class LocalBackend:
                     procs.kill_all(None, slot.uid)
                     if level == "rlimits":  # the only level where it can write to shared directories
                         procs.remove_owned(slot.uid, SHARED_WRITABLE)
-            workdir = self._new_workdir(virtual=self._warm_wanted(spec, level))
+            warm = self._warm_wanted(spec, level)
+            workdir = self._new_workdir(virtual=warm)
             if level == "rlimits":  # the real directory is the sandbox's working directory
                 if slot is not None and not self._subreaper:
                     self._subreaper = procs.become_subreaper()
@@ -329,7 +341,7 @@ class LocalBackend:
             if isinstance(exc, SandboxError):
                 raise
             raise SandboxError(f"cannot create a local sandbox: {exc}") from exc
-        box = LocalSandbox(self, spec, level, workdir, slot, warm=self._warm_wanted(spec, level))
+        box = LocalSandbox(self, spec, level, workdir, slot, warm=warm)
         self._live.add(box)
         return box
 
@@ -494,16 +506,18 @@ class LocalSandbox:
         for rel, data in files.items():
             _safe_write(self.workdir, rel, data)
 
-    def _start_pumps(self, r_out: int, r_err: int, on_line: OnLine, caps: dict, failure: list,
-                     failed: asyncio.Event) -> list[asyncio.Future]:
+    def _start_output(self, r_out: int, r_err: int, on_line: OnLine) -> _Output:
+        """Forward both pipes, capped, to ``on_line`` until they end."""
         loop = asyncio.get_running_loop()
-        pumps = []
+        out = _Output(caps={"stdout": LineCap(self.spec.limits.output_bytes),
+                            "stderr": LineCap(self.spec.limits.output_bytes)})
         for fd, name in ((r_out, "stdout"), (r_err, "stderr")):
             pipe = os.fdopen(fd, "rb", buffering=0)
-            pump = asyncio.ensure_future(self._pump(loop, pipe, name, caps[name], on_line, failure, failed))
+            pump = asyncio.ensure_future(self._pump(loop, pipe, name, out.caps[name], on_line, out.failure,
+                                                    out.failed))
             pump.add_done_callback(lambda _, p=pipe: p.close())  # also when cancelled before starting
-            pumps.append(pump)
-        return pumps
+            out.pumps.append(pump)
+        return out
 
     @staticmethod
     async def _drain(pumps: list[asyncio.Future]) -> None:
@@ -512,8 +526,17 @@ class LocalSandbox:
             p.cancel()
         await asyncio.gather(*pumps, return_exceptions=True)
 
-    def _caps(self) -> dict[str, LineCap]:
-        return {"stdout": LineCap(self.spec.limits.output_bytes), "stderr": LineCap(self.spec.limits.output_bytes)}
+    @staticmethod
+    async def _wait_end(exited: asyncio.Future, out: _Output, timeout_s: float) -> bool:
+        """Until the command exits, forwarding its output fails, or ``timeout_s`` passes;
+        False when the time ran out."""
+        watch = asyncio.ensure_future(out.failed.wait())
+        try:
+            done, _ = await asyncio.wait({exited, watch}, timeout=max(0.0, timeout_s),
+                                         return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            watch.cancel()
+        return bool(done)
 
     async def _exec_warm(self, server: warm_mod.WarmServer, argv: list[str], on_line: OnLine,
                          timeout_s: float) -> ExecResult:
@@ -540,34 +563,26 @@ class LocalSandbox:
         self._warm_run = (server, ident)
         self._clean = False
         started = time.monotonic()
-        caps = self._caps()
-        failure: list[BaseException] = []
-        failed = asyncio.Event()
-        pumps = self._start_pumps(r_out, r_err, on_line, caps, failure, failed)
+        out = self._start_output(r_out, r_err, on_line)
         timed_out = False
         end: warm_mod.Exit | None = None
         try:
-            watch = asyncio.ensure_future(failed.wait())
-            try:
-                done, _ = await asyncio.wait({exited, watch}, timeout=max(0.0, timeout_s),
-                                             return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                watch.cancel()
+            in_time = await self._wait_end(exited, out, timeout_s)
             left = 0
             if not exited.done():
-                timed_out = not done
+                timed_out = not in_time
                 await server.kill(ident)  # its exit report comes once the namespace is empty
                 if self.uid is not None:  # and as root, every process of its uid, at once
                     left = await asyncio.to_thread(procs.kill_all, None, self.uid)
             try:
                 end = await asyncio.wait_for(asyncio.shield(exited), WARM_EXIT_WAIT_S)
             except (SandboxError, TimeoutError):
-                if not timed_out and not failure:
+                if not timed_out and not out.failure:
                     raise
                 left = await asyncio.to_thread(procs.kill_all, None, self.uid) if self.uid is not None else 1
             self._warm_run = None
             self._clean = left == 0
-            await self._drain(pumps)
+            await self._drain(out.pumps)
         finally:
             if self._warm_run is not None:  # cancelled or failed: kill what is left, synchronously
                 self._warm_run = None
@@ -578,13 +593,13 @@ class LocalSandbox:
             if self._destroyed:
                 self.cleanup_sync()
             exited.cancel()
-            for p in pumps:
+            for p in out.pumps:
                 p.cancel()
-        if failure:
-            raise failure[0]
+        if out.failure:
+            raise out.failure[0]
         status = end.status if end is not None else signal.SIGKILL
         usage = SimpleNamespace(ru_utime=end.cpu_s, ru_stime=0.0, ru_maxrss=end.max_rss_kib) if end else None
-        return self._result(status, usage, timed_out, time.monotonic() - started, caps)
+        return self._result(status, usage, timed_out, time.monotonic() - started, out.caps)
 
     async def _exec_cold(self, argv: list[str], on_line: OnLine, timeout_s: float) -> ExecResult:
         """Run a command through the level's wrapper (bwrap, unshare, or the launcher)."""
@@ -597,24 +612,12 @@ class LocalSandbox:
         self._clean = False
         loop = asyncio.get_running_loop()
         started = time.monotonic()
-        caps = self._caps()
-        failure: list[BaseException] = []
-        failed = asyncio.Event()
-        pumps = self._start_pumps(r_out, r_err, on_line, caps, failure, failed)
+        out = self._start_output(r_out, r_err, on_line)
         exited = self._exit_future(loop, pid)
-        timed_out = False
         status = rusage = None
         try:
             # timeout_s is the contract (the engine sizes it per task); limits.wall_s is not applied
-            limit = timeout_s
-            watch = asyncio.ensure_future(failed.wait())
-            try:
-                done, _ = await asyncio.wait({exited, watch}, timeout=max(0.0, limit),
-                                             return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                watch.cancel()
-            if not done:
-                timed_out = True
+            timed_out = not await self._wait_end(exited, out, timeout_s)
             # Kill the rest of the tree while the leader is unreaped (its pid and group stay ours).
             # Usually the command ended by itself: then bwrap's report proves the sandbox empty,
             # or else one scan, done right here, finds nothing alive; otherwise kill in a thread
@@ -631,20 +634,20 @@ class LocalSandbox:
                 # we are its subreaper: reap what the leader's death re-parented to us
                 left = await asyncio.to_thread(procs.kill_all, None, self.uid)
             self._clean = left == 0
-            await self._drain(pumps)
+            await self._drain(out.pumps)
         finally:
             if self._pid is not None:  # cancelled or failed: kill and reap synchronously
                 self._kill_and_reap_sync()
             if self._destroyed:  # destroyed while running: finish what destroy() could not
                 self.cleanup_sync()
             exited.cancel()
-            for p in pumps:
+            for p in out.pumps:
                 p.cancel()
             if r_status is not None:
                 os.close(r_status)
-        if failure:
-            raise failure[0]
-        return self._result(status, rusage, timed_out, time.monotonic() - started, caps)
+        if out.failure:
+            raise out.failure[0]
+        return self._result(status, rusage, timed_out, time.monotonic() - started, out.caps)
 
     def _reap(self, pid: int) -> tuple[int, object | None]:
         """Collect the exited command (it has exited: this does not block)."""
