@@ -17,7 +17,7 @@ from importlib import resources
 
 from ai_code_evals.engine.events import CandidateFinished, EngineNotice, EventBus, OutputLine, Snapshot
 from ai_code_evals.engine.profiles import EnvProfile
-from ai_code_evals.engine.results import CandidateResult, decide_status
+from ai_code_evals.engine.results import CandidateResult, decide_status, infrastructure_reason
 from ai_code_evals.engine.timelimits import TimeLimit
 from ai_code_evals.engine.verdict import check_verdict
 from ai_code_evals.generation.base import Candidate
@@ -252,10 +252,10 @@ class CandidateJob:
         except asyncio.CancelledError:
             raise
         except TimeoutError as exc:
-            error = (f"sandbox failure: the sandbox did not start within {SANDBOX_START_TIMEOUT_S:g}s"
-                     if starting else f"sandbox failure: TimeoutError: {exc}".strip())
-        except Exception as exc:  # noqa: BLE001 - a sandbox failure is not the candidate's fault
-            error = f"sandbox failure: {type(exc).__name__}: {exc}".strip()
+            error = infrastructure_reason(f"the sandbox did not start within {SANDBOX_START_TIMEOUT_S:g}s"
+                                          if starting else f"TimeoutError: {exc}".strip())
+        except Exception as exc:  # noqa: BLE001 - the infrastructure failing is not the candidate's fault
+            error = infrastructure_reason(f"{type(exc).__name__}: {exc}".strip())
         finally:
             self.closed = True
             if sandbox is not None:

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from pydantic import ValidationError
 
 from ai_code_evals.engine.events import Event, OutputLine
-from ai_code_evals.engine.results import CandidateResult
+from ai_code_evals.engine.results import CandidateResult, is_infrastructure_error
 from ai_code_evals.engine.scoring import combine_profiles, rank_key, score_task
 from ai_code_evals.tasks.model import Weights
 
@@ -220,6 +220,7 @@ class RunModel:
         self.dirty_tasks: set[str] = set()
         self.dirty_code: set[str] = set()  # candidate ids whose code changed
         self.notices: list[tuple[str, str]] = []  # (level, message)
+        self.backend_status = ""  # the backend's own line (Daytona: sandboxes, create rate, throttling)
 
     # -- ingest ------------------------------------------------------------------------------
     def ingest(self, type_: str, data: dict) -> None:
@@ -379,6 +380,13 @@ class RunModel:
             msg = f"{d['candidate_id']}: {msg}"
         self.notices.append((d.get("level", "warning"), msg))
 
+    def _on_backend_status(self, d: dict) -> None:
+        self.backend_status = str(d.get("text") or "")
+
+    def infrastructure_errors(self) -> int:
+        """Panes whose result is no verdict because the infrastructure failed."""
+        return sum(1 for p in self.panes.values() if p.result is not None and is_infrastructure_error(p.result))
+
     def _on_run_finished(self, d: dict) -> None:
         self.finished = True
         self.interrupted = bool(d.get("interrupted"))
@@ -396,6 +404,7 @@ class RunModel:
         "selection": _on_selection,
         "notice": _on_notice,
         "run_finished": _on_run_finished,
+        "backend_status": _on_backend_status,
     }
 
     # -- queries --------------------------------------------------------------------------
