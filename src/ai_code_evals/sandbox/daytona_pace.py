@@ -40,7 +40,8 @@ class CreatePacer:
         self._sent: deque[float] = deque()  # when creates left, over the last RATE_WINDOW_S
 
     def _refill(self, now: float) -> None:
-        self._tokens = min(float(self.burst), self._tokens + (now - self._updated) * self.rate)
+        since = max(self._updated, min(self.paused_until, now))  # nothing accrues during a pause
+        self._tokens = min(float(self.burst), self._tokens + max(0.0, now - since) * self.rate)
         self._updated = now
 
     async def acquire(self) -> None:
@@ -69,7 +70,7 @@ class CreatePacer:
         self.rate_limited_total += 1
         pause = retry_after_s if retry_after_s is not None else 1.0 / self.rate
         self._refill(now)
-        self._tokens = min(self._tokens, 0.0)  # no burst right after a pause
+        self._tokens = min(self._tokens, 1.0)  # after the pause: one create, then one per token
         if now >= self._last_cut + max(pause, 1.0 / self.rate):
             self.rate = max(self.ceiling * FLOOR, self.rate * DECREASE)
             self._last_cut = now

@@ -221,6 +221,7 @@ class RunModel:
         self.dirty_code: set[str] = set()  # candidate ids whose code changed
         self.notices: list[tuple[str, str]] = []  # (level, message)
         self.backend_status = ""  # the backend's own line (Daytona: sandboxes, create rate, throttling)
+        self.infrastructure_failed: set[PaneKey] = set()  # results that are infrastructure errors
 
     # -- ingest ------------------------------------------------------------------------------
     def ingest(self, type_: str, data: dict) -> None:
@@ -356,6 +357,10 @@ class RunModel:
         pane = self._pane(d.get("candidate_id", "?"), d.get("profile", "default"), d.get("task_id"))
         result = d.get("result") or {}
         pane.result = result
+        if is_infrastructure_error(result):
+            self.infrastructure_failed.add(pane.key)
+        else:  # a resumed run's new result replaces the failed one
+            self.infrastructure_failed.discard(pane.key)
         task = self._task(pane.task_id)
         task.results[pane.key] = result
         task.result_pos[pane.key] = len(self.timeline)
@@ -385,7 +390,7 @@ class RunModel:
 
     def infrastructure_errors(self) -> int:
         """Panes whose result is no verdict because the infrastructure failed."""
-        return sum(1 for p in self.panes.values() if p.result is not None and is_infrastructure_error(p.result))
+        return len(self.infrastructure_failed)
 
     def _on_run_finished(self, d: dict) -> None:
         self.finished = True
