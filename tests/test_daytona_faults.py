@@ -1,0 +1,241 @@
+"""Infrastructure faults on Daytona never become verdicts: each kind of fault injected by the
+test double of Daytona's API (tests/daytona_server.py), driven through the unmodified
+``daytona`` SDK over real HTTP and WebSocket. Each injection here broke the backend before
+it retried every infrastructure failure idempotently, paced creates, and took ``--jobs``."""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from daytona_server import DaytonaTestServer
+
+from ai_code_evals.errors import ConfigError
+from ai_code_evals.sandbox.base import SandboxError, SandboxSpec
+from ai_code_evals.sandbox.daytona import APP, DaytonaBackend, DaytonaSettings, make_daytona_backend
+
+PACK = Path(__file__).resolve().parents[1] / "src" / "ai_code_evals" / "tasks" / "packs" / "demo"
+EXEC = r"POST /toolbox/[^/]+/process/session/[^/]+/exec$"
+
+
+@pytest.fixture
+async def server():
+    srv = await DaytonaTestServer().start()
+    try:
+        yield srv
+    finally:
+        await srv.close()
+    assert srv.drift == [], "the test double sent something the SDK's models do not accept"
+
+
+def settings_for(srv: DaytonaTestServer, **kw) -> DaytonaSettings:
+    kw.setdefault("backoff_base_s", 0.01)
+    kw.setdefault("backoff_max_s", 0.05)
+    return DaytonaSettings(api_key=srv.api_key, api_url=srv.api_url, target="local", **kw)
+
+
+def spec(candidate: str = "t#0") -> SandboxSpec:
+    return SandboxSpec(labels={"app": APP, "run_id": "run-1", "candidate": candidate})
+
+
+async def run_program(backend: DaytonaBackend, program: str) -> tuple[int | None, list[str]]:
+    sb = await backend.create(spec())
+    lines: list[str] = []
+    try:
+        await sb.upload({"p.py": program.encode()})
+        result = await sb.exec(["python", "p.py"], on_line=lambda s, t: lines.append(t), timeout_s=60)
+    finally:
+        await sb.destroy()
+    return result.exit_code, lines
+
+
+async def test_a_5xx_when_starting_the_command_is_retried(server):
+    server.fail_next_requests(EXEC, 2, status=502)
+    async with DaytonaBackend(settings_for(server)) as backend:
+        code, lines = await run_program(backend, "print('ran')\n")
+    assert (code, lines) == (0, ["ran"])
+    assert server.injected == {"502": 2}
+    assert server.live_sandboxes() == []
+
+
+async def test_a_command_whose_start_answered_5xx_after_starting_runs_once(server):
+    """The reply is lost but the command runs: the retry finds it in the session instead of
+    starting a second copy of the runner in the same sandbox."""
+    server.fail_next_requests(EXEC, 1, status=503, after=True)
+    starts: list[int] = []
+    async with DaytonaBackend(settings_for(server)) as backend:
+        sb = await backend.create(spec())
+        await sb.upload({"p.py": b"import time\nprint('ran', flush=True)\ntime.sleep(0.3)\n"})
+        lines: list[str] = []
+        result = await sb.exec(["python", "p.py"], on_line=lambda s, t: lines.append(t), timeout_s=60)
+        box = server.boxes[sb.id]
+        starts.append(sum(len(s) for s in box.sessions.values()))
+        await sb.destroy()
+    assert result.exit_code == 0 and lines == ["ran"]
+    assert starts == [1]  # one command in the sandbox, not two
+    assert server.injected == {"503 after": 1}
+
+
+@pytest.mark.parametrize("pattern", [
+    r"POST /toolbox/[^/]+/files/bulk-upload$",   # upload
+    r"POST /toolbox/[^/]+/process/session$",     # the session
+    r"GET /toolbox/[^/]+/process/session/[^/]+/command/[^/]+$",  # reading the exit code
+    r"GET /toolbox/[^/]+/work-dir$",             # getting ready
+])
+async def test_a_5xx_after_the_work_anywhere_is_retried(server, pattern):
+    server.fail_next_requests(pattern, 1, status=500, after=True)
+    async with DaytonaBackend(settings_for(server)) as backend:
+        code, lines = await run_program(backend, "print('ran')\n")
+    assert (code, lines) == (0, ["ran"])
+    assert sum(server.injected.values()) == 1
+    assert server.live_sandboxes() == []
+
+
+async def test_a_create_that_answered_5xx_after_making_its_sandbox_leaves_nothing(server):
+    server.fail_next_requests(r"POST /api/sandbox$", 2, status=502, after=True)
+    async with DaytonaBackend(settings_for(server)) as backend:
+        code, _ = await run_program(backend, "pass\n")
+    assert code == 0
+    assert server.created == 3 and server.live_sandboxes() == []
+
+
+async def test_retries_exhausted_is_a_sandbox_error_naming_the_failure(server):
+    server.fail_next_requests(EXEC, 50, status=503)
+    async with DaytonaBackend(settings_for(server, max_attempts=3)) as backend:
+        with pytest.raises(SandboxError, match=r"could not start the command: .*HTTP 503"):
+            await run_program(backend, "pass\n")
+    assert server.injected == {"503": 3}
+    assert server.live_sandboxes() == []
+
+
+def test_jobs_sizes_the_daytona_backend(monkeypatch):
+    env = {"DAYTONA_API_KEY": "k"}
+    monkeypatch.setenv("DAYTONA_API_KEY", "k")
+    monkeypatch.delenv("ACE_DAYTONA_CONCURRENCY", raising=False)
+    assert make_daytona_backend(env, concurrency=32).concurrency == 32
+    assert make_daytona_backend(env).concurrency == 8  # the default stays 8
+    assert make_daytona_backend({**env, "ACE_DAYTONA_CONCURRENCY": "12"}).concurrency == 12
+    from ai_code_evals.session import default_jobs, make_backend
+
+    assert make_backend("daytona", env, 32).concurrency == 32
+    assert default_jobs("daytona", {}) == 8
+
+
+async def test_thirty_two_sandboxes_alive_at_once_when_creates_are_slow(server):
+    server.create_latency(lambda: 0.3)
+    backend = DaytonaBackend(settings_for(server, concurrency=32, creates_per_minute=6000, create_burst=32))
+    try:
+        sandboxes = await asyncio.gather(*(backend.create(spec(f"t#{i}")) for i in range(32)))
+        assert server.peak_live == 32  # not capped at 8
+        await asyncio.gather(*(sb.destroy() for sb in sandboxes))
+    finally:
+        await backend.aclose()
+    assert server.live_sandboxes() == []
+
+
+async def test_a_strict_create_limit_is_met_without_a_herd_of_429s(server):
+    """20 creates against 5 per second: the pacer spaces them; a 429 pauses everyone until
+    its Retry-After and they come back one by one."""
+    server.limit_creates(5, window_s=1.0)
+    backend = DaytonaBackend(settings_for(server, concurrency=20, creates_per_minute=300, create_burst=2))
+    try:
+        sandboxes = await asyncio.gather(*(backend.create(spec(f"t#{i}")) for i in range(20)))
+        await asyncio.gather(*(sb.destroy() for sb in sandboxes))
+        status = backend.status()
+    finally:
+        await backend.aclose()
+    assert server.created == 20 and server.live_sandboxes() == []
+    assert server.rate_limited <= 6, f"{server.rate_limited} creates refused: the retries came as a herd"
+    assert status["rate_limited"] == server.rate_limited
+
+
+# -- preflight ------------------------------------------------------------------------------
+async def test_preflight_accepts_good_settings(server):
+    backend = DaytonaBackend(settings_for(server, snapshot="daytona-default"))
+    await backend.preflight()
+    assert server.created == 0
+
+
+@pytest.mark.parametrize(("change", "needle"), [
+    ({"api_key": "wrong"}, "DAYTONA_API_KEY was refused"),
+    ({"target": "mars"}, "DAYTONA_TARGET 'mars' is not a region"),
+    ({"snapshot": "no-such"}, "ACE_DAYTONA_SNAPSHOT 'no-such' does not exist"),
+    ({"api_url": "URL/nope"}, "does not answer like Daytona's API (HTTP 404)"),
+    ({"api_url": "http://127.0.0.1:9/api"}, "DAYTONA_API_URL http://127.0.0.1:9/api cannot be reached"),
+])
+async def test_preflight_names_the_setting_and_the_fix(server, change, needle):
+    if change.get("api_url") == "URL/nope":
+        change = {"api_url": server.base_url + "/nope"}
+    kw = {"api_key": server.api_key, "api_url": server.api_url, "target": "local", **change}
+    backend = DaytonaBackend(DaytonaSettings(**kw))
+    with pytest.raises(ConfigError) as err:
+        await backend.preflight()
+    assert needle in str(err.value) and "\n" not in str(err.value)
+    assert server.created == 0
+
+
+# -- the command line -------------------------------------------------------------------------
+def cli_env(server: DaytonaTestServer, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DAYTONA_", "ACE_DAYTONA_"))}
+    env.update({"DAYTONA_API_URL": server.api_url, "DAYTONA_API_KEY": server.api_key,
+                "DAYTONA_TARGET": "local", **extra})
+    return env
+
+
+async def cli(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "ai_code_evals", *args, cwd=cwd, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await proc.communicate()
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_cli_wrong_key_stops_before_any_version_starts(server, tmp_path):
+    env = cli_env(server, DAYTONA_API_KEY="wrong")
+    code, out, err = await cli(["run", str(PACK / "dedupe" / "task.yaml"), "--backend", "daytona",
+                                "--headless", "--json", "--record", str(tmp_path / "r.jsonl")], env, tmp_path)
+    assert code == 1
+    (line,) = err.strip().splitlines()
+    assert "DAYTONA_API_KEY" in line and "dashboard" in line
+    assert server.created == 0 and len(server.create_requests) == 0
+
+
+async def test_cli_infrastructure_errors_are_counted_apart_and_resume_runs_them_again(server, tmp_path):
+    """With a retry budget of one and 5xx answers at random, some versions cannot be run: they
+    get status error 'infrastructure: ...', never a verdict, are counted apart, and `resume`
+    (with the faults gone) gives them the verdicts the local backend gives."""
+    task = str(PACK / "dedupe" / "task.yaml")
+    record = tmp_path / "run.jsonl"
+    server.chaos(seed=7, error_rate=0.25, error_after_rate=0.5)
+    env = cli_env(server, ACE_DAYTONA_RETRIES="1")
+    code, out, err = await cli(["run", task, "--backend", "daytona", "--headless", "--json",
+                                "--record", str(record)], env, tmp_path)
+    assert code == 0, err[-2000:]
+    first = json.loads(out)
+    rows = [c for t in first["tasks"] for c in t["candidates"]]
+    infra = [c for c in rows if c["reason"].startswith("infrastructure: ")]
+    assert infra, "the injected faults should have exhausted a retry budget of one"
+    assert first["infrastructure_errors"] == len(infra)
+    assert all(c["status"] == "error" for c in infra)
+    for c in rows:  # a copy of a version that could not be run is not given a verdict either
+        original = next((o for o in rows if o["id"] == c.get("duplicate_of")), None)
+        if original is not None and original in infra:
+            assert c in infra
+    server.faults.chaos = None
+    code, out, err = await cli(["resume", str(record), "--headless", "--json"], cli_env(server), tmp_path)
+    assert code == 0, err[-2000:]
+    resumed = json.loads(out)
+    assert resumed["infrastructure_errors"] == 0
+    code, out, err = await cli(["run", task, "--backend", "local", "--headless", "--json",
+                                "--record", str(tmp_path / "local.jsonl")], cli_env(server), tmp_path)
+    assert code == 0, err[-2000:]
+    local = json.loads(out)
+
+    def verdicts(summary: dict) -> dict:
+        return {c["id"]: (c["status"], c["tests_passed"]) for t in summary["tasks"] for c in t["candidates"]}
+
+    assert verdicts(resumed) == verdicts(local)
+    assert server.live_sandboxes() == []
