@@ -79,6 +79,8 @@ async def test_a_command_whose_start_answered_5xx_after_starting_runs_once(serve
     assert server.injected == {"503 after": 1}
 
 
+# Regression guards: these idempotent calls were retried before too (the "what held");
+# the work done behind a lost reply must not be done twice or left behind.
 @pytest.mark.parametrize("pattern", [
     r"POST /toolbox/[^/]+/files/bulk-upload$",   # upload
     r"POST /toolbox/[^/]+/process/session$",     # the session
@@ -195,7 +197,7 @@ async def cli(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str
 
 async def test_cli_wrong_key_stops_before_any_version_starts(server, tmp_path):
     env = cli_env(server, DAYTONA_API_KEY="wrong")
-    code, out, err = await cli(["run", str(PACK / "dedupe" / "task.yaml"), "--backend", "daytona",
+    code, _, err = await cli(["run", str(PACK / "dedupe" / "task.yaml"), "--backend", "daytona",
                                 "--headless", "--json", "--record", str(tmp_path / "r.jsonl")], env, tmp_path)
     assert code == 1
     (line,) = err.strip().splitlines()
