@@ -241,3 +241,65 @@ async def test_cli_infrastructure_errors_are_counted_apart_and_resume_runs_them_
 
     assert verdicts(resumed) == verdicts(local)
     assert server.live_sandboxes() == []
+
+
+# -- what the user sees -------------------------------------------------------------------------
+async def test_tui_header_counts_infrastructure_errors_and_shows_the_create_rate(server, tmp_path):
+    """The real engine on the Daytona backend inside the real TUI (Pilot): one version's start
+    keeps failing (a retry budget of one), creates are paced at 60/min."""
+    from ai_code_evals.engine.run import RunConfig, run_evaluation
+    from ai_code_evals.generation.base import Candidate
+    from ai_code_evals.tasks.model import Task, TestCase
+    from ai_code_evals.tui.app import WorkspaceApp
+
+    task = Task(id="add", entry_point="add", prompt="Add.", time_limit_s=3.0,
+                tests=[TestCase(args=[1, 2], expect=3)])
+    cands = [Candidate(id=f"add#{k}", task_id="add", code=f"def add(a, b):\n    return a + b  # {k}\n")
+             for k in range(3)]
+    server.fail_next_requests(EXEC, 1, status=503)
+    backend = DaytonaBackend(settings_for(server, max_attempts=1, creates_per_minute=60, create_burst=1))
+
+    async def engine(bus):
+        try:
+            return await run_evaluation(RunConfig(tasks=[task], backend=backend, candidates=cands, jobs=3,
+                                                  check_reference=False), bus)
+        finally:
+            await backend.aclose()
+
+    app = WorkspaceApp(engine=engine, export_dir=tmp_path)
+    seen: list[str] = []
+    async with app.run_test(size=(160, 48)) as pilot:
+        for _ in range(400):
+            seen.append(str(app.topbar.render()))
+            if app.run_done:
+                break
+            await pilot.pause(0.05)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        app.flush()
+        final = str(app.topbar.render())
+    assert any("creates" in s and "/min" in s and "throttled" in s for s in seen), seen[-3:]
+    assert "1 infrastructure error(s)" in final
+    assert server.live_sandboxes() == []
+
+
+def test_progress_line_shows_infrastructure_errors_and_the_backend_status():
+    from rich.console import Console
+
+    from ai_code_evals.engine.backend_status import status_line
+    from ai_code_evals.engine.events import BackendStatus, CandidateFinished, RunStarted
+    from ai_code_evals.progress import ProgressReporter
+
+    reporter = ProgressReporter(Console(file=open(os.devnull, "w"), force_terminal=False))  # noqa: SIM115
+    reporter(RunStarted(run_id="r", record="", tasks=[], profiles=["default"], backend="daytona",
+                        isolation="daytona", select="score"))
+    reporter(CandidateFinished(candidate_id="t#0", task_id="t", profile="default",
+                               result={"status": "error", "reason": "infrastructure: SandboxError: 503"}))
+    line = status_line({"alive": 12, "jobs": 32, "creates_per_min": 300.0, "limit_per_min": 240.0,
+                        "configured_per_min": 300.0, "waiting": 6, "paused_s": 2.0, "rate_limited": 3,
+                        "retries": 4})
+    reporter(BackendStatus(text=line))
+    text = reporter.describe()
+    assert "1 infrastructure error(s)" in text
+    assert "12/32 sandboxes" in text and "creates 300/min (limit 240 of 300)" in text
+    assert "throttled: paused 2s by a 429, 6 waiting, 3x 429" in text
