@@ -16,7 +16,7 @@ after the SDK's timeout), ``drop_next_log_streams`` (the log WebSocket breaks mi
 create limit answered with 429 and Retry-After), and ``chaos`` (each of those at random, from
 a seed, for benchmarks). It also knows its regions and snapshots (for the backend's preflight).
 Inspection: ``live_sandboxes()``, ``create_requests``, ``created``/``deleted``, ``drift``,
-``accepted_creates`` (when each create was let through), ``rate_limited``, ``injected``.
+``accepted_creates_all`` (when each create was let through), ``rate_limited``, ``injected``.
 
 Run it by hand with ``uv run python tests/daytona_server.py`` (prints DAYTONA_API_URL).
 """
@@ -232,7 +232,8 @@ class DaytonaTestServer:
         self.peak_live = 0  # most sandboxes alive at once
         self.regions = [target]
         self.snapshots = {"daytona-default", "ai-code-evals-python"}
-        self.accepted_creates: deque[float] = deque()  # monotonic times creates were let through
+        self.accepted_creates: deque[float] = deque()  # creates let through within the limit's window
+        self.accepted_creates_all: list[float] = []  # monotonic time of every create let through
         self.rate_limited = 0  # creates refused by the create limit
         self.injected: dict[str, int] = {}  # fault kind -> how many were injected
         self._tmp = Path(tempfile.mkdtemp(prefix="daytona-double-"))
@@ -487,6 +488,7 @@ class DaytonaTestServer:
                 return self._api_error(429, "test double: too many sandbox creates",
                                        {"Retry-After": str(max(1, math.ceil(wait)))})
         self.accepted_creates.append(now)
+        self.accepted_creates_all.append(now)
         return None
 
     async def list_regions(self, request: web.Request) -> web.Response:

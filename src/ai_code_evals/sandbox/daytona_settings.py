@@ -39,9 +39,10 @@ class DaytonaSettings:
     memory_gib: int | None = None
     disk_gib: int | None = None
     concurrency: int = 8  # sandboxes alive at once (--jobs)
-    # Daytona's per-minute create limit is 300 (tier 1) to 600 (tier 4); a 429 slows the pacer
-    # down anyway, so a rate set too high costs a few refused creates, not verdicts
-    creates_per_minute: int = 300
+    # Daytona's per-minute create limit is 300 (tier 1) to 600 (tier 4). The default is the
+    # highest: on a lower tier the first 429s teach the pacer the account's limit (it slows down,
+    # never below what the 429s allow), which costs a few refused creates, never a verdict
+    creates_per_minute: int = 600
     create_burst: int = 4  # creates that may leave at once before the rate applies
     auto_stop_minutes: int = 15  # a forgotten sandbox stops (and, being ephemeral, is deleted)
     block_network: bool = True  # candidates get no network, as in the local backend
