@@ -226,12 +226,15 @@ class CandidateJob:
         self.started = time.monotonic()
         self.snapshot("starting")
         sandbox = None
+        start_timeout_s = SANDBOX_START_TIMEOUT_S
         exec_result = None
         stalled_in = None
         error: str | None = None
         starting = True
         try:
-            async with asyncio.timeout(SANDBOX_START_TIMEOUT_S):
+            # a backend that paces or retries its own creates (Daytona) may say how long it needs
+            start_timeout_s = max(SANDBOX_START_TIMEOUT_S, getattr(backend, "start_timeout_s", 0) or 0)
+            async with asyncio.timeout(start_timeout_s):
                 sandbox = await backend.create(SandboxSpec(limits=self.profile.limits, labels=labels,
                                                            env=dict(self.profile.env)))
                 self.isolation = getattr(sandbox, "isolation", "")
@@ -252,7 +255,7 @@ class CandidateJob:
         except asyncio.CancelledError:
             raise
         except TimeoutError as exc:
-            error = infrastructure_reason(f"the sandbox did not start within {SANDBOX_START_TIMEOUT_S:g}s"
+            error = infrastructure_reason(f"the sandbox did not start within {start_timeout_s:g}s"
                                           if starting else f"TimeoutError: {exc}".strip())
         except Exception as exc:  # noqa: BLE001 - the infrastructure failing is not the candidate's fault
             error = infrastructure_reason(f"{type(exc).__name__}: {exc}".strip())

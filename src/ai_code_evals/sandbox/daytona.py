@@ -79,6 +79,13 @@ class DaytonaBackend:
     def concurrency(self) -> int:
         return self.settings.concurrency
 
+    @property
+    def start_timeout_s(self) -> float:
+        """How long the engine lets create + upload take: a create may wait for its turn at the
+        pacer (a 429's Retry-After can be a minute) and retry a timed-out create a few times."""
+        s = self.settings
+        return max(120.0, 60.0 + min(s.max_attempts, 4) * (s.create_timeout_s + s.backoff_max_s))
+
     # -- the SDK client ----------------------------------------------------------------
     def client(self) -> AsyncDaytona:
         """The SDK client, always from an explicit config (the SDK reads a .env otherwise)."""
