@@ -303,3 +303,25 @@ def test_progress_line_shows_infrastructure_errors_and_the_backend_status():
     assert "1 infrastructure error(s)" in text
     assert "12/32 sandboxes" in text and "creates 300/min (limit 240 of 300)" in text
     assert "throttled: paused 2s by a 429, 6 waiting, 3x 429" in text
+
+
+async def test_a_sandbox_that_appears_after_its_create_timed_out_is_deleted_during_the_run(server):
+    """The first create takes longer than the SDK's timeout and its sandbox appears only after
+    the backend gave up on it and looked for leftovers: a later look finds and deletes it
+    (before, it stayed alive, and billed, until the end of the run)."""
+    latencies = iter([1.2])
+    server.create_latency(lambda: next(latencies, 0.0))
+    async with DaytonaBackend(settings_for(server, create_timeout_s=0.5)) as backend:
+        sb = await backend.create(spec())
+        for _ in range(200):
+            if len(server.boxes) == 2:
+                break
+            await asyncio.sleep(0.02)
+        assert len(server.boxes) == 2, "the slow create's sandbox should have appeared"
+        for _ in range(300):  # polled, not a timing threshold
+            if [b["id"] for b in server.live_sandboxes()] == [sb.id]:
+                break
+            await asyncio.sleep(0.02)
+        assert [b["id"] for b in server.live_sandboxes()] == [sb.id]
+        await sb.destroy()
+    assert server.live_sandboxes() == []

@@ -73,6 +73,7 @@ class DaytonaBackend:
         self._closed = False
         self._live: dict[str, DaytonaSandbox] = {}
         self._background: set[asyncio.Task] = set()
+        self._late_sweeps: set[asyncio.Task] = set()  # delayed leftover checks after create timeouts
         self.reaped: list[str] = []  # ids deleted by reap_stale, for the log and tests
 
     @property
@@ -202,6 +203,13 @@ class DaytonaBackend:
             log.info("daytona: deleting sandbox %s left by a failed create", sb.id)
             await self._delete_sdk(sb)
 
+    async def _late_sweep(self, create_id: str) -> None:
+        """After a create timed out, look for its sandbox again a while later (the API may still
+        have been making it), twice: an orphan costs money until the run ends otherwise."""
+        wait = self.settings.create_timeout_s
+        for settle_s in (wait, 2 * wait):
+            await self._delete_leftovers(create_id, None, settle_s=settle_s)
+
     # -- create --------------------------------------------------------------------------
     async def create(self, spec: SandboxSpec) -> DaytonaSandbox:
         if self._closed:
@@ -258,29 +266,37 @@ class DaytonaBackend:
         return CreateSandboxFromSnapshotParams(snapshot=s.snapshot, **common)
 
     async def _create_sdk_sandbox(self, spec: SandboxSpec) -> tuple[AsyncSandbox, float, int]:
-        from daytona import DaytonaAuthenticationError
+        from daytona import DaytonaAuthenticationError, DaytonaTimeoutError
 
         from ai_code_evals.sandbox.daytona_retry import describe, is_rate_limited, retry_after_s
 
+        # each attempt labels its sandbox with an id of its own, so what a failed attempt left
+        # (even one that appears later) can be deleted without touching the next attempt's
         create_id = uuid.uuid4().hex[:16]
-        labels = self._labels(spec, create_id)
         attempts = 0
         t0 = time.monotonic()
 
         async def once() -> AsyncSandbox:
-            nonlocal attempts, t0
+            nonlocal attempts, t0, create_id
             attempts += 1
+            create_id = uuid.uuid4().hex[:16]
+            labels = self._labels(spec, create_id)
             await self.pacer.acquire()
             t0 = time.monotonic()
             made = await self.client().create(self._params(labels), timeout=self.settings.create_timeout_s)
             self.pacer.succeeded()
             return made
 
+        async def clean_up(exc: BaseException) -> None:
+            if isinstance(exc, DaytonaTimeoutError):  # its sandbox may appear only later
+                self._late_sweeps.add(self._spawn(self._late_sweep(create_id)))
+            await self._delete_leftovers(create_id, getattr(exc, "sandbox_id", None))
+
         async def before_retry(exc: BaseException) -> None:
             if is_rate_limited(exc):  # a 429 created nothing; everyone waits for Retry-After
                 self.pacer.rate_limited(retry_after_s(exc))
             else:
-                await self._delete_leftovers(create_id, getattr(exc, "sandbox_id", None))
+                await clean_up(exc)
 
         def delay_for(exc: BaseException, n: int) -> float | None:
             return 0.0 if is_rate_limited(exc) else None  # the pacer does the waiting
@@ -295,7 +311,7 @@ class DaytonaBackend:
         except Exception as exc:
             if not is_rate_limited(exc):
                 try:
-                    await self._delete_leftovers(create_id, getattr(exc, "sandbox_id", None))
+                    await clean_up(exc)
                 except Exception as cleanup_exc:  # noqa: BLE001 - report the create's error, not this
                     log.warning("daytona: cleanup after a failed create failed: %s", cleanup_exc)
             if isinstance(exc, DaytonaAuthenticationError):
@@ -313,6 +329,7 @@ class DaytonaBackend:
 
     def _background_done(self, task: asyncio.Task) -> None:
         self._background.discard(task)
+        self._late_sweeps.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.warning("daytona: background cleanup failed: %s", task.exception())
 
@@ -330,6 +347,8 @@ class DaytonaBackend:
                 await asyncio.gather(self._start, return_exceptions=True)
             await asyncio.gather(*(sb.destroy() for sb in list(self._live.values())),
                                  return_exceptions=True)
+            for sweep in list(self._late_sweeps):  # the sweep by session label below covers them
+                sweep.cancel()
             while self._background:
                 await asyncio.wait(set(self._background), timeout=60)
             if self._client is not None:
