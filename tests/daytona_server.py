@@ -814,6 +814,14 @@ class ServerThread:
     """The double on its own event loop in a thread, for synchronous callers (benchmarks,
     tests that run the CLI as a subprocess)."""
 
+    @staticmethod
+    async def _cancel_pending() -> None:
+        """Handlers still sleeping (an injected create hang) end with the loop, quietly."""
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     def __init__(self, **kwargs: Any) -> None:
         self.server = DaytonaTestServer(**kwargs)
         self._loop = asyncio.new_event_loop()
@@ -826,6 +834,7 @@ class ServerThread:
 
     def __exit__(self, *exc: object) -> None:
         asyncio.run_coroutine_threadsafe(self.server.close(), self._loop).result(30)
+        asyncio.run_coroutine_threadsafe(self._cancel_pending(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._loop.close()
