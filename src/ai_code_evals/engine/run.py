@@ -57,6 +57,9 @@ class RunConfig:
     profiles: list[EnvProfile] = field(default_factory=lambda: resolve_profiles(None))
     select: str = "score"
     generated_tests: dict[str, list[str]] = field(default_factory=dict)
+    # inputs each version is called with for behaviour-based selection: task id -> literal
+    # sources of (args, kwargs); the outputs come back in CandidateResult.probe_outputs
+    probes: dict[str, list[str]] = field(default_factory=dict)
     run_id: str = field(default_factory=new_run_id)
     record: Path | None = None
     # results already in the log (resume): (candidate_id, profile) -> result
@@ -258,7 +261,8 @@ class Engine:
             return
         if cand.duplicate_of:
             return  # filled from the original once it has run
-        job = CandidateJob(task, cand, profile, self.bus, self.cfg.generated_tests.get(task.id))
+        job = CandidateJob(task, cand, profile, self.bus, self.cfg.generated_tests.get(task.id),
+                           self.cfg.probes.get(task.id))
         job.snapshot("queued")
         if gate is not None:
             await asyncio.shield(gate)  # the reference's run decides the limit (not our slot)
