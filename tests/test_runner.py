@@ -226,3 +226,12 @@ def test_a_callable_argument_is_named_as_unsupported(tmp_path):
     events, _, _ = run_job(tmp_path, program, [{"kind": "code", "code": code}])
     v = verdict(events)
     assert v["tests_passed"] == 0 and "only plain data crosses" in v["unchecked"]
+
+
+def test_a_test_that_needs_the_versions_globals_is_named(tmp_path):
+    """Tests run in the checker: one that calls a helper only the version defines cannot run
+    there, and says so instead of blaming the version."""
+    program = "def helper(x):\n    return x\n\ndef f(x):\n    return helper(x)\n"
+    events, _, _ = run_job(tmp_path, program, [{"kind": "code", "code": "assert helper(2) == 2"}])
+    v = verdict(events)
+    assert v["tests_passed"] == 0 and "name 'helper' is not defined" in v["unchecked"]

@@ -385,9 +385,6 @@ class CandidateJob:
             probe_outputs=self.probe_outputs,
             unchecked=(v or {}).get("unchecked"),
         )
-        if result.unchecked:
-            self.bus.publish(EngineNotice(f"{self.task.id}: {result.unchecked}", level="warning",
-                                          candidate_id=self.candidate.id))
         self.detail = reason
         self.passed = result.tests_passed
         self.snapshot("finished", status=status)
