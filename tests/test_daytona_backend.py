@@ -475,6 +475,7 @@ async def test_image_and_resources_reach_the_api(server):
 async def test_real_daytona_end_to_end():
     backend = make_daytona_backend(dict(os.environ))
     run_id = f"test-{uuid.uuid4().hex[:8]}"
+    await backend.preflight()  # the key, URL, target and snapshot are accepted by the real API
     try:
         sb = await backend.create(SandboxSpec(labels={"run_id": run_id, "candidate": "cloud#0"},
                                               env={"GREETING": "hello"}))
