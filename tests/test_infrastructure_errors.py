@@ -64,6 +64,8 @@ def test_infrastructure_error_is_no_verdict_and_resume_runs_it_again(tmp_path):
     assert first["add#2"][0] == first["add#3"][0] == "passed"
     assert first["add#4"][0] == "failed"
     assert summary["infrastructure_errors"] == 2
+    # pass@1 over the three versions that were judged (2 of 3 pass), not over all five
+    assert summary["pass_at_k"]["1"] == round(2 / 3, 4)
 
     state = load_resume(config.record)
     assert {cid for cid, _ in state.finished} == {"add#2", "add#3", "add#4"}

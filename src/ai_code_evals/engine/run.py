@@ -366,8 +366,10 @@ class Engine:
                 out.append({"id": c.id, "status": "skipped", "tests_passed": 0,
                             "tests_total": len(task.tests), "score": None, "median_ms": None,
                             "peak_kib": None, "reason": "not run (interrupted)", "label": c.label})
-            if rows:
-                counts.append((len(out), sum(1 for r in rows if r.status == "passed")))
+            if rows:  # a version the infrastructure could not run is no sample of the model's
+                judged = len(out) - sum(1 for r in rows if is_infrastructure_error(r))
+                if judged:
+                    counts.append((judged, sum(1 for r in rows if r.status == "passed")))
             errors = self.task_errors.get(task.id)
             limit = self.limits.get(task.id)
             tasks_out.append({"task_id": task.id, "winner": sel["winner"], "reason": sel["reason"],
