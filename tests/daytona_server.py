@@ -236,6 +236,8 @@ class DaytonaTestServer:
         self.accepted_creates_all: list[float] = []  # monotonic time of every create let through
         self.rate_limited = 0  # creates refused by the create limit
         self.injected: dict[str, int] = {}  # fault kind -> how many were injected
+        self.creating = 0  # creates being answered now
+        self.peak_creating = 0  # most creates being answered at once
         self._tmp = Path(tempfile.mkdtemp(prefix="daytona-double-"))
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -454,7 +456,12 @@ class DaytonaTestServer:
         if body.get("snapshot") and body["snapshot"] not in self.snapshots:
             return self._api_error(404, f"Snapshot {body['snapshot']} not found")
         if self.faults.create_latency is not None:
-            await asyncio.sleep(max(0.0, self.faults.create_latency()))
+            self.creating += 1
+            self.peak_creating = max(self.peak_creating, self.creating)
+            try:
+                await asyncio.sleep(max(0.0, self.faults.create_latency()))
+            finally:
+                self.creating -= 1
         sid = str(uuid.uuid4())
         root = self._tmp / sid
         (root / "home").mkdir(parents=True)

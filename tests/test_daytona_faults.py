@@ -195,6 +195,24 @@ async def cli(args: list[str], env: dict[str, str], cwd: Path) -> tuple[int, str
     return proc.returncode, out.decode(), err.decode()
 
 
+async def test_cli_jobs_is_the_number_of_daytona_sandboxes_at_once(server, tmp_path):
+    """`--jobs 16` on 16 different versions whose creates take a while: more than 8 creates at
+    once, never more than 16 (before, the backend kept its own cap of 8 whatever --jobs said)."""
+    (tmp_path / "task.yaml").write_text(
+        "id: add\nentry_point: add\nprompt: Add.\ntime_limit_s: 3.0\ntests:\n  - {args: [1, 2], expect: 3}\n")
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text("".join(json.dumps({"task_id": "add", "code": f"def add(a, b):\n    return a + b + 0 * {k}\n"})
+                               + "\n" for k in range(16)))
+    server.create_latency(lambda: 2.0)
+    code, out, err = await cli(["run", str(tmp_path / "task.yaml"), "--samples", str(samples), "--backend",
+                                "daytona", "--jobs", "16", "--headless", "--json", "--record",
+                                str(tmp_path / "r.jsonl")], cli_env(server), tmp_path)
+    assert code == 0, err[-2000:]
+    assert {c["status"] for t in json.loads(out)["tasks"] for c in t["candidates"]} == {"passed"}
+    assert 8 < server.peak_creating <= 16  # paced at 600/min, so not quite all at the same instant
+    assert server.live_sandboxes() == []
+
+
 async def test_cli_wrong_key_stops_before_any_version_starts(server, tmp_path):
     env = cli_env(server, DAYTONA_API_KEY="wrong")
     code, _, err = await cli(["run", str(PACK / "dedupe" / "task.yaml"), "--backend", "daytona",
