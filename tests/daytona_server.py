@@ -742,7 +742,10 @@ class DaytonaTestServer:
     async def _follow(self, request: web.Request, cmd: Cmd) -> web.WebSocketResponse:
         """Binary frames, each chunk prefixed with its stream marker; close 1000 at the end."""
         ws = web.WebSocketResponse()
-        await ws.prepare(request)
+        try:
+            await ws.prepare(request)
+        except ConnectionResetError:  # the client went away first (its command had ended)
+            return ws
         self.log_streams_opened += 1
         drop = self.faults.drops.pop(0) if self.faults.drops else None
         chaos = self.faults.chaos

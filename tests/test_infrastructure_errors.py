@@ -79,3 +79,51 @@ def test_infrastructure_error_is_no_verdict_and_resume_runs_it_again(tmp_path):
         "add#0": "passed", "add#1": "passed", "add#2": "passed", "add#3": "passed", "add#4": "failed"}
     assert resumed["infrastructure_errors"] == 0
     assert read_record(config.record).final_report["infrastructure_errors"] == 0
+
+
+class SlowToStart:
+    """The local backend, but each sandbox takes a second before it runs its command (an
+    overloaded host): the runner cannot say hello in time."""
+
+    name = "slow"
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+
+    async def create(self, spec):
+        sandbox = await self.inner.create(spec)
+        run = sandbox.exec
+
+        async def slow_exec(argv, *, on_line, timeout_s):
+            await asyncio.sleep(1.0)
+            return await run(argv, on_line=on_line, timeout_s=timeout_s)
+
+        sandbox.exec = slow_exec
+        return sandbox
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def test_a_runner_that_never_started_is_an_infrastructure_error_not_a_timeout(tmp_path, monkeypatch):
+    from ai_code_evals.engine import job as job_mod
+    from ai_code_evals.engine.run import RunConfig, run_evaluation
+    from ai_code_evals.generation.base import Candidate
+    from ai_code_evals.sandbox.local import LocalBackend
+    from ai_code_evals.tasks.model import Task, TestCase
+
+    monkeypatch.setattr(job_mod, "STARTUP_GRACE_S", 0.3)
+    task = Task(id="add", entry_point="add", prompt="Add.", time_limit_s=3.0, tests=[TestCase(args=[1, 2], expect=3)])
+    backend = SlowToStart(LocalBackend(temp_dir=str(tmp_path)))
+
+    async def go():
+        try:
+            return await run_evaluation(RunConfig(tasks=[task], backend=backend, jobs=1, check_reference=False,
+                                                  candidates=[Candidate(id="add#0", task_id="add", code=GOOD)]),
+                                        EventBus())
+        finally:
+            await backend.aclose()
+
+    (row,) = asyncio.run(go())["tasks"][0]["candidates"]
+    assert row["status"] == "error"
+    assert row["reason"] == "infrastructure: the runner did not start within 0.3s (the sandbox is too slow or overloaded)"

@@ -283,6 +283,9 @@ class CandidateJob:
             stalled_in = await self._watch(run, sandbox)
             if stalled_in is None:
                 exec_result = run.result()
+            elif stalled_in == "startup":  # no 'hello' yet: the version's code was not even read
+                error = infrastructure_reason(f"the runner did not start within {STARTUP_GRACE_S:g}s "
+                                              "(the sandbox is too slow or overloaded)")
         except asyncio.CancelledError:
             raise
         except TimeoutError as exc:
