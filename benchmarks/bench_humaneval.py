@@ -383,7 +383,7 @@ def main() -> int:
     problem_file, sample_file = work / "problems.jsonl", work / "samples.jsonl"
     problem_file.write_text("".join(json.dumps(p) + "\n" for p in problems))
     samples_mix.write_samples(samples, sample_file)
-    mix = samples_mix.mix_counts(samples)
+    mix = {"real": len(samples)} if args.real else samples_mix.mix_counts(samples)
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}; "
           f"{len(samples)} samples over {len(problems)} tasks (seed {args.seed}) in {work}")
     print("mix: " + ", ".join(f"{k} {v} ({100 * v / len(samples):.1f}%)" for k, v in mix.items()))
