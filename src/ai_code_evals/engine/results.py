@@ -29,6 +29,7 @@ class CandidateResult(BaseModel):
     exit_cause: str | None = None  # how a run that did not pass ended
     probe_outputs: list[str] | None = None  # behaviour on the selection probes (see sandbox/runner.py)
     unchecked: str | None = None  # why some tests could not be run against the version
+    phases: dict = Field(default_factory=dict)  # where the wall time went, ms (engine/job.py phases())
     exit_code: int | None = None
     signal: int | None = None
     output_lines: int = 0
