@@ -78,7 +78,7 @@ def test_openai_generator_end_to_end(tmp_path, server, select):
     assert task["winner"], (task, proc.stderr)
     rows = {c["id"]: c for c in task["candidates"]}
     assert sorted(rows) == ["clamp#0", "clamp#1", "clamp#2", "clamp#3", "clamp#4"]
-    assert rows["clamp#4"]["status"] == "error" and rows["clamp#4"]["reason"] == "no usable code in the reply"
+    assert rows["clamp#4"]["status"] == "error" and rows["clamp#4"]["reason"] == "no usable code in the reply: it holds no Python code"
     # 'defensive' is 'simplest' renamed: whichever of the two arrived first is the original
     original = "clamp#0" if rows["clamp#0"]["duplicate_of"] is None else "clamp#2"
     copy = "clamp#2" if original == "clamp#0" else "clamp#0"

@@ -161,7 +161,7 @@ class Engine:
                     candidate_id=cand.id, task_id=task.id, code=cand.code, label=cand.label,
                     strategy=cand.strategy, origin=cand.origin, error=cand.error,
                     duplicate_of=cand.duplicate_of, usage=cand.usage,
-                    raw_reply=cand.raw_reply if cand.error else None))
+                    raw_reply=cand.raw_reply, request=cand.request, extraction=cand.extraction))
                 for profile in self.cfg.profiles:
                     jobs.append(group.create_task(self._run_one(task, cand, profile, gate)))
             if gate is None:
