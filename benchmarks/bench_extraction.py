@@ -34,15 +34,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-from openai_server import OpenAITestServer, Reply, user_text  # noqa: E402
-from reply_styles import STYLES, Underlying, example_from_test  # noqa: E402
+from openai_server import OpenAITestServer, Reply, user_text
+from reply_styles import STYLES, Underlying, example_from_test
 
-from ai_code_evals.generation.openai_client import ChatClient  # noqa: E402
-from ai_code_evals.generation.openai_gen import OpenAIGenerator  # noqa: E402
-from ai_code_evals.generation.openai_settings import OpenAISettings  # noqa: E402
-from ai_code_evals.generation.prompts import task_spec  # noqa: E402
-from ai_code_evals.generation.strategies import plan  # noqa: E402
-from ai_code_evals.tasks.loaders import load_tasks  # noqa: E402
+from ai_code_evals.generation.openai_client import ChatClient
+from ai_code_evals.generation.openai_gen import OpenAIGenerator
+from ai_code_evals.generation.openai_settings import OpenAISettings
+from ai_code_evals.generation.prompts import task_spec
+from ai_code_evals.generation.strategies import plan
+from ai_code_evals.tasks.loaders import load_tasks
 
 DATA = ROOT.parent / "shared" / "data" / "codet-humaneval-dev"
 MODES = ("stream", "json")

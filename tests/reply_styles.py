@@ -96,7 +96,7 @@ STYLES: dict[str, Callable[[Underlying], str]] = {
 
 def example_from_test(test: str, entry_point: str) -> tuple[str, str]:
     """(call, expected output) from the first ``candidate(...)`` in a HumanEval ``check``."""
-    m = re.search(r"^\s*assert\s+candidate\((.*)\)\s*==\s*(.+?)\s*(?:,\s*[\"'].*)?$", test, re.M)
+    m = re.search(r"^\s*assert\s+candidate\((.*)\)\s*==\s*(.+?)\s*(?:,\s*[\"'].*)?$", test, re.MULTILINE)
     if m:
         return f"{entry_point}({m.group(1)})", m.group(2)
     m = re.search(r"candidate\(([^()\n]*(?:\([^()\n]*\)[^()\n]*)*)\)", test)
