@@ -362,7 +362,21 @@ class Engine:
             "isolation": getattr(self.cfg.backend, "isolation", ""),
             "profiles": [p.name for p in self.cfg.profiles],
             "select": self.cfg.select,
+            "tokens": self.tokens(),
         }
+
+    def tokens(self) -> dict:
+        """Tokens the model spent writing this run's versions, as the endpoint reported them."""
+        out = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0, "versions": 0}
+        for cands in self.candidates.values():
+            for c in cands:
+                usage = c.usage or {}
+                if not any(isinstance(usage.get(k), int) for k in out):
+                    continue
+                out["versions"] += 1
+                for k in ("prompt_tokens", "completion_tokens", "total_tokens"):
+                    out[k] += usage.get(k, 0) if isinstance(usage.get(k), int) else 0
+        return out
 
 
 async def run_evaluation(config: RunConfig, bus: EventBus) -> dict:

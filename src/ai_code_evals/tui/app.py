@@ -88,6 +88,7 @@ class WorkspaceApp(App[int]):
         self.paused = False
         self.selected: str | None = None  # candidate shown in the code panel, picked by enter
         self.diff_against: str | None = None  # "reference" or a candidate id
+        self.show_reply = False  # code panel: the model's whole reply instead of the code
         self._last_pane: PaneKey | None = None
         self._seen_version = -1
         self._topbar_text = ""
@@ -274,6 +275,8 @@ class WorkspaceApp(App[int]):
         if m.backend:
             bits.append(f"{m.backend}{' (' + m.isolation + ')' if m.isolation else ''}")
         bits.append(f"{done}/{len(m.panes)} sandboxes finished")
+        if m.tokens:
+            bits.append(f"{m.tokens:,} tokens")
         if m.finished:
             bits.append("run interrupted" if m.interrupted else "run complete")
         if self.workspace.pages > 1:
@@ -306,7 +309,7 @@ class WorkspaceApp(App[int]):
             elif self.diff_against in task.candidates and self.diff_against != cid:
                 against = (self.diff_against, task.candidates[self.diff_against].code)
         self.code.show(cid, info.code if info else None, info.label if info else "", against,
-                       bool(info and info.generating))
+                       bool(info and info.generating), info.raw_reply if info else None, self.show_reply)
 
     # -- selection helpers ----------------------------------------------------------------------
     def focused_pane_key(self) -> PaneKey | None:
@@ -499,6 +502,10 @@ class WorkspaceApp(App[int]):
         self.diff_against = targets[(i + 1) % len(targets)]
         if len(targets) == 1:
             self.notify("nothing to compare with: no reference and no other candidate", timeout=3)
+        self.show_code()
+
+    def action_raw_reply(self) -> None:
+        self.show_reply = not self.show_reply
         self.show_code()
 
     def action_switch_task(self) -> None:
