@@ -118,8 +118,8 @@ BAD_REPLIES = {
                 "no usable code in the reply: it holds no Python code"),
     "defensive": ("```python\ndef clip(x, lo, hi):\n    return max(lo, min(x, hi))\n```",
                   "no usable code in the reply: the code defines clip, not clamp"),
-    "alternative": ("```python\ndef clamp(x, lo, hi):\n    return max(lo, min(x, hi))\n```\nOr:\n"
-                    "```python\ndef clamp(x, lo, hi):\n    return sorted((lo, x, hi))[1]\n```",
+    "alternative": (("```python\ndef clamp(x, lo, hi):\n    return max(lo, min(x, hi))\n```\nOr:\n"
+                    "```python\ndef clamp(x, lo, hi):\n    return sorted((lo, x, hi))[1]\n```"),
                     "ambiguous reply: it holds 2 different versions of clamp; not guessing which one was meant"),
     "memory-lean": ("```python\ndef clamp(x, lo, hi)\n    return max(lo, min(x, hi))\n```",
                     "no usable code in the reply: the code does not parse (line 1: expected ':')"),
