@@ -3,7 +3,9 @@
 The test machines cannot reach OpenAI (or any LLM), so the generator, generated tests and the
 judge are tested against this server, driven by the unmodified ``openai`` client over real HTTP.
 It implements ``POST /v1/chat/completions`` (JSON and streaming SSE, with usage) and
-``GET /v1/models``; it can demand an API key (401 otherwise), refuse unknown models (404, as vLLM
+``GET /v1/models`` when given a model list (without one it has no such route, like a minimal
+server, and accepts any model name); it answers a one-token request (the CLI's preflight probe)
+itself, kept apart in ``probes``, so scripted replies are not consumed. It can demand an API key (401 otherwise), refuse unknown models (404, as vLLM
 and OpenAI do) and hold a stream half-way until a test lets it go. It can be scripted per test: a queue of replies consumed in order, then a responder function. Replies can
 be 429 with Retry-After, 5xx, slow, malformed JSON, cut-off streams, replies without code, and
 judge answers of any shape.
@@ -66,7 +68,8 @@ class OpenAITestServer:
         self.reject_response_format = False  # a server without structured output
         self.reject_temperature = False  # a reasoning model: only the default temperature
         self.model = "test-double-model"
-        self.models: list[str] | None = None  # served models: None accepts any; GET /v1/models lists them
+        self.models: list[str] | None = None  # served models, listed by GET /v1/models; None: any, no route
+        self.probes: list[dict] = []  # one-token requests (preflight), answered without the script
         self.api_key: str | None = None  # when set, any other key gets 401
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -155,14 +158,13 @@ class _Handler(BaseHTTPRequestHandler):
     # -- the endpoints ---------------------------------------------------------------------------
     def do_GET(self) -> None:
         owner = self.server_owner
-        if not self.path.rstrip("/").endswith("/v1/models"):
-            self._error(404, f"no route {self.path}")
-            return
         if self._refused_key():
             return
-        names = owner.models if owner.models is not None else [owner.model]
+        if self.path.rstrip("/") != "/v1/models" or owner.models is None:
+            self._error(404, f"no route {self.path}")
+            return
         self._send_json(200, {"object": "list", "data": [
-            {"id": name, "object": "model", "created": 0, "owned_by": "test-double"} for name in names]})
+            {"id": name, "object": "model", "created": 0, "owned_by": "test-double"} for name in owner.models]})
 
     def do_POST(self) -> None:
         owner = self.server_owner
@@ -174,11 +176,16 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             self._error(400, "the request body is not JSON")
             return
-        if not self.path.rstrip("/").endswith("/chat/completions"):
+        if self.path.rstrip("/") != "/v1/chat/completions":
             self._error(404, f"no route {self.path}")
             return
         if owner.models is not None and request.get("model") not in owner.models:
             self._error(404, f"The model `{request.get('model')}` does not exist.")
+            return
+        if request.get("max_tokens") == 1 and not request.get("stream"):
+            with owner._lock:
+                owner.probes.append(request)
+            self._send_json(200, self._completion(request, Reply("ok")))
             return
         if owner.reject_stream_options and "stream_options" in request:
             with owner._lock:

@@ -95,6 +95,27 @@ def load_candidates(req: RunRequest, tasks: list[Task], env: Mapping[str, str], 
     raise InputError(f"unknown generator {req.generator!r} (choose from offline, openai)")
 
 
+def check_model_endpoint(req: RunRequest, env: Mapping[str, str]) -> None:
+    """When the run asks a model anything, check the endpoint now (before any sandbox starts):
+    a wrong URL, key or model is one ConfigError in seconds. A model found on the server (no
+    --model with OPENAI_BASE_URL set) goes into the request, so the generator, generated tests,
+    the judge and a later ``resume`` all use it."""
+    from ai_code_evals.generation.openai_settings import OpenAISettings
+    from ai_code_evals.generation.preflight import check_endpoint
+
+    generating = req.generator == "openai" and not req.samples
+    if not (generating or req.generate_tests or req.select == "judge"):
+        return
+    purpose = ("--generator openai" if generating else "--generate-tests" if req.generate_tests
+               else "--select judge")
+    settings, note = check_endpoint(OpenAISettings.from_env(env, model=req.model, purpose=purpose))
+    if note:
+        import sys
+
+        print(f"ai-code-evals: {note}", file=sys.stderr)
+        req.model = settings.model
+
+
 def absolute_inputs(req: RunRequest) -> None:
     """Record input files as absolute paths, so that ``resume`` works from any directory."""
     req.tasks = [str(Path(t).resolve()) if Path(t).exists() else t for t in req.tasks]
@@ -115,6 +136,7 @@ def build_config(req: RunRequest, env: Mapping[str, str], bus: EventBus,
     profiles = resolve_profiles(req.env)  # cheap option checks first
     get_selector(req.select)
     tasks = load_many(req.tasks)
+    check_model_endpoint(req, env)
     candidates, generator = load_candidates(req, tasks, env, bus)
     generated: dict[str, list[str]] = {}
     if req.generated_tests:
