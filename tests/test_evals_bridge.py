@@ -242,7 +242,7 @@ def test_text_completion_fn_errors_are_recorded_in_full_and_the_run_goes_on(eval
     assert report["statuses"] == {"passed": 3, "error": 3} and report["selection_accuracy"] == 1.0
     assert report["pass@1"] == round((1 / 3 + 2 / 3) / 2, 4)
     raw = next(e["data"] for e in record.of_type("candidate") if e["sample_id"] == "neg#1")
-    assert raw["error"] == "no usable code in the reply"
+    assert raw["error"] == "no usable code in the reply: it holds no Python code"
 
 
 class FlakyBackend(LocalBackend):
