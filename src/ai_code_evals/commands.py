@@ -32,23 +32,21 @@ def request_from_args(args) -> RunRequest:
 def run(args) -> int:
     env = settings_env()
     req = request_from_args(args)
-    bus_for_generation = EventBus()
-    config = build_config(req, env, bus_for_generation)
+    bus = EventBus()  # the run's one bus: the generator streams onto it, the TUI or log listens
+    config = build_config(req, env, bus)
     log = open_run_log(config, req)
     if not args.headless:
         from ai_code_evals.tui.app import run_live
 
-        return run_live(config, log)
-    return finish_headless(config, log, args.json, RecordingSubscriber(log), bus_for_generation)
+        return run_live(config, log, bus=bus)
+    return finish_headless(config, log, args.json, RecordingSubscriber(log), bus)
 
 
-def finish_headless(config, log, as_json: bool, recorder, generation_bus: EventBus | None = None) -> int:
+def finish_headless(config, log, as_json: bool, recorder, bus: EventBus | None = None) -> int:
     """Run without the TUI; on Ctrl-C every sandbox is destroyed and the log stays resumable."""
     with ProgressReporter() as progress:
-        if generation_bus is not None:  # the generator streams into this bus: forward notices
-            generation_bus.subscribe(progress)
         try:
-            summary = asyncio.run(run_headless(config, recorder, [progress]))
+            summary = asyncio.run(run_headless(config, recorder, [progress], bus=bus))
         except (KeyboardInterrupt, asyncio.CancelledError):
             log.close()
             print(f"ai-code-evals: interrupted; finished results are in {config.record}. "
@@ -73,14 +71,16 @@ def resume(args) -> int:
         if args.json:
             print_json(state.record.final_report)
         return EXIT_OK
-    config, log = resume_config(state, env)
+    bus = EventBus()
+    config, log = resume_config(state, env, bus)
     known = {c.id for c in state.candidates}
     recorder = RecordingSubscriber(log, known)
     if not args.headless:
         from ai_code_evals.tui.app import run_live
 
-        return run_live(config, log, log_subscriber=recorder)  # no second line for a logged candidate
-    return finish_headless(config, log, args.json, recorder)
+        # the recorder: no second line for a logged candidate
+        return run_live(config, log, log_subscriber=recorder, bus=bus)
+    return finish_headless(config, log, args.json, recorder, bus)
 
 
 def replay(args) -> int:

@@ -264,7 +264,7 @@ def load_resume(path: str | Path) -> ResumeState:
     return ResumeState(record, request, tasks, candidates, finished, generated, checks, missing)
 
 
-def source_candidates(req: RunRequest, tasks: list[Task], env: Mapping[str, str]):
+def source_candidates(req: RunRequest, tasks: list[Task], env: Mapping[str, str], bus: EventBus | None = None):
     """(candidates, generator) as the original run got them. Samples and the offline packs are
     deterministic: their full candidate list comes back. A model is not: it is asked again only
     for tasks without any logged candidate."""
@@ -274,7 +274,7 @@ def source_candidates(req: RunRequest, tasks: list[Task], env: Mapping[str, str]
         from ai_code_evals.generation.offline import pack_candidates
 
         return [c for t in tasks for c in pack_candidates(t, None, req.n)], None
-    return [], load_candidates(req, tasks, env, EventBus())[1]
+    return [], load_candidates(req, tasks, env, bus or EventBus())[1]
 
 
 def merge_candidates(logged: list[Candidate], source: list[Candidate]) -> list[Candidate]:
@@ -284,9 +284,11 @@ def merge_candidates(logged: list[Candidate], source: list[Candidate]) -> list[C
     return merged + list(by_id.values())
 
 
-def resume_config(state: ResumeState, env: Mapping[str, str]) -> tuple[RunConfig, RunLog]:
+def resume_config(state: ResumeState, env: Mapping[str, str],
+                  bus: EventBus | None = None) -> tuple[RunConfig, RunLog]:
     """A RunConfig that reruns only unfinished candidates, and the log reopened for appending
-    (a half-written last line is cut off first)."""
+    (a half-written last line is cut off first). A generator, when one is needed, publishes on
+    ``bus`` (give the bus the run will use)."""
     req = state.request
     rec = state.record
     with open(rec.path, "r+b") as fh:
@@ -299,7 +301,7 @@ def resume_config(state: ResumeState, env: Mapping[str, str]) -> tuple[RunConfig
         from ai_code_evals.generation.judge import configure_from_env
 
         configure_from_env(env, model=req.model)
-    source, generator = source_candidates(req, state.tasks, env)
+    source, generator = source_candidates(req, state.tasks, env, bus)
     candidates = merge_candidates(state.candidates, source)
     if generator is not None and not ({t.id for t in state.tasks} - {c.task_id for c in candidates}):
         generator = None
@@ -330,10 +332,12 @@ def resume_config(state: ResumeState, env: Mapping[str, str]) -> tuple[RunConfig
 BACKEND_CLOSE_TIMEOUT_S = 60.0
 
 
-async def run_headless(config: RunConfig, log_subscriber, extra_subscribers=()) -> dict:
-    """Run with the log (and e.g. a progress bar) subscribed; returns the summary.
+async def run_headless(config: RunConfig, log_subscriber, extra_subscribers=(),
+                       bus: EventBus | None = None) -> dict:
+    """Run with the log (and e.g. a progress bar) subscribed; returns the summary. ``bus``: the
+    one the config's generator publishes on (build_config's), so its notices are logged too.
     Raises InputError when the log could not be written (the run stops, resumable)."""
-    bus = EventBus()
+    bus = bus or EventBus()
     bus.subscribe(log_subscriber)
     for sub in extra_subscribers:
         bus.subscribe(sub)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import os
 import re
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
@@ -22,6 +21,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
+from ai_code_evals.config import settings_env
 from ai_code_evals.engine.events import Event, EventBus, TaskSelected
 from ai_code_evals.errors import InputError
 from ai_code_evals.tui.amend import amend_user_selection
@@ -104,7 +104,7 @@ class WorkspaceApp(App[int]):
         self.theme_names = [t.name for t in themes]
         for t in themes:
             self.register_theme(t)
-        theme = theme or os.environ.get(THEME_NAME_ENV) or None
+        theme = theme or settings_env().get(THEME_NAME_ENV, "").strip() or None  # environment > .env > toml
         wanted = theme or DEFAULT_THEME
         if wanted not in self.available_themes:
             if theme:
@@ -248,8 +248,10 @@ class WorkspaceApp(App[int]):
         self.leaderboard.sync_tasks()
         if self.leaderboard.task_id in tasks:
             self.leaderboard.refresh_rows()
-        if self.selected is None and self.model.pane_order:
-            self.selected = self.model.pane_order[0][0]
+        if self.selected is None and (self.model.pane_order or code):
+            # the first pane, or before any pane exists the first version a model is writing,
+            # so its code streams into the code panel as it arrives
+            self.selected = self.model.pane_order[0][0] if self.model.pane_order else min(code)
             code.add(self.selected)
         if self.selected in code or tasks:
             self.show_code()
@@ -582,12 +584,12 @@ class WorkspaceApp(App[int]):
 
 
 # -- entry points ----------------------------------------------------------------------------
-def run_live(config, runlog, *, log_subscriber: Callable[[Event], None] | None = None,
-             theme: str | None = None, theme_dirs: list[Path] | None = None) -> int:
-    """Evaluate ``config`` (a ``RunConfig``) with the TUI open. Every event goes to
-    ``log_subscriber`` (default ``runlog.on_event``; resume passes its de-duplicating recorder);
-    ``runlog`` is closed on quit. On resume (``config.finished`` not empty) the results already in
-    ``config.record`` are shown too. Returns 0 when the run completed, 2 when interrupted."""
+def live_app(config, runlog, *, log_subscriber: Callable[[Event], None] | None = None,
+             bus: EventBus | None = None, theme: str | None = None, theme_dirs: list[Path] | None = None,
+             gc_freeze: bool = False) -> WorkspaceApp:
+    """The app for evaluating ``config`` (a ``RunConfig``). ``bus``: the one the config's
+    generator publishes on (``session.build_config``'s), so streamed code and retry notices
+    reach the code panel and the notifications; the engine publishes there too."""
     from ai_code_evals.engine.run import run_evaluation
 
     async def engine(bus: EventBus) -> dict:
@@ -601,8 +603,18 @@ def run_live(config, runlog, *, log_subscriber: Callable[[Event], None] | None =
     refs = {t.id: t.reference for t in getattr(config, "tasks", []) if getattr(t, "reference", None)}
     record = getattr(config, "record", None)
     history = Path(record) if getattr(config, "finished", None) and record and Path(record).exists() else None
-    app = WorkspaceApp(engine=engine, runlog=runlog, log_subscriber=log_subscriber, history=history,
-                       theme=theme, theme_dirs=theme_dirs, reference_code=refs, gc_freeze=True)
+    return WorkspaceApp(engine=engine, runlog=runlog, log_subscriber=log_subscriber, history=history, bus=bus,
+                        theme=theme, theme_dirs=theme_dirs, reference_code=refs, gc_freeze=gc_freeze)
+
+
+def run_live(config, runlog, *, log_subscriber: Callable[[Event], None] | None = None,
+             bus: EventBus | None = None, theme: str | None = None, theme_dirs: list[Path] | None = None) -> int:
+    """Evaluate ``config`` with the TUI open (see ``live_app``). Every event goes to
+    ``log_subscriber`` (default ``runlog.on_event``; resume passes its de-duplicating recorder);
+    ``runlog`` is closed on quit. On resume (``config.finished`` not empty) the results already in
+    ``config.record`` are shown too. Returns 0 when the run completed, 2 when interrupted."""
+    app = live_app(config, runlog, log_subscriber=log_subscriber, bus=bus, theme=theme, theme_dirs=theme_dirs,
+                   gc_freeze=True)
     try:
         result = app.run()
     finally:
