@@ -240,7 +240,7 @@ def load_resume(path: str | Path) -> ResumeState:
             candidates.append(Candidate(id=d["candidate_id"], task_id=d["task_id"], code=d["code"],
                                         label=d.get("label", ""), strategy=d.get("strategy", ""),
                                         origin=d.get("origin", ""), error=d.get("error"),
-                                        duplicate_of=d.get("duplicate_of")))
+                                        duplicate_of=d.get("duplicate_of"), usage=d.get("usage") or {}))
         generated = {e["sample_id"]: e["data"]["tests"] for e in record.of_type("generated_tests")}
         finished = {}
         for e in record.of_type("result"):
