@@ -117,3 +117,18 @@ def test_a_server_without_a_model_list_is_probed_with_one_token(tmp_path, server
     assert proc.returncode == 0, proc.stderr
     assert [p["model"] for p in server.probes] == ["local"] and server.probes[0]["max_tokens"] == 1
     assert {r["model"] for r in server.requests} == {"local"}
+
+
+def test_headless_retries_are_notices_on_stderr_and_in_the_log(tmp_path, server):
+    """The generator publishes on the run's bus: a retried request is a line on stderr and a
+    ``notice`` in the run log (before, the log never heard of it)."""
+    server.script(Reply(status=429, error="Rate limit reached", headers={"retry-after": "0"}))
+    (tmp_path / "tasks.yaml").write_text(TASK_YAML)
+    record = tmp_path / "run.jsonl"
+    proc = cli(tmp_path, *run_args(record, "--model", "qwen2.5-coder-test", "-n", "1"),
+               env={"OPENAI_BASE_URL": server.base_url})
+    assert proc.returncode == 0, proc.stderr
+    assert "clamp#0: HTTP 429: Rate limit reached; attempt 2 of 5 in 0.0s" in proc.stderr
+    notices = [json.loads(line)["data"]["message"] for line in record.read_text().splitlines()
+               if '"type": "notice"' in line]
+    assert notices == ["clamp#0: HTTP 429: Rate limit reached; attempt 2 of 5 in 0.0s"]
