@@ -353,7 +353,7 @@ def extract_program(reply: str, entry_point: str, *, prompt: str = "", signature
     else:
         code = _complete_body(reply, blocks, texts, entry_point, prompt, signature, notes)
         if code is None:
-            raise NoUsableCode(_why_not(reply, blocks, parsed, broken, entry_point))
+            raise NoUsableCode(_why_not(blocks, parsed, broken, entry_point))
     if prompt:
         code = _context_from_prompt(code, prompt, entry_point, notes)
     code = _add_imports(code, notes)
@@ -401,7 +401,7 @@ def _refuse_several_versions(parsed: list[tuple[str, ast.Module]], entry_point: 
                            "not guessing which one was meant")
 
 
-def _why_not(reply: str, blocks: list[_Block], parsed: list[tuple[str, ast.Module]],
+def _why_not(blocks: list[_Block], parsed: list[tuple[str, ast.Module]],
              broken: list[tuple[str, SyntaxError | None]], entry_point: str) -> str:
     """The one-line reason a reply gave no program."""
     mentions = re.compile(rf"\bdef\s+{re.escape(entry_point)}\b")
