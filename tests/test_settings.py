@@ -76,3 +76,12 @@ def test_dotenv_names_the_config_file(in_project):
     (in_project / ".env").write_text(f"ACE_CONFIG={conf}\n")
     assert file_config() == {"env": {"ACE_MODEL": "from-toml"}}
     assert settings_env()["ACE_MODEL"] == "from-toml"
+
+
+def test_a_bad_daytona_concurrency_is_one_config_error_not_a_traceback():
+    from ai_code_evals.errors import ConfigError
+    from ai_code_evals.session import default_jobs
+
+    assert default_jobs("daytona", {"ACE_DAYTONA_CONCURRENCY": "3"}) == 3
+    with pytest.raises(ConfigError, match="ACE_DAYTONA_CONCURRENCY must be a whole number, got 'many'"):
+        default_jobs("daytona", {"ACE_DAYTONA_CONCURRENCY": "many"})

@@ -65,7 +65,9 @@ def make_backend(name: str, env: Mapping[str, str]):
 
 def default_jobs(backend: str, env: Mapping[str, str]) -> int:
     if backend == "daytona":
-        return int(env.get("ACE_DAYTONA_CONCURRENCY") or 8)
+        from ai_code_evals.config import int_setting
+
+        return int_setting(env, "ACE_DAYTONA_CONCURRENCY", 8)  # a bad value: one ConfigError line
     # one more than the cores: while a version's exit travels back through the warm server and
     # the app, the next one runs (benchmarks/bench_humaneval.py: cores + 1 beat cores and 2 x cores)
     return (os.cpu_count() or 2) + 1
