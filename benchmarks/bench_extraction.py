@@ -89,19 +89,23 @@ class Model:
         self.specs = [(task_spec(t), t) for t in tasks]
         self.samples = samples
         self.k_of = {(v.strategy.title, v.temperature): v.k for v in plan(n)}
-        self.underlying = {}
+        # every reply built here, in one thread: the server's handler threads only look them up
+        # (ast.parse from several threads at once trips a CPython 3.11.7 bug: "AST constructor
+        # recursion depth mismatch")
+        self.replies: dict[tuple[str, str, int], str] = {}
         for t in tasks:
             call, output = example_from_test(t.tests[0].code if t.tests else "", t.entry_point)
             for k, completion in enumerate(samples[t.id]):
-                self.underlying[(t.id, k)] = Underlying(t.prompt, completion, t.entry_point, call, output)
+                u = Underlying(t.prompt, completion, t.entry_point, call, output)
+                for style, wrap in STYLES.items():
+                    self.replies[(style, t.id, k)] = wrap(u)
 
     def __call__(self, request: dict) -> Reply:
         text = user_text(request)
         task = next(t for spec, t in self.specs if text.startswith(spec))
         title = re.search(r"Strategy for this version \(([^)]*)\)", text).group(1)
         k = self.k_of[(title, request.get("temperature"))]
-        style = request["model"]
-        return Reply(STYLES[style](self.underlying[(task.id, k)]), chunk_chars=24)
+        return Reply(self.replies[(request["model"], task.id, k)], chunk_chars=24)
 
 
 async def generate_all(base_url: str, tasks, samples) -> dict[tuple[str, str, str, int], object]:

@@ -47,7 +47,8 @@ def run(code: str, entry: str, *args):
 
 async def generated(u: Underlying, style: str, stream: bool):
     task = Task(id=f"HumanEval/{u.entry_point}", prompt=u.prompt, entry_point=u.entry_point, completion_style=True)
-    with OpenAITestServer(lambda req: Reply(STYLES[style](u), chunk_chars=7)) as srv:
+    reply = STYLES[style](u)  # built here: the server's thread only sends it
+    with OpenAITestServer(lambda req: Reply(reply, chunk_chars=7)) as srv:
         settings = OpenAISettings(api_key="sk-test", base_url=srv.base_url, model="m", stream=stream)
         gen = OpenAIGenerator(settings, client=ChatClient(settings))
         try:
