@@ -279,6 +279,11 @@ class WorkspaceApp(App[int]):
         bits.append(f"{done}/{len(m.panes)} sandboxes finished")
         if m.tokens:
             bits.append(f"{m.tokens:,} tokens")
+        infra = m.infrastructure_errors()
+        if infra:
+            bits.append(f"{infra} infrastructure error(s)")
+        if m.backend_status and not m.finished:
+            bits.append(m.backend_status)
         if m.finished:
             bits.append("run interrupted" if m.interrupted else "run complete")
         if self.workspace.pages > 1:
