@@ -248,14 +248,25 @@ class WorkspaceApp(App[int]):
         self.leaderboard.sync_tasks()
         if self.leaderboard.task_id in tasks:
             self.leaderboard.refresh_rows()
-        if self.selected is None and (self.model.pane_order or code):
-            # the first pane, or before any pane exists the first version a model is writing,
-            # so its code streams into the code panel as it arrives
-            self.selected = self.model.pane_order[0][0] if self.model.pane_order else min(code)
-            code.add(self.selected)
+        if self.selected is None:
+            # the first pane, or before any pane exists a version a model is writing, so its
+            # code streams into the code panel as it arrives
+            first = self.model.pane_order[0][0] if self.model.pane_order else self._first_writing(code)
+            if first is not None:
+                self.selected = first
+                code.add(first)
         if self.selected in code or tasks:
             self.show_code()
         self.update_topbar()
+
+    def _first_writing(self, changed: set[str]) -> str | None:
+        """Among candidates whose code just changed, the first one a model is still writing."""
+        for cid in sorted(changed):
+            task = self.model.tasks.get(self.model.task_of(cid) or "")
+            info = task.candidates.get(cid) if task else None
+            if info is not None and info.generating:
+                return cid
+        return None
 
     def show_notices(self, notices: list[tuple[str, str]]) -> None:
         """Engine notices as notifications; a burst becomes one toast, not a wall of them."""
