@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from ai_code_evals.sandbox import isolation
+from ai_code_evals.sandbox import interpreter, isolation
 from ai_code_evals.sandbox.base import ExecResult, SandboxLimits, SandboxSpec
 from ai_code_evals.sandbox.local import LocalBackend, LocalSandbox
 from ai_code_evals.sandbox.output import MAX_LINE
@@ -36,7 +36,8 @@ if not WORKING:
 # taken for a fixed hash seed; ACE_WARM=0 keeps plain "bwrap" on the ordinary path
 if "bwrap" in WORKING:
     WORKING.insert(1, "bwrap-warm")
-NAMESPACED = ("bwrap", "bwrap-warm", "unshare")  # levels with a private /tmp and working-directory tmpfs
+NAMESPACED = ("bwrap", "bwrap-warm", "unshare")
+CONTAINED = ("bwrap", "bwrap-warm", "unshare")  # levels that show the candidate only an allow-list  # levels with a private /tmp and working-directory tmpfs
 REPO = Path(__file__).resolve().parents[1]
 HOME = os.path.expanduser("~")
 LIMITS = SandboxLimits(wall_s=60, cpu_s=20, memory_mb=256, processes=16, file_size_mb=4, open_files=64,
@@ -567,6 +568,45 @@ async def test_reads_the_home_directory_and_etc_shadow(level):
     assert any(line.startswith("refused /etc/shadow") for line in o.out)
     listing = [line for line in o.out if line.startswith(f"dir {HOME} ")]
     assert not listing or planted.name not in listing[0]
+
+
+async def test_sees_only_the_allow_list_not_the_project(level):
+    """Wherever the project lives (CI runs this on a copy under /srv), nothing of it exists inside:
+    not its .env, .git/config, task files or run logs, nor the app's working directory. The root
+    holds only the system directories, /tmp, /dev, /proc and the interpreter's path."""
+    allowed_top = {"bin", "sbin", "lib", "lib32", "lib64", "libx32", "usr", "etc", "dev", "proc", "tmp", "var"}
+    allowed_top |= {d.strip("/").split("/")[0] for d in interpreter.clean().dirs}
+    project = [str(REPO), str(REPO / ".git" / "config"), str(REPO / ".env"), str(REPO / "pyproject.toml"),
+               str(REPO / "src" / "ai_code_evals" / "tasks"), os.getcwd(), "/etc/passwd", "/etc/hostname", "/sys",
+               "/run", "/srv", "/opt", "/home", "/mnt"]
+    code = """
+        import os, sys
+        print("top", ",".join(sorted(os.listdir("/"))))
+        for path in sys.argv[2:]:
+            print("exists" if os.path.lexists(path) else "absent", path)
+    """
+    o = await attack(level, code, args=tuple(project))
+    if level not in CONTAINED:
+        return  # no allow-list at this level: it runs only with --unsafe-isolation
+    top = set(o.out[0].split()[1].split(","))
+    assert top <= allowed_top, top - allowed_top
+    visible = [line for line in o.out[1:] if line.startswith("exists")]
+    assert visible == []
+
+
+async def test_candidates_get_a_clean_python(level):
+    """The base interpreter with the standard library only: none of the app's virtualenv."""
+    code = """
+        import importlib.util, sys
+        for name in ("pytest", "textual", "pydantic", "ai_code_evals", "json", "ctypes"):
+            print(name, importlib.util.find_spec(name) is not None)
+        print("prefix", sys.prefix)
+    """
+    o = await attack(level, code)
+    found = dict(line.split() for line in o.out[:6])
+    assert found == {"pytest": "False", "textual": "False", "pydantic": "False", "ai_code_evals": "False",
+                     "json": "True", "ctypes": "True"}
+    assert o.out[6] != f"prefix {sys.prefix}" or sys.prefix == sys.base_prefix
 
 
 # -- network and privileges --------------------------------------------------------------------------------

@@ -1,13 +1,16 @@
-"""Isolation levels of the local backend (DESIGN §4.3) and the command line for each.
+"""Isolation levels of the local backend and the command line for each.
 
 Levels, strongest first; the first one that actually works here is used:
 
-``bwrap``    bubblewrap: new pid/net/ipc/uts(/cgroup) namespaces, the host read-only, private
-             tmpfs for /tmp, /var/tmp, /dev/shm, /run and the working directory (size-limited),
-             homes and the project's .env hidden. As root it runs without a user namespace and
+``bwrap``    bubblewrap: new pid/net/ipc/uts(/cgroup) namespaces and an allow-list view on an
+             empty root: the system directories (/usr and its links) and the candidate's clean
+             interpreter read-only with its site-packages empty (``interpreter.py``), a fresh
+             /dev and /proc, private size-limited tmpfs for /tmp, /var/tmp, /dev/shm and the
+             working directory. Nothing else of the host exists inside: not the project (wherever
+             it lives), homes, /run, /srv or /sys. As root it runs without a user namespace and
              drops to the sandbox's private uid with setpriv; otherwise it uses its own user ns.
-``unshare``  the same view built by ``_launch.py`` inside ``unshare`` (mount, pid, net, ipc, uts
-             namespaces), for hosts without bubblewrap.
+``unshare``  the same allow-list view built by ``_launch.py`` inside ``unshare`` (mount, pid, net,
+             ipc, uts namespaces, then pivot_root), for hosts without bubblewrap.
 ``rlimits``  no namespaces: a new session, rlimits, a Landlock allowlist (read-only system dirs and
              interpreter, writable working directory only) and a seccomp filter that refuses
              network sockets. A grandchild that calls setsid leaves the process group; as root
@@ -30,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ai_code_evals.errors import ConfigError
+from ai_code_evals.sandbox import interpreter
 from ai_code_evals.sandbox.base import SandboxLimits
 
 LEVELS = ("bwrap", "unshare", "rlimits")
@@ -40,6 +44,9 @@ MIB = 1 << 20
 SMALL_TMPFS = 8 * MIB  # /var/tmp, /dev/shm, /run inside the sandbox
 # shared writable directories; the rlimits level sweeps the sandbox uid's leftovers from them
 SHARED_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
+# what bwrap sandboxes see of the system, read-only (an allow-list: nothing else of the host)
+SYSTEM_RO = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+ETC_RO = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime", "/etc/alternatives")
 # read-only system directories allowed by Landlock at the rlimits level
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/proc", "/sys")
 # every bwrap sandbox: its own pid, network, IPC, UTS (and cgroup) namespaces, gone with the app
@@ -69,18 +76,6 @@ def _reachable_by_others(path: str) -> bool:
         return False
 
 
-def _python_flags(path: str) -> list[str]:
-    """Isolated mode without -E: the environment is already ours (cleared + spec.env), and -I
-    would drop variables the caller sets on purpose (PYTHONHASHSEED of the hash-seed profile).
-    -P (3.11+) keeps the script's directory out of sys.path; -s skips the user site."""
-    if path == sys.executable:
-        version = sys.version_info[:2]
-    else:
-        m = re.search(r"python(\d+)\.(\d+)$", os.path.realpath(path))
-        version = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
-    return ["-s", "-P"] if version >= (3, 11) else ["-I"]
-
-
 @dataclass
 class Host:
     """Facts about this machine and process, computed once."""
@@ -95,21 +90,18 @@ class Host:
 
     def __post_init__(self) -> None:
         self.probed: dict[str, tuple[bool, str]] = {}  # level -> (works, reason), see detect()
-        home = os.path.expanduser("~")
-        self.hidden = sorted({p for p in ("/root", "/home", home) if p not in ("/", "") and os.path.isdir(p)})
         self.host_mntns = os.readlink("/proc/self/ns/mnt")
 
-    def prefixes(self) -> list[str]:
-        """Directories the interpreter needs, when they sit under a directory we hide (computed
-        once: every sandboxed command asks, and the answer only depends on this process)."""
-        if getattr(self, "_prefixes", None) is None:
-            cands = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
-                     os.path.dirname(os.path.dirname(os.path.realpath(sys.executable)))}
-            cands |= {os.path.realpath(p) for p in list(cands)}
-            hidden = self.hidden + ["/tmp", "/var/tmp", "/run", "/dev/shm"]
-            need = sorted(p for p in cands if os.path.isdir(p) and any(_under(p, h) for h in hidden))
-            self._prefixes = [p for p in need if not any(q != p and _under(p, q) for q in need)]
-        return list(self._prefixes)
+    @property
+    def python(self) -> interpreter.Interpreter:
+        """The candidates' clean interpreter: the base one behind the app's virtualenv."""
+        if getattr(self, "_python", None) is None:
+            self._python = interpreter.clean()
+        return self._python
+
+    def python_dirs(self) -> list[str]:
+        """Directories of the clean interpreter, for views that hide them (unshare, warm)."""
+        return list(self.python.dirs)
 
     @property
     def landlock_abi(self) -> int:
@@ -125,10 +117,10 @@ class Host:
         return self._landlock_abi
 
     def rlimits_python(self) -> str | None:
-        """The interpreter for the rlimits level: ours if the sandbox uid can reach it, else a
-        system python3 (the runner is stdlib-only). None when there is none."""
-        if not self.root or _reachable_by_others(self.app_python):
-            return self.app_python
+        """The interpreter for the rlimits level: the clean one if the sandbox uid can reach it,
+        else a system python3 (the runner is stdlib-only). None when there is none."""
+        if not self.root or _reachable_by_others(self.python.executable):
+            return self.python.executable
         for name in ("python3", "python"):
             found = _which(name)
             if found and _reachable_by_others(found):
@@ -199,15 +191,32 @@ def sandbox_env(plan: ExecPlan) -> dict[str, str]:
     return env
 
 
+def is_python(name: str) -> bool:
+    """Whether a command's first word names a sandbox interpreter (``python``, ``python3.N``)."""
+    return name == "python" or interpreter.VERSIONED.match(name) is not None
+
+
+def plan_python(plan: ExecPlan, host: Host) -> interpreter.Interpreter | None:
+    """The interpreter a plan's command runs (None for other commands). Raises
+    InterpreterMissing (an OSError) when a profile names one that is not installed."""
+    if not plan.argv or not is_python(plan.argv[0]):
+        return None
+    return host.python if plan.argv[0] == "python" else interpreter.find(plan.argv[0])
+
+
 def resolve_argv(plan: ExecPlan, host: Host) -> list[str]:
-    """Replace a leading literal ``python`` with the sandbox interpreter and its flags."""
+    """Replace a leading ``python`` / ``python3.N`` with that clean interpreter and its flags
+    (at the rlimits level, which cannot hide site-packages, with -S as well)."""
     argv = list(plan.argv)
-    if argv and argv[0] == "python":
-        py = host.rlimits_python() if plan.level == "rlimits" else host.app_python
-        if py is None:
+    py = plan_python(plan, host)
+    if py is None:
+        return argv
+    if plan.level == "rlimits":
+        exe = host.rlimits_python() if argv[0] == "python" else py.executable
+        if exe is None:
             raise OSError("no Python interpreter is reachable by the sandbox user")
-        argv = [py, *_python_flags(py), *argv[1:]]
-    return argv
+        return [exe, *interpreter.describe(os.path.realpath(exe)).flags(), "-S", *argv[1:]]
+    return [py.executable, *py.flags(), *argv[1:]]
 
 
 def _setpriv(plan: ExecPlan, host: Host, *, pdeath: bool) -> list[str]:
@@ -235,42 +244,61 @@ def _dirs_between(top: str, path: str) -> list[str]:
     return out
 
 
-def _tmpfs_roots(host: Host) -> list[tuple[str, int | None, int]]:
-    """(path, size, mode) of the tmpfs mounts that hide host directories."""
-    roots: list[tuple[str, int | None, int]] = [(h, SMALL_TMPFS, 0o755) for h in host.hidden]
-    roots += [("/run", SMALL_TMPFS, 0o755), ("/var/tmp", SMALL_TMPFS, 0o1777)]
-    return roots
+def system_view() -> list[str]:
+    """bwrap arguments for what every sandbox may see of the system, read-only: /usr and the
+    top-level links or directories into it, and the few files of /etc the dynamic loader and
+    the time functions read. Nothing else of the host exists inside (no /home, /root, /srv,
+    /opt, /run, /var, /sys, /etc/passwd...)."""
+    cmd: list[str] = []
+    for path in SYSTEM_RO:
+        if os.path.islink(path):
+            cmd += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            cmd += ["--ro-bind", path, path]
+    cmd += ["--perms", "0755", "--dir", "/etc"]
+    for path in ETC_RO:
+        if os.path.lexists(path):
+            cmd += ["--ro-bind", path, path]
+    return cmd
 
 
-def _bwrap_view(host: Host, budget: str, workdir: str | None, files: list[str], masks: list[str],
-                file_fds: dict[str, int] | None = None) -> list[str]:
-    """bwrap's mount arguments: the host read-only, private tmpfs over every writable place and
-    hidden directory, the interpreter re-exposed, then (if given) the working directory as its
-    own tmpfs with ``files`` copied into it from ``file_fds`` (else bound read-only), and the
-    secret files masked."""
-    cmd = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-           "--perms", "1777", "--size", str(SMALL_TMPFS), "--tmpfs", "/dev/shm"]
-    mounts = ["/dev/shm"]
-    for path, size, mode in _tmpfs_roots(host):
-        if os.path.isdir(path):
-            cmd += ["--perms", f"{mode:o}", "--size", str(size), "--tmpfs", path]
-            mounts.append(path)
-    cmd += ["--perms", "1777", "--size", budget, "--tmpfs", "/tmp"]
-    mounts.append("/tmp")
+def _bwrap_view(host: Host, py: interpreter.Interpreter | None, budget: str, workdir: str | None,
+                files: list[str], masks: list[str], file_fds: dict[str, int] | None = None) -> list[str]:
+    """bwrap's mount arguments, an allow-list on an empty root: the system (``system_view``),
+    the interpreter's own directories read-only with its site-packages empty, a fresh /dev,
+    /proc, and private size-limited tmpfs for /tmp, /var/tmp and /dev/shm; then (if given) the
+    working directory as its own tmpfs with ``files`` copied into it from ``file_fds`` (else
+    bound read-only). ``masks`` (secret files) are hidden where a bound directory holds one."""
+    cmd = [*system_view(), "--dev", "/dev", "--proc", "/proc",
+           "--perms", "1777", "--size", str(SMALL_TMPFS), "--tmpfs", "/dev/shm",
+           "--perms", "1777", "--size", str(SMALL_TMPFS), "--tmpfs", "/var/tmp",
+           "--perms", "1777", "--size", budget, "--tmpfs", "/tmp"]
+    made = {"/", "/dev", "/dev/shm", "/var", "/var/tmp", "/tmp", "/proc", *SYSTEM_RO, "/etc"}
+    bound = [p for p in SYSTEM_RO if os.path.isdir(p) and not os.path.islink(p)]
 
     def make_parents(path: str) -> None:
-        tops = [m for m in mounts if _under(path, m) and m != path]
-        if tops:
-            for d in _dirs_between(max(tops, key=len), path):
-                cmd.extend(["--perms", "0755", "--dir", d])
+        parent = os.path.dirname(path)
+        chain = []
+        while parent not in made and parent != "/":
+            chain.append(parent)
+            parent = os.path.dirname(parent)
+        for d in reversed(chain):
+            cmd.extend(["--perms", "0755", "--dir", d])
+            made.add(d)
 
-    for prefix in host.prefixes():
-        make_parents(prefix)
-        cmd += ["--ro-bind", prefix, prefix]
+    for d in (py.dirs if py is not None else ()):
+        if not any(_under(d, b) for b in bound):
+            make_parents(d)
+            cmd += ["--ro-bind", d, d]
+            bound.append(d)
+            made.add(d)
+    for d in (py.site_dirs if py is not None else ()):
+        if any(_under(d, b) for b in bound):
+            cmd += ["--perms", "0555", "--size", "4096", "--tmpfs", d, "--remount-ro", d]
     if workdir is not None:
         make_parents(workdir)
         cmd += ["--perms", "0777", "--size", budget, "--tmpfs", workdir]
-        mounts.append(workdir)
+        made.add(workdir)
         for rel in files:
             dst = os.path.join(workdir, rel)
             make_parents(dst)
@@ -280,7 +308,7 @@ def _bwrap_view(host: Host, budget: str, workdir: str | None, files: list[str], 
             else:
                 cmd += ["--ro-bind", dst, dst]  # source: the host path (resolved outside the sandbox)
     for mask in masks:
-        if not any(_under(mask, m) for m in mounts):
+        if any(_under(mask, b) for b in bound) and os.path.exists(mask):
             cmd += ["--ro-bind", "/dev/null", mask]
     return cmd
 
@@ -300,7 +328,8 @@ def bwrap_command(plan: ExecPlan, host: Host) -> list[str]:
         cmd += ["--unshare-user", "--disable-userns"]
     if plan.status_fd is not None:
         cmd += ["--json-status-fd", str(plan.status_fd)]
-    cmd += _bwrap_view(host, str(disk_budget(plan.limits)), plan.workdir, plan.files, plan.masks, plan.file_fds)
+    cmd += _bwrap_view(host, plan_python(plan, host), str(disk_budget(plan.limits)), plan.workdir, plan.files,
+                       plan.masks, plan.file_fds)
     cmd += ["--chdir", plan.workdir, *_bwrap_env(sandbox_env(plan)), "--", *_init(host)]
     if plan.uid is not None:
         cmd += _setpriv(plan, host, pdeath=False)
@@ -318,8 +347,9 @@ def warm_server_command(host: Host, env: dict[str, str], masks: list[str], sourc
     cmd = [host.bwrap, *BWRAP_NAMESPACES, "--cap-add", "ALL"]
     if not host.root:
         cmd += ["--unshare-user", "--uid", str(os.getuid()), "--gid", str(os.getgid()), "--disable-userns"]
-    cmd += _bwrap_view(host, str(SMALL_TMPFS), None, [], masks)
-    cmd += ["--chdir", "/", *_bwrap_env(env), "--", host.app_python, *_python_flags(host.app_python), "-c", source]
+    py = host.python
+    cmd += _bwrap_view(host, py, str(SMALL_TMPFS), None, [], masks)
+    cmd += ["--chdir", "/", *_bwrap_env(env), "--", py.executable, *py.flags(), "-c", source]
     return cmd
 
 
@@ -351,12 +381,14 @@ def unshare_command(plan: ExecPlan, host: Host) -> list[str]:
     if host.unshare is None:
         raise OSError("unshare not found")
     budget = disk_budget(plan.limits)
-    tmpfs = [[p, s, m] for p, s, m in _tmpfs_roots(host)]
-    tmpfs += [["/dev/shm", SMALL_TMPFS, 0o1777], ["/tmp", budget, 0o1777]]
+    py = plan_python(plan, host)
+    system = [[p, os.readlink(p) if os.path.islink(p) else None] for p in (*SYSTEM_RO, *ETC_RO)]
     view = {
         "host_mntns": host.host_mntns,
-        "tmpfs": tmpfs,
-        "ro_binds": host.prefixes(),
+        "system": system,
+        "tmpfs": [["/tmp", budget, 0o1777], ["/var/tmp", SMALL_TMPFS, 0o1777], ["/dev/shm", SMALL_TMPFS, 0o1777]],
+        "ro_binds": list(py.dirs) if py else [],
+        "empty": list(py.site_dirs) if py else [],
         "workdir": [plan.workdir, budget],
         "files": [[os.path.join(plan.workdir, r)] * 2 for r in plan.files],
         "masks": plan.masks,

@@ -397,7 +397,7 @@ class LocalSandbox:
         # thread is still killing this uid's processes
         self._cleanup_lock = threading.Lock()
         host = backend._host
-        python = host.rlimits_python() if level == "rlimits" else host.app_python
+        python = host.rlimits_python() if level == "rlimits" else host.python.executable
         self.info: dict = {"isolation": level, "workdir": workdir, "uid": self.uid, "python": python,
                            "limits": asdict(spec.limits)}
         if level == "rlimits":
@@ -546,7 +546,7 @@ class LocalSandbox:
         plan = ExecPlan(level=self.isolation, workdir=self.workdir, files=[], uid=self.uid, limits=limits,
                         env=dict(self.spec.env), argv=argv)
         request = {"uid": self.uid, "workdir": self.workdir, "files": dict(self._mem or {}), "argv": argv,
-                   "env": sandbox_env(plan), "keep": self._backend._host.prefixes(),
+                   "env": sandbox_env(plan), "keep": self._backend._host.python_dirs(),
                    "rlimits": rlimit_pairs(limits, self.uid is not None), "tmp_size": disk_budget(limits),
                    "small_size": SMALL_TMPFS}
         r_out, w_out = os.pipe2(os.O_CLOEXEC)
