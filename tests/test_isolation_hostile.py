@@ -30,6 +30,11 @@ from ai_code_evals.sandbox.output import MAX_LINE
 
 HOST = isolation.default_host()
 WORKING = [lv for lv in isolation.LEVELS if isolation.works(lv, HOST)]
+# rlimits cannot contain candidates (isolation.gaps): it runs only with --unsafe-isolation, and
+# this battery still runs it as root (a private uid finds every process); without root it has
+# nothing to find processes that left with setsid, so it is tested only for its refusal
+if not HOST.root and "rlimits" in WORKING:
+    WORKING.remove("rlimits")
 if not WORKING:
     pytest.skip("no isolation level works on this machine", allow_module_level=True)
 # bwrap-warm: the bwrap level's fast path (a warm server forks each command; sandbox/warm.py),
@@ -73,7 +78,7 @@ def level(request, monkeypatch) -> str:
 
 
 def backend_at(level: str) -> LocalBackend:
-    return LocalBackend(level.removesuffix("-warm"))
+    return LocalBackend(level.removesuffix("-warm"), unsafe=isolation.gaps(level, HOST) is not None)
 
 
 def spec(level: str, limits: SandboxLimits = LIMITS, env: dict | None = None) -> SandboxSpec:
@@ -663,12 +668,134 @@ async def test_privilege_escalation_attempts(level):
         print("status", " ".join(l.split()[1] for l in caps))
         print("uid", os.getuid(), os.geteuid())
     """
+    code += """
+        print("map", " ".join(open("/proc/self/uid_map").read().split()))
+    """
     o = await attack(level, code)
-    assert o.out[0].startswith("setuid: refused")
+    if level == "unshare" and not HOST.root:
+        # uid 0 of its own user namespace only (mapped to the user's uid), without capabilities
+        assert o.out[3] == f"map 0 {os.getuid()} 1"
+    else:
+        assert o.out[0].startswith("setuid: refused")
     cap_eff, nnp = o.out[1].split()[1:]
     assert int(cap_eff, 16) == 0 and nnp == "1"
     if HOST.root:
         assert o.out[2] == f"uid {o.box.uid} {o.box.uid}" and o.box.uid != 0
+
+
+# -- host services: IPC, unix sockets, terminals ----------------------------------------------------------
+SHM_HOG = """
+    import ctypes, sys, zlib
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.shmat.restype = ctypes.c_void_p
+    key = zlib.crc32(sys.argv[1].encode()) & 0x7FFFFFFF
+    made = 0
+    for i in range(int(sys.argv[2])):
+        shmid = libc.shmget(key + i, 64 << 20, 0o1000 | 0o600)  # IPC_CREAT
+        if shmid < 0:
+            break
+        addr = libc.shmat(shmid, None, 0)
+        if addr in (None, ctypes.c_void_p(-1).value):
+            break
+        ctypes.memset(addr, 1, 64 << 20)  # touched: the pages are held by the segment
+        libc.shmdt(ctypes.c_void_p(addr))
+        made += 1
+    print("segments", made, flush=True)
+"""
+
+
+def host_shm_keys() -> set[int]:
+    with open("/proc/sysvipc/shm") as f:
+        return {int(line.split()[0]) for line in list(f)[1:]}
+
+
+async def test_sysv_shared_memory_dies_with_the_sandbox(level):
+    """Segments are never destroyed by their creator's exit: without an IPC namespace of its own,
+    what a candidate made would outlive the run (and its memory limit) on the host."""
+    before = host_shm_keys()
+    o = await attack(level, SHM_HOG, args=("4",))
+    assert o.out == ["segments 4"]
+    if isolation.gaps(level, HOST):
+        return  # rlimits: the known gap (isolation.gaps says so); it runs only when the user accepts it
+    import zlib
+    key = zlib.crc32(o.marker.encode()) & 0x7FFFFFFF
+    assert not {key, key + 1, key + 2, key + 3} & (host_shm_keys() - before)
+
+
+def test_a_level_that_cannot_contain_candidates_is_refused():
+    """rlimits works here but cannot contain candidates: refused in one line naming what is
+    missing and what to install, unless the user accepts it (--unsafe-isolation)."""
+    if not isolation.works("rlimits", HOST):
+        pytest.skip("the rlimits level does not work here")
+    from ai_code_evals.errors import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        LocalBackend("rlimits").isolation  # noqa: B018
+    line = str(err.value)
+    assert "\n" not in line and "bubblewrap" in line and "--unsafe-isolation" in line and "shared memory" in line
+    accepted = LocalBackend("rlimits", unsafe=True)
+    assert accepted.isolation == "rlimits" and "unix sockets" in accepted.unsafe_isolation
+    assert LocalBackend(WORKING[0].removesuffix("-warm")).unsafe_isolation == "" or WORKING[0] == "rlimits"
+
+
+@pytest.fixture
+def tmux_server(tmp_path_factory):
+    """A real tmux server of this user, its socket in the project directory (where a user's
+    TMUX_TMPDIR, a D-Bus or an agent socket may sit too): ``run-shell`` there is a host shell."""
+    tmux = isolation._which("tmux")
+    if tmux is None:
+        pytest.skip("tmux is not installed")
+    (REPO / ".pytest_cache").mkdir(exist_ok=True)
+    home = Path(tempfile.mkdtemp(prefix="ace-tmux-", dir=REPO / ".pytest_cache"))
+    os.chmod(home, 0o755)
+    sock = home / "default"
+    subprocess.run([tmux, "-S", str(sock), "new-session", "-d", "-s", "host", "sleep 120"], check=True, timeout=30)
+    os.chmod(sock, 0o777)  # reachable by anyone who can see it: only the sandbox's view protects it
+    try:
+        yield tmux, sock, home
+    finally:
+        subprocess.run([tmux, "-S", str(sock), "kill-server"], check=False, timeout=30, capture_output=True)
+        for f in home.iterdir():
+            f.unlink()
+        home.rmdir()
+
+
+async def test_reaches_the_users_tmux_server_and_terminals(level, tmux_server):
+    _, sock, home = tmux_server
+    escaped = home / "escaped"
+    code = """
+        import glob, os, socket, subprocess, sys
+        sock, escaped = sys.argv[2], sys.argv[3]
+        try:
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(sock)
+            print("connected")
+        except OSError as e:
+            print("refused", e.errno)
+        try:
+            subprocess.run(["tmux", "-S", sock, "run-shell", "touch " + escaped], timeout=10, capture_output=True)
+        except (OSError, subprocess.SubprocessError) as e:
+            print("no tmux", type(e).__name__)
+        ptys = [p for p in glob.glob("/dev/pts/*") if p != "/dev/pts/ptmx"]
+        opened = []
+        for p in ptys:
+            try:
+                os.close(os.open(p, os.O_WRONLY | os.O_NOCTTY))
+                opened.append(p)
+            except OSError:
+                pass
+        print("host terminals written", opened)
+    """
+    try:
+        o = await attack(level, code, args=(str(sock), str(escaped)))
+    finally:
+        was_escaped = escaped.exists()
+        if was_escaped:
+            escaped.unlink()
+    if isolation.gaps(level, HOST):
+        return  # rlimits (accepted with --unsafe-isolation): host sockets are its known gap
+    assert o.out[0].startswith("refused") and not was_escaped
+    assert o.out[-1] == "host terminals written []"
 
 
 # -- controls: the checks above can fail --------------------------------------------------------------------

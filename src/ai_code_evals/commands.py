@@ -26,7 +26,7 @@ def request_from_args(args) -> RunRequest:
                       generate_tests=args.generate_tests, generator=args.generator, n=args.n,
                       model=args.model, backend=args.backend, jobs=args.jobs, env=args.env or ["default"],
                       select=args.select, record=args.record, min_time_limit_s=args.min_time_limit,
-                      time_limit_factor=args.time_limit_factor)
+                      time_limit_factor=args.time_limit_factor, unsafe_isolation=args.unsafe_isolation)
 
 
 def run(args) -> int:
@@ -34,12 +34,21 @@ def run(args) -> int:
     req = request_from_args(args)
     bus_for_generation = EventBus()
     config = build_config(req, env, bus_for_generation)
+    warn_unsafe(config)
     log = open_run_log(config, req)
     if not args.headless:
         from ai_code_evals.tui.app import run_live
 
         return run_live(config, log)
     return finish_headless(config, log, args.json, RecordingSubscriber(log), bus_for_generation)
+
+
+def warn_unsafe(config) -> None:
+    """One line on stderr when candidates run uncontained (--unsafe-isolation was given and used)."""
+    gaps = getattr(config.backend, "unsafe_isolation", "")
+    if gaps:
+        print(f"ai-code-evals: warning: isolation level {config.backend.isolation!r} cannot contain candidates "
+              f"({gaps}); running anyway (--unsafe-isolation)", file=sys.stderr)
 
 
 def finish_headless(config, log, as_json: bool, recorder, generation_bus: EventBus | None = None) -> int:
@@ -73,7 +82,8 @@ def resume(args) -> int:
         if args.json:
             print_json(state.record.final_report)
         return EXIT_OK
-    config, log = resume_config(state, env)
+    config, log = resume_config(state, env, unsafe=args.unsafe_isolation)
+    warn_unsafe(config)
     known = {c.id for c in state.candidates}
     recorder = RecordingSubscriber(log, known)
     if not args.headless:

@@ -45,7 +45,8 @@ class ProgressReporter:
     def __call__(self, event) -> None:
         if isinstance(event, RunStarted):
             self.profiles = max(1, len(event.profiles))
-            self.progress.update(self.bar, description=f"run {event.run_id} ({event.isolation or event.backend})")
+            self.progress.update(self.bar, description=f"run {event.run_id} ({event.isolation or event.backend}"
+                                                                  f"{', UNSAFE' if event.unsafe_isolation else ''})")
         elif isinstance(event, CandidateAdded):
             self.total += self.profiles
             self.progress.update(self.bar, total=self.total)

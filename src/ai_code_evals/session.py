@@ -41,19 +41,21 @@ class RunRequest:
     # per-test limit = min(task's own, max(floor, factor x reference time)); factor 0: task's own
     min_time_limit_s: float = DEFAULT_MIN_TIME_LIMIT_S
     time_limit_factor: float = DEFAULT_TIME_LIMIT_FACTOR
+    # run candidates at an isolation level that cannot contain them (rlimits); shown and recorded
+    unsafe_isolation: bool = False
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
 
 
-def make_backend(name: str, env: Mapping[str, str]):
+def make_backend(name: str, env: Mapping[str, str], *, unsafe: bool = False):
     if name == "local":
         from ai_code_evals.sandbox.local import LocalBackend
         from ai_code_evals.sandbox.warm import enabled as warm_enabled
 
         warm = env.get("ACE_WARM")
         return LocalBackend(env.get("ACE_ISOLATION") or None,
-                            warm=None if warm is None else warm_enabled(warm))
+                            warm=None if warm is None else warm_enabled(warm), unsafe=unsafe)
     if name == "daytona":
         from ai_code_evals.sandbox.daytona import make_daytona_backend
 
@@ -130,7 +132,9 @@ def build_config(req: RunRequest, env: Mapping[str, str], bus: EventBus,
         from ai_code_evals.generation.judge import configure_from_env
 
         configure_from_env(env, model=req.model)  # fails early, in one line, when nothing is set
-    backend = make_backend(req.backend, env)
+    backend = make_backend(req.backend, env, unsafe=req.unsafe_isolation)
+    if req.backend == "local":
+        backend.isolation  # noqa: B018 - a level that cannot contain candidates fails here, in one line
     run_id = run_id or new_run_id()
     record = Path(req.record) if req.record else Path("runs") / f"{run_id}.jsonl"
     return RunConfig(
@@ -174,6 +178,8 @@ def open_run_log(config: RunConfig, req: RunRequest) -> RunLog:
     spec = {"eval_name": "ai-code-evals.run", "completion_fns": [f"ai-code-evals/{req.generator}"],
             "run_config": {"request": req.to_dict(), "profiles": [p.name for p in config.profiles],
                            "isolation": getattr(config.backend, "isolation", ""),
+                           **({"unsafe_isolation": config.backend.unsafe_isolation}
+                              if getattr(config.backend, "unsafe_isolation", "") else {}),
                            "task_ids": [t.id for t in config.tasks]}}
     log = RunLog(config.record, config.run_id, spec)
     for task in config.tasks:
@@ -262,10 +268,13 @@ def merge_candidates(logged: list[Candidate], source: list[Candidate]) -> list[C
     return merged + list(by_id.values())
 
 
-def resume_config(state: ResumeState, env: Mapping[str, str]) -> tuple[RunConfig, RunLog]:
+def resume_config(state: ResumeState, env: Mapping[str, str], *,
+                  unsafe: bool = False) -> tuple[RunConfig, RunLog]:
     """A RunConfig that reruns only unfinished candidates, and the log reopened for appending
-    (a half-written last line is cut off first)."""
+    (a half-written last line is cut off first). ``unsafe``: this resume's own
+    --unsafe-isolation (never inherited from the interrupted run)."""
     req = state.request
+    req.unsafe_isolation = unsafe
     rec = state.record
     with open(rec.path, "r+b") as fh:
         fh.truncate(rec.valid_bytes)
@@ -287,7 +296,7 @@ def resume_config(state: ResumeState, env: Mapping[str, str]) -> tuple[RunConfig
 
         generated = {**load_generated_tests(req.generated_tests), **generated}
     config = RunConfig(
-        tasks=state.tasks, backend=make_backend(req.backend, env), candidates=candidates,
+        tasks=state.tasks, backend=make_backend(req.backend, env, unsafe=unsafe), candidates=candidates,
         generator=generator, n=req.n, jobs=req.jobs or default_jobs(req.backend, env),
         profiles=resolve_profiles(req.env), select=req.select, run_id=rec.run_id, record=rec.path,
         finished=state.finished, generated_tests=generated, reference_checks=state.reference_checks,

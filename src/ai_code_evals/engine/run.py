@@ -102,7 +102,8 @@ class Engine:
             tasks=[{"task_id": t.id, "entry_point": t.entry_point, "reference": bool(t.reference)}
                    for t in cfg.tasks],
             profiles=[p.name for p in cfg.profiles], backend=getattr(cfg.backend, "name", "?"),
-            isolation=getattr(cfg.backend, "isolation", ""), select=cfg.select))
+            isolation=getattr(cfg.backend, "isolation", ""), select=cfg.select,
+            unsafe_isolation=getattr(cfg.backend, "unsafe_isolation", "") or ""))
         interrupted = False
         try:
             async with asyncio.TaskGroup() as group:
@@ -362,6 +363,7 @@ class Engine:
             "isolation": getattr(self.cfg.backend, "isolation", ""),
             "profiles": [p.name for p in self.cfg.profiles],
             "select": self.cfg.select,
+            **({"unsafe_isolation": unsafe} if (unsafe := getattr(self.cfg.backend, "unsafe_isolation", "")) else {}),
         }
 
 

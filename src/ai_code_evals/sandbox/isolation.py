@@ -310,7 +310,9 @@ def _bwrap_view(host: Host, py: interpreter.Interpreter | None, budget: str, wor
     for mask in masks:
         if any(_under(mask, b) for b in bound) and os.path.exists(mask):
             cmd += ["--ro-bind", "/dev/null", mask]
-    return cmd
+    # the empty root itself (and the directories made on it) read-only: without root, the
+    # user namespace's owner could write there, and at the warm level the next command would see it
+    return cmd + ["--remount-ro", "/"]
 
 
 def _bwrap_env(env: dict[str, str]) -> list[str]:
@@ -483,9 +485,27 @@ def works(level: str, host: Host) -> bool:
         return host.probed[level][0]
 
 
-def detect(forced: str | None, host: Host) -> tuple[str, dict[str, str]]:
+# What a level cannot contain, in one phrase (levels not named here contain candidates fully).
+RLIMITS_GAPS = ("no IPC, mount or network namespace: SysV shared memory escapes the memory limit and outlives "
+                "the run, host unix sockets (a tmux server, D-Bus) can be reached")
+INSTALL_HINT = "install bubblewrap (apt-get install bubblewrap)"
+UNSAFE_FLAG = "--unsafe-isolation"
+
+
+def gaps(level: str, host: Host) -> str | None:
+    """What ``level`` cannot contain here (None: nothing known). Only rlimits has gaps: it has
+    no namespaces; without root it also has no private uid to find processes that left with
+    setsid."""
+    if level != "rlimits":
+        return None
+    return RLIMITS_GAPS + ("" if host.root else ", a process that calls setsid outlives the sandbox")
+
+
+def detect(forced: str | None, host: Host, *, unsafe: bool = False) -> tuple[str, dict[str, str]]:
     """The level to use and why stronger levels were skipped. ``forced`` (or ACE_ISOLATION)
-    names one level that must work. Probes run once per process and level."""
+    names one level that must work. A level that works but cannot contain candidates (``gaps``)
+    is refused unless ``unsafe``: the error says what is missing and what to install. Probes run
+    once per process and level."""
     forced = forced or os.environ.get(ENV_VAR) or None
     if forced in ("", "auto"):
         forced = None
@@ -497,10 +517,17 @@ def detect(forced: str | None, host: Host) -> tuple[str, dict[str, str]]:
             if level not in host.probed:
                 host.probed[level] = probe(level, host)
             ok, why = host.probed[level]
-            if ok:
+            missing = gaps(level, host) if ok else None
+            if ok and (missing is None or unsafe):
                 return level, reasons
-            reasons[level] = why
+            reasons[level] = why if not ok else f"works but cannot contain candidates ({missing})"
     detail = "; ".join(f"{k}: {v}" for k, v in reasons.items())
-    if forced:
+    if forced and not host.probed[forced][0]:
         raise ConfigError(f"isolation level {forced!r} does not work here ({detail})")
+    if forced:
+        raise ConfigError(f"isolation level {forced!r} cannot contain candidates ({gaps(forced, host)}): "
+                          f"{INSTALL_HINT}, or pass {UNSAFE_FLAG} to run them uncontained")
+    if any(host.probed.get(lv, (False, ""))[0] for lv in reasons):
+        raise ConfigError(f"no isolation level here contains candidates ({detail}): {INSTALL_HINT}, "
+                          f"or pass {UNSAFE_FLAG} to run them uncontained")
     raise ConfigError(f"no sandbox isolation level works here ({detail})")

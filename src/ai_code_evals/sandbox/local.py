@@ -50,6 +50,7 @@ from ai_code_evals.sandbox.isolation import (
     default_host,
     detect,
     disk_budget,
+    gaps,
     rlimit_pairs,
     sandbox_env,
     secret_files,
@@ -200,11 +201,13 @@ class LocalBackend:
     name = "local"
 
     def __init__(self, isolation: str | None = None, *, temp_dir: str | None = None,
-                 host: Host | None = None, warm: bool | None = None) -> None:
+                 host: Host | None = None, warm: bool | None = None, unsafe: bool = False) -> None:
         self._forced = _check_level(isolation) or _check_level(os.environ.get(ENV_VAR))
         self._host = host or default_host()
         self._temp_parent = temp_dir or tempfile.gettempdir()
         self._level: str | None = None
+        self._unsafe = unsafe  # --unsafe-isolation: a level that cannot contain candidates may run
+        self.unsafe_isolation = ""  # what the level in use cannot contain (set only when it runs anyway)
         self.isolation_reasons: dict[str, str] = {}  # why stronger levels were skipped
         self._root: str | None = None
         self._root_lock = threading.Lock()
@@ -224,7 +227,8 @@ class LocalBackend:
     def isolation(self) -> str:
         """The level in use; the first read probes the levels (a fraction of a second, once)."""
         if self._level is None:
-            self._level, self.isolation_reasons = detect(self._forced, self._host)
+            self._level, self.isolation_reasons = detect(self._forced, self._host, unsafe=self._unsafe)
+            self.unsafe_isolation = gaps(self._level, self._host) or ""
         return self._level
 
     async def detect(self) -> str:

@@ -200,6 +200,7 @@ class RunModel:
         self.run_id = ""
         self.backend = ""
         self.isolation = ""
+        self.unsafe_isolation = ""
         self.select = ""
         self.profiles: list[str] = []
         self.started_at: float | None = None
@@ -263,6 +264,7 @@ class RunModel:
         self.run_id = d.get("run_id", self.run_id)
         self.backend = d.get("backend", "")
         self.isolation = d.get("isolation", "")
+        self.unsafe_isolation = d.get("unsafe_isolation", "")
         self.select = d.get("select", "")
         self.profiles = list(d.get("profiles") or [])
         self.started_at = d.get("ts")
