@@ -483,6 +483,40 @@ async def test_symlink_planted_for_the_next_upload(level, tmp_path):
     assert lines == ["overwritten"]
 
 
+async def test_nothing_one_candidate_leaves_is_seen_by_the_next(level):
+    """Two candidates one after the other on the same backend (at bwrap-warm: forks of the same
+    server): whatever the first could write anywhere, the second does not find it."""
+    places = ("/", "/dev", "/dev/shm", "/tmp", "/var/tmp", "/root", "/home", "/etc", "/run")
+    leave = """
+        import os, sys
+        for d in sys.argv[2:]:
+            try:
+                with open(os.path.join(d, "left-" + sys.argv[1]), "w") as f:
+                    f.write("x")
+                print("wrote", d)
+            except OSError:
+                pass
+    """
+    look = """
+        import glob, sys
+        print("found", sorted(p for d in sys.argv[2:] for p in glob.glob(d.rstrip("/") + "/left-*")))
+    """
+    marker = f"ace-hostile-{uuid.uuid4().hex}"
+    backend = backend_at(level)
+    try:
+        lines: list[str] = []
+        for code in (leave, look):
+            box = await backend.create(spec(level))
+            await box.upload({"attack.py": textwrap.dedent(code).encode()})
+            await box.exec(["python", "attack.py", marker, *places], on_line=lambda s, t: lines.append(t),
+                           timeout_s=30)
+            await box.destroy()
+    finally:
+        await backend.aclose()
+    assert lines[-1] == "found []", lines
+    assert leftovers(marker, None) == []
+
+
 async def test_reads_another_sandbox(level):
     code = """
         import os, sys
@@ -796,6 +830,28 @@ async def test_reaches_the_users_tmux_server_and_terminals(level, tmux_server):
         return  # rlimits (accepted with --unsafe-isolation): host sockets are its known gap
     assert o.out[0].startswith("refused") and not was_escaped
     assert o.out[-1] == "host terminals written []"
+
+
+async def test_kernel_keyring_and_nested_user_namespaces(level):
+    """A key left in the uid's keyring would be read by the next sandbox given that uid; a user
+    namespace would give the candidate every capability inside it. Both are refused."""
+    code = """
+        import ctypes, os, sys
+        libc = ctypes.CDLL(None, use_errno=True)
+        key = libc.syscall(248 if os.uname().machine == "x86_64" else 217, b"user", sys.argv[1].encode(),
+                           b"secret", 6, ctypes.c_int(-4))  # add_key to KEY_SPEC_USER_KEYRING
+        print("add_key", "refused" if key < 0 else "made", ctypes.get_errno() if key < 0 else 0)
+        pid = os.fork()
+        if pid == 0:
+            ok = libc.unshare(0x10000000)  # CLONE_NEWUSER
+            print("userns", "refused" if ok < 0 else "made", flush=True)
+            os._exit(0)
+        os.waitpid(pid, 0)
+    """
+    o = await attack(level, code)
+    if isolation.gaps(level, HOST):
+        return  # rlimits runs only with --unsafe-isolation; still filtered, but not asserted here
+    assert o.out[0] == "add_key refused 1" and o.out[1] == "userns refused"
 
 
 # -- controls: the checks above can fail --------------------------------------------------------------------

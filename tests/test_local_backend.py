@@ -58,7 +58,7 @@ class Lines:
 
 async def run(level: str, code: str, *, limits: SandboxLimits | None = None, timeout: float = 30,
               env: dict | None = None, args: tuple = ()):
-    backend = LocalBackend(level)
+    backend = LocalBackend(level, unsafe=True)
     try:
         box = await backend.create(SandboxSpec(limits=limits or SandboxLimits(), env=env or {}))
         await box.upload({"main.py": textwrap.dedent(code).encode()})
@@ -140,7 +140,7 @@ async def test_streams_stdout_and_stderr_in_order(level):
 async def test_lines_arrive_while_the_command_runs(level):
     """The first line reaches on_line before the command ends: the callback itself reads the
     sandbox's live metrics and then destroys the sandbox, which is what ends the command."""
-    backend = LocalBackend(level)
+    backend = LocalBackend(level, unsafe=True)
     box = await backend.create(SandboxSpec())
     await box.upload({"main.py": b"import time\nprint('ready', flush=True)\nx = bytearray(30 << 20)\n"
                                  b"while True: time.sleep(1)\n"})
@@ -282,7 +282,7 @@ async def test_environment_is_cleared_and_spec_env_honoured(level, monkeypatch):
 
 
 async def test_uploads_nested_files_and_rejects_escapes(level):
-    backend = LocalBackend(level)
+    backend = LocalBackend(level, unsafe=True)
     try:
         box = await backend.create(SandboxSpec())
         await box.upload({"pkg/mod.py": b"VALUE = 41\n", "main.py": b"import sys; sys.path.insert(0, '.')\n"
@@ -299,7 +299,7 @@ async def test_uploads_nested_files_and_rejects_escapes(level):
 
 
 async def test_destroy_is_idempotent_and_aclose_destroys_everything(level):
-    backend = LocalBackend(level)
+    backend = LocalBackend(level, unsafe=True)
     boxes = [await backend.create(SandboxSpec()) for _ in range(3)]
     for box in boxes:
         await box.upload({"f.txt": b"x"})
@@ -316,7 +316,7 @@ async def test_destroy_is_idempotent_and_aclose_destroys_everything(level):
 
 async def test_cancelling_exec_kills_the_tree(level):
     marker = f"ace-cancel-{uuid.uuid4().hex}"
-    backend = LocalBackend(level)
+    backend = LocalBackend(level, unsafe=True)
     try:
         box = await backend.create(SandboxSpec())
         await box.upload({"main.py": b"import os, time\nos.fork()\nprint('up', flush=True)\ntime.sleep(600)\n"})
@@ -335,7 +335,7 @@ async def test_cancelling_exec_kills_the_tree(level):
 
 
 async def test_failing_on_line_stops_the_command(level):
-    backend = LocalBackend(level)
+    backend = LocalBackend(level, unsafe=True)
     try:
         box = await backend.create(SandboxSpec())
         await box.upload({"main.py": b"import time\nprint('hello', flush=True)\ntime.sleep(600)\n"})
@@ -350,7 +350,7 @@ async def test_failing_on_line_stops_the_command(level):
 
 
 async def test_one_command_at_a_time(level):
-    backend = LocalBackend(level)
+    backend = LocalBackend(level, unsafe=True)
     try:
         box = await backend.create(SandboxSpec())
         started = asyncio.Event()
@@ -373,10 +373,10 @@ def test_auto_picks_the_strongest_working_level(monkeypatch):
 
 
 def test_forced_level_by_argument_and_environment(monkeypatch):
-    for lv in WORKING:
-        assert LocalBackend(lv).isolation == lv
+    for lv in WORKING:  # rlimits only when the user accepts that it cannot contain candidates
+        assert LocalBackend(lv, unsafe=True).isolation == lv
         monkeypatch.setenv(isolation.ENV_VAR, lv)
-        assert LocalBackend().isolation == lv
+        assert LocalBackend(unsafe=True).isolation == lv
     monkeypatch.setenv(isolation.ENV_VAR, "chroot")
     with pytest.raises(ConfigError, match="unknown isolation level 'chroot'"):
         LocalBackend()
@@ -385,8 +385,9 @@ def test_forced_level_by_argument_and_environment(monkeypatch):
 
 
 async def test_falls_back_when_tools_are_missing(monkeypatch):
-    """A host without bubblewrap gets ``unshare``; without unshare either, ``rlimits``; the
-    skipped levels and why are recorded for the run log."""
+    """A host without bubblewrap gets ``unshare``; without unshare either, ``rlimits`` only when
+    the user accepts it (--unsafe-isolation), else one line saying what to install; the skipped
+    levels and why are recorded for the run log."""
     monkeypatch.delenv(isolation.ENV_VAR, raising=False)
     working_level("unshare")
     no_bwrap = replace(HOST, bwrap=None)
@@ -395,8 +396,10 @@ async def test_falls_back_when_tools_are_missing(monkeypatch):
     assert "bwrap not found" in backend.isolation_reasons["bwrap"]
     working_level("rlimits")
     bare = replace(HOST, bwrap=None, unshare=None)
-    backend = LocalBackend(host=bare)
-    assert backend.isolation == "rlimits"
+    with pytest.raises(ConfigError, match=r"no isolation level here contains candidates .*apt-get install bubblewrap"):
+        _ = LocalBackend(host=bare).isolation
+    backend = LocalBackend(host=bare, unsafe=True)
+    assert backend.isolation == "rlimits" and "shared memory" in backend.unsafe_isolation
     assert set(backend.isolation_reasons) == {"bwrap", "unshare"}
     box = await backend.create(SandboxSpec())
     try:
@@ -437,7 +440,7 @@ from ai_code_evals.sandbox.local import LocalBackend
 
 
 async def main(level, marker, code):
-    backend = LocalBackend(level)
+    backend = LocalBackend(level, unsafe=True)
     box = await backend.create(SandboxSpec())
     await box.upload({"main.py": open(code, "rb").read()})
 
@@ -483,7 +486,7 @@ def test_app_killed_with_sigkill_leaves_nothing_running(level, tmp_path):
         wait_until(lambda: len(procs_with(marker)) < 3, "the command to die with the app")
 
         async def next_start() -> None:
-            backend = LocalBackend(level)
+            backend = LocalBackend(level, unsafe=True)
             try:
                 await backend.create(SandboxSpec())
             finally:
@@ -493,7 +496,7 @@ def test_app_killed_with_sigkill_leaves_nothing_running(level, tmp_path):
         assert procs_with(marker) == []
     else:
         pytest.skip("without root, orphans of a killed app can escape the rlimits level")
-    fresh = LocalBackend(level)
+    fresh = LocalBackend(level, unsafe=True)
     fresh._private_root()  # a new backend start removes the dead app's temp root
     fresh.close_sync()
     assert not os.path.exists(workdir)

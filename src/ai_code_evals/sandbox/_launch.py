@@ -226,6 +226,14 @@ def _bpf(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
     return struct.pack("=HBBI", code, jt, jf, k)
 
 
+def install_filter(code: bytes) -> None:
+    filt = ctypes.create_string_buffer(code, len(code))
+    fprog = struct.pack("=HxxxxxxQ", len(code) // 8, ctypes.addressof(filt))
+    fbuf = ctypes.create_string_buffer(fprog, len(fprog))
+    _check(_libc.prctl(38, 1, 0, 0, 0), "no_new_privs")
+    _check(_libc.prctl(22, 2, ctypes.addressof(fbuf), 0, 0), "seccomp")  # SECCOMP_MODE_FILTER
+
+
 def seccomp_no_network() -> bool:
     """Install a filter: socket() only for AF_UNIX, no io_uring (it can open sockets behind the
     filter's back), no syscalls from a foreign ABI. Returns False on an unknown architecture."""
@@ -273,6 +281,8 @@ def apply(plan: dict) -> None:
         raise LaunchError("Landlock is not available")
     if plan.get("seccomp_net") and not seccomp_no_network():
         raise LaunchError(f"no seccomp filter for architecture {os.uname().machine}")
+    if plan.get("seccomp"):  # no user namespaces, no keyrings (see seccomp.py)
+        install_filter(plan["seccomp"])
     if plan.get("chdir"):
         os.chdir(plan["chdir"])
 

@@ -51,6 +51,8 @@ MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND = 1, 2, 4, 8, 32,
 MS_REC, MS_PRIVATE = 16384, 1 << 18
 PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 24, 38
 PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
+CLONE_NEWUSER = 0x10000000
 SYS_CAPSET = {"x86_64": 126, "aarch64": 91}.get(os.uname().machine, 126)
 WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run")  # fresh tmpfs per command (bwrap made them shared)
 CACHE_MAX = 16
@@ -163,6 +165,8 @@ def _build_view(req):
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     keep = [(os.open(p, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC), p) for p in req.get("keep", [])
             if any(_under(p, w) for w in WRITABLE) and os.path.isdir(p)]
+    # /dev read-only: bwrap made it one tmpfs for every fork, and without root the user owns it
+    _remount_ro("/dev")
     for path in WRITABLE:
         if os.path.isdir(path):
             size = req["tmp_size"] if path == "/tmp" else req["small_size"]
@@ -204,6 +208,11 @@ def _drop_privileges(req):
             raise SetupError("could not drop privileges")
     _clear_capabilities()
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    prog = req.get("seccomp")
+    if prog:  # no user namespaces, no keyrings (the app's seccomp.py builds it)
+        filt = ctypes.create_string_buffer(prog, len(prog))
+        fprog = ctypes.create_string_buffer(struct.pack("=HxxxxxxQ", len(prog) // 8, ctypes.addressof(filt)), 16)
+        _check(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(fprog), 0, 0), "seccomp")
 
 
 def _run_command(req, script_code):
@@ -286,6 +295,15 @@ def _holder(req, fds, script_code):
     # emptied it, so the exit report still means that nothing of the command is left
     signal.signal(signal.SIGTERM, lambda *_: os.kill(init[0], signal.SIGKILL) if init else os._exit(FAILED))
     try:
+        if req["uid"] is None:
+            # without root every command has the user's uid: a user namespace of its own makes
+            # RLIMIT_NPROC count this command's processes only (the kernel counts per namespace)
+            uid, gid = os.getuid(), os.getgid()
+            _check(_libc.unshare(CLONE_NEWUSER), "unshare user namespace")
+            for name, data in (("setgroups", "deny"), ("uid_map", "%d %d 1" % (uid, uid)),
+                               ("gid_map", "%d %d 1" % (gid, gid))):
+                with open("/proc/self/" + name, "w") as fh:
+                    fh.write(data)
         _check(_libc.unshare(NAMESPACES), "unshare")
         pid = os.fork()
         if pid == 0:

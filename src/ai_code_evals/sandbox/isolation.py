@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ai_code_evals.errors import ConfigError
-from ai_code_evals.sandbox import interpreter
+from ai_code_evals.sandbox import interpreter, seccomp
 from ai_code_evals.sandbox.base import SandboxLimits
 
 LEVELS = ("bwrap", "unshare", "rlimits")
@@ -146,7 +146,11 @@ def secret_files(cwd: str | None = None) -> list[str]:
     return sorted(found)
 
 
-def rlimit_pairs(limits: SandboxLimits, root: bool) -> dict[str, tuple[int, int]]:
+def rlimit_pairs(limits: SandboxLimits, nproc: int | None) -> dict[str, tuple[int, int]]:
+    """The rlimits of a sandbox. ``nproc``: RLIMIT_NPROC, or None where it would count other
+    sandboxes' processes too. The kernel counts processes per user *and user namespace*, so the
+    limit is per sandbox where the sandbox has its own uid (as root) or its own user namespace
+    (without root; set from inside it: the creator's limit at creation caps the parent level)."""
     pairs = {
         "RLIMIT_CPU": (limits.cpu_s, limits.cpu_s + 1),
         "RLIMIT_AS": (limits.memory_mb * MIB,) * 2,
@@ -154,8 +158,8 @@ def rlimit_pairs(limits: SandboxLimits, root: bool) -> dict[str, tuple[int, int]
         "RLIMIT_NOFILE": (limits.open_files,) * 2,
         "RLIMIT_CORE": (0, 0),
     }
-    if root:  # RLIMIT_NPROC counts every process of the real uid: only meaningful with our own uid
-        pairs["RLIMIT_NPROC"] = (limits.processes,) * 2
+    if nproc is not None:
+        pairs["RLIMIT_NPROC"] = (nproc, nproc)
     return pairs
 
 
@@ -177,6 +181,7 @@ class ExecPlan:
     argv: list[str]
     masks: list[str] = field(default_factory=list)
     status_fd: int | None = None  # bwrap level: an fd for bwrap's --json-status-fd (see local.py)
+    seccomp_fd: int | None = None  # bwrap level: an fd holding the seccomp program (seccomp.py)
     # bwrap level: the descriptor each uploaded file is open on when bwrap starts; bwrap copies
     # it into the working directory, where the command may delete it (the runner deletes its
     # job file, which holds the verdict nonce); files without one are bound read-only
@@ -330,11 +335,16 @@ def bwrap_command(plan: ExecPlan, host: Host) -> list[str]:
         cmd += ["--unshare-user", "--disable-userns"]
     if plan.status_fd is not None:
         cmd += ["--json-status-fd", str(plan.status_fd)]
+    if plan.seccomp_fd is not None:
+        cmd += ["--add-seccomp-fd", str(plan.seccomp_fd)]
     cmd += _bwrap_view(host, plan_python(plan, host), str(disk_budget(plan.limits)), plan.workdir, plan.files,
                        plan.masks, plan.file_fds)
     cmd += ["--chdir", plan.workdir, *_bwrap_env(sandbox_env(plan)), "--", *_init(host)]
     if plan.uid is not None:
         cmd += _setpriv(plan, host, pdeath=False)
+    elif host.prlimit is not None:  # its own user namespace: a process limit of its own (init shell + command)
+        n = plan.limits.processes + 1
+        cmd += [host.prlimit, f"--nproc={n}:{n}", "--"]
     return _prlimit(plan, host) + cmd + resolve_argv(plan, host)
 
 
@@ -347,8 +357,8 @@ def warm_server_command(host: Host, env: dict[str, str], masks: list[str], sourc
     if host.bwrap is None:
         raise OSError("bwrap not found")
     cmd = [host.bwrap, *BWRAP_NAMESPACES, "--cap-add", "ALL"]
-    if not host.root:
-        cmd += ["--unshare-user", "--uid", str(os.getuid()), "--gid", str(os.getgid()), "--disable-userns"]
+    if not host.root:  # each command gets a user namespace of its own, then the seccomp filter
+        cmd += ["--unshare-user", "--uid", str(os.getuid()), "--gid", str(os.getgid())]
     py = host.python
     cmd += _bwrap_view(host, py, str(SMALL_TMPFS), None, [], masks)
     cmd += ["--chdir", "/", *_bwrap_env(env), "--", py.executable, *py.flags(), "-c", source]
@@ -370,8 +380,8 @@ def _prlimit(plan: ExecPlan, host: Host) -> list[str]:
         raise OSError("prlimit not found")
     names = {"RLIMIT_CPU": "cpu", "RLIMIT_AS": "as", "RLIMIT_FSIZE": "fsize", "RLIMIT_NOFILE": "nofile",
              "RLIMIT_CORE": "core", "RLIMIT_NPROC": "nproc"}
-    return [host.prlimit] + [f"--{names[k]}={s}:{h}" for k, (s, h) in
-                             rlimit_pairs(plan.limits, host.root).items()] + ["--"]
+    pairs = rlimit_pairs(plan.limits, plan.limits.processes if host.root else None)
+    return [host.prlimit] + [f"--{names[k]}={s}:{h}" for k, (s, h) in pairs.items()] + ["--"]
 
 
 def _launch(plan: dict, host: Host) -> list[str]:
@@ -395,7 +405,9 @@ def unshare_command(plan: ExecPlan, host: Host) -> list[str]:
         "files": [[os.path.join(plan.workdir, r)] * 2 for r in plan.files],
         "masks": plan.masks,
     }
-    launch = {"view": view, "setsid": True, "rlimits": rlimit_pairs(plan.limits, host.root),
+    # without root: counted in unshare's user namespace (launcher, init shell, then the command)
+    nproc = plan.limits.processes + (0 if host.root else 2)
+    launch = {"view": view, "setsid": True, "rlimits": rlimit_pairs(plan.limits, nproc), "seccomp": seccomp.program(),
               "chdir": plan.workdir}
     if host.setpriv is None:
         raise OSError("setpriv not found")
@@ -414,7 +426,8 @@ def rlimits_command(plan: ExecPlan, host: Host) -> list[str]:
     if py is not None:
         ro.append(str(Path(os.path.realpath(py)).parent.parent))
     ro += [sys.prefix, sys.base_prefix]
-    launch = {"setsid": True, "rlimits": rlimit_pairs(plan.limits, host.root),
+    launch = {"setsid": True, "rlimits": rlimit_pairs(plan.limits, plan.limits.processes if host.root else None),
+              "seccomp": seccomp.program(),
               "landlock": {"ro": ro, "dev": ["/dev"], "rw": [plan.workdir]}, "require_landlock": False,
               "seccomp_net": True, "chdir": plan.workdir}
     return _launch(launch, host) + _setpriv(plan, host, pdeath=True) + resolve_argv(plan, host)

@@ -36,7 +36,7 @@ from pathlib import PurePosixPath
 from types import SimpleNamespace
 
 from ai_code_evals.errors import ConfigError
-from ai_code_evals.sandbox import procs, uidslots
+from ai_code_evals.sandbox import procs, seccomp, uidslots
 from ai_code_evals.sandbox import warm as warm_mod
 from ai_code_evals.sandbox.base import ExecResult, OnLine, SandboxError, SandboxLimits, SandboxSpec, Stream
 from ai_code_evals.sandbox.isolation import (
@@ -65,6 +65,8 @@ READ_CHUNK = 1 << 16
 # Uploads up to this size are written on the event loop: a thread hop costs more than the write.
 INLINE_UPLOAD_BYTES = 1 << 20
 STATUS_FD = 3  # bwrap level: where bwrap writes its JSON status lines (see _init_reaped)
+SECCOMP_FD = 4  # bwrap level: where bwrap reads the seccomp program (seccomp.py)
+SECCOMP = seccomp.program()
 FIRST_FILE_FD = 10  # bwrap level: uploaded files are open from here on when bwrap starts
 # signals a parent may ignore and a child must not inherit as ignored
 _RESET_SIGNALS = {signal.SIGPIPE, signal.SIGXFSZ, signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM,
@@ -446,6 +448,7 @@ class LocalSandbox:
         plan = ExecPlan(level=self.isolation, workdir=self.workdir, files=list(self._files), uid=self.uid,
                         limits=self.spec.limits, env=dict(self.spec.env), argv=list(argv),
                         masks=secret_files(), status_fd=STATUS_FD if bwrap else None,
+                        seccomp_fd=SECCOMP_FD if bwrap and SECCOMP else None,
                         file_fds={rel: FIRST_FILE_FD + i for i, rel in enumerate(self._files)} if bwrap else {})
         return build_command(plan, host), sandbox_env(plan)
 
@@ -456,11 +459,17 @@ class LocalSandbox:
         r_err, w_err = os.pipe2(os.O_CLOEXEC)
         null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
         actions = [(os.POSIX_SPAWN_DUP2, null, 0), (os.POSIX_SPAWN_DUP2, w_out, 1), (os.POSIX_SPAWN_DUP2, w_err, 2)]
-        r_status = w_status = None
+        r_status = w_status = seccomp_r = None
         if self.isolation == "bwrap":
             r_status, w_status = os.pipe2(os.O_CLOEXEC)
             os.set_blocking(r_status, False)  # the read end only: bwrap's writes stay blocking
             actions.append((os.POSIX_SPAWN_DUP2, w_status, STATUS_FD))
+            if SECCOMP:  # a pipe holding the whole program (far below a pipe's capacity)
+                r_sc, w_sc = os.pipe2(os.O_CLOEXEC)
+                os.write(w_sc, SECCOMP)
+                os.close(w_sc)
+                seccomp_r = r_sc
+                actions.append((os.POSIX_SPAWN_DUP2, r_sc, SECCOMP_FD))
             for i, rel in enumerate(self._files):  # bwrap copies them in (ExecPlan.file_fds)
                 actions.append((os.POSIX_SPAWN_OPEN, FIRST_FILE_FD + i, os.path.join(self.workdir, rel),
                                 os.O_RDONLY | os.O_NOFOLLOW, 0))
@@ -473,7 +482,7 @@ class LocalSandbox:
                     os.close(fd)
             raise
         finally:
-            for fd in (w_out, w_err, null, w_status):
+            for fd in (w_out, w_err, null, w_status, seccomp_r):
                 if fd is not None:
                     os.close(fd)
         return pid, r_out, r_err, r_status
@@ -551,7 +560,9 @@ class LocalSandbox:
                         env=dict(self.spec.env), argv=argv)
         request = {"uid": self.uid, "workdir": self.workdir, "files": dict(self._mem or {}), "argv": argv,
                    "env": sandbox_env(plan), "keep": self._backend._host.python_dirs(),
-                   "rlimits": rlimit_pairs(limits, self.uid is not None), "tmp_size": disk_budget(limits),
+                   # as root its own uid, else its own user namespace (made by the server's fork)
+                   "rlimits": rlimit_pairs(limits, limits.processes + (0 if self.uid is not None else 2)),
+                   "seccomp": SECCOMP or b"", "tmp_size": disk_budget(limits),
                    "small_size": SMALL_TMPFS}
         r_out, w_out = os.pipe2(os.O_CLOEXEC)
         r_err, w_err = os.pipe2(os.O_CLOEXEC)
