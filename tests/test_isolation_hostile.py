@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from ai_code_evals.sandbox import interpreter, isolation
+from ai_code_evals.sandbox import cgroups, interpreter, isolation
 from ai_code_evals.sandbox.base import ExecResult, SandboxLimits, SandboxSpec
 from ai_code_evals.sandbox.local import LocalBackend, LocalSandbox
 from ai_code_evals.sandbox.output import MAX_LINE
@@ -852,6 +852,61 @@ async def test_kernel_keyring_and_nested_user_namespaces(level):
     if isolation.gaps(level, HOST):
         return  # rlimits runs only with --unsafe-isolation; still filtered, but not asserted here
     assert o.out[0] == "add_key refused 1" and o.out[1] == "userns refused"
+
+
+# -- the sandbox as a whole: cgroups -----------------------------------------------------------------------
+CGROUPS, NO_CGROUPS = cgroups.available()
+
+
+async def test_shared_memory_counts_against_the_sandboxs_memory(level):
+    """SysV segments belong to no process, so RLIMIT_AS never sees them: 1 GiB of them under a
+    256 MiB profile. The sandbox's cgroup charges their pages to the sandbox and stops it."""
+    if CGROUPS is None:
+        pytest.skip(f"no writable cgroups here ({NO_CGROUPS}): the documented fallback has no such bound")
+    o = await attack(level, SHM_HOG, args=("16",))  # 16 x 64 MiB
+    made = int(o.out[0].split()[1]) if o.out else 0
+    assert made < 16 and (o.result.signal is not None or made * 64 <= 256 + 64), (o.out, o.result)
+
+
+async def test_the_sandbox_is_one_cgroup_with_its_limits(level):
+    """Every process of the sandbox, one that left with setsid too, is in the sandbox's cgroup,
+    which holds it to one core and a process count of its own."""
+    if CGROUPS is None:
+        pytest.skip(f"no writable cgroups here ({NO_CGROUPS})")
+    code = """
+        import os, time
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                print("spinning", flush=True)
+                while True:
+                    pass
+            os._exit(0)
+        os.wait()
+        time.sleep(60)
+    """
+    backend = backend_at(level)
+    seen: dict = {}
+    try:
+        box = await backend.create(spec(level))
+        await box.upload({"attack.py": textwrap.dedent(code).encode()})
+
+        def on_line(stream, line):
+            if line == "spinning":
+                group = box._cgroup
+                seen["pids"] = len(group.pids())
+                quota = group._file("cpu", "cpu.max" if group.version == 2 else "cpu.cfs_quota_us")
+                seen["quota"] = Path(quota).read_text()
+                seen["dirs"] = list(group.dirs.values())
+
+        result = await box.exec(["python", "attack.py"], on_line=on_line, timeout_s=SHORT * 3)
+        assert box.info["cgroup"] == f"v{CGROUPS.version}"
+        await box.destroy()
+    finally:
+        await backend.aclose()
+    assert result.timed_out and seen["pids"] >= 2  # the command and its setsid spinner, at least
+    assert seen["quota"].split()[0] == str(cgroups.CPU_PERIOD_US)
+    assert not any(os.path.exists(d) for d in seen["dirs"])  # removed with the sandbox
 
 
 # -- controls: the checks above can fail --------------------------------------------------------------------

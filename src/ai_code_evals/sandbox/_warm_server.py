@@ -45,8 +45,8 @@ import time  # noqa: F401
 CONTROL_FD = 3
 FAILED = 125
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
-CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
-NAMESPACES = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET
+CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWCGROUP = 0x20000000, 0x40000000, 0x02000000
+NAMESPACES = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWCGROUP
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND = 1, 2, 4, 8, 32, 4096
 MS_REC, MS_PRIVATE = 16384, 1 << 18
 PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 24, 38
@@ -284,7 +284,13 @@ def _holder(req, fds, script_code):
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # the server's death ends every command
     if os.getppid() != SERVER_PID:
         os._exit(FAILED)
-    out, err = fds
+    out, err = fds[:2]
+    for fd in fds[2:]:  # the sandbox's cgroup: this process and all it starts are limited as one
+        try:
+            os.write(fd, b"0")
+        except OSError as exc:
+            os.write(err, ("ace-warm: cannot join the sandbox's cgroup: %s\n" % exc).encode())
+            os._exit(FAILED)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.dup2(out, 1)
@@ -362,8 +368,9 @@ def serve(sock):
                             except OSError:
                                 pass
                         continue
-                    fds = reader.fds[:2]
-                    del reader.fds[:2]
+                    n = 2 + req.get("cgroups", 0)  # stdout, stderr, then cgroup.procs files to join
+                    fds = reader.fds[:n]
+                    del reader.fds[:n]
                     try:
                         code = _script_code(req)
                         pid = os.fork()

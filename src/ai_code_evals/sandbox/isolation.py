@@ -356,7 +356,9 @@ def warm_server_command(host: Host, env: dict[str, str], masks: list[str], sourc
     user namespace can be made (commands keep that uid, without capabilities). The server's source goes on the command line: its file may sit in a directory we hide."""
     if host.bwrap is None:
         raise OSError("bwrap not found")
-    cmd = [host.bwrap, *BWRAP_NAMESPACES, "--cap-add", "ALL"]
+    # no cgroup namespace for the server: each command's holder joins its sandbox's cgroup first,
+    # then makes a cgroup namespace of its own (_warm_server.py)
+    cmd = [host.bwrap, *(a for a in BWRAP_NAMESPACES if a != "--unshare-cgroup-try"), "--cap-add", "ALL"]
     if not host.root:  # each command gets a user namespace of its own, then the seccomp filter
         cmd += ["--unshare-user", "--uid", str(os.getuid()), "--gid", str(os.getgid())]
     py = host.python

@@ -36,7 +36,7 @@ from pathlib import PurePosixPath
 from types import SimpleNamespace
 
 from ai_code_evals.errors import ConfigError
-from ai_code_evals.sandbox import procs, seccomp, uidslots
+from ai_code_evals.sandbox import cgroups, procs, seccomp, uidslots
 from ai_code_evals.sandbox import warm as warm_mod
 from ai_code_evals.sandbox.base import ExecResult, OnLine, SandboxError, SandboxLimits, SandboxSpec, Stream
 from ai_code_evals.sandbox.isolation import (
@@ -221,6 +221,7 @@ class LocalBackend:
         self._warm_lock: asyncio.Lock | None = None
         _stop_fd_inheritance()
         # why the warm fast path is not used (None: it is); ``warm`` None: $ACE_WARM decides
+        self.cgroups_off: str | None = None  # why sandboxes have no cgroup (None: they have one)
         self.warm_off: str | None = None if (warm_mod.enabled() if warm is None else warm) else "turned off (ACE_WARM)"
         _backends.add(self)
 
@@ -334,6 +335,7 @@ class LocalBackend:
                         procs.remove_owned(slot.uid, SHARED_WRITABLE)
             warm = self._warm_wanted(spec, level)
             workdir = self._new_workdir(virtual=warm)
+            group = self._cgroup(spec)
             if level == "rlimits":  # the real directory is the sandbox's working directory
                 if slot is not None and not self._subreaper:
                     self._subreaper = procs.become_subreaper()
@@ -347,9 +349,23 @@ class LocalBackend:
             if isinstance(exc, SandboxError):
                 raise
             raise SandboxError(f"cannot create a local sandbox: {exc}") from exc
-        box = LocalSandbox(self, spec, level, workdir, slot, warm=warm)
+        box = LocalSandbox(self, spec, level, workdir, slot, warm=warm, group=group)
         self._live.add(box)
         return box
+
+    def _cgroup(self, spec: SandboxSpec) -> cgroups.SandboxCgroup | None:
+        """The sandbox's own cgroup (cgroups.py); None where none can be made (``cgroups_off``
+        says why: the fallback limits then apply)."""
+        iface, why = cgroups.available()
+        self.cgroups_off = why if iface is None else None
+        if iface is None:
+            return None
+        limits = spec.limits
+        try:
+            return iface.create(cgroups.limits_for(limits.memory_mb, disk_budget(limits), limits.processes))
+        except OSError as exc:
+            self.cgroups_off = f"cannot create a cgroup: {exc}"
+            return None
 
     async def aclose(self) -> None:
         """Destroy every sandbox still alive and remove the private temp root."""
@@ -380,7 +396,8 @@ class LocalSandbox:
     """One sandbox. Runs one command at a time; see ``isolation.py`` for what confines it."""
 
     def __init__(self, backend: LocalBackend, spec: SandboxSpec, level: str, workdir: str,
-                 slot: uidslots.UidSlot | None, *, warm: bool = False) -> None:
+                 slot: uidslots.UidSlot | None, *, warm: bool = False,
+                 group: cgroups.SandboxCgroup | None = None) -> None:
         self.id = uuid.uuid4().hex[:12]
         self.isolation = level
         self.spec = spec
@@ -388,6 +405,7 @@ class LocalSandbox:
         self.uid = slot.uid if slot else None
         self._backend = backend
         self._slot = slot
+        self._cgroup = group  # limits and kills the sandbox as a whole (None: the rlimits fallback)
         self._files: list[str] = []
         self._pid: int | None = None  # the running command, until it is reaped
         # warm sandboxes keep their files in memory (the command gets them in its own tmpfs) and
@@ -412,6 +430,7 @@ class LocalSandbox:
             self.info["skipped"] = dict(backend.isolation_reasons)
         if warm:
             self.info["warm"] = True
+        self.info["cgroup"] = f"v{group.version}" if group else f"none: {backend.cgroups_off}"
 
     async def __aenter__(self) -> LocalSandbox:  # noqa: PYI034
         return self
@@ -450,7 +469,10 @@ class LocalSandbox:
                         masks=secret_files(), status_fd=STATUS_FD if bwrap else None,
                         seccomp_fd=SECCOMP_FD if bwrap and SECCOMP else None,
                         file_fds={rel: FIRST_FILE_FD + i for i, rel in enumerate(self._files)} if bwrap else {})
-        return build_command(plan, host), sandbox_env(plan)
+        cmd = build_command(plan, host)
+        if self._cgroup is not None and host.sh is not None:  # joined before anything starts
+            cmd = self._cgroup.join_argv(host.sh) + cmd
+        return cmd, sandbox_env(plan)
 
     def _spawn(self, cmd: list[str], env: dict[str, str]) -> tuple[int, int, int, int | None]:
         """Start ``cmd``; returns its pid, its stdout and stderr pipes, and (bwrap level) the
@@ -564,17 +586,22 @@ class LocalSandbox:
                    "rlimits": rlimit_pairs(limits, limits.processes + (0 if self.uid is not None else 2)),
                    "seccomp": SECCOMP or b"", "tmp_size": disk_budget(limits),
                    "small_size": SMALL_TMPFS}
+        try:  # the command's holder joins the sandbox's cgroup through these (the server cannot see it)
+            joins = self._cgroup.open_procs() if self._cgroup is not None else []
+        except OSError as exc:
+            raise SandboxError(f"cannot join the sandbox's cgroup: {exc}") from exc
+        request["cgroups"] = len(joins)
         r_out, w_out = os.pipe2(os.O_CLOEXEC)
         r_err, w_err = os.pipe2(os.O_CLOEXEC)
         try:
-            ident, exited = await server.run(request, w_out, w_err)
+            ident, exited = await server.run(request, w_out, w_err, joins)
         except BaseException:
             os.close(r_out)
             os.close(r_err)
             raise
         finally:
-            os.close(w_out)
-            os.close(w_err)
+            for fd in (w_out, w_err, *joins):
+                os.close(fd)
         self._warm_run = (server, ident)
         self._clean = False
         started = time.monotonic()
@@ -781,6 +808,9 @@ class LocalSandbox:
                     self._clean = left == 0
             if self.uid is not None and self.isolation == "rlimits":
                 procs.remove_owned(self.uid, SHARED_WRITABLE)
+            if self._cgroup is not None and self._pid is None and self._warm_run is None:
+                group, self._cgroup = self._cgroup, None
+                group.remove()  # kills what is left in it (a setsid escapee at rlimits too)
             shutil.rmtree(self.workdir, ignore_errors=True)
             clean = self._clean
         except Exception:  # noqa: BLE001, S110 - destroy never raises; the next claim of this uid sweeps again
