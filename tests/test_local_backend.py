@@ -551,3 +551,41 @@ def test_runs_headless_without_a_tty(tmp_path):
                           cwd=Path(__file__).resolve().parents[1])
     assert proc.returncode == 0, proc.stderr
     assert f"result 0 ['False False'] {WORKING[0]}" in proc.stdout
+
+
+# -- the candidates' interpreter -------------------------------------------------------------------
+async def test_commands_run_a_clean_python_of_the_named_version():
+    """``python`` is the base interpreter behind the app's virtualenv with its site-packages
+    empty; ``python3.N`` another installed one (an interpreter profile); a missing one fails in
+    one line naming what to install."""
+    from ai_code_evals.sandbox import interpreter
+
+    backend = LocalBackend(WORKING[0], unsafe=True)
+    try:
+        box = await backend.create(SandboxSpec())
+        lines = Lines()
+        code = "import sys, importlib.util; print(sys.version_info[:2], importlib.util.find_spec('pytest') is None)"
+        await box.exec(["python", "-c", code], on_line=lines, timeout_s=60)
+        assert lines.of("stdout") == [f"{tuple(sys.version_info[:2])} True"]
+        try:
+            other = interpreter.find("python3.9")
+        except interpreter.InterpreterMissing:
+            other = None
+        if other is not None:
+            lines = Lines()
+            await box.exec(["python3.9", "-c", code], on_line=lines, timeout_s=60)
+            assert lines.of("stdout") == ["(3, 9) True"]
+        with pytest.raises(SandboxError, match=r"python3\.99 is not installed here .*uv python install 3\.99"):
+            await box.exec(["python3.99", "-c", "pass"], on_line=Lines(), timeout_s=60)
+    finally:
+        await backend.aclose()
+
+
+def test_a_missing_interpreter_profile_is_skipped_in_one_line(capsys):
+    from ai_code_evals.engine.profiles import resolve_profiles
+    from ai_code_evals.session import available_interpreters
+
+    kept = available_interpreters(resolve_profiles(["default", "python3.99"]))
+    assert [p.name for p in kept] == ["default"]
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "profile python3.99 skipped" in err[0]

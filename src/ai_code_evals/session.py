@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +64,26 @@ def make_backend(name: str, env: Mapping[str, str], *, unsafe: bool = False):
         # (a hostile working directory must not redirect the key)
         return make_daytona_backend(None)
     raise InputError(f"unknown backend {name!r} (choose from local, daytona)")
+
+
+def available_interpreters(profiles: list) -> list:
+    """The profiles whose interpreter is installed here; one line on stderr for each that is
+    not (the others run). An error when none is left."""
+    from ai_code_evals.sandbox.interpreter import InterpreterMissing, find
+
+    kept = []
+    for profile in profiles:
+        if profile.python == "python":
+            kept.append(profile)
+            continue
+        try:
+            find(profile.python)
+            kept.append(profile)
+        except InterpreterMissing as exc:
+            print(f"ai-code-evals: profile {profile.name} skipped: {exc}", file=sys.stderr)
+    if not kept:
+        raise InputError("no environment profile can run here (see the lines above)")
+    return kept
 
 
 def default_jobs(backend: str, env: Mapping[str, str]) -> int:
@@ -135,6 +156,7 @@ def build_config(req: RunRequest, env: Mapping[str, str], bus: EventBus,
     backend = make_backend(req.backend, env, unsafe=req.unsafe_isolation)
     if req.backend == "local":
         backend.isolation  # noqa: B018 - a level that cannot contain candidates fails here, in one line
+        profiles = available_interpreters(profiles)
     run_id = run_id or new_run_id()
     record = Path(req.record) if req.record else Path("runs") / f"{run_id}.jsonl"
     return RunConfig(
