@@ -12,6 +12,7 @@ import sys
 from ai_code_evals import __version__
 from ai_code_evals.engine.timelimits import DEFAULT_MIN_TIME_LIMIT_S, DEFAULT_TIME_LIMIT_FACTOR
 from ai_code_evals.errors import InputError
+from ai_code_evals.tui.sanitize import sanitize_text
 
 EXIT_OK, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2
 
@@ -105,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         if args.debug:
             raise
-        print(f"ai-code-evals: error: {exc}", file=sys.stderr)
+        print(f"ai-code-evals: error: {sanitize_text(str(exc))}", file=sys.stderr)  # may quote a file's text
         return EXIT_INPUT
     except KeyboardInterrupt:
         print("ai-code-evals: interrupted", file=sys.stderr)

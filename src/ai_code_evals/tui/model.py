@@ -18,6 +18,7 @@ from ai_code_evals.engine.events import Event, OutputLine
 from ai_code_evals.engine.results import CandidateResult
 from ai_code_evals.engine.scoring import combine_profiles, rank_key, score_task
 from ai_code_evals.tasks.model import Weights
+from ai_code_evals.tui.sanitize import sanitize_data
 
 MODEL_LINE_CAP = 10_000  # output lines kept per pane in memory (the run log keeps its own)
 VERDICT_WORDS = {
@@ -228,7 +229,9 @@ class RunModel:
         missing fields never raise, so a damaged log still shows what it can."""
         handler = self._handlers.get(type_)
         if handler is not None:
-            handler(self, data or {})
+            # the one door through which untrusted text (candidate output and code, task ids,
+            # reasons, notices; live or from a log) reaches the screen: terminal-safe from here on
+            handler(self, sanitize_data(data or {}))
             self.version += 1
 
     def ingest_event(self, event: Event) -> None:
