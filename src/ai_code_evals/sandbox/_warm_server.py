@@ -6,13 +6,14 @@ root with its capabilities. Starting an interpreter and importing the runner's m
 tens of milliseconds; forking this already-started process costs about one. Each command gets,
 on top of what bubblewrap set up once:
 
-- new pid, mount, network, IPC and UTS namespaces (it sees only its own processes, a fresh
-  ``/proc``, no loopback shared with any other command);
+- its sandbox's cgroup (joined through descriptors the app passes), then new pid, mount,
+  network, IPC, UTS and cgroup namespaces (it sees only its own processes, a fresh ``/proc``, no
+  loopback shared with any other command); without root a user namespace of its own first;
 - fresh private tmpfs mounts on every writable place (``/tmp``, ``/var/tmp``, ``/dev/shm``,
-  ``/run``) and on its working directory, with its files written there (owned by root, in a
+  ``/run``), a read-only ``/dev``, and on its working directory, with its files written there (owned by root, in a
   world-writable directory, so the runner can delete its job file after reading it);
-- its own unprivileged uid, no supplementary groups, every capability dropped (bounding set
-  too), ``no_new_privs``, a new session, and rlimits.
+- its own unprivileged uid (as root), no supplementary groups, every capability dropped
+  (bounding set too), ``no_new_privs``, the app's seccomp filter, a new session, and rlimits.
 
 A fork starts from this server's clean state, never from another command's: nothing a command
 does reaches the server, which only reads requests from the app and reports exits.

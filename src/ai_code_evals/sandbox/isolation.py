@@ -17,7 +17,11 @@ Levels, strongest first; the first one that actually works here is used:
              the sandbox's private uid still finds and kills it, otherwise it can escape.
 
 Every level clears the environment and applies rlimits (CPU, address space, file size, open
-files, no core dumps; processes only as root, where each sandbox has its own uid).
+files, no core dumps; processes where they count one sandbox only: its own uid as root, its own
+user namespace otherwise) and a seccomp filter (``seccomp.py``: no new user namespaces, no
+kernel keyrings). Where cgroups can be written, each sandbox is also one cgroup (``cgroups.py``).
+``rlimits`` cannot contain candidates (``gaps``): ``detect`` refuses it unless the user accepts
+that with --unsafe-isolation.
 """
 from __future__ import annotations
 

@@ -5,8 +5,8 @@ per candidate; most of it is the interpreter and its imports, the same every tim
 ``WarmServer`` starts once per environment (the hash seed is read at interpreter start, so
 each distinct environment gets its own) inside one long-lived bubblewrap sandbox, and forks
 per command: the fork gets new namespaces, fresh tmpfs mounts, its own uid, no capabilities
-and rlimits (``_warm_server.py`` says exactly what). Used only as root (each command needs its
-own uid) and only for ``python SCRIPT ...`` where SCRIPT was uploaded; everything else takes
+and rlimits (``_warm_server.py`` says exactly what); as root its own uid, otherwise its own user
+namespace. Used only for ``python SCRIPT ...`` where SCRIPT was uploaded; everything else takes
 the ordinary bwrap path. ``ACE_WARM=0`` turns it off.
 """
 from __future__ import annotations
