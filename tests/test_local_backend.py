@@ -589,3 +589,32 @@ def test_a_missing_interpreter_profile_is_skipped_in_one_line(capsys):
     assert [p.name for p in kept] == ["default"]
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "profile python3.99 skipped" in err[0]
+
+
+async def test_cgroups_of_a_killed_app_are_removed_and_clean_ones_reused():
+    """A sandbox cgroup left by an app that died with SIGKILL is killed and removed by the next
+    backend's first sandbox; a clean sandbox's empty cgroup serves the next sandbox."""
+    from ai_code_evals.sandbox import cgroups
+
+    iface, why = cgroups.available()
+    if iface is None:
+        pytest.skip(f"no writable cgroups here ({why})")
+    dead = await asyncio.create_subprocess_exec("true")
+    await dead.wait()
+    name = f"ace-{dead.pid}-stale00000"
+    stale = [os.path.join(p, name) for p in iface.parents.values()]
+    for d in stale:
+        os.mkdir(d)
+    backend = LocalBackend(WORKING[0], unsafe=True)
+    try:
+        first = await backend.create(SandboxSpec())
+        group = first._cgroup
+        assert not any(os.path.exists(d) for d in stale)
+        await first.exec(["python", "-c", "pass"], on_line=Lines(), timeout_s=60)
+        await first.destroy()
+        second = await backend.create(SandboxSpec())
+        assert second._cgroup is group  # reused, limits re-applied only if they differ
+        await second.destroy()
+    finally:
+        await backend.aclose()
+    assert not any(os.path.exists(d) for d in group.dirs.values())

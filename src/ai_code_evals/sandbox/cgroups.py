@@ -94,6 +94,24 @@ class Backend:
             raise
 
 
+def reap_stale(iface: Backend) -> int:
+    """Kill and remove the cgroups of app processes that died without cleaning up (kill -9):
+    what they held stays limited but must not stay forever. Returns how many were removed."""
+    names: set[str] = set()
+    for parent in iface.parents.values():
+        with contextlib.suppress(OSError):
+            names |= {n for n in os.listdir(parent) if n.startswith("ace-") and not n.startswith("ace-probe-")}
+    removed = 0
+    for name in names:
+        pid = name.split("-")[1]
+        if not pid.isdigit() or int(pid) == os.getpid() or os.path.exists(f"/proc/{pid}"):
+            continue
+        dirs = {c: os.path.join(p, name) for c, p in iface.parents.items() if os.path.isdir(os.path.join(p, name))}
+        if dirs and SandboxCgroup(iface.version, dirs).remove():
+            removed += 1
+    return removed
+
+
 def _probe_v1() -> tuple[Backend | None, str]:
     parents = {}
     for c in V1_CONTROLLERS:
@@ -158,11 +176,15 @@ class SandboxCgroup:
     def __init__(self, version: int, dirs: dict[str, str]) -> None:
         self.version = version
         self.dirs = dirs
+        self.limits: Limits | None = None  # as last applied
 
     def _file(self, controller: str, name: str) -> str:
         return os.path.join(self.dirs["" if self.version == 2 else controller], name)
 
     def apply(self, limits: Limits) -> None:
+        if limits == self.limits:
+            return
+        self.limits = None  # until every write went through
         quota = int(CPU_PERIOD_US * limits.cpus)
         if self.version == 2:
             _write(self._file("", "memory.max"), str(limits.memory_bytes))
@@ -170,6 +192,7 @@ class SandboxCgroup:
                 _write(self._file("", "memory.swap.max"), "0")
             _write(self._file("", "pids.max"), str(limits.pids))
             _write(self._file("", "cpu.max"), f"{quota} {CPU_PERIOD_US}")
+            self.limits = limits
             return
         _write(self._file("memory", "memory.limit_in_bytes"), str(limits.memory_bytes))
         with contextlib.suppress(OSError):  # swap accounting may be off
@@ -177,6 +200,7 @@ class SandboxCgroup:
         _write(self._file("pids", "pids.max"), str(limits.pids))
         _write(self._file("cpu", "cpu.cfs_period_us"), str(CPU_PERIOD_US))
         _write(self._file("cpu", "cpu.cfs_quota_us"), str(quota))
+        self.limits = limits
 
     def procs_files(self) -> list[str]:
         """The ``cgroup.procs`` files a process writes itself into to join."""

@@ -64,6 +64,7 @@ WARM_EXIT_WAIT_S = 10.0  # after a kill, how long the warm server may take to re
 READ_CHUNK = 1 << 16
 # Uploads up to this size are written on the event loop: a thread hop costs more than the write.
 INLINE_UPLOAD_BYTES = 1 << 20
+CGROUP_POOL = 64  # empty per-sandbox cgroups kept for reuse (creating one costs ~1-3 ms)
 STATUS_FD = 3  # bwrap level: where bwrap writes its JSON status lines (see _init_reaped)
 SECCOMP_FD = 4  # bwrap level: where bwrap reads the seccomp program (seccomp.py)
 SECCOMP = seccomp.program()
@@ -222,6 +223,7 @@ class LocalBackend:
         _stop_fd_inheritance()
         # why the warm fast path is not used (None: it is); ``warm`` None: $ACE_WARM decides
         self.cgroups_off: str | None = None  # why sandboxes have no cgroup (None: they have one)
+        self._cgroup_pool: list[cgroups.SandboxCgroup] = []  # empty cgroups of clean sandboxes, reused
         self.warm_off: str | None = None if (warm_mod.enabled() if warm is None else warm) else "turned off (ACE_WARM)"
         _backends.add(self)
 
@@ -248,6 +250,9 @@ class LocalBackend:
             _reap_stale_roots(self._temp_parent)
             if self._host.root:
                 _reap_stale_uids()
+            iface, _ = cgroups.available()
+            if iface is not None:
+                cgroups.reap_stale(iface)
             self._root = tempfile.mkdtemp(prefix=f"{ROOT_PREFIX}{os.getpid()}-", dir=self._temp_parent)
             os.chmod(self._root, 0o711)  # sandbox uids may traverse to their own directory only
         return self._root
@@ -298,6 +303,21 @@ class LocalBackend:
                 return None
             self._warm[key] = server
             return server
+
+    def _give_back_cgroup(self, group: cgroups.SandboxCgroup) -> None:
+        """Keep an empty cgroup for the next sandbox; otherwise kill what is in it and remove it."""
+        with self._root_lock:
+            if not self._closed and len(self._cgroup_pool) < CGROUP_POOL and not group.pids():
+                self._cgroup_pool.append(group)
+                return
+        group.remove()  # kills what is left in it (a setsid escapee at rlimits too)
+
+    def _close_cgroups(self) -> None:
+        with self._root_lock:
+            pool, self._cgroup_pool = self._cgroup_pool, []
+        for group in pool:
+            with contextlib.suppress(Exception):
+                group.remove()
 
     def _close_warm(self) -> None:
         servers, self._warm = list(self._warm.values()), {}
@@ -361,8 +381,17 @@ class LocalBackend:
         if iface is None:
             return None
         limits = spec.limits
+        wanted = cgroups.limits_for(limits.memory_mb, disk_budget(limits), limits.processes)
         try:
-            return iface.create(cgroups.limits_for(limits.memory_mb, disk_budget(limits), limits.processes))
+            with self._root_lock:
+                pooled = self._cgroup_pool.pop() if self._cgroup_pool else None
+            if pooled is not None:  # an empty cgroup a clean sandbox gave back: no mkdir, no rmdir
+                try:
+                    pooled.apply(wanted)
+                    return pooled
+                except OSError:
+                    pooled.remove()
+            return iface.create(wanted)
         except OSError as exc:
             self.cgroups_off = f"cannot create a cgroup: {exc}"
             return None
@@ -373,6 +402,7 @@ class LocalBackend:
         await asyncio.gather(*(box.destroy() for box in list(self._live)), return_exceptions=True)
         self._close_warm()
         self._uids.close()
+        await asyncio.to_thread(self._close_cgroups)
         await asyncio.to_thread(self._remove_root)
 
     def close_sync(self) -> None:
@@ -382,6 +412,7 @@ class LocalBackend:
             box.cleanup_sync()
         self._close_warm()
         self._uids.close()
+        self._close_cgroups()
         self._remove_root()
 
 
@@ -810,7 +841,7 @@ class LocalSandbox:
                 procs.remove_owned(self.uid, SHARED_WRITABLE)
             if self._cgroup is not None and self._pid is None and self._warm_run is None:
                 group, self._cgroup = self._cgroup, None
-                group.remove()  # kills what is left in it (a setsid escapee at rlimits too)
+                self._backend._give_back_cgroup(group)
             shutil.rmtree(self.workdir, ignore_errors=True)
             clean = self._clean
         except Exception:  # noqa: BLE001, S110 - destroy never raises; the next claim of this uid sweeps again
