@@ -18,7 +18,7 @@ from importlib import resources
 from ai_code_evals.engine.calls import generated_calls
 from ai_code_evals.engine.events import CandidateFinished, EngineNotice, EventBus, OutputLine, Snapshot
 from ai_code_evals.engine.profiles import EnvProfile
-from ai_code_evals.engine.results import CandidateResult, decide_status
+from ai_code_evals.engine.results import CandidateResult, decide_status, infrastructure_reason
 from ai_code_evals.engine.timelimits import TimeLimit
 from ai_code_evals.engine.verdict import check_verdict
 from ai_code_evals.generation.base import Candidate
@@ -264,12 +264,15 @@ class CandidateJob:
         self.started = time.monotonic()
         self.snapshot("starting")
         sandbox = None
+        start_timeout_s = SANDBOX_START_TIMEOUT_S
         exec_result = None
         stalled_in = None
         error: str | None = None
         starting = True
         try:
-            async with asyncio.timeout(SANDBOX_START_TIMEOUT_S):
+            # a backend that paces or retries its own creates (Daytona) may say how long it needs
+            start_timeout_s = max(SANDBOX_START_TIMEOUT_S, getattr(backend, "start_timeout_s", 0) or 0)
+            async with asyncio.timeout(start_timeout_s):
                 sandbox = await backend.create(SandboxSpec(limits=self.profile.limits, labels=labels,
                                                            env=dict(self.profile.env)))
                 self.isolation = getattr(sandbox, "isolation", "")
@@ -292,10 +295,10 @@ class CandidateJob:
         except asyncio.CancelledError:
             raise
         except TimeoutError as exc:
-            error = (f"sandbox failure: the sandbox did not start within {SANDBOX_START_TIMEOUT_S:g}s"
-                     if starting else f"sandbox failure: TimeoutError: {exc}".strip())
-        except Exception as exc:  # noqa: BLE001 - a sandbox failure is not the candidate's fault
-            error = f"sandbox failure: {type(exc).__name__}: {exc}".strip()
+            error = infrastructure_reason(f"the sandbox did not start within {start_timeout_s:g}s"
+                                          if starting else f"TimeoutError: {exc}".strip())
+        except Exception as exc:  # noqa: BLE001 - the infrastructure failing is not the candidate's fault
+            error = infrastructure_reason(f"{type(exc).__name__}: {exc}".strip())
         finally:
             self.closed = True
             if sandbox is not None:
