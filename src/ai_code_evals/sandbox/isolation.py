@@ -36,6 +36,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ai_code_evals.config import setting as _setting
 from ai_code_evals.errors import ConfigError
 from ai_code_evals.sandbox import interpreter, seccomp
 from ai_code_evals.sandbox.base import SandboxLimits
@@ -525,7 +526,7 @@ def detect(forced: str | None, host: Host, *, unsafe: bool = False) -> tuple[str
     names one level that must work. A level that works but cannot contain candidates (``gaps``)
     is refused unless ``unsafe``: the error says what is missing and what to install. Probes run
     once per process and level."""
-    forced = forced or os.environ.get(ENV_VAR) or None
+    forced = forced or _setting(ENV_VAR) or None  # environment > .env > toml
     if forced in ("", "auto"):
         forced = None
     if forced is not None and forced not in LEVELS:
