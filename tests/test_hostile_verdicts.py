@@ -282,8 +282,9 @@ def test_no_secret_reaches_any_output(hostile_run):
     texts = [e.text for e in events if isinstance(e, OutputLine)]
     texts += [repr(r) for r in rows.values()]
     assert not [t for t in texts if SECRET in t]
-    shadow = Path("/etc/shadow").read_text().splitlines()[0]
-    assert not [t for t in texts if shadow in t]
+    if os.access("/etc/shadow", os.R_OK):  # as root the test can see what must not leak
+        shadow = Path("/etc/shadow").read_text().splitlines()[0]
+        assert not [t for t in texts if shadow in t]
     # the attacks did run and print what they were refused
     assert any("refused" in t and "/etc/shadow" in t for t in texts)
 

@@ -23,20 +23,26 @@ from pathlib import Path
 
 import pytest
 
-from ai_code_evals.sandbox import isolation
+from ai_code_evals.sandbox import cgroups, interpreter, isolation
 from ai_code_evals.sandbox.base import ExecResult, SandboxLimits, SandboxSpec
 from ai_code_evals.sandbox.local import LocalBackend, LocalSandbox
 from ai_code_evals.sandbox.output import MAX_LINE
 
 HOST = isolation.default_host()
 WORKING = [lv for lv in isolation.LEVELS if isolation.works(lv, HOST)]
+# rlimits cannot contain candidates (isolation.gaps): it runs only with --unsafe-isolation, and
+# this battery still runs it as root (a private uid finds every process); without root it has
+# nothing to find processes that left with setsid, so it is tested only for its refusal
+if not HOST.root and "rlimits" in WORKING:
+    WORKING.remove("rlimits")
 if not WORKING:
     pytest.skip("no isolation level works on this machine", allow_module_level=True)
 # bwrap-warm: the bwrap level's fast path (a warm server forks each command; sandbox/warm.py),
 # taken for a fixed hash seed; ACE_WARM=0 keeps plain "bwrap" on the ordinary path
 if "bwrap" in WORKING:
     WORKING.insert(1, "bwrap-warm")
-NAMESPACED = ("bwrap", "bwrap-warm", "unshare")  # levels with a private /tmp and working-directory tmpfs
+NAMESPACED = ("bwrap", "bwrap-warm", "unshare")
+CONTAINED = ("bwrap", "bwrap-warm", "unshare")  # levels that show the candidate only an allow-list  # levels with a private /tmp and working-directory tmpfs
 REPO = Path(__file__).resolve().parents[1]
 HOME = os.path.expanduser("~")
 LIMITS = SandboxLimits(wall_s=60, cpu_s=20, memory_mb=256, processes=16, file_size_mb=4, open_files=64,
@@ -72,7 +78,7 @@ def level(request, monkeypatch) -> str:
 
 
 def backend_at(level: str) -> LocalBackend:
-    return LocalBackend(level.removesuffix("-warm"))
+    return LocalBackend(level.removesuffix("-warm"), unsafe=isolation.gaps(level, HOST) is not None)
 
 
 def spec(level: str, limits: SandboxLimits = LIMITS, env: dict | None = None) -> SandboxSpec:
@@ -477,6 +483,40 @@ async def test_symlink_planted_for_the_next_upload(level, tmp_path):
     assert lines == ["overwritten"]
 
 
+async def test_nothing_one_candidate_leaves_is_seen_by_the_next(level):
+    """Two candidates one after the other on the same backend (at bwrap-warm: forks of the same
+    server): whatever the first could write anywhere, the second does not find it."""
+    places = ("/", "/dev", "/dev/shm", "/tmp", "/var/tmp", "/root", "/home", "/etc", "/run")
+    leave = """
+        import os, sys
+        for d in sys.argv[2:]:
+            try:
+                with open(os.path.join(d, "left-" + sys.argv[1]), "w") as f:
+                    f.write("x")
+                print("wrote", d)
+            except OSError:
+                pass
+    """
+    look = """
+        import glob, sys
+        print("found", sorted(p for d in sys.argv[2:] for p in glob.glob(d.rstrip("/") + "/left-*")))
+    """
+    marker = f"ace-hostile-{uuid.uuid4().hex}"
+    backend = backend_at(level)
+    try:
+        lines: list[str] = []
+        for code in (leave, look):
+            box = await backend.create(spec(level))
+            await box.upload({"attack.py": textwrap.dedent(code).encode()})
+            await box.exec(["python", "attack.py", marker, *places], on_line=lambda s, t: lines.append(t),
+                           timeout_s=30)
+            await box.destroy()
+    finally:
+        await backend.aclose()
+    assert lines[-1] == "found []", lines
+    assert leftovers(marker, None) == []
+
+
 async def test_reads_another_sandbox(level):
     code = """
         import os, sys
@@ -569,6 +609,45 @@ async def test_reads_the_home_directory_and_etc_shadow(level):
     assert not listing or planted.name not in listing[0]
 
 
+async def test_sees_only_the_allow_list_not_the_project(level):
+    """Wherever the project lives (CI runs this on a copy under /srv), nothing of it exists inside:
+    not its .env, .git/config, task files or run logs, nor the app's working directory. The root
+    holds only the system directories, /tmp, /dev, /proc and the interpreter's path."""
+    allowed_top = {"bin", "sbin", "lib", "lib32", "lib64", "libx32", "usr", "etc", "dev", "proc", "tmp", "var"}
+    allowed_top |= {d.strip("/").split("/")[0] for d in interpreter.clean().dirs}
+    project = [str(REPO), str(REPO / ".git" / "config"), str(REPO / ".env"), str(REPO / "pyproject.toml"),
+               str(REPO / "src" / "ai_code_evals" / "tasks"), os.getcwd(), "/etc/passwd", "/etc/hostname", "/sys",
+               "/run", "/srv", "/opt", "/home", "/mnt"]
+    code = """
+        import os, sys
+        print("top", ",".join(sorted(os.listdir("/"))))
+        for path in sys.argv[2:]:
+            print("exists" if os.path.lexists(path) else "absent", path)
+    """
+    o = await attack(level, code, args=tuple(project))
+    if level not in CONTAINED:
+        return  # no allow-list at this level: it runs only with --unsafe-isolation
+    top = set(o.out[0].split()[1].split(","))
+    assert top <= allowed_top, top - allowed_top
+    visible = [line for line in o.out[1:] if line.startswith("exists")]
+    assert visible == []
+
+
+async def test_candidates_get_a_clean_python(level):
+    """The base interpreter with the standard library only: none of the app's virtualenv."""
+    code = """
+        import importlib.util, sys
+        for name in ("pytest", "textual", "pydantic", "ai_code_evals", "json", "ctypes"):
+            print(name, importlib.util.find_spec(name) is not None)
+        print("prefix", sys.prefix)
+    """
+    o = await attack(level, code)
+    found = dict(line.split() for line in o.out[:6])
+    assert found == {"pytest": "False", "textual": "False", "pydantic": "False", "ai_code_evals": "False",
+                     "json": "True", "ctypes": "True"}
+    assert o.out[6] != f"prefix {sys.prefix}" or sys.prefix == sys.base_prefix
+
+
 # -- network and privileges --------------------------------------------------------------------------------
 async def test_network_connection_to_a_loopback_listener(level):
     tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -623,12 +702,211 @@ async def test_privilege_escalation_attempts(level):
         print("status", " ".join(l.split()[1] for l in caps))
         print("uid", os.getuid(), os.geteuid())
     """
+    code += """
+        print("map", " ".join(open("/proc/self/uid_map").read().split()))
+    """
     o = await attack(level, code)
-    assert o.out[0].startswith("setuid: refused")
+    if level == "unshare" and not HOST.root:
+        # uid 0 of its own user namespace only (mapped to the user's uid), without capabilities
+        assert o.out[3] == f"map 0 {os.getuid()} 1"
+    else:
+        assert o.out[0].startswith("setuid: refused")
     cap_eff, nnp = o.out[1].split()[1:]
     assert int(cap_eff, 16) == 0 and nnp == "1"
     if HOST.root:
         assert o.out[2] == f"uid {o.box.uid} {o.box.uid}" and o.box.uid != 0
+
+
+# -- host services: IPC, unix sockets, terminals ----------------------------------------------------------
+SHM_HOG = """
+    import ctypes, sys, zlib
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.shmat.restype = ctypes.c_void_p
+    key = zlib.crc32(sys.argv[1].encode()) & 0x7FFFFFFF
+    made = 0
+    for i in range(int(sys.argv[2])):
+        shmid = libc.shmget(key + i, 64 << 20, 0o1000 | 0o600)  # IPC_CREAT
+        if shmid < 0:
+            break
+        addr = libc.shmat(shmid, None, 0)
+        if addr in (None, ctypes.c_void_p(-1).value):
+            break
+        ctypes.memset(addr, 1, 64 << 20)  # touched: the pages are held by the segment
+        libc.shmdt(ctypes.c_void_p(addr))
+        made += 1
+    print("segments", made, flush=True)
+"""
+
+
+def host_shm_keys() -> set[int]:
+    with open("/proc/sysvipc/shm") as f:
+        return {int(line.split()[0]) for line in list(f)[1:]}
+
+
+async def test_sysv_shared_memory_dies_with_the_sandbox(level):
+    """Segments are never destroyed by their creator's exit: without an IPC namespace of its own,
+    what a candidate made would outlive the run (and its memory limit) on the host."""
+    before = host_shm_keys()
+    o = await attack(level, SHM_HOG, args=("4",))
+    assert o.out == ["segments 4"]
+    if isolation.gaps(level, HOST):
+        return  # rlimits: the known gap (isolation.gaps says so); it runs only when the user accepts it
+    import zlib
+    key = zlib.crc32(o.marker.encode()) & 0x7FFFFFFF
+    assert not {key, key + 1, key + 2, key + 3} & (host_shm_keys() - before)
+
+
+def test_a_level_that_cannot_contain_candidates_is_refused():
+    """rlimits works here but cannot contain candidates: refused in one line naming what is
+    missing and what to install, unless the user accepts it (--unsafe-isolation)."""
+    if not isolation.works("rlimits", HOST):
+        pytest.skip("the rlimits level does not work here")
+    from ai_code_evals.errors import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        LocalBackend("rlimits").isolation  # noqa: B018
+    line = str(err.value)
+    assert "\n" not in line and "bubblewrap" in line and "--unsafe-isolation" in line and "shared memory" in line
+    accepted = LocalBackend("rlimits", unsafe=True)
+    assert accepted.isolation == "rlimits" and "unix sockets" in accepted.unsafe_isolation
+    assert LocalBackend(WORKING[0].removesuffix("-warm")).unsafe_isolation == "" or WORKING[0] == "rlimits"
+
+
+@pytest.fixture
+def tmux_server(tmp_path_factory):
+    """A real tmux server of this user, its socket in the project directory (where a user's
+    TMUX_TMPDIR, a D-Bus or an agent socket may sit too): ``run-shell`` there is a host shell."""
+    tmux = isolation._which("tmux")
+    if tmux is None:
+        pytest.skip("tmux is not installed")
+    (REPO / ".pytest_cache").mkdir(exist_ok=True)
+    home = Path(tempfile.mkdtemp(prefix="ace-tmux-", dir=REPO / ".pytest_cache"))
+    os.chmod(home, 0o755)
+    sock = home / "default"
+    subprocess.run([tmux, "-S", str(sock), "new-session", "-d", "-s", "host", "sleep 120"], check=True, timeout=30)
+    os.chmod(sock, 0o777)  # reachable by anyone who can see it: only the sandbox's view protects it
+    try:
+        yield tmux, sock, home
+    finally:
+        subprocess.run([tmux, "-S", str(sock), "kill-server"], check=False, timeout=30, capture_output=True)
+        for f in home.iterdir():
+            f.unlink()
+        home.rmdir()
+
+
+async def test_reaches_the_users_tmux_server_and_terminals(level, tmux_server):
+    _, sock, home = tmux_server
+    escaped = home / "escaped"
+    code = """
+        import glob, os, socket, subprocess, sys
+        sock, escaped = sys.argv[2], sys.argv[3]
+        try:
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(sock)
+            print("connected")
+        except OSError as e:
+            print("refused", e.errno)
+        try:
+            subprocess.run(["tmux", "-S", sock, "run-shell", "touch " + escaped], timeout=10, capture_output=True)
+        except (OSError, subprocess.SubprocessError) as e:
+            print("no tmux", type(e).__name__)
+        ptys = [p for p in glob.glob("/dev/pts/*") if p != "/dev/pts/ptmx"]
+        opened = []
+        for p in ptys:
+            try:
+                os.close(os.open(p, os.O_WRONLY | os.O_NOCTTY))
+                opened.append(p)
+            except OSError:
+                pass
+        print("host terminals written", opened)
+    """
+    try:
+        o = await attack(level, code, args=(str(sock), str(escaped)))
+    finally:
+        was_escaped = escaped.exists()
+        if was_escaped:
+            escaped.unlink()
+    if isolation.gaps(level, HOST):
+        return  # rlimits (accepted with --unsafe-isolation): host sockets are its known gap
+    assert o.out[0].startswith("refused") and not was_escaped
+    assert o.out[-1] == "host terminals written []"
+
+
+async def test_kernel_keyring_and_nested_user_namespaces(level):
+    """A key left in the uid's keyring would be read by the next sandbox given that uid; a user
+    namespace would give the candidate every capability inside it. Both are refused."""
+    code = """
+        import ctypes, os, sys
+        libc = ctypes.CDLL(None, use_errno=True)
+        key = libc.syscall(248 if os.uname().machine == "x86_64" else 217, b"user", sys.argv[1].encode(),
+                           b"secret", 6, ctypes.c_int(-4))  # add_key to KEY_SPEC_USER_KEYRING
+        print("add_key", "refused" if key < 0 else "made", ctypes.get_errno() if key < 0 else 0)
+        pid = os.fork()
+        if pid == 0:
+            ok = libc.unshare(0x10000000)  # CLONE_NEWUSER
+            print("userns", "refused" if ok < 0 else "made", flush=True)
+            os._exit(0)
+        os.waitpid(pid, 0)
+    """
+    o = await attack(level, code)
+    if isolation.gaps(level, HOST):
+        return  # rlimits runs only with --unsafe-isolation; still filtered, but not asserted here
+    assert o.out[0] == "add_key refused 1" and o.out[1] == "userns refused"
+
+
+# -- the sandbox as a whole: cgroups -----------------------------------------------------------------------
+CGROUPS, NO_CGROUPS = cgroups.available()
+
+
+async def test_shared_memory_counts_against_the_sandboxs_memory(level):
+    """SysV segments belong to no process, so RLIMIT_AS never sees them: 1 GiB of them under a
+    256 MiB profile. The sandbox's cgroup charges their pages to the sandbox and stops it."""
+    if CGROUPS is None:
+        pytest.skip(f"no writable cgroups here ({NO_CGROUPS}): the documented fallback has no such bound")
+    o = await attack(level, SHM_HOG, args=("16",))  # 16 x 64 MiB
+    made = int(o.out[0].split()[1]) if o.out else 0
+    assert made < 16 and (o.result.signal is not None or made * 64 <= 256 + 64), (o.out, o.result)
+
+
+async def test_the_sandbox_is_one_cgroup_with_its_limits(level):
+    """Every process of the sandbox, one that left with setsid too, is in the sandbox's cgroup,
+    which holds it to one core and a process count of its own."""
+    if CGROUPS is None:
+        pytest.skip(f"no writable cgroups here ({NO_CGROUPS})")
+    code = """
+        import os, time
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                print("spinning", flush=True)
+                while True:
+                    pass
+            os._exit(0)
+        os.wait()
+        time.sleep(60)
+    """
+    backend = backend_at(level)
+    seen: dict = {}
+    try:
+        box = await backend.create(spec(level))
+        await box.upload({"attack.py": textwrap.dedent(code).encode()})
+
+        def on_line(stream, line):
+            if line == "spinning":
+                group = box._cgroup
+                seen["pids"] = len(group.pids())
+                quota = group._file("cpu", "cpu.max" if group.version == 2 else "cpu.cfs_quota_us")
+                seen["quota"] = Path(quota).read_text()
+                seen["dirs"] = list(group.dirs.values())
+
+        result = await box.exec(["python", "attack.py"], on_line=on_line, timeout_s=SHORT * 3)
+        assert box.info["cgroup"] == f"v{CGROUPS.version}"
+        await box.destroy()
+    finally:
+        await backend.aclose()
+    assert result.timed_out and seen["pids"] >= 2  # the command and its setsid spinner, at least
+    assert seen["quota"].split()[0] == str(cgroups.CPU_PERIOD_US)
+    assert not any(os.path.exists(d) for d in seen["dirs"])  # removed with the sandbox
 
 
 # -- controls: the checks above can fail --------------------------------------------------------------------

@@ -58,7 +58,7 @@ class Lines:
 
 async def run(level: str, code: str, *, limits: SandboxLimits | None = None, timeout: float = 30,
               env: dict | None = None, args: tuple = ()):
-    backend = LocalBackend(level)
+    backend = LocalBackend(level, unsafe=True)
     try:
         box = await backend.create(SandboxSpec(limits=limits or SandboxLimits(), env=env or {}))
         await box.upload({"main.py": textwrap.dedent(code).encode()})
@@ -140,7 +140,7 @@ async def test_streams_stdout_and_stderr_in_order(level):
 async def test_lines_arrive_while_the_command_runs(level):
     """The first line reaches on_line before the command ends: the callback itself reads the
     sandbox's live metrics and then destroys the sandbox, which is what ends the command."""
-    backend = LocalBackend(level)
+    backend = LocalBackend(level, unsafe=True)
     box = await backend.create(SandboxSpec())
     await box.upload({"main.py": b"import time\nprint('ready', flush=True)\nx = bytearray(30 << 20)\n"
                                  b"while True: time.sleep(1)\n"})
@@ -282,7 +282,7 @@ async def test_environment_is_cleared_and_spec_env_honoured(level, monkeypatch):
 
 
 async def test_uploads_nested_files_and_rejects_escapes(level):
-    backend = LocalBackend(level)
+    backend = LocalBackend(level, unsafe=True)
     try:
         box = await backend.create(SandboxSpec())
         await box.upload({"pkg/mod.py": b"VALUE = 41\n", "main.py": b"import sys; sys.path.insert(0, '.')\n"
@@ -299,7 +299,7 @@ async def test_uploads_nested_files_and_rejects_escapes(level):
 
 
 async def test_destroy_is_idempotent_and_aclose_destroys_everything(level):
-    backend = LocalBackend(level)
+    backend = LocalBackend(level, unsafe=True)
     boxes = [await backend.create(SandboxSpec()) for _ in range(3)]
     for box in boxes:
         await box.upload({"f.txt": b"x"})
@@ -316,7 +316,7 @@ async def test_destroy_is_idempotent_and_aclose_destroys_everything(level):
 
 async def test_cancelling_exec_kills_the_tree(level):
     marker = f"ace-cancel-{uuid.uuid4().hex}"
-    backend = LocalBackend(level)
+    backend = LocalBackend(level, unsafe=True)
     try:
         box = await backend.create(SandboxSpec())
         await box.upload({"main.py": b"import os, time\nos.fork()\nprint('up', flush=True)\ntime.sleep(600)\n"})
@@ -335,7 +335,7 @@ async def test_cancelling_exec_kills_the_tree(level):
 
 
 async def test_failing_on_line_stops_the_command(level):
-    backend = LocalBackend(level)
+    backend = LocalBackend(level, unsafe=True)
     try:
         box = await backend.create(SandboxSpec())
         await box.upload({"main.py": b"import time\nprint('hello', flush=True)\ntime.sleep(600)\n"})
@@ -350,7 +350,7 @@ async def test_failing_on_line_stops_the_command(level):
 
 
 async def test_one_command_at_a_time(level):
-    backend = LocalBackend(level)
+    backend = LocalBackend(level, unsafe=True)
     try:
         box = await backend.create(SandboxSpec())
         started = asyncio.Event()
@@ -373,10 +373,10 @@ def test_auto_picks_the_strongest_working_level(monkeypatch):
 
 
 def test_forced_level_by_argument_and_environment(monkeypatch):
-    for lv in WORKING:
-        assert LocalBackend(lv).isolation == lv
+    for lv in WORKING:  # rlimits only when the user accepts that it cannot contain candidates
+        assert LocalBackend(lv, unsafe=True).isolation == lv
         monkeypatch.setenv(isolation.ENV_VAR, lv)
-        assert LocalBackend().isolation == lv
+        assert LocalBackend(unsafe=True).isolation == lv
     monkeypatch.setenv(isolation.ENV_VAR, "chroot")
     with pytest.raises(ConfigError, match="unknown isolation level 'chroot'"):
         LocalBackend()
@@ -385,8 +385,9 @@ def test_forced_level_by_argument_and_environment(monkeypatch):
 
 
 async def test_falls_back_when_tools_are_missing(monkeypatch):
-    """A host without bubblewrap gets ``unshare``; without unshare either, ``rlimits``; the
-    skipped levels and why are recorded for the run log."""
+    """A host without bubblewrap gets ``unshare``; without unshare either, ``rlimits`` only when
+    the user accepts it (--unsafe-isolation), else one line saying what to install; the skipped
+    levels and why are recorded for the run log."""
     monkeypatch.delenv(isolation.ENV_VAR, raising=False)
     working_level("unshare")
     no_bwrap = replace(HOST, bwrap=None)
@@ -395,8 +396,10 @@ async def test_falls_back_when_tools_are_missing(monkeypatch):
     assert "bwrap not found" in backend.isolation_reasons["bwrap"]
     working_level("rlimits")
     bare = replace(HOST, bwrap=None, unshare=None)
-    backend = LocalBackend(host=bare)
-    assert backend.isolation == "rlimits"
+    with pytest.raises(ConfigError, match=r"no isolation level here contains candidates .*apt-get install bubblewrap"):
+        _ = LocalBackend(host=bare).isolation
+    backend = LocalBackend(host=bare, unsafe=True)
+    assert backend.isolation == "rlimits" and "shared memory" in backend.unsafe_isolation
     assert set(backend.isolation_reasons) == {"bwrap", "unshare"}
     box = await backend.create(SandboxSpec())
     try:
@@ -437,7 +440,7 @@ from ai_code_evals.sandbox.local import LocalBackend
 
 
 async def main(level, marker, code):
-    backend = LocalBackend(level)
+    backend = LocalBackend(level, unsafe=True)
     box = await backend.create(SandboxSpec())
     await box.upload({"main.py": open(code, "rb").read()})
 
@@ -483,7 +486,7 @@ def test_app_killed_with_sigkill_leaves_nothing_running(level, tmp_path):
         wait_until(lambda: len(procs_with(marker)) < 3, "the command to die with the app")
 
         async def next_start() -> None:
-            backend = LocalBackend(level)
+            backend = LocalBackend(level, unsafe=True)
             try:
                 await backend.create(SandboxSpec())
             finally:
@@ -493,7 +496,7 @@ def test_app_killed_with_sigkill_leaves_nothing_running(level, tmp_path):
         assert procs_with(marker) == []
     else:
         pytest.skip("without root, orphans of a killed app can escape the rlimits level")
-    fresh = LocalBackend(level)
+    fresh = LocalBackend(level, unsafe=True)
     fresh._private_root()  # a new backend start removes the dead app's temp root
     fresh.close_sync()
     assert not os.path.exists(workdir)
@@ -548,3 +551,70 @@ def test_runs_headless_without_a_tty(tmp_path):
                           cwd=Path(__file__).resolve().parents[1])
     assert proc.returncode == 0, proc.stderr
     assert f"result 0 ['False False'] {WORKING[0]}" in proc.stdout
+
+
+# -- the candidates' interpreter -------------------------------------------------------------------
+async def test_commands_run_a_clean_python_of_the_named_version():
+    """``python`` is the base interpreter behind the app's virtualenv with its site-packages
+    empty; ``python3.N`` another installed one (an interpreter profile); a missing one fails in
+    one line naming what to install."""
+    from ai_code_evals.sandbox import interpreter
+
+    backend = LocalBackend(WORKING[0], unsafe=True)
+    try:
+        box = await backend.create(SandboxSpec())
+        lines = Lines()
+        code = "import sys, importlib.util; print(sys.version_info[:2], importlib.util.find_spec('pytest') is None)"
+        await box.exec(["python", "-c", code], on_line=lines, timeout_s=60)
+        assert lines.of("stdout") == [f"{tuple(sys.version_info[:2])} True"]
+        try:
+            other = interpreter.find("python3.9")
+        except interpreter.InterpreterMissing:
+            other = None
+        if other is not None:
+            lines = Lines()
+            await box.exec(["python3.9", "-c", code], on_line=lines, timeout_s=60)
+            assert lines.of("stdout") == ["(3, 9) True"]
+        with pytest.raises(SandboxError, match=r"python3\.99 is not installed here .*uv python install 3\.99"):
+            await box.exec(["python3.99", "-c", "pass"], on_line=Lines(), timeout_s=60)
+    finally:
+        await backend.aclose()
+
+
+def test_a_missing_interpreter_profile_is_skipped_in_one_line(capsys):
+    from ai_code_evals.engine.profiles import resolve_profiles
+    from ai_code_evals.session import available_interpreters
+
+    kept = available_interpreters(resolve_profiles(["default", "python3.99"]))
+    assert [p.name for p in kept] == ["default"]
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "profile python3.99 skipped" in err[0]
+
+
+async def test_cgroups_of_a_killed_app_are_removed_and_clean_ones_reused():
+    """A sandbox cgroup left by an app that died with SIGKILL is killed and removed by the next
+    backend's first sandbox; a clean sandbox's empty cgroup serves the next sandbox."""
+    from ai_code_evals.sandbox import cgroups
+
+    iface, why = cgroups.available()
+    if iface is None:
+        pytest.skip(f"no writable cgroups here ({why})")
+    dead = await asyncio.create_subprocess_exec("true")
+    await dead.wait()
+    name = f"ace-{dead.pid}-stale00000"
+    stale = [os.path.join(p, name) for p in iface.parents.values()]
+    for d in stale:
+        os.mkdir(d)
+    backend = LocalBackend(WORKING[0], unsafe=True)
+    try:
+        first = await backend.create(SandboxSpec())
+        group = first._cgroup
+        assert not any(os.path.exists(d) for d in stale)
+        await first.exec(["python", "-c", "pass"], on_line=Lines(), timeout_s=60)
+        await first.destroy()
+        second = await backend.create(SandboxSpec())
+        assert second._cgroup is group  # reused, limits re-applied only if they differ
+        await second.destroy()
+    finally:
+        await backend.aclose()
+    assert not any(os.path.exists(d) for d in group.dirs.values())

@@ -12,6 +12,7 @@ import sys
 from ai_code_evals import __version__
 from ai_code_evals.engine.timelimits import DEFAULT_MIN_TIME_LIMIT_S, DEFAULT_TIME_LIMIT_FACTOR
 from ai_code_evals.errors import InputError
+from ai_code_evals.tui.sanitize import sanitize_text
 
 EXIT_OK, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2
 
@@ -73,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "so that code that never ends stops costing the task's full limit; "
                      "0 turns derivation off (every task uses its own time_limit_s)")
     run.add_argument("--record", metavar="PATH", help="run log path (default runs/<run_id>.jsonl)")
+    run.add_argument("--unsafe-isolation", action="store_true",
+                     help="run candidates even at an isolation level that cannot contain them (rlimits); "
+                     "the TUI header, JSON summary and run log say so")
     run.add_argument("--headless", action="store_true", help="no TUI; progress bar on stderr")
     run.add_argument("--json", action="store_true", help="print the JSON summary on stdout")
 
@@ -82,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("record", metavar="RECORD")
     resume.add_argument("--headless", action="store_true", help="no TUI; progress bar on stderr")
     resume.add_argument("--json", action="store_true", help="print the JSON summary on stdout")
+    resume.add_argument("--unsafe-isolation", action="store_true",
+                        help="as for run: allow an isolation level that cannot contain candidates")
     export = sub.add_parser("export", help="write the winning version's code")
     export.add_argument("record", metavar="RECORD")
     export.add_argument("--task", metavar="ID", help="task id (default: every task)")
@@ -100,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         if args.debug:
             raise
-        print(f"ai-code-evals: error: {exc}", file=sys.stderr)
+        print(f"ai-code-evals: error: {sanitize_text(str(exc))}", file=sys.stderr)  # may quote a file's text
         return EXIT_INPUT
     except KeyboardInterrupt:
         print("ai-code-evals: interrupted", file=sys.stderr)

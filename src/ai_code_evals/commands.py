@@ -27,7 +27,7 @@ def request_from_args(args) -> RunRequest:
                       generate_tests=args.generate_tests, generator=args.generator, n=args.n,
                       model=args.model, backend=args.backend, jobs=args.jobs, env=args.env or ["default"],
                       select=args.select, record=args.record, min_time_limit_s=args.min_time_limit,
-                      time_limit_factor=args.time_limit_factor)
+                      time_limit_factor=args.time_limit_factor, unsafe_isolation=args.unsafe_isolation)
 
 
 def run(args) -> int:
@@ -35,6 +35,7 @@ def run(args) -> int:
     req = request_from_args(args)
     bus = EventBus()  # the run's one bus: the generator streams onto it, the TUI or log listens
     config = build_config(req, env, bus)
+    warn_unsafe(config)
     preflight_backend(config.backend)  # a wrong key or URL stops here, before any version starts
     log = open_run_log(config, req)
     if not args.headless:
@@ -42,6 +43,14 @@ def run(args) -> int:
 
         return run_live(config, log, bus=bus)
     return finish_headless(config, log, args.json, RecordingSubscriber(log), bus)
+
+
+def warn_unsafe(config) -> None:
+    """One line on stderr when candidates run uncontained (--unsafe-isolation was given and used)."""
+    gaps = getattr(config.backend, "unsafe_isolation", "")
+    if gaps:
+        print(f"ai-code-evals: warning: isolation level {config.backend.isolation!r} cannot contain candidates "
+              f"({gaps}); running anyway (--unsafe-isolation)", file=sys.stderr)
 
 
 def finish_headless(config, log, as_json: bool, recorder, bus: EventBus | None = None) -> int:
@@ -79,7 +88,8 @@ def resume(args) -> int:
         print(f"ai-code-evals: {args.record}: running again the {rerun} version(s) that got no verdict "
               "because the infrastructure failed", file=sys.stderr)
     bus = EventBus()
-    config, log = resume_config(state, env, bus)
+    config, log = resume_config(state, env, bus, unsafe=args.unsafe_isolation)
+    warn_unsafe(config)
     preflight_backend(config.backend)
     known = {c.id for c in state.candidates}
     recorder = RecordingSubscriber(log, known)

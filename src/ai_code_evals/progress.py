@@ -4,8 +4,10 @@ from __future__ import annotations
 import sys
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from ai_code_evals.engine.events import (
     BackendStatus,
@@ -15,6 +17,7 @@ from ai_code_evals.engine.events import (
     RunStarted,
 )
 from ai_code_evals.engine.results import is_infrastructure_error
+from ai_code_evals.tui.sanitize import sanitize_data, sanitize_text
 
 STATUS_STYLE = {"passed": "green", "failed": "red", "error": "magenta", "timeout": "yellow",
                 "killed": "red", "skipped": "dim"}
@@ -66,7 +69,8 @@ class ProgressReporter:
     def __call__(self, event) -> None:
         if isinstance(event, RunStarted):
             self.profiles = max(1, len(event.profiles))
-            self.run_title = f"run {event.run_id} ({event.isolation or event.backend})"
+            self.run_title = (f"run {event.run_id} ({event.isolation or event.backend}"
+                              f"{', UNSAFE' if event.unsafe_isolation else ''})")
             self.progress.update(self.bar, description=self.describe())
         elif isinstance(event, CandidateAdded):
             self.total += self.profiles
@@ -78,17 +82,18 @@ class ProgressReporter:
                 self.progress.update(self.bar, description=self.describe())
             self.progress.advance(self.bar)
         elif isinstance(event, BackendStatus):
-            self.backend_line = event.text
+            self.backend_line = escape(sanitize_text(event.text))  # may quote a server's reply
             self.progress.update(self.bar, description=self.describe())
-        elif isinstance(event, EngineNotice):
-            self.console.print(f"[yellow]{event.level}:[/] {event.message}")
+        elif isinstance(event, EngineNotice):  # untrusted text: no escapes, no markup
+            self.console.print(Text(f"{event.level}:", style="yellow"), Text(sanitize_text(event.message)))
 
 
 def results_table(summary: dict, console: Console | None = None) -> None:
     """One table per task, sorted by score, winner marked."""
     console = console or Console(file=sys.stdout, width=None if sys.stdout.isatty() else 160)
+    summary = sanitize_data(summary)  # task ids, reasons, labels come from files and candidates
     for task in summary["tasks"]:
-        table = Table(title=f"{task['task_id']}", title_justify="left", expand=False)
+        table = Table(title=Text(task["task_id"]), title_justify="left", expand=False)
         for col in ("", "candidate", "status", "tests", "bad inputs", "median ms", "peak KiB", "score"):
             table.add_column(col, no_wrap=True,
                              justify="right" if col in ("tests", "median ms", "peak KiB", "score") else "left")
@@ -98,16 +103,16 @@ def results_table(summary: dict, console: Console | None = None) -> None:
             mark = "winner" if c["id"] == task["winner"] else ""
             style = STATUS_STYLE.get(c["status"], "")
             table.add_row(
-                f"[bold green]{mark}[/]" if mark else "", c["id"], f"[{style}]{c['status']}[/]",
+                f"[bold green]{mark}[/]" if mark else "", Text(c["id"]), Text(c["status"], style=style),
                 f"{c['tests_passed']}/{c['tests_total']}",
                 f"{c.get('errors_handled', 0)}/{c.get('errors_total', 0)}" if c.get("errors_total") else "-",
                 f"{c['median_ms']:.2f}" if c.get("median_ms") is not None else "-",
                 str(c["peak_kib"]) if c.get("peak_kib") else "-",
                 f"{c['score']:.1f}" if c.get("score") is not None else "-",
-                c.get("label") or c.get("reason", ""))
+                Text(c.get("label") or c.get("reason", "")))
         console.print(table)
-        console.print(f"  [bold]winner:[/] {task['reason']}\n")
+        console.print(Text("  "), Text("winner:", style="bold"), Text(f"{task['reason']}\n"))
     if summary.get("pass_at_k"):
         console.print("pass@k: " + ", ".join(f"pass@{k}={v:.3f}" for k, v in summary["pass_at_k"].items()))
     if summary.get("record"):
-        console.print(f"run log: {summary['record']}")
+        console.print(Text(f"run log: {summary['record']}"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,21 +42,24 @@ class RunRequest:
     # per-test limit = min(task's own, max(floor, factor x reference time)); factor 0: task's own
     min_time_limit_s: float = DEFAULT_MIN_TIME_LIMIT_S
     time_limit_factor: float = DEFAULT_TIME_LIMIT_FACTOR
+    # run candidates at an isolation level that cannot contain them (rlimits); shown and recorded
+    unsafe_isolation: bool = False
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
 
 
-def make_backend(name: str, env: Mapping[str, str], jobs: int | None = None):
+def make_backend(name: str, env: Mapping[str, str], jobs: int | None = None, *, unsafe: bool = False):
     """The sandbox backend ``name``. ``jobs`` (``--jobs``) sizes what a backend keeps alive at
-    once where it has its own cap (Daytona's sandboxes); None: the backend's default."""
+    once where it has its own cap (Daytona's sandboxes); None: the backend's default. ``unsafe``
+    (--unsafe-isolation): the local backend may use a level that cannot contain candidates."""
     if name == "local":
         from ai_code_evals.sandbox.local import LocalBackend
         from ai_code_evals.sandbox.warm import enabled as warm_enabled
 
         warm = env.get("ACE_WARM")
         return LocalBackend(env.get("ACE_ISOLATION") or None,
-                            warm=None if warm is None else warm_enabled(warm))
+                            warm=None if warm is None else warm_enabled(warm), unsafe=unsafe)
     if name == "daytona":
         from ai_code_evals.sandbox.daytona import make_daytona_backend
 
@@ -63,6 +67,26 @@ def make_backend(name: str, env: Mapping[str, str], jobs: int | None = None):
         # (a hostile working directory must not redirect the key)
         return make_daytona_backend(None, concurrency=jobs)
     raise InputError(f"unknown backend {name!r} (choose from local, daytona)")
+
+
+def available_interpreters(profiles: list) -> list:
+    """The profiles whose interpreter is installed here; one line on stderr for each that is
+    not (the others run). An error when none is left."""
+    from ai_code_evals.sandbox.interpreter import InterpreterMissing, find
+
+    kept = []
+    for profile in profiles:
+        if profile.python == "python":
+            kept.append(profile)
+            continue
+        try:
+            find(profile.python)
+            kept.append(profile)
+        except InterpreterMissing as exc:
+            print(f"ai-code-evals: profile {profile.name} skipped: {exc}", file=sys.stderr)
+    if not kept:
+        raise InputError("no environment profile can run here (see the lines above)")
+    return kept
 
 
 def preflight_backend(backend) -> None:
@@ -165,7 +189,10 @@ def build_config(req: RunRequest, env: Mapping[str, str], bus: EventBus,
 
         configure_from_env(env, model=req.model)  # fails early, in one line, when nothing is set
     jobs = req.jobs or default_jobs(req.backend, env)
-    backend = make_backend(req.backend, env, jobs)
+    backend = make_backend(req.backend, env, jobs, unsafe=req.unsafe_isolation)
+    if req.backend == "local":
+        backend.isolation  # noqa: B018 - a level that cannot contain candidates fails here, in one line
+        profiles = available_interpreters(profiles)
     run_id = run_id or new_run_id()
     record = Path(req.record) if req.record else Path("runs") / f"{run_id}.jsonl"
     return RunConfig(
@@ -209,6 +236,8 @@ def open_run_log(config: RunConfig, req: RunRequest) -> RunLog:
     spec = {"eval_name": "ai-code-evals.run", "completion_fns": [f"ai-code-evals/{req.generator}"],
             "run_config": {"request": req.to_dict(), "profiles": [p.name for p in config.profiles],
                            "isolation": getattr(config.backend, "isolation", ""),
+                           **({"unsafe_isolation": config.backend.unsafe_isolation}
+                              if getattr(config.backend, "unsafe_isolation", "") else {}),
                            "task_ids": [t.id for t in config.tasks]}}
     log = RunLog(config.record, config.run_id, spec)
     for task in config.tasks:
@@ -299,12 +328,14 @@ def merge_candidates(logged: list[Candidate], source: list[Candidate]) -> list[C
     return merged + list(by_id.values())
 
 
-def resume_config(state: ResumeState, env: Mapping[str, str],
-                  bus: EventBus | None = None) -> tuple[RunConfig, RunLog]:
+def resume_config(state: ResumeState, env: Mapping[str, str], bus: EventBus | None = None, *,
+                  unsafe: bool = False) -> tuple[RunConfig, RunLog]:
     """A RunConfig that reruns only unfinished candidates, and the log reopened for appending
     (a half-written last line is cut off first). A generator, when one is needed, publishes on
-    ``bus`` (give the bus the run will use)."""
+    ``bus`` (give the bus the run will use). ``unsafe``: this resume's own --unsafe-isolation
+    (never inherited from the interrupted run)."""
     req = state.request
+    req.unsafe_isolation = unsafe
     rec = state.record
     with open(rec.path, "r+b") as fh:
         fh.truncate(rec.valid_bytes)
@@ -327,7 +358,7 @@ def resume_config(state: ResumeState, env: Mapping[str, str],
         generated = {**load_generated_tests(req.generated_tests), **generated}
     jobs = req.jobs or default_jobs(req.backend, env)
     config = RunConfig(
-        tasks=state.tasks, backend=make_backend(req.backend, env, jobs), candidates=candidates,
+        tasks=state.tasks, backend=make_backend(req.backend, env, jobs, unsafe=unsafe), candidates=candidates,
         generator=generator, n=req.n, jobs=jobs,
         profiles=resolve_profiles(req.env), select=req.select, run_id=rec.run_id, record=rec.path,
         finished=state.finished, generated_tests=generated, reference_checks=state.reference_checks,

@@ -53,6 +53,7 @@ class RunStarted(Event):
     isolation: str
     select: str
     ts: float = field(default_factory=now)
+    unsafe_isolation: str = ""  # what the isolation level cannot contain (run with --unsafe-isolation)
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """Environment profiles (DESIGN §3.7): the same candidate observed under different settings."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 
 from ai_code_evals.errors import InputError
@@ -29,16 +30,27 @@ BUILTIN_PROFILES: dict[str, EnvProfile] = {
 }
 
 
+INTERPRETER_PROFILE = re.compile(r"^python3\.\d{1,2}$")
+
+
+def interpreter_profile(name: str) -> EnvProfile:
+    """``python3.N``: the default profile's limits and hash seed under that interpreter (the
+    sandbox finds it on PATH, in pyenv or with uv; see sandbox/interpreter.py)."""
+    return EnvProfile(name, f"the default profile under {name}", env={"PYTHONHASHSEED": "0"}, python=name)
+
+
 def resolve_profiles(names: list[str] | None) -> list[EnvProfile]:
-    """Profiles by name, in the order given; ``default`` when none are named."""
+    """Profiles by name, in the order given; ``default`` when none are named. Besides the
+    built-in ones, ``python3.N`` names an interpreter profile."""
     names = names or ["default"]
-    unknown = [n for n in names if n not in BUILTIN_PROFILES]
+    unknown = [n for n in names if n not in BUILTIN_PROFILES and not INTERPRETER_PROFILE.match(n)]
     if unknown:
         raise InputError(
-            f"unknown environment profile {unknown[0]!r} (choose from {', '.join(BUILTIN_PROFILES)})"
+            f"unknown environment profile {unknown[0]!r} (choose from {', '.join(BUILTIN_PROFILES)}, "
+            "or python3.N for an interpreter)"
         )
     seen: list[str] = []
     for n in names:
         if n not in seen:
             seen.append(n)
-    return [BUILTIN_PROFILES[n] for n in seen]
+    return [BUILTIN_PROFILES[n] if n in BUILTIN_PROFILES else interpreter_profile(n) for n in seen]

@@ -106,7 +106,8 @@ class Engine:
             tasks=[{"task_id": t.id, "entry_point": t.entry_point, "reference": bool(t.reference)}
                    for t in cfg.tasks],
             profiles=[p.name for p in cfg.profiles], backend=getattr(cfg.backend, "name", "?"),
-            isolation=getattr(cfg.backend, "isolation", ""), select=cfg.select))
+            isolation=getattr(cfg.backend, "isolation", ""), select=cfg.select,
+            unsafe_isolation=getattr(cfg.backend, "unsafe_isolation", "") or ""))
         interrupted = False
         status = asyncio.ensure_future(publish_backend_status(cfg.backend, self.bus))
         try:
@@ -390,6 +391,7 @@ class Engine:
             # versions that got no verdict because the infrastructure failed (resume reruns them)
             "infrastructure_errors": sum(1 for t in tasks_out for c in t["candidates"]
                                          if is_infrastructure_error(c)),
+            **({"unsafe_isolation": unsafe} if (unsafe := getattr(self.cfg.backend, "unsafe_isolation", "")) else {}),
         }
 
     def tokens(self) -> dict:

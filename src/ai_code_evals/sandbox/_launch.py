@@ -33,8 +33,6 @@ MS_NOATIME, MS_NODIRATIME, MS_RELATIME = 1024, 2048, 1 << 21
 # statvfs f_flag bits -> mount flags that a bind remount must keep
 _KEEP = ((os.ST_NOSUID, MS_NOSUID), (os.ST_NODEV, MS_NODEV), (os.ST_NOEXEC, MS_NOEXEC),
          (os.ST_NOATIME, MS_NOATIME), (os.ST_NODIRATIME, MS_NODIRATIME), (os.ST_RELATIME, MS_RELATIME))
-# mounts left as they are when the host view is made read-only (fresh /proc, device nodes)
-_SKIP_RO = ("/proc", "/dev")
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
@@ -59,13 +57,11 @@ def _mount(src: str | None, dst: str, fstype: str | None, flags: int, data: str 
 
 
 # -- mount view (unshare level) ----------------------------------------------------------------
-def _mountpoints() -> list[str]:
-    points = []
-    with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as f:
-        for line in f:
-            raw = line.split()[4]
-            points.append(raw.encode().decode("unicode_escape"))  # \040 style escapes
-    return points
+NEW_ROOT = "/tmp"  # where the new root is assembled (a fresh tmpfs over it) before pivot_root
+DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
+MNT_DETACH = 2
+_libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
 
 
 def _remount_ro(path: str) -> None:
@@ -87,39 +83,67 @@ def _mkdirs(path: str) -> None:
             os.chmod(cur, 0o755)
 
 
+def _bind_ro(fd: int, dst: str) -> None:
+    """Bind what ``fd`` (O_PATH) names at ``dst`` (created: a directory or an empty file), read-only."""
+    if os.path.isdir(f"/proc/self/fd/{fd}"):
+        _mkdirs(dst)
+    else:
+        _mkdirs(os.path.dirname(dst))
+        os.close(os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644))
+    _mount(f"/proc/self/fd/{fd}", dst, None, MS_BIND | MS_REC)
+    _remount_ro(dst)
+
+
+def _tmpfs(path: str, size: int, mode: int, flags: int = 0) -> None:
+    _mkdirs(path)
+    opts = f"mode={mode:o}" + (f",size={size}" if size else "")
+    _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV | flags, opts)
+
+
 def build_view(plan: dict) -> None:
-    """Read-only host, private tmpfs mounts, interpreter re-exposed, writable workdir tmpfs
-    holding copies of the uploaded files."""
+    """An allow-list on an empty root, then pivot_root into it: the system directories and the
+    interpreter read-only (its site-packages empty), a minimal /dev, a fresh /proc, private
+    tmpfs for /tmp, /var/tmp, /dev/shm, and a writable working-directory tmpfs holding copies of
+    the uploaded files. Nothing else of the host exists inside."""
     host_ns = plan.get("host_mntns")
     if not host_ns or os.readlink("/proc/self/ns/mnt") == host_ns:
         raise LaunchError("refusing to change mounts: not in a private mount namespace")
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    # open what we will hide first, and bind it back through the open descriptor later
-    binds = [(os.open(p, os.O_PATH | os.O_CLOEXEC), p) for p in plan.get("ro_binds", [])]
+    # open every source first: the new root's tmpfs hides what lies under its mount point
+    system = [(os.open(p, os.O_PATH | os.O_CLOEXEC), p, None) if target is None else (None, p, target)
+              for p, target in plan.get("system", []) if os.path.lexists(p)]
+    binds = [(os.open(p, os.O_PATH | os.O_CLOEXEC), p) for p in plan.get("ro_binds", []) if os.path.isdir(p)]
     files = [(os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC), dst) for src, dst in plan.get("files", [])]
-    for point in sorted(set(_mountpoints()), key=len):
-        if any(point == s or point.startswith(s + "/") for s in _SKIP_RO):
-            continue
-        try:
-            _remount_ro(point)
-        except (LaunchError, OSError):
-            if point == "/":
-                raise
+    devs = [(os.open(f"/dev/{d}", os.O_PATH | os.O_CLOEXEC), d) for d in DEVICES if os.path.exists(f"/dev/{d}")]
+    new = NEW_ROOT
+    _mount("tmpfs", new, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=1m")
+    for fd, path, target in system:
+        if target is not None:
+            os.symlink(target, new + path)
+        else:
+            _bind_ro(fd, new + path)
+    _tmpfs(new + "/dev", 1 << 20, 0o755, 0)
+    for fd, name in devs:
+        _bind_ro(fd, f"{new}/dev/{name}")
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+                         ("stderr", "/proc/self/fd/2")):
+        os.symlink(target, f"{new}/dev/{name}")
+    os.mkdir(new + "/dev/shm", 0o755)
+    _remount_ro(new + "/dev")
+    _mkdirs(new + "/proc")
+    _mount("proc", new + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     for path, size, mode in plan.get("tmpfs", []):
-        if not os.path.isdir(path):
-            continue  # nothing to hide (and / is read-only now)
-        opts = f"mode={mode:o}" + (f",size={size}" if size else "")
-        _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, opts)
+        _tmpfs(new + path, size, mode)
     for fd, path in binds:
-        _mkdirs(path)
-        _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
-        _remount_ro(path)
+        _bind_ro(fd, new + path)
+    for path in plan.get("empty", []):  # the interpreter's site-packages: nothing importable
+        if os.path.isdir(new + path):
+            _mount("tmpfs", new + path, "tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY, "mode=555,size=4k")
     work, size = plan["workdir"]
-    _mkdirs(work)
-    _mount("tmpfs", work, "tmpfs", MS_NOSUID | MS_NODEV, f"mode=777,size={size}")
+    _tmpfs(new + work, size, 0o777)
     for fd, dst in files:  # copies, not binds: the command may delete them (the runner's job file)
-        _mkdirs(os.path.dirname(dst))
-        out = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        _mkdirs(os.path.dirname(new + dst))
+        out = os.open(new + dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
         try:
             while chunk := os.read(fd, 1 << 20):
                 view = memoryview(chunk)
@@ -128,10 +152,19 @@ def build_view(plan: dict) -> None:
         finally:
             os.close(out)
     for path in plan.get("masks", []):
-        if os.path.exists(path):
-            _mount("/dev/null", path, None, MS_BIND)
-    for fd, _ in binds + files:
-        os.close(fd)
+        if os.path.isfile(new + path):
+            _mount("/dev/null", new + path, None, MS_BIND)
+    _remount_ro(new)
+    for fd, *_ in system + binds + files + devs:
+        if fd is not None:
+            os.close(fd)
+    os.chdir(new)
+    nr = _PIVOT_ROOT.get(os.uname().machine)
+    if nr is None:
+        raise LaunchError(f"no pivot_root for architecture {os.uname().machine}")
+    _check(_libc.syscall(nr, b".", b"."), "pivot_root")  # the old root now sits on top of the new
+    _check(_libc.umount2(b".", MNT_DETACH), "detach the host's root")
+    os.chdir("/")
 
 
 # -- Landlock (rlimits level) --------------------------------------------------------------------
@@ -193,6 +226,14 @@ def _bpf(code: int, k: int, jt: int = 0, jf: int = 0) -> bytes:
     return struct.pack("=HBBI", code, jt, jf, k)
 
 
+def install_filter(code: bytes) -> None:
+    filt = ctypes.create_string_buffer(code, len(code))
+    fprog = struct.pack("=HxxxxxxQ", len(code) // 8, ctypes.addressof(filt))
+    fbuf = ctypes.create_string_buffer(fprog, len(fprog))
+    _check(_libc.prctl(38, 1, 0, 0, 0), "no_new_privs")
+    _check(_libc.prctl(22, 2, ctypes.addressof(fbuf), 0, 0), "seccomp")  # SECCOMP_MODE_FILTER
+
+
 def seccomp_no_network() -> bool:
     """Install a filter: socket() only for AF_UNIX, no io_uring (it can open sockets behind the
     filter's back), no syscalls from a foreign ABI. Returns False on an unknown architecture."""
@@ -240,6 +281,8 @@ def apply(plan: dict) -> None:
         raise LaunchError("Landlock is not available")
     if plan.get("seccomp_net") and not seccomp_no_network():
         raise LaunchError(f"no seccomp filter for architecture {os.uname().machine}")
+    if plan.get("seccomp"):  # no user namespaces, no keyrings (see seccomp.py)
+        install_filter(plan["seccomp"])
     if plan.get("chdir"):
         os.chdir(plan["chdir"])
 

@@ -6,13 +6,14 @@ root with its capabilities. Starting an interpreter and importing the runner's m
 tens of milliseconds; forking this already-started process costs about one. Each command gets,
 on top of what bubblewrap set up once:
 
-- new pid, mount, network, IPC and UTS namespaces (it sees only its own processes, a fresh
-  ``/proc``, no loopback shared with any other command);
+- its sandbox's cgroup (joined through descriptors the app passes), then new pid, mount,
+  network, IPC, UTS and cgroup namespaces (it sees only its own processes, a fresh ``/proc``, no
+  loopback shared with any other command); without root a user namespace of its own first;
 - fresh private tmpfs mounts on every writable place (``/tmp``, ``/var/tmp``, ``/dev/shm``,
-  ``/run``) and on its working directory, with its files written there (owned by root, in a
+  ``/run``), a read-only ``/dev``, and on its working directory, with its files written there (owned by root, in a
   world-writable directory, so the runner can delete its job file after reading it);
-- its own unprivileged uid, no supplementary groups, every capability dropped (bounding set
-  too), ``no_new_privs``, a new session, and rlimits.
+- its own unprivileged uid (as root), no supplementary groups, every capability dropped
+  (bounding set too), ``no_new_privs``, the app's seccomp filter, a new session, and rlimits.
 
 A fork starts from this server's clean state, never from another command's: nothing a command
 does reaches the server, which only reads requests from the app and reports exits.
@@ -46,12 +47,14 @@ import traceback  # noqa: F401
 CONTROL_FD = 3
 FAILED = 125
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
-CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
-NAMESPACES = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET
+CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWCGROUP = 0x20000000, 0x40000000, 0x02000000
+NAMESPACES = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWCGROUP
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND = 1, 2, 4, 8, 32, 4096
 MS_REC, MS_PRIVATE = 16384, 1 << 18
 PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 24, 38
 PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
+CLONE_NEWUSER = 0x10000000
 SYS_CAPSET = {"x86_64": 126, "aarch64": 91}.get(os.uname().machine, 126)
 WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run")  # fresh tmpfs per command (bwrap made them shared)
 CACHE_MAX = 16
@@ -164,6 +167,8 @@ def _build_view(req):
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     keep = [(os.open(p, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC), p) for p in req.get("keep", [])
             if any(_under(p, w) for w in WRITABLE) and os.path.isdir(p)]
+    # /dev read-only: bwrap made it one tmpfs for every fork, and without root the user owns it
+    _remount_ro("/dev")
     for path in WRITABLE:
         if os.path.isdir(path):
             size = req["tmp_size"] if path == "/tmp" else req["small_size"]
@@ -205,6 +210,11 @@ def _drop_privileges(req):
             raise SetupError("could not drop privileges")
     _clear_capabilities()
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    prog = req.get("seccomp")
+    if prog:  # no user namespaces, no keyrings (the app's seccomp.py builds it)
+        filt = ctypes.create_string_buffer(prog, len(prog))
+        fprog = ctypes.create_string_buffer(struct.pack("=HxxxxxxQ", len(prog) // 8, ctypes.addressof(filt)), 16)
+        _check(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(fprog), 0, 0), "seccomp")
 
 
 def _run_command(req, script_code):
@@ -276,7 +286,13 @@ def _holder(req, fds, script_code):
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # the server's death ends every command
     if os.getppid() != SERVER_PID:
         os._exit(FAILED)
-    out, err = fds
+    out, err = fds[:2]
+    for fd in fds[2:]:  # the sandbox's cgroup: this process and all it starts are limited as one
+        try:
+            os.write(fd, b"0")
+        except OSError as exc:
+            os.write(err, ("ace-warm: cannot join the sandbox's cgroup: %s\n" % exc).encode())
+            os._exit(FAILED)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.dup2(out, 1)
@@ -287,6 +303,15 @@ def _holder(req, fds, script_code):
     # emptied it, so the exit report still means that nothing of the command is left
     signal.signal(signal.SIGTERM, lambda *_: os.kill(init[0], signal.SIGKILL) if init else os._exit(FAILED))
     try:
+        if req["uid"] is None:
+            # without root every command has the user's uid: a user namespace of its own makes
+            # RLIMIT_NPROC count this command's processes only (the kernel counts per namespace)
+            uid, gid = os.getuid(), os.getgid()
+            _check(_libc.unshare(CLONE_NEWUSER), "unshare user namespace")
+            for name, data in (("setgroups", "deny"), ("uid_map", "%d %d 1" % (uid, uid)),
+                               ("gid_map", "%d %d 1" % (gid, gid))):
+                with open("/proc/self/" + name, "w") as fh:
+                    fh.write(data)
         _check(_libc.unshare(NAMESPACES), "unshare")
         pid = os.fork()
         if pid == 0:
@@ -345,8 +370,9 @@ def serve(sock):
                             except OSError:
                                 pass
                         continue
-                    fds = reader.fds[:2]
-                    del reader.fds[:2]
+                    n = 2 + req.get("cgroups", 0)  # stdout, stderr, then cgroup.procs files to join
+                    fds = reader.fds[:n]
+                    del reader.fds[:n]
                     try:
                         code = _script_code(req)
                         pid = os.fork()

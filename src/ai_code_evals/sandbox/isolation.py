@@ -1,20 +1,27 @@
-"""Isolation levels of the local backend (DESIGN §4.3) and the command line for each.
+"""Isolation levels of the local backend and the command line for each.
 
 Levels, strongest first; the first one that actually works here is used:
 
-``bwrap``    bubblewrap: new pid/net/ipc/uts(/cgroup) namespaces, the host read-only, private
-             tmpfs for /tmp, /var/tmp, /dev/shm, /run and the working directory (size-limited),
-             homes and the project's .env hidden. As root it runs without a user namespace and
+``bwrap``    bubblewrap: new pid/net/ipc/uts(/cgroup) namespaces and an allow-list view on an
+             empty root: the system directories (/usr and its links) and the candidate's clean
+             interpreter read-only with its site-packages empty (``interpreter.py``), a fresh
+             /dev and /proc, private size-limited tmpfs for /tmp, /var/tmp, /dev/shm and the
+             working directory. Nothing else of the host exists inside: not the project (wherever
+             it lives), homes, /run, /srv or /sys. As root it runs without a user namespace and
              drops to the sandbox's private uid with setpriv; otherwise it uses its own user ns.
-``unshare``  the same view built by ``_launch.py`` inside ``unshare`` (mount, pid, net, ipc, uts
-             namespaces), for hosts without bubblewrap.
+``unshare``  the same allow-list view built by ``_launch.py`` inside ``unshare`` (mount, pid, net,
+             ipc, uts namespaces, then pivot_root), for hosts without bubblewrap.
 ``rlimits``  no namespaces: a new session, rlimits, a Landlock allowlist (read-only system dirs and
              interpreter, writable working directory only) and a seccomp filter that refuses
              network sockets. A grandchild that calls setsid leaves the process group; as root
              the sandbox's private uid still finds and kills it, otherwise it can escape.
 
 Every level clears the environment and applies rlimits (CPU, address space, file size, open
-files, no core dumps; processes only as root, where each sandbox has its own uid).
+files, no core dumps; processes where they count one sandbox only: its own uid as root, its own
+user namespace otherwise) and a seccomp filter (``seccomp.py``: no new user namespaces, no
+kernel keyrings). Where cgroups can be written, each sandbox is also one cgroup (``cgroups.py``).
+``rlimits`` cannot contain candidates (``gaps``): ``detect`` refuses it unless the user accepts
+that with --unsafe-isolation.
 """
 from __future__ import annotations
 
@@ -31,6 +38,7 @@ from pathlib import Path
 
 from ai_code_evals.config import setting as _setting
 from ai_code_evals.errors import ConfigError
+from ai_code_evals.sandbox import interpreter, seccomp
 from ai_code_evals.sandbox.base import SandboxLimits
 
 LEVELS = ("bwrap", "unshare", "rlimits")
@@ -41,6 +49,9 @@ MIB = 1 << 20
 SMALL_TMPFS = 8 * MIB  # /var/tmp, /dev/shm, /run inside the sandbox
 # shared writable directories; the rlimits level sweeps the sandbox uid's leftovers from them
 SHARED_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
+# what bwrap sandboxes see of the system, read-only (an allow-list: nothing else of the host)
+SYSTEM_RO = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+ETC_RO = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime", "/etc/alternatives")
 # read-only system directories allowed by Landlock at the rlimits level
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/proc", "/sys")
 # every bwrap sandbox: its own pid, network, IPC, UTS (and cgroup) namespaces, gone with the app
@@ -70,18 +81,6 @@ def _reachable_by_others(path: str) -> bool:
         return False
 
 
-def _python_flags(path: str) -> list[str]:
-    """Isolated mode without -E: the environment is already ours (cleared + spec.env), and -I
-    would drop variables the caller sets on purpose (PYTHONHASHSEED of the hash-seed profile).
-    -P (3.11+) keeps the script's directory out of sys.path; -s skips the user site."""
-    if path == sys.executable:
-        version = sys.version_info[:2]
-    else:
-        m = re.search(r"python(\d+)\.(\d+)$", os.path.realpath(path))
-        version = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
-    return ["-s", "-P"] if version >= (3, 11) else ["-I"]
-
-
 @dataclass
 class Host:
     """Facts about this machine and process, computed once."""
@@ -96,21 +95,18 @@ class Host:
 
     def __post_init__(self) -> None:
         self.probed: dict[str, tuple[bool, str]] = {}  # level -> (works, reason), see detect()
-        home = os.path.expanduser("~")
-        self.hidden = sorted({p for p in ("/root", "/home", home) if p not in ("/", "") and os.path.isdir(p)})
         self.host_mntns = os.readlink("/proc/self/ns/mnt")
 
-    def prefixes(self) -> list[str]:
-        """Directories the interpreter needs, when they sit under a directory we hide (computed
-        once: every sandboxed command asks, and the answer only depends on this process)."""
-        if getattr(self, "_prefixes", None) is None:
-            cands = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
-                     os.path.dirname(os.path.dirname(os.path.realpath(sys.executable)))}
-            cands |= {os.path.realpath(p) for p in list(cands)}
-            hidden = self.hidden + ["/tmp", "/var/tmp", "/run", "/dev/shm"]
-            need = sorted(p for p in cands if os.path.isdir(p) and any(_under(p, h) for h in hidden))
-            self._prefixes = [p for p in need if not any(q != p and _under(p, q) for q in need)]
-        return list(self._prefixes)
+    @property
+    def python(self) -> interpreter.Interpreter:
+        """The candidates' clean interpreter: the base one behind the app's virtualenv."""
+        if getattr(self, "_python", None) is None:
+            self._python = interpreter.clean()
+        return self._python
+
+    def python_dirs(self) -> list[str]:
+        """Directories of the clean interpreter, for views that hide them (unshare, warm)."""
+        return list(self.python.dirs)
 
     @property
     def landlock_abi(self) -> int:
@@ -126,10 +122,10 @@ class Host:
         return self._landlock_abi
 
     def rlimits_python(self) -> str | None:
-        """The interpreter for the rlimits level: ours if the sandbox uid can reach it, else a
-        system python3 (the runner is stdlib-only). None when there is none."""
-        if not self.root or _reachable_by_others(self.app_python):
-            return self.app_python
+        """The interpreter for the rlimits level: the clean one if the sandbox uid can reach it,
+        else a system python3 (the runner is stdlib-only). None when there is none."""
+        if not self.root or _reachable_by_others(self.python.executable):
+            return self.python.executable
         for name in ("python3", "python"):
             found = _which(name)
             if found and _reachable_by_others(found):
@@ -155,7 +151,11 @@ def secret_files(cwd: str | None = None) -> list[str]:
     return sorted(found)
 
 
-def rlimit_pairs(limits: SandboxLimits, root: bool) -> dict[str, tuple[int, int]]:
+def rlimit_pairs(limits: SandboxLimits, nproc: int | None) -> dict[str, tuple[int, int]]:
+    """The rlimits of a sandbox. ``nproc``: RLIMIT_NPROC, or None where it would count other
+    sandboxes' processes too. The kernel counts processes per user *and user namespace*, so the
+    limit is per sandbox where the sandbox has its own uid (as root) or its own user namespace
+    (without root; set from inside it: the creator's limit at creation caps the parent level)."""
     pairs = {
         "RLIMIT_CPU": (limits.cpu_s, limits.cpu_s + 1),
         "RLIMIT_AS": (limits.memory_mb * MIB,) * 2,
@@ -163,8 +163,8 @@ def rlimit_pairs(limits: SandboxLimits, root: bool) -> dict[str, tuple[int, int]
         "RLIMIT_NOFILE": (limits.open_files,) * 2,
         "RLIMIT_CORE": (0, 0),
     }
-    if root:  # RLIMIT_NPROC counts every process of the real uid: only meaningful with our own uid
-        pairs["RLIMIT_NPROC"] = (limits.processes,) * 2
+    if nproc is not None:
+        pairs["RLIMIT_NPROC"] = (nproc, nproc)
     return pairs
 
 
@@ -186,6 +186,7 @@ class ExecPlan:
     argv: list[str]
     masks: list[str] = field(default_factory=list)
     status_fd: int | None = None  # bwrap level: an fd for bwrap's --json-status-fd (see local.py)
+    seccomp_fd: int | None = None  # bwrap level: an fd holding the seccomp program (seccomp.py)
     # bwrap level: the descriptor each uploaded file is open on when bwrap starts; bwrap copies
     # it into the working directory, where the command may delete it (the runner deletes its
     # job file, which holds the verdict nonce); files without one are bound read-only
@@ -200,15 +201,32 @@ def sandbox_env(plan: ExecPlan) -> dict[str, str]:
     return env
 
 
+def is_python(name: str) -> bool:
+    """Whether a command's first word names a sandbox interpreter (``python``, ``python3.N``)."""
+    return name == "python" or interpreter.VERSIONED.match(name) is not None
+
+
+def plan_python(plan: ExecPlan, host: Host) -> interpreter.Interpreter | None:
+    """The interpreter a plan's command runs (None for other commands). Raises
+    InterpreterMissing (an OSError) when a profile names one that is not installed."""
+    if not plan.argv or not is_python(plan.argv[0]):
+        return None
+    return host.python if plan.argv[0] == "python" else interpreter.find(plan.argv[0])
+
+
 def resolve_argv(plan: ExecPlan, host: Host) -> list[str]:
-    """Replace a leading literal ``python`` with the sandbox interpreter and its flags."""
+    """Replace a leading ``python`` / ``python3.N`` with that clean interpreter and its flags
+    (at the rlimits level, which cannot hide site-packages, with -S as well)."""
     argv = list(plan.argv)
-    if argv and argv[0] == "python":
-        py = host.rlimits_python() if plan.level == "rlimits" else host.app_python
-        if py is None:
+    py = plan_python(plan, host)
+    if py is None:
+        return argv
+    if plan.level == "rlimits":
+        exe = host.rlimits_python() if argv[0] == "python" else py.executable
+        if exe is None:
             raise OSError("no Python interpreter is reachable by the sandbox user")
-        argv = [py, *_python_flags(py), *argv[1:]]
-    return argv
+        return [exe, *interpreter.describe(os.path.realpath(exe)).flags(), "-S", *argv[1:]]
+    return [py.executable, *py.flags(), *argv[1:]]
 
 
 def _setpriv(plan: ExecPlan, host: Host, *, pdeath: bool) -> list[str]:
@@ -236,42 +254,61 @@ def _dirs_between(top: str, path: str) -> list[str]:
     return out
 
 
-def _tmpfs_roots(host: Host) -> list[tuple[str, int | None, int]]:
-    """(path, size, mode) of the tmpfs mounts that hide host directories."""
-    roots: list[tuple[str, int | None, int]] = [(h, SMALL_TMPFS, 0o755) for h in host.hidden]
-    roots += [("/run", SMALL_TMPFS, 0o755), ("/var/tmp", SMALL_TMPFS, 0o1777)]
-    return roots
+def system_view() -> list[str]:
+    """bwrap arguments for what every sandbox may see of the system, read-only: /usr and the
+    top-level links or directories into it, and the few files of /etc the dynamic loader and
+    the time functions read. Nothing else of the host exists inside (no /home, /root, /srv,
+    /opt, /run, /var, /sys, /etc/passwd...)."""
+    cmd: list[str] = []
+    for path in SYSTEM_RO:
+        if os.path.islink(path):
+            cmd += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            cmd += ["--ro-bind", path, path]
+    cmd += ["--perms", "0755", "--dir", "/etc"]
+    for path in ETC_RO:
+        if os.path.lexists(path):
+            cmd += ["--ro-bind", path, path]
+    return cmd
 
 
-def _bwrap_view(host: Host, budget: str, workdir: str | None, files: list[str], masks: list[str],
-                file_fds: dict[str, int] | None = None) -> list[str]:
-    """bwrap's mount arguments: the host read-only, private tmpfs over every writable place and
-    hidden directory, the interpreter re-exposed, then (if given) the working directory as its
-    own tmpfs with ``files`` copied into it from ``file_fds`` (else bound read-only), and the
-    secret files masked."""
-    cmd = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-           "--perms", "1777", "--size", str(SMALL_TMPFS), "--tmpfs", "/dev/shm"]
-    mounts = ["/dev/shm"]
-    for path, size, mode in _tmpfs_roots(host):
-        if os.path.isdir(path):
-            cmd += ["--perms", f"{mode:o}", "--size", str(size), "--tmpfs", path]
-            mounts.append(path)
-    cmd += ["--perms", "1777", "--size", budget, "--tmpfs", "/tmp"]
-    mounts.append("/tmp")
+def _bwrap_view(host: Host, py: interpreter.Interpreter | None, budget: str, workdir: str | None,
+                files: list[str], masks: list[str], file_fds: dict[str, int] | None = None) -> list[str]:
+    """bwrap's mount arguments, an allow-list on an empty root: the system (``system_view``),
+    the interpreter's own directories read-only with its site-packages empty, a fresh /dev,
+    /proc, and private size-limited tmpfs for /tmp, /var/tmp and /dev/shm; then (if given) the
+    working directory as its own tmpfs with ``files`` copied into it from ``file_fds`` (else
+    bound read-only). ``masks`` (secret files) are hidden where a bound directory holds one."""
+    cmd = [*system_view(), "--dev", "/dev", "--proc", "/proc",
+           "--perms", "1777", "--size", str(SMALL_TMPFS), "--tmpfs", "/dev/shm",
+           "--perms", "1777", "--size", str(SMALL_TMPFS), "--tmpfs", "/var/tmp",
+           "--perms", "1777", "--size", budget, "--tmpfs", "/tmp"]
+    made = {"/", "/dev", "/dev/shm", "/var", "/var/tmp", "/tmp", "/proc", *SYSTEM_RO, "/etc"}
+    bound = [p for p in SYSTEM_RO if os.path.isdir(p) and not os.path.islink(p)]
 
     def make_parents(path: str) -> None:
-        tops = [m for m in mounts if _under(path, m) and m != path]
-        if tops:
-            for d in _dirs_between(max(tops, key=len), path):
-                cmd.extend(["--perms", "0755", "--dir", d])
+        parent = os.path.dirname(path)
+        chain = []
+        while parent not in made and parent != "/":
+            chain.append(parent)
+            parent = os.path.dirname(parent)
+        for d in reversed(chain):
+            cmd.extend(["--perms", "0755", "--dir", d])
+            made.add(d)
 
-    for prefix in host.prefixes():
-        make_parents(prefix)
-        cmd += ["--ro-bind", prefix, prefix]
+    for d in (py.dirs if py is not None else ()):
+        if not any(_under(d, b) for b in bound):
+            make_parents(d)
+            cmd += ["--ro-bind", d, d]
+            bound.append(d)
+            made.add(d)
+    for d in (py.site_dirs if py is not None else ()):
+        if any(_under(d, b) for b in bound):
+            cmd += ["--perms", "0555", "--size", "4096", "--tmpfs", d, "--remount-ro", d]
     if workdir is not None:
         make_parents(workdir)
         cmd += ["--perms", "0777", "--size", budget, "--tmpfs", workdir]
-        mounts.append(workdir)
+        made.add(workdir)
         for rel in files:
             dst = os.path.join(workdir, rel)
             make_parents(dst)
@@ -281,9 +318,11 @@ def _bwrap_view(host: Host, budget: str, workdir: str | None, files: list[str], 
             else:
                 cmd += ["--ro-bind", dst, dst]  # source: the host path (resolved outside the sandbox)
     for mask in masks:
-        if not any(_under(mask, m) for m in mounts):
+        if any(_under(mask, b) for b in bound) and os.path.exists(mask):
             cmd += ["--ro-bind", "/dev/null", mask]
-    return cmd
+    # the empty root itself (and the directories made on it) read-only: without root, the
+    # user namespace's owner could write there, and at the warm level the next command would see it
+    return cmd + ["--remount-ro", "/"]
 
 
 def _bwrap_env(env: dict[str, str]) -> list[str]:
@@ -301,10 +340,16 @@ def bwrap_command(plan: ExecPlan, host: Host) -> list[str]:
         cmd += ["--unshare-user", "--disable-userns"]
     if plan.status_fd is not None:
         cmd += ["--json-status-fd", str(plan.status_fd)]
-    cmd += _bwrap_view(host, str(disk_budget(plan.limits)), plan.workdir, plan.files, plan.masks, plan.file_fds)
+    if plan.seccomp_fd is not None:
+        cmd += ["--add-seccomp-fd", str(plan.seccomp_fd)]
+    cmd += _bwrap_view(host, plan_python(plan, host), str(disk_budget(plan.limits)), plan.workdir, plan.files,
+                       plan.masks, plan.file_fds)
     cmd += ["--chdir", plan.workdir, *_bwrap_env(sandbox_env(plan)), "--", *_init(host)]
     if plan.uid is not None:
         cmd += _setpriv(plan, host, pdeath=False)
+    elif host.prlimit is not None:  # its own user namespace: a process limit of its own (init shell + command)
+        n = plan.limits.processes + 1
+        cmd += [host.prlimit, f"--nproc={n}:{n}", "--"]
     return _prlimit(plan, host) + cmd + resolve_argv(plan, host)
 
 
@@ -316,11 +361,14 @@ def warm_server_command(host: Host, env: dict[str, str], masks: list[str], sourc
     user namespace can be made (commands keep that uid, without capabilities). The server's source goes on the command line: its file may sit in a directory we hide."""
     if host.bwrap is None:
         raise OSError("bwrap not found")
-    cmd = [host.bwrap, *BWRAP_NAMESPACES, "--cap-add", "ALL"]
-    if not host.root:
-        cmd += ["--unshare-user", "--uid", str(os.getuid()), "--gid", str(os.getgid()), "--disable-userns"]
-    cmd += _bwrap_view(host, str(SMALL_TMPFS), None, [], masks)
-    cmd += ["--chdir", "/", *_bwrap_env(env), "--", host.app_python, *_python_flags(host.app_python), "-c", source]
+    # no cgroup namespace for the server: each command's holder joins its sandbox's cgroup first,
+    # then makes a cgroup namespace of its own (_warm_server.py)
+    cmd = [host.bwrap, *(a for a in BWRAP_NAMESPACES if a != "--unshare-cgroup-try"), "--cap-add", "ALL"]
+    if not host.root:  # each command gets a user namespace of its own, then the seccomp filter
+        cmd += ["--unshare-user", "--uid", str(os.getuid()), "--gid", str(os.getgid())]
+    py = host.python
+    cmd += _bwrap_view(host, py, str(SMALL_TMPFS), None, [], masks)
+    cmd += ["--chdir", "/", *_bwrap_env(env), "--", py.executable, *py.flags(), "-c", source]
     return cmd
 
 
@@ -339,8 +387,8 @@ def _prlimit(plan: ExecPlan, host: Host) -> list[str]:
         raise OSError("prlimit not found")
     names = {"RLIMIT_CPU": "cpu", "RLIMIT_AS": "as", "RLIMIT_FSIZE": "fsize", "RLIMIT_NOFILE": "nofile",
              "RLIMIT_CORE": "core", "RLIMIT_NPROC": "nproc"}
-    return [host.prlimit] + [f"--{names[k]}={s}:{h}" for k, (s, h) in
-                             rlimit_pairs(plan.limits, host.root).items()] + ["--"]
+    pairs = rlimit_pairs(plan.limits, plan.limits.processes if host.root else None)
+    return [host.prlimit] + [f"--{names[k]}={s}:{h}" for k, (s, h) in pairs.items()] + ["--"]
 
 
 def _launch(plan: dict, host: Host) -> list[str]:
@@ -352,17 +400,21 @@ def unshare_command(plan: ExecPlan, host: Host) -> list[str]:
     if host.unshare is None:
         raise OSError("unshare not found")
     budget = disk_budget(plan.limits)
-    tmpfs = [[p, s, m] for p, s, m in _tmpfs_roots(host)]
-    tmpfs += [["/dev/shm", SMALL_TMPFS, 0o1777], ["/tmp", budget, 0o1777]]
+    py = plan_python(plan, host)
+    system = [[p, os.readlink(p) if os.path.islink(p) else None] for p in (*SYSTEM_RO, *ETC_RO)]
     view = {
         "host_mntns": host.host_mntns,
-        "tmpfs": tmpfs,
-        "ro_binds": host.prefixes(),
+        "system": system,
+        "tmpfs": [["/tmp", budget, 0o1777], ["/var/tmp", SMALL_TMPFS, 0o1777], ["/dev/shm", SMALL_TMPFS, 0o1777]],
+        "ro_binds": list(py.dirs) if py else [],
+        "empty": list(py.site_dirs) if py else [],
         "workdir": [plan.workdir, budget],
         "files": [[os.path.join(plan.workdir, r)] * 2 for r in plan.files],
         "masks": plan.masks,
     }
-    launch = {"view": view, "setsid": True, "rlimits": rlimit_pairs(plan.limits, host.root),
+    # without root: counted in unshare's user namespace (launcher, init shell, then the command)
+    nproc = plan.limits.processes + (0 if host.root else 2)
+    launch = {"view": view, "setsid": True, "rlimits": rlimit_pairs(plan.limits, nproc), "seccomp": seccomp.program(),
               "chdir": plan.workdir}
     if host.setpriv is None:
         raise OSError("setpriv not found")
@@ -381,7 +433,8 @@ def rlimits_command(plan: ExecPlan, host: Host) -> list[str]:
     if py is not None:
         ro.append(str(Path(os.path.realpath(py)).parent.parent))
     ro += [sys.prefix, sys.base_prefix]
-    launch = {"setsid": True, "rlimits": rlimit_pairs(plan.limits, host.root),
+    launch = {"setsid": True, "rlimits": rlimit_pairs(plan.limits, plan.limits.processes if host.root else None),
+              "seccomp": seccomp.program(),
               "landlock": {"ro": ro, "dev": ["/dev"], "rw": [plan.workdir]}, "require_landlock": False,
               "seccomp_net": True, "chdir": plan.workdir}
     return _launch(launch, host) + _setpriv(plan, host, pdeath=True) + resolve_argv(plan, host)
@@ -452,9 +505,27 @@ def works(level: str, host: Host) -> bool:
         return host.probed[level][0]
 
 
-def detect(forced: str | None, host: Host) -> tuple[str, dict[str, str]]:
+# What a level cannot contain, in one phrase (levels not named here contain candidates fully).
+RLIMITS_GAPS = ("no IPC, mount or network namespace: SysV shared memory escapes the memory limit and outlives "
+                "the run, host unix sockets (a tmux server, D-Bus) can be reached")
+INSTALL_HINT = "install bubblewrap (apt-get install bubblewrap)"
+UNSAFE_FLAG = "--unsafe-isolation"
+
+
+def gaps(level: str, host: Host) -> str | None:
+    """What ``level`` cannot contain here (None: nothing known). Only rlimits has gaps: it has
+    no namespaces; without root it also has no private uid to find processes that left with
+    setsid."""
+    if level != "rlimits":
+        return None
+    return RLIMITS_GAPS + ("" if host.root else ", a process that calls setsid outlives the sandbox")
+
+
+def detect(forced: str | None, host: Host, *, unsafe: bool = False) -> tuple[str, dict[str, str]]:
     """The level to use and why stronger levels were skipped. ``forced`` (or ACE_ISOLATION)
-    names one level that must work. Probes run once per process and level."""
+    names one level that must work. A level that works but cannot contain candidates (``gaps``)
+    is refused unless ``unsafe``: the error says what is missing and what to install. Probes run
+    once per process and level."""
     forced = forced or _setting(ENV_VAR) or None  # environment > .env > toml
     if forced in ("", "auto"):
         forced = None
@@ -466,10 +537,17 @@ def detect(forced: str | None, host: Host) -> tuple[str, dict[str, str]]:
             if level not in host.probed:
                 host.probed[level] = probe(level, host)
             ok, why = host.probed[level]
-            if ok:
+            missing = gaps(level, host) if ok else None
+            if ok and (missing is None or unsafe):
                 return level, reasons
-            reasons[level] = why
+            reasons[level] = why if not ok else f"works but cannot contain candidates ({missing})"
     detail = "; ".join(f"{k}: {v}" for k, v in reasons.items())
-    if forced:
+    if forced and not host.probed[forced][0]:
         raise ConfigError(f"isolation level {forced!r} does not work here ({detail})")
+    if forced:
+        raise ConfigError(f"isolation level {forced!r} cannot contain candidates ({gaps(forced, host)}): "
+                          f"{INSTALL_HINT}, or pass {UNSAFE_FLAG} to run them uncontained")
+    if any(host.probed.get(lv, (False, ""))[0] for lv in reasons):
+        raise ConfigError(f"no isolation level here contains candidates ({detail}): {INSTALL_HINT}, "
+                          f"or pass {UNSAFE_FLAG} to run them uncontained")
     raise ConfigError(f"no sandbox isolation level works here ({detail})")

@@ -37,7 +37,7 @@ from types import SimpleNamespace
 
 from ai_code_evals.config import setting as _setting
 from ai_code_evals.errors import ConfigError
-from ai_code_evals.sandbox import procs, uidslots
+from ai_code_evals.sandbox import cgroups, procs, seccomp, uidslots
 from ai_code_evals.sandbox import warm as warm_mod
 from ai_code_evals.sandbox.base import ExecResult, OnLine, SandboxError, SandboxLimits, SandboxSpec, Stream
 from ai_code_evals.sandbox.isolation import (
@@ -51,6 +51,7 @@ from ai_code_evals.sandbox.isolation import (
     default_host,
     detect,
     disk_budget,
+    gaps,
     rlimit_pairs,
     sandbox_env,
     secret_files,
@@ -64,7 +65,10 @@ WARM_EXIT_WAIT_S = 10.0  # after a kill, how long the warm server may take to re
 READ_CHUNK = 1 << 16
 # Uploads up to this size are written on the event loop: a thread hop costs more than the write.
 INLINE_UPLOAD_BYTES = 1 << 20
+CGROUP_POOL = 64  # empty per-sandbox cgroups kept for reuse (creating one costs ~1-3 ms)
 STATUS_FD = 3  # bwrap level: where bwrap writes its JSON status lines (see _init_reaped)
+SECCOMP_FD = 4  # bwrap level: where bwrap reads the seccomp program (seccomp.py)
+SECCOMP = seccomp.program()
 FIRST_FILE_FD = 10  # bwrap level: uploaded files are open from here on when bwrap starts
 # signals a parent may ignore and a child must not inherit as ignored
 _RESET_SIGNALS = {signal.SIGPIPE, signal.SIGXFSZ, signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM,
@@ -201,11 +205,13 @@ class LocalBackend:
     name = "local"
 
     def __init__(self, isolation: str | None = None, *, temp_dir: str | None = None,
-                 host: Host | None = None, warm: bool | None = None) -> None:
+                 host: Host | None = None, warm: bool | None = None, unsafe: bool = False) -> None:
         self._forced = _check_level(isolation) or _check_level(_setting(ENV_VAR))
         self._host = host or default_host()
         self._temp_parent = temp_dir or tempfile.gettempdir()
         self._level: str | None = None
+        self._unsafe = unsafe  # --unsafe-isolation: a level that cannot contain candidates may run
+        self.unsafe_isolation = ""  # what the level in use cannot contain (set only when it runs anyway)
         self.isolation_reasons: dict[str, str] = {}  # why stronger levels were skipped
         self._root: str | None = None
         self._root_lock = threading.Lock()
@@ -217,6 +223,8 @@ class LocalBackend:
         self._warm_lock: asyncio.Lock | None = None
         _stop_fd_inheritance()
         # why the warm fast path is not used (None: it is); ``warm`` None: $ACE_WARM decides
+        self.cgroups_off: str | None = None  # why sandboxes have no cgroup (None: they have one)
+        self._cgroup_pool: list[cgroups.SandboxCgroup] = []  # empty cgroups of clean sandboxes, reused
         self.warm_off: str | None = None if (warm_mod.enabled() if warm is None else warm) else "turned off (ACE_WARM)"
         _backends.add(self)
 
@@ -225,7 +233,8 @@ class LocalBackend:
     def isolation(self) -> str:
         """The level in use; the first read probes the levels (a fraction of a second, once)."""
         if self._level is None:
-            self._level, self.isolation_reasons = detect(self._forced, self._host)
+            self._level, self.isolation_reasons = detect(self._forced, self._host, unsafe=self._unsafe)
+            self.unsafe_isolation = gaps(self._level, self._host) or ""
         return self._level
 
     async def detect(self) -> str:
@@ -242,6 +251,9 @@ class LocalBackend:
             _reap_stale_roots(self._temp_parent)
             if self._host.root:
                 _reap_stale_uids()
+            iface, _ = cgroups.available()
+            if iface is not None:
+                cgroups.reap_stale(iface)
             self._root = tempfile.mkdtemp(prefix=f"{ROOT_PREFIX}{os.getpid()}-", dir=self._temp_parent)
             os.chmod(self._root, 0o711)  # sandbox uids may traverse to their own directory only
         return self._root
@@ -293,6 +305,21 @@ class LocalBackend:
             self._warm[key] = server
             return server
 
+    def _give_back_cgroup(self, group: cgroups.SandboxCgroup) -> None:
+        """Keep an empty cgroup for the next sandbox; otherwise kill what is in it and remove it."""
+        with self._root_lock:
+            if not self._closed and len(self._cgroup_pool) < CGROUP_POOL and not group.pids():
+                self._cgroup_pool.append(group)
+                return
+        group.remove()  # kills what is left in it (a setsid escapee at rlimits too)
+
+    def _close_cgroups(self) -> None:
+        with self._root_lock:
+            pool, self._cgroup_pool = self._cgroup_pool, []
+        for group in pool:
+            with contextlib.suppress(Exception):
+                group.remove()
+
     def _close_warm(self) -> None:
         servers, self._warm = list(self._warm.values()), {}
         for server in servers:
@@ -329,6 +356,7 @@ class LocalBackend:
                         procs.remove_owned(slot.uid, SHARED_WRITABLE)
             warm = self._warm_wanted(spec, level)
             workdir = self._new_workdir(virtual=warm)
+            group = self._cgroup(spec)
             if level == "rlimits":  # the real directory is the sandbox's working directory
                 if slot is not None and not self._subreaper:
                     self._subreaper = procs.become_subreaper()
@@ -342,9 +370,32 @@ class LocalBackend:
             if isinstance(exc, SandboxError):
                 raise
             raise SandboxError(f"cannot create a local sandbox: {exc}") from exc
-        box = LocalSandbox(self, spec, level, workdir, slot, warm=warm)
+        box = LocalSandbox(self, spec, level, workdir, slot, warm=warm, group=group)
         self._live.add(box)
         return box
+
+    def _cgroup(self, spec: SandboxSpec) -> cgroups.SandboxCgroup | None:
+        """The sandbox's own cgroup (cgroups.py); None where none can be made (``cgroups_off``
+        says why: the fallback limits then apply)."""
+        iface, why = cgroups.available()
+        self.cgroups_off = why if iface is None else None
+        if iface is None:
+            return None
+        limits = spec.limits
+        wanted = cgroups.limits_for(limits.memory_mb, disk_budget(limits), limits.processes)
+        try:
+            with self._root_lock:
+                pooled = self._cgroup_pool.pop() if self._cgroup_pool else None
+            if pooled is not None:  # an empty cgroup a clean sandbox gave back: no mkdir, no rmdir
+                try:
+                    pooled.apply(wanted)
+                    return pooled
+                except OSError:
+                    pooled.remove()
+            return iface.create(wanted)
+        except OSError as exc:
+            self.cgroups_off = f"cannot create a cgroup: {exc}"
+            return None
 
     async def aclose(self) -> None:
         """Destroy every sandbox still alive and remove the private temp root."""
@@ -352,6 +403,7 @@ class LocalBackend:
         await asyncio.gather(*(box.destroy() for box in list(self._live)), return_exceptions=True)
         self._close_warm()
         self._uids.close()
+        await asyncio.to_thread(self._close_cgroups)
         await asyncio.to_thread(self._remove_root)
 
     def close_sync(self) -> None:
@@ -361,6 +413,7 @@ class LocalBackend:
             box.cleanup_sync()
         self._close_warm()
         self._uids.close()
+        self._close_cgroups()
         self._remove_root()
 
 
@@ -375,7 +428,8 @@ class LocalSandbox:
     """One sandbox. Runs one command at a time; see ``isolation.py`` for what confines it."""
 
     def __init__(self, backend: LocalBackend, spec: SandboxSpec, level: str, workdir: str,
-                 slot: uidslots.UidSlot | None, *, warm: bool = False) -> None:
+                 slot: uidslots.UidSlot | None, *, warm: bool = False,
+                 group: cgroups.SandboxCgroup | None = None) -> None:
         self.id = uuid.uuid4().hex[:12]
         self.isolation = level
         self.spec = spec
@@ -383,6 +437,7 @@ class LocalSandbox:
         self.uid = slot.uid if slot else None
         self._backend = backend
         self._slot = slot
+        self._cgroup = group  # limits and kills the sandbox as a whole (None: the rlimits fallback)
         self._files: list[str] = []
         self._pid: int | None = None  # the running command, until it is reaped
         # warm sandboxes keep their files in memory (the command gets them in its own tmpfs) and
@@ -398,7 +453,7 @@ class LocalSandbox:
         # thread is still killing this uid's processes
         self._cleanup_lock = threading.Lock()
         host = backend._host
-        python = host.rlimits_python() if level == "rlimits" else host.app_python
+        python = host.rlimits_python() if level == "rlimits" else host.python.executable
         self.info: dict = {"isolation": level, "workdir": workdir, "uid": self.uid, "python": python,
                            "limits": asdict(spec.limits)}
         if level == "rlimits":
@@ -407,6 +462,7 @@ class LocalSandbox:
             self.info["skipped"] = dict(backend.isolation_reasons)
         if warm:
             self.info["warm"] = True
+        self.info["cgroup"] = f"v{group.version}" if group else f"none: {backend.cgroups_off}"
 
     async def __aenter__(self) -> LocalSandbox:  # noqa: PYI034
         return self
@@ -443,8 +499,12 @@ class LocalSandbox:
         plan = ExecPlan(level=self.isolation, workdir=self.workdir, files=list(self._files), uid=self.uid,
                         limits=self.spec.limits, env=dict(self.spec.env), argv=list(argv),
                         masks=secret_files(), status_fd=STATUS_FD if bwrap else None,
+                        seccomp_fd=SECCOMP_FD if bwrap and SECCOMP else None,
                         file_fds={rel: FIRST_FILE_FD + i for i, rel in enumerate(self._files)} if bwrap else {})
-        return build_command(plan, host), sandbox_env(plan)
+        cmd = build_command(plan, host)
+        if self._cgroup is not None and host.sh is not None:  # joined before anything starts
+            cmd = self._cgroup.join_argv(host.sh) + cmd
+        return cmd, sandbox_env(plan)
 
     def _spawn(self, cmd: list[str], env: dict[str, str]) -> tuple[int, int, int, int | None]:
         """Start ``cmd``; returns its pid, its stdout and stderr pipes, and (bwrap level) the
@@ -453,11 +513,17 @@ class LocalSandbox:
         r_err, w_err = os.pipe2(os.O_CLOEXEC)
         null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
         actions = [(os.POSIX_SPAWN_DUP2, null, 0), (os.POSIX_SPAWN_DUP2, w_out, 1), (os.POSIX_SPAWN_DUP2, w_err, 2)]
-        r_status = w_status = None
+        r_status = w_status = seccomp_r = None
         if self.isolation == "bwrap":
             r_status, w_status = os.pipe2(os.O_CLOEXEC)
             os.set_blocking(r_status, False)  # the read end only: bwrap's writes stay blocking
             actions.append((os.POSIX_SPAWN_DUP2, w_status, STATUS_FD))
+            if SECCOMP:  # a pipe holding the whole program (far below a pipe's capacity)
+                r_sc, w_sc = os.pipe2(os.O_CLOEXEC)
+                os.write(w_sc, SECCOMP)
+                os.close(w_sc)
+                seccomp_r = r_sc
+                actions.append((os.POSIX_SPAWN_DUP2, r_sc, SECCOMP_FD))
             for i, rel in enumerate(self._files):  # bwrap copies them in (ExecPlan.file_fds)
                 actions.append((os.POSIX_SPAWN_OPEN, FIRST_FILE_FD + i, os.path.join(self.workdir, rel),
                                 os.O_RDONLY | os.O_NOFOLLOW, 0))
@@ -470,7 +536,7 @@ class LocalSandbox:
                     os.close(fd)
             raise
         finally:
-            for fd in (w_out, w_err, null, w_status):
+            for fd in (w_out, w_err, null, w_status, seccomp_r):
                 if fd is not None:
                     os.close(fd)
         return pid, r_out, r_err, r_status
@@ -547,20 +613,27 @@ class LocalSandbox:
         plan = ExecPlan(level=self.isolation, workdir=self.workdir, files=[], uid=self.uid, limits=limits,
                         env=dict(self.spec.env), argv=argv)
         request = {"uid": self.uid, "workdir": self.workdir, "files": dict(self._mem or {}), "argv": argv,
-                   "env": sandbox_env(plan), "keep": self._backend._host.prefixes(),
-                   "rlimits": rlimit_pairs(limits, self.uid is not None), "tmp_size": disk_budget(limits),
+                   "env": sandbox_env(plan), "keep": self._backend._host.python_dirs(),
+                   # as root its own uid, else its own user namespace (made by the server's fork)
+                   "rlimits": rlimit_pairs(limits, limits.processes + (0 if self.uid is not None else 2)),
+                   "seccomp": SECCOMP or b"", "tmp_size": disk_budget(limits),
                    "small_size": SMALL_TMPFS}
+        try:  # the command's holder joins the sandbox's cgroup through these (the server cannot see it)
+            joins = self._cgroup.open_procs() if self._cgroup is not None else []
+        except OSError as exc:
+            raise SandboxError(f"cannot join the sandbox's cgroup: {exc}") from exc
+        request["cgroups"] = len(joins)
         r_out, w_out = os.pipe2(os.O_CLOEXEC)
         r_err, w_err = os.pipe2(os.O_CLOEXEC)
         try:
-            ident, exited = await server.run(request, w_out, w_err)
+            ident, exited = await server.run(request, w_out, w_err, joins)
         except BaseException:
             os.close(r_out)
             os.close(r_err)
             raise
         finally:
-            os.close(w_out)
-            os.close(w_err)
+            for fd in (w_out, w_err, *joins):
+                os.close(fd)
         self._warm_run = (server, ident)
         self._clean = False
         started = time.monotonic()
@@ -767,6 +840,9 @@ class LocalSandbox:
                     self._clean = left == 0
             if self.uid is not None and self.isolation == "rlimits":
                 procs.remove_owned(self.uid, SHARED_WRITABLE)
+            if self._cgroup is not None and self._pid is None and self._warm_run is None:
+                group, self._cgroup = self._cgroup, None
+                self._backend._give_back_cgroup(group)
             shutil.rmtree(self.workdir, ignore_errors=True)
             clean = self._clean
         except Exception:  # noqa: BLE001, S110 - destroy never raises; the next claim of this uid sweeps again

@@ -5,8 +5,8 @@ per candidate; most of it is the interpreter and its imports, the same every tim
 ``WarmServer`` starts once per environment (the hash seed is read at interpreter start, so
 each distinct environment gets its own) inside one long-lived bubblewrap sandbox, and forks
 per command: the fork gets new namespaces, fresh tmpfs mounts, its own uid, no capabilities
-and rlimits (``_warm_server.py`` says exactly what). Used only as root (each command needs its
-own uid) and only for ``python SCRIPT ...`` where SCRIPT was uploaded; everything else takes
+and rlimits (``_warm_server.py`` says exactly what); as root its own uid, otherwise its own user
+namespace. Used only for ``python SCRIPT ...`` where SCRIPT was uploaded; everything else takes
 the ordinary bwrap path. ``ACE_WARM=0`` turns it off.
 """
 from __future__ import annotations
@@ -185,9 +185,11 @@ class WarmServer:
             fut.set_exception(SandboxError(f"the warm sandbox server refused the command: {msg.get('error')}"))
 
     # -- commands ---------------------------------------------------------------------------
-    async def run(self, request: dict, stdout_fd: int, stderr_fd: int) -> tuple[int, asyncio.Future]:
+    async def run(self, request: dict, stdout_fd: int, stderr_fd: int,
+                  joins: list[int] | None = None) -> tuple[int, asyncio.Future]:
         """Start a command; returns its id and a future of its ``Exit``. The two descriptors
-        become the command's stdout and stderr (the caller keeps and closes its copies)."""
+        become the command's stdout and stderr; ``joins`` are ``cgroup.procs`` files its holder
+        writes itself into (the caller keeps and closes its copies)."""
         if self.dead or self._sock is None or self._loop is None:
             raise SandboxError(self.dead or "the warm sandbox server is not running")
         ident = next(self._ids)
@@ -195,7 +197,8 @@ class WarmServer:
         frame = struct.pack("!I", len(data)) + data
         fut = self._loop.create_future()
         self._pending[ident] = fut
-        fds = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("2i", stdout_fd, stderr_fd))]
+        passed = [stdout_fd, stderr_fd, *(joins or [])]
+        fds = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack(f"{len(passed)}i", *passed))]
         async with self._send_lock:
             try:
                 while True:

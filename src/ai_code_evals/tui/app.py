@@ -287,6 +287,8 @@ class WorkspaceApp(App[int]):
         bits = [f"ai-code-evals · {self.mode.upper()}", f"run {m.run_id or '…'}"]
         if m.backend:
             bits.append(f"{m.backend}{' (' + m.isolation + ')' if m.isolation else ''}")
+        if m.unsafe_isolation:
+            bits.append("UNSAFE ISOLATION: candidates are not contained")
         bits.append(f"{done}/{len(m.panes)} sandboxes finished")
         if m.tokens:
             bits.append(f"{m.tokens:,} tokens")

@@ -18,6 +18,7 @@ from ai_code_evals.engine.events import Event, OutputLine
 from ai_code_evals.engine.results import CandidateResult, is_infrastructure_error
 from ai_code_evals.engine.scoring import combine_profiles, rank_key, score_task
 from ai_code_evals.tasks.model import Weights
+from ai_code_evals.tui.sanitize import sanitize_data
 
 MODEL_LINE_CAP = 10_000  # output lines kept per pane in memory (the run log keeps its own)
 VERDICT_WORDS = {
@@ -213,6 +214,7 @@ class RunModel:
         self.run_id = ""
         self.backend = ""
         self.isolation = ""
+        self.unsafe_isolation = ""
         self.select = ""
         self.profiles: list[str] = []
         self.started_at: float | None = None
@@ -243,7 +245,9 @@ class RunModel:
         missing fields never raise, so a damaged log still shows what it can."""
         handler = self._handlers.get(type_)
         if handler is not None:
-            handler(self, data or {})
+            # the one door through which untrusted text (candidate output and code, task ids,
+            # reasons, notices; live or from a log) reaches the screen: terminal-safe from here on
+            handler(self, sanitize_data(data or {}))
             self.version += 1
 
     def ingest_event(self, event: Event) -> None:
@@ -279,6 +283,7 @@ class RunModel:
         self.run_id = d.get("run_id", self.run_id)
         self.backend = d.get("backend", "")
         self.isolation = d.get("isolation", "")
+        self.unsafe_isolation = d.get("unsafe_isolation", "")
         self.select = d.get("select", "")
         self.profiles = list(d.get("profiles") or [])
         self.started_at = d.get("ts")

@@ -55,3 +55,35 @@ def sanitize_line(text: str) -> str:
     text = _CSI.sub(_visible, text)
     text = text.expandtabs(4)
     return _CONTROL.sub(_picture, text)
+
+
+def sanitize_text(text: str) -> str:
+    """Untrusted text of any length and shape (code, a reason, a task id, a notice), safe for a
+    terminal: line breaks and tabs stay, every other control character and escape sequence
+    (OSC 52 clipboard writes, cursor moves, bidi overrides) is made visible and inert. Colour
+    sequences are dropped as in ``sanitize_line``; nothing is cut."""
+    if not _NEEDS_WORK.search(text.replace("\n", "").replace("\t", "")):
+        return text
+    lines = []
+    for line in text.split("\n"):
+        line = line.removesuffix("\r")
+        if "\r" in line:  # a terminal would show what came after the last carriage return
+            line = line.rsplit("\r", 1)[-1]
+        line = _SGR.sub("", line)
+        line = _OSC.sub(_visible, line)
+        line = _STRING_SEQ.sub(_visible, line)
+        line = _CSI.sub(_visible, line)
+        lines.append("\t".join(_CONTROL.sub(_picture, part) for part in line.split("\t")))
+    return "\n".join(lines)
+
+
+def sanitize_data(value):
+    """``value`` (an event's data, a summary: dicts, lists, strings) with every string made safe
+    by ``sanitize_text``, keys included. Only what needs it is copied."""
+    if isinstance(value, str):
+        return sanitize_text(value)
+    if isinstance(value, dict):
+        return {sanitize_data(k) if isinstance(k, str) else k: sanitize_data(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(sanitize_data(v) for v in value)
+    return value
