@@ -10,7 +10,7 @@ from rich.table import Table
 from ai_code_evals.engine.events import CandidateAdded, CandidateFinished, EngineNotice, RunStarted
 
 STATUS_STYLE = {"passed": "green", "failed": "red", "error": "magenta", "timeout": "yellow",
-                "killed": "red", "skipped": "dim"}
+                "killed": "red", "skipped": "dim", "unchecked": "cyan"}
 
 
 # Redraws per second in a terminal. Each redraw renders the whole bar (~2 ms of CPU here), from
