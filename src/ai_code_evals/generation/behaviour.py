@@ -60,7 +60,7 @@ class Cluster:
 class Ranking:
     clusters: list[Cluster]  # best first
     n_versions: int
-    n_probes: int
+    n_probes: int  # 0: versions were compared on the model's tests only
     n_tests: int
     test_passers: Counter = field(default_factory=Counter)  # test index -> versions passing it
 
@@ -78,6 +78,11 @@ class Ranking:
         others = self.n_versions - cluster.size
         return sum(1 for t in cluster.passed if others and self.test_passers[t] - cluster.size < others / 2)
 
+    @staticmethod
+    def shared(a: Cluster, b: Cluster) -> int:
+        """On how many probes two clusters give the same output."""
+        return sum(1 for x, y in zip(a.outputs, b.outputs) if x == y)
+
     def lead(self) -> float | None:
         """The winner's support over the runner-up's (None when there is no runner-up)."""
         if len(self.clusters) < 2 or self.clusters[1].support <= 0:
@@ -94,21 +99,22 @@ def clusters_of(versions: Sequence[Version]) -> list[Cluster]:
 
 
 def rank_by_behaviour(versions: Sequence[Version], n_tests: int, *, overlap: bool = True,
-                      use_tests: bool = True) -> Ranking:
+                      use_tests: bool = True, from_probes: bool = True) -> Ranking:
     """Clusters of ``versions`` best first (ties: larger cluster, then the earlier version).
     ``overlap=False`` scores clusters by their own evidence only; ``use_tests=False`` ignores the
-    model's tests (both for comparisons in the benchmark)."""
+    model's tests (both for comparisons in the benchmark). ``from_probes=False``: the outputs are
+    pass/fail on the model's tests, not probe outputs."""
     clusters = clusters_of(versions)
-    n_probes = max((len(c.outputs) for c in clusters), default=0)
+    width = max((len(c.outputs) for c in clusters), default=0)
     for c in clusters:
         c.evidence = c.size * ((len(c.passed) if use_tests else 0) + 1)
-    if overlap and n_probes:
-        weight_of: list[dict[str, float]] = [defaultdict(float) for _ in range(n_probes)]
+    if overlap and width:
+        weight_of: list[dict[str, float]] = [defaultdict(float) for _ in range(width)]
         for c in clusters:
             for p, out in enumerate(c.outputs):
                 weight_of[p][out] += c.evidence
         for c in clusters:
-            c.support = sum(weight_of[p][out] for p, out in enumerate(c.outputs)) / n_probes
+            c.support = sum(weight_of[p][out] for p, out in enumerate(c.outputs)) / width
     else:
         for c in clusters:
             c.support = c.evidence
@@ -117,4 +123,4 @@ def rank_by_behaviour(versions: Sequence[Version], n_tests: int, *, overlap: boo
     passers: Counter = Counter()
     for v in versions:
         passers.update(v.passed)
-    return Ranking(clusters, len(versions), n_probes, n_tests, passers)
+    return Ranking(clusters, len(versions), width if from_probes else 0, n_tests, passers)

@@ -56,13 +56,14 @@ def rank_task(ctx: SelectionContext) -> tuple[Ranking, dict[str, CandidateResult
     n_probes = max((len(getattr(r, "probe_outputs", None) or []) for r in pool), default=0)
     versions = [Version(r.candidate_id, _outputs(r, n_probes, n_tests), frozenset(r.generated_passed),
                         r.duplicate_of or r.candidate_id) for r in pool]
-    return rank_by_behaviour(versions, n_tests), {r.candidate_id: r for r in pool}
+    return rank_by_behaviour(versions, n_tests, from_probes=n_probes > 0), {r.candidate_id: r for r in pool}
 
 
 def _decider(ranking: Ranking, best: Cluster) -> str:
-    if all(best.size >= c.size for c in ranking.clusters):
+    larger = [c for c in ranking.clusters if c.size > best.size]
+    if not larger:
         return "largest behaviour cluster"
-    if ranking.n_tests and all(len(best.passed) >= len(c.passed) for c in ranking.clusters):
+    if all(len(best.passed) > len(c.passed) for c in larger):
         return "behaviour cluster passing the most model tests"
     return "behaviour cluster most backed by similar ones"
 
@@ -73,13 +74,17 @@ def _confidence(ranking: Ranking, judged: str | None) -> str:
     lead = ranking.lead()
     if lead is None:
         return "every version that ran behaves alike"
+    first, second = ranking.clusters[0], ranking.clusters[1]
+    alike = ""
+    if ranking.n_probes and lead < CLEAR_LEAD:
+        alike = f" (which agrees with it on {ranking.shared(first, second)} of {ranking.n_probes} inputs)"
     if judged:
-        return f"narrow lead ({lead:.2f}× the next cluster's support), the judge broke the tie: {judged}"
+        return f"narrow lead ({lead:.2f}× the next cluster's support{alike}), the judge broke the tie: {judged}"
     if lead >= CLEAR_LEAD:
         return f"clear lead: {lead:.1f}× the next cluster's support"
     if lead >= NARROW_LEAD:
-        return f"moderate lead: {lead:.2f}× the next cluster's support"
-    return f"narrow lead: {lead:.2f}× the next cluster's support"
+        return f"moderate lead: {lead:.2f}× the next cluster's support{alike}"
+    return f"narrow lead: {lead:.2f}× the next cluster's support{alike}"
 
 
 def describe(ranking: Ranking, best: Cluster, winner: str, result: CandidateResult,

@@ -1,0 +1,65 @@
+"""`--select agreement` end to end: HumanEval rows without tests, real model-style samples and
+generated tests (some wrong, some unparseable, one calling another function, one that hangs),
+through the command line, the engine and local sandboxes."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from ai_code_evals.engine.results import decide_status
+
+PROMPT = '''from typing import List
+
+
+def second_largest(xs: List[int]) -> int:
+    """The second largest distinct value of xs, or None when there is none."""
+'''
+RIGHT_A = "    s = sorted(set(xs))\n    return s[-2] if len(s) > 1 else None\n"
+RIGHT_B = ("    best = second = None\n    for x in set(xs):\n        if best is None or x > best:\n"
+           "            best, second = x, best\n        elif second is None or x > second:\n"
+           "            second = x\n    return second\n")
+WRONG_DUPES = "    s = sorted(xs)\n    return s[-2] if len(s) > 1 else None\n"  # ignores repeats
+WRONG_MIN = "    return min(xs) if xs else None\n"
+BROKEN = "    return sorted(set(xs)[-2]\n"
+HANGS = "    while True:\n        pass\n"
+SAMPLES = [RIGHT_A, WRONG_DUPES, RIGHT_B, WRONG_DUPES, RIGHT_A, WRONG_MIN, BROKEN, HANGS]
+GENERATED = [
+    "assert second_largest([1, 2, 3]) == 2",
+    "assert second_largest([5, 5, 4]) == 4",
+    "assert second_largest([3, 3]) is None",
+    "assert second_largest([1, 2]) == 1",
+    "assert second_largest([7, 7, 7, 1]) == 7",  # wrong: the model's own mistake
+    "assert _______ == second_largest([9, 8, 9])",  # placeholder: its input is still a probe
+    "assert second_largest([1, 2] == 1",  # does not parse
+    "assert largest([1, 2]) == 2",  # calls another function
+]
+
+
+def test_a_task_without_tests_gives_unchecked_versions():
+    assert decide_status({"tests_passed": 0, "tests_total": 0}, exit_code=0, sig=None, timed_out=False,
+                         stalled_in=None) == ("unchecked", "loads and runs; the task has no test to decide correctness")
+
+
+def test_cli_agreement_on_humaneval_rows_without_tests(tmp_path):
+    row = {"task_id": "S/0", "prompt": PROMPT, "entry_point": "second_largest"}
+    (tmp_path / "tasks.jsonl").write_text(json.dumps(row) + "\n")
+    (tmp_path / "samples.jsonl").write_text("".join(json.dumps({"task_id": "S/0", "completion": c}) + "\n"
+                                                    for c in SAMPLES))
+    (tmp_path / "gen.jsonl").write_text(json.dumps({"task_id": "S/0", "tests": GENERATED}) + "\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ACE_"))}
+    proc = subprocess.run([sys.executable, "-m", "ai_code_evals", "run", "tasks.jsonl", "--samples", "samples.jsonl",
+                           "--generated-tests", "gen.jsonl", "--select", "agreement", "--headless", "--json",
+                           "--record", "run.jsonl"], check=False, capture_output=True, text=True, timeout=300,
+                          cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr
+    task = json.loads(proc.stdout)["tasks"][0]
+    status = {c["id"]: c["status"] for c in task["candidates"]}
+    assert status["S/0#0"] == status["S/0#2"] == status["S/0#1"] == "unchecked"
+    assert status["S/0#6"] == "error"
+    assert task["winner"] in ("S/0#0", "S/0#2"), task
+    assert "versions agree on" in task["reason"] and "model tests" in task["reason"], task["reason"]
+    log = [json.loads(line) for line in (tmp_path / "run.jsonl").read_text().splitlines()]
+    selection = [e for e in log if e.get("type") == "selection"]
+    assert selection and selection[0]["data"]["winner"] == task["winner"]
