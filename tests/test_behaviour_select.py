@@ -126,3 +126,37 @@ def test_registered_names_and_score_on_a_task_without_tests_ranks_by_agreement()
 def test_selection_is_deterministic_and_order_breaks_exact_ties():
     rows = [row("t#0", ["v:1"]), row("t#1", ["v:2"])]
     assert {pick(ctx_for(rows)).winner for _ in range(3)} == {"t#0"}
+
+
+# -- the judge breaks near-ties, when a model is configured (local OpenAI-compatible test double) --
+
+def test_the_judge_breaks_a_near_tie_between_clusters_and_only_then():
+    import json
+
+    from openai_server import OpenAITestServer, Reply
+
+    from ai_code_evals.generation import judge
+    from ai_code_evals.generation.openai_client import ChatClient
+    from ai_code_evals.generation.openai_settings import OpenAISettings
+
+    tied = [row("t#0", WRONG, [0, 1]), row("t#1", WRONG, [0, 1]), row("t#2", RIGHT, [0, 1]),
+            row("t#3", RIGHT, [0, 1])]
+    clear = [row("t#0", RIGHT, [0, 1]), row("t#1", RIGHT, [0, 1]), row("t#2", WRONG, [])]
+    with OpenAITestServer() as srv:
+        settings = OpenAISettings(api_key="sk-test", base_url=srv.base_url, model="judge-m", max_retries=0)
+        judge.configure(settings, ChatClient(settings))
+        try:
+            srv.script(Reply(json.dumps({"winner": "t#2", "reason": "Handles repeats."})))
+            sel = pick(ctx_for(tied))
+            assert sel.winner == "t#2"
+            assert sel.reason.endswith("narrow lead (1.00× the next cluster's support (which agrees with it on 0 "
+                                       "of 3 inputs)), the judge broke the tie: judge (judge-m): Handles repeats.")
+            [req] = srv.requests
+            assert req["response_format"]["json_schema"]["schema"]["properties"]["winner"]["enum"] == ["t#0", "t#2"]
+            assert pick(ctx_for(clear)).winner == "t#0" and len(srv.requests) == 1  # no tie: no question
+            srv.script(Reply("I cannot decide."))
+            ctx = ctx_for(tied)
+            assert pick(ctx).winner == "t#0"  # an unusable answer keeps the ranking's pick, with a notice
+            assert ctx.notices and ctx.notices[0].startswith("agreement tie-break: judge: the answer is not JSON")
+        finally:
+            judge.configure(None, None)

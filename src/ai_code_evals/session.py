@@ -104,6 +104,21 @@ def absolute_inputs(req: RunRequest) -> None:
             setattr(req, key, str(Path(value).resolve()))
 
 
+def configure_judge(req: RunRequest, env: Mapping[str, str]) -> None:
+    """``judge`` needs a model (one clear error before any sandbox starts when none is set);
+    ``agreement`` uses one, when configured, to break near-ties between behaviour clusters."""
+    from ai_code_evals.errors import ConfigError
+    from ai_code_evals.generation.judge import configure, configure_from_env
+
+    if req.select == "judge":
+        configure_from_env(env, model=req.model)
+    elif req.select == "agreement":
+        try:
+            configure_from_env(env, model=req.model)
+        except ConfigError:
+            configure(None)
+
+
 def build_config(req: RunRequest, env: Mapping[str, str], bus: EventBus,
                  run_id: str | None = None) -> RunConfig:
     """Validate everything up front: every input error surfaces before a sandbox starts."""
@@ -126,10 +141,7 @@ def build_config(req: RunRequest, env: Mapping[str, str], bus: EventBus,
 
         model_env = dict(env, **({"ACE_MODEL": req.model} if req.model else {}))
         generated.update(asyncio.run(generate_tests(tasks, model_env)))
-    if req.select == "judge":
-        from ai_code_evals.generation.judge import configure_from_env
-
-        configure_from_env(env, model=req.model)  # fails early, in one line, when nothing is set
+    configure_judge(req, env)
     backend = make_backend(req.backend, env)
     run_id = run_id or new_run_id()
     record = Path(req.record) if req.record else Path("runs") / f"{run_id}.jsonl"
@@ -273,10 +285,7 @@ def resume_config(state: ResumeState, env: Mapping[str, str]) -> tuple[RunConfig
             fh.seek(rec.valid_bytes - 1)
             if fh.read(1) != b"\n":
                 fh.write(b"\n")
-    if req.select == "judge":
-        from ai_code_evals.generation.judge import configure_from_env
-
-        configure_from_env(env, model=req.model)
+    configure_judge(req, env)
     source, generator = source_candidates(req, state.tasks, env)
     candidates = merge_candidates(state.candidates, source)
     if generator is not None and not ({t.id for t in state.tasks} - {c.task_id for c in candidates}):

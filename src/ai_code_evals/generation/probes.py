@@ -246,3 +246,16 @@ def _arity(task: Task) -> int | None:
     if sig is None or sig.args.vararg or sig.args.kwarg or sig.args.defaults:
         return None
     return len(sig.args.args)
+
+
+def probes_for_run(tasks: Iterable[Task], generated: dict[str, list[str]], select: str) -> dict[str, list[str]]:
+    """Probes per task id for the tasks whose selection compares behaviour: every task under
+    ``agreement``, and tasks without tests under any strategy (``score`` then ranks them by
+    agreement). Other tasks get none: probes cost sandbox time that nothing would use."""
+    out = {}
+    for task in tasks:
+        if select == "agreement" or not task.tests:
+            probes = task_probes(task, generated.get(task.id))
+            if probes:
+                out[task.id] = probes
+    return out
