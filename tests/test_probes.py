@@ -70,3 +70,9 @@ def test_huge_literals_are_not_probes():
     big = "assert below(" + repr(list(range(5000))) + ", 3) == [0, 1, 2]"
     assert parsed(task_probes(TASK, [big]))[0] == (([1, 5, 2], 3), {})
     assert all(len(p) < 2100 for p in task_probes(TASK, [big]))
+
+
+def test_a_task_signature_line_gives_the_boundaries_of_a_prose_prompt():
+    task = Task(id="s", prompt="Clamp x to [lo, hi].", entry_point="clamp", signature="clamp(x: int, lo: int, hi: int)")
+    probes = parsed(task_probes(task, []))
+    assert ((0, 0, 0), {}) in probes and all(len(args) == 3 for args, _ in probes)

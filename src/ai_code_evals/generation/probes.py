@@ -72,14 +72,20 @@ def docstring_inputs(prompt: str, entry_point: str) -> list[tuple[tuple, dict]]:
 
 # --- boundary inputs from the signature -----------------------------------------------------
 
-def _signature(prompt: str, entry_point: str) -> ast.FunctionDef | None:
-    try:
-        tree = ast.parse(prompt)
-    except (SyntaxError, ValueError):
-        return None
-    for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef) and node.name == entry_point:
-            return node
+def _signature(prompt: str, entry_point: str, signature: str | None = None) -> ast.FunctionDef | None:
+    """The entry point's ``def`` in a code prompt, or built from a task's ``signature`` line."""
+    sources = [prompt]
+    if signature:
+        line = signature.strip().rstrip(":")
+        sources.insert(0, (line if line.startswith("def ") else f"def {line}") + ":\n    pass\n")
+    for source in sources:
+        try:
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef) and node.name == entry_point:
+                return node
     return None
 
 
@@ -127,10 +133,10 @@ def _pool_for_hint(hint: ast.expr | None) -> list | None:
     return None
 
 
-def _param_pools(prompt: str, entry_point: str, seen: list[tuple[tuple, dict]]) -> list[list] | None:
+def _param_pools(task: Task, seen: list[tuple[tuple, dict]]) -> list[list] | None:
     """One pool of boundary values per positional parameter, or None when some parameter's kind
     cannot be told (no hint and no observed input)."""
-    sig = _signature(prompt, entry_point)
+    sig = _signature(task.prompt, task.entry_point, task.signature)
     if sig is None:
         return None
     params = [a for a in sig.args.args]
@@ -235,14 +241,14 @@ def task_probes(task: Task, generated_tests: list[str] | None = None, limit: int
                 ordered.append(src)
 
     add(seen, MAX_FROM_TESTS)
-    pools = _param_pools(task.prompt, task.entry_point, seen)
+    pools = _param_pools(task, seen)
     extra = boundary_inputs(pools) if pools is not None else []
     add(_interleave(extra, mutated_inputs(seen)), limit)
     return ordered
 
 
 def _arity(task: Task) -> int | None:
-    sig = _signature(task.prompt, task.entry_point)
+    sig = _signature(task.prompt, task.entry_point, task.signature)
     if sig is None or sig.args.vararg or sig.args.kwarg or sig.args.defaults:
         return None
     return len(sig.args.args)
