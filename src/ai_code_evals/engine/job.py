@@ -15,6 +15,7 @@ import time
 from collections import deque
 from importlib import resources
 
+from ai_code_evals.engine.calls import generated_calls
 from ai_code_evals.engine.events import CandidateFinished, EngineNotice, EventBus, OutputLine, Snapshot
 from ai_code_evals.engine.profiles import EnvProfile
 from ai_code_evals.engine.results import CandidateResult, decide_status
@@ -30,6 +31,9 @@ STARTUP_GRACE_S = 15.0  # interpreter start inside a cold sandbox
 STALL_GRACE_S = 2.0  # beyond a test's wall-clock backstop before the watchdog kills the sandbox
 METRICS_EVERY_S = 1.0
 MAX_FAILURES_KEPT = 5
+STDERR_TAIL_LINES = 20
+# what the checker says about a failed case, kept in the result's ``failures``
+FAILURE_DETAIL = ("call", "expected", "got", "assertion", "traceback")
 # Backends are remote services too: a create/upload or destroy that never returns must not hang
 # the run. Generous, because a cold Daytona create can take seconds (DESIGN §4.4).
 SANDBOX_START_TIMEOUT_S = 120.0
@@ -43,19 +47,24 @@ def runner_source() -> bytes:
 
 
 def build_job(task: Task, candidate: Candidate, profile: EnvProfile, nonce: str,
-              generated_tests: list[str], load_time_limit_s: float | None = None) -> dict:
-    """The job.json the runner reads: everything it needs and nothing secret. Loading the
+              generated_tests: list[str], load_time_limit_s: float | None = None,
+              probes: list[str] | None = None) -> dict:
+    """The job.json the checker reads (the candidate child never sees it). Loading the
     program may take ``load_time_limit_s`` (default: the per-test limit): a derived per-test
-    limit says how long the reference's tests take, not how long a version's imports take."""
+    limit says how long the reference's tests take, not how long a version's imports take.
+    A completion-style task's prompt is the checker's ``context``: the helpers its tests use
+    come from the task file, never from the version."""
     limits = profile.limits
     return {
         "nonce": nonce,
         "entry_point": task.entry_point,
         "program": candidate.code,
+        "context": task.prompt if task.completion_style else None,
         "tests": [t.model_dump() for t in task.tests],
         "error_cases": [t.model_dump() for t in task.error_cases],
         "perf": [p.model_dump() for p in task.perf],
-        "generated_tests": generated_tests,
+        "generated_tests": generated_calls(generated_tests, task.entry_point),
+        "probes": list(probes or []),
         "time_limit_s": task.time_limit_s,
         "load_time_limit_s": load_time_limit_s or task.time_limit_s,
         "limits": {"cpu_s": limits.cpu_s, "memory_mb": limits.memory_mb, "processes": limits.processes,
@@ -63,10 +72,10 @@ def build_job(task: Task, candidate: Candidate, profile: EnvProfile, nonce: str,
     }
 
 
-def wall_budget(task: Task, n_generated: int, load_time_limit_s: float = 0.0) -> float:
+def wall_budget(task: Task, n_generated: int, load_time_limit_s: float = 0.0, n_probes: int = 0) -> float:
     """A generous backstop for the whole run; the per-test watchdog usually acts first."""
     per = wall_backstop(task.time_limit_s) + STALL_GRACE_S
-    steps = len(task.tests) + len(task.error_cases) + n_generated + 1
+    steps = len(task.tests) + len(task.error_cases) + n_generated + n_probes + 1
     perf = sum(wall_backstop(p.time_limit_s) * p.repeats for p in task.perf)
     load_extra = max(0.0, wall_backstop(load_time_limit_s) - wall_backstop(task.time_limit_s))
     return STARTUP_GRACE_S + steps * per + perf + load_extra
@@ -76,9 +85,13 @@ class CandidateJob:
     """Runs one candidate under one profile and reports every step on the bus."""
 
     def __init__(self, task: Task, candidate: Candidate, profile: EnvProfile, bus: EventBus,
-                 generated_tests: list[str] | None = None) -> None:
+                 generated_tests: list[str] | None = None, probes: list[str] | None = None) -> None:
         self.task, self.candidate, self.profile, self.bus = task, candidate, profile, bus
         self.generated_tests = generated_tests or []
+        self.probes = probes or []
+        self.probe_outputs: list[str] | None = None
+        self.fatal: str | None = None  # the checker could not judge (it says why)
+        self.stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
         self.nonce = secrets.token_hex(16)
         self.seq = 0
         self.state = "queued"
@@ -142,24 +155,24 @@ class CandidateJob:
             return
         if not isinstance(text, str):
             text = repr(text)
-        if stream == "stdout" and MARK in text:
-            before, _, rest = text.partition(MARK)
-            if rest.startswith(self.nonce + ":"):
-                if before:
-                    self.output(stream, before)
-                try:
-                    event = json.loads(rest[len(self.nonce) + 1:])
-                    if not isinstance(event, dict):
-                        raise TypeError(f"an event must be a JSON object, got {type(event).__name__}")
-                    self.on_event(event)
-                except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError) as exc:
-                    if self.protocol_error is None:
-                        self.protocol_error = f"{type(exc).__name__}: {str(exc)[:200]}"
-                return
-        self.output(stream, text)
+        prefix = MARK + self.nonce + ":"
+        if stream == "stdout" and text.startswith(prefix):
+            try:
+                event = json.loads(text[len(prefix):])
+                if not isinstance(event, dict):
+                    raise TypeError(f"an event must be a JSON object, got {type(event).__name__}")
+                self.on_event(event)
+            except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError) as exc:
+                if self.protocol_error is None:
+                    self.protocol_error = f"{type(exc).__name__}: {str(exc)[:200]}"
+            return
+        self.output(stream, text)  # not the checker's: the sandbox's own messages
 
     def output(self, stream: str, text: str) -> None:
-        self.tail.append(text if len(text) <= 400 else text[:400] + "…")
+        text = text if len(text) <= 400 else text[:400] + "…"
+        self.tail.append(text)
+        if stream == "stderr":
+            self.stderr_tail.append(text)
         self.bus.publish(OutputLine(candidate_id=self.candidate.id, profile=self.profile.name,
                                     stream=stream, text=text, n=self.lines))
         self.lines += 1
@@ -167,7 +180,19 @@ class CandidateJob:
     def on_event(self, ev: dict) -> None:
         kind = ev.get("ev")
         limit = wall_backstop(self.task.time_limit_s) + STALL_GRACE_S  # the runner's alarms act first
-        if kind == "hello":
+        if kind == "out":  # what the version printed, relayed by the checker
+            if ev.get("s") not in ("stdout", "stderr") or not isinstance(ev.get("t"), str):
+                raise ValueError("an output event needs a stream 's' and a text 't'")
+            self.output(ev["s"], ev["t"])
+        elif kind == "fatal":
+            self.fatal = str(ev.get("error"))[:500]
+        elif kind == "probes":
+            outputs = ev.get("outputs")
+            if (not isinstance(outputs, list) or len(outputs) != len(self.probes)
+                    or not all(isinstance(o, str) for o in outputs)):
+                raise ValueError("a probes event needs one output string per probe")
+            self.probe_outputs = [o[:300] for o in outputs]
+        elif kind == "hello":
             self.current = "loading the program"
             self.deadline = (time.monotonic() + wall_backstop(max(self.load_limit_s, self.task.time_limit_s))
                              + STALL_GRACE_S)
@@ -210,7 +235,13 @@ class CandidateJob:
                 error = ev.get("error")
                 if ev.get("timeout") is True and self.time_limit is not None and isinstance(error, str):
                     error = f"{error} ({self.time_limit.reason})"
-                self.failures.append({"group": ev.get("group"), "name": ev.get("name"), "error": error})
+                failure = {"group": ev.get("group"), "name": ev.get("name"), "error": error}
+                detail = ev.get("detail")
+                if isinstance(detail, dict):
+                    failure.update({k: str(detail[k])[:3000] for k in FAILURE_DETAIL if detail.get(k)})
+                if ev.get("timeout") is True and self.tail:
+                    failure.setdefault("last_output", self.tail[-1])
+                self.failures.append(failure)
             self.deadline = time.monotonic() + limit
         elif kind == "verdict":
             if self.verdict is not None:
@@ -237,7 +268,7 @@ class CandidateJob:
                 self.isolation = getattr(sandbox, "isolation", "")
                 self.sandbox_info = dict(getattr(sandbox, "info", {}) or {})
                 job = build_job(self.task, self.candidate, self.profile, self.nonce, self.generated_tests,
-                                self.load_limit_s)
+                                self.load_limit_s, self.probes)
                 await sandbox.upload({"runner.py": runner_source(), "job.json": json.dumps(job).encode()})
             starting = False
             self.detail = "sandbox ready"
@@ -245,7 +276,7 @@ class CandidateJob:
             self.deadline = time.monotonic() + STARTUP_GRACE_S
             run = asyncio.ensure_future(sandbox.exec(
                 [self.profile.python, "runner.py", "job.json"], on_line=self.on_line,
-                timeout_s=wall_budget(self.task, len(self.generated_tests), self.load_limit_s)))
+                timeout_s=wall_budget(self.task, len(self.generated_tests), self.load_limit_s, len(self.probes))))
             stalled_in = await self._watch(run, sandbox)
             if stalled_in is None:
                 exec_result = run.result()
@@ -316,6 +347,8 @@ class CandidateJob:
         v, problem = check_verdict(self.verdict, self.task, self.ok_tests, len(self.generated_tests))
         if error:
             status, reason = "error", error
+        elif self.fatal and v is None:
+            status, reason = "error", self.fatal
         elif self.protocol_error or problem:
             v = None
             status, reason = "error", (f"the sandbox sent a malformed runner event ({self.protocol_error})"
@@ -347,6 +380,10 @@ class CandidateJob:
             + (getattr(exec_result, "stderr_dropped", 0) or 0),
             isolation=self.isolation,
             sandbox=self.sandbox_info,
+            stderr_tail=list(self.stderr_tail),
+            exit_cause=None if status == "passed" else exit_cause(status, reason, self.tail),
+            probe_outputs=self.probe_outputs,
+            unchecked=(v or {}).get("unchecked"),
         )
         self.detail = reason
         self.passed = result.tests_passed
@@ -354,6 +391,13 @@ class CandidateJob:
         self.bus.publish(CandidateFinished(candidate_id=self.candidate.id, task_id=self.task.id,
                                            profile=self.profile.name, result=result.model_dump()))
         return result
+
+
+def exit_cause(status: str, reason: str, tail) -> str:
+    """How the version's run ended, for a person asking why it lost."""
+    if status == "timeout" and tail:
+        return f"{reason}; last line printed: {tail[-1][:200]}"
+    return reason
 
 
 def error_result(task: Task, candidate: Candidate, profile: EnvProfile, bus: EventBus,

@@ -22,7 +22,13 @@ class CandidateResult(BaseModel):
     peak_kib: int | None = None
     cpu_s: float | None = None
     duration_s: float = 0.0
-    failures: list[dict] = Field(default_factory=list)  # [{"group","name","error"}], first few
+    # first few failed cases: {"group", "name", "error"} and, where known, "call", "expected",
+    # "got", "assertion" (the failing line of a check), "traceback" (the version's frames only)
+    failures: list[dict] = Field(default_factory=list)
+    stderr_tail: list[str] = Field(default_factory=list)  # the version's last stderr lines
+    exit_cause: str | None = None  # how a run that did not pass ended
+    probe_outputs: list[str] | None = None  # behaviour on the selection probes (see sandbox/runner.py)
+    unchecked: str | None = None  # why some tests could not be run against the version
     exit_code: int | None = None
     signal: int | None = None
     output_lines: int = 0
@@ -65,4 +71,7 @@ def decide_status(verdict: dict | None, *, exit_code: int | None, sig: int | Non
         return "passed", f"passes {passed}/{total}"
     if verdict.get("timeouts"):
         return "timeout", f"passes {passed}/{total}; {verdict['timeouts']} test(s) timed out"
+    crash = verdict.get("crash")
+    if isinstance(crash, dict):  # the version's process died during a test (a signal, an exit)
+        return ("killed" if crash.get("signal") else "error"), f"passes {passed}/{total}; {str(crash.get('text'))[:200]}"
     return "failed", f"passes {passed}/{total}"

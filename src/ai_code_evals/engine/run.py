@@ -57,6 +57,9 @@ class RunConfig:
     profiles: list[EnvProfile] = field(default_factory=lambda: resolve_profiles(None))
     select: str = "score"
     generated_tests: dict[str, list[str]] = field(default_factory=dict)
+    # inputs each version is called with for behaviour-based selection: task id -> literal
+    # sources of (args, kwargs); the outputs come back in CandidateResult.probe_outputs
+    probes: dict[str, list[str]] = field(default_factory=dict)
     run_id: str = field(default_factory=new_run_id)
     record: Path | None = None
     # results already in the log (resume): (candidate_id, profile) -> result
@@ -258,7 +261,8 @@ class Engine:
             return
         if cand.duplicate_of:
             return  # filled from the original once it has run
-        job = CandidateJob(task, cand, profile, self.bus, self.cfg.generated_tests.get(task.id))
+        job = CandidateJob(task, cand, profile, self.bus, self.cfg.generated_tests.get(task.id),
+                           self.cfg.probes.get(task.id))
         job.snapshot("queued")
         if gate is not None:
             await asyncio.shield(gate)  # the reference's run decides the limit (not our slot)
@@ -268,6 +272,9 @@ class Engine:
             labels = {"app": "ai-code-evals", "run_id": self.cfg.run_id, "candidate": cand.id,
                       "profile": profile.name}
             self.results[key] = await job.run(self.cfg.backend, labels)
+        unchecked = self.results[key].unchecked
+        if unchecked and not any(unchecked in e for e in self.task_errors.get(task.id, [])):
+            self.task_error(task, f"some of its tests cannot be run against a version: {unchecked}")
 
     def _fill_duplicates(self, task: Task) -> None:
         """Identical versions run once; their copies share the original's verdict."""
@@ -321,7 +328,7 @@ class Engine:
                                       scores={r.candidate_id: r.score for r in rows}))
 
     def summary(self, interrupted: bool = False) -> dict:
-        """DESIGN §3.5 (contract) plus a few extra keys that tools may ignore."""
+        """The JSON summary (a contract: keys are never removed) plus extra keys tools may ignore."""
         tasks_out, counts = [], []
         for task in self.cfg.tasks:
             rows = self.task_results(task)
@@ -339,6 +346,7 @@ class Engine:
                     "label": cand.label if cand else "", "duplicate_of": r.duplicate_of,
                     "profiles": {p.name: self.results[(r.candidate_id, p.name)].status
                                  for p in self.cfg.profiles if (r.candidate_id, p.name) in self.results},
+                    "failures": r.failures, "exit_cause": r.exit_cause, "stderr_tail": r.stderr_tail,
                 })
             for c in missing:
                 out.append({"id": c.id, "status": "skipped", "tests_passed": 0,
