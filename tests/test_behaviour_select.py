@@ -71,7 +71,7 @@ def test_disputed_tests_and_duplicates_are_counted():
     sel = pick(ctx_for(rows))
     assert sel.winner == "t#0"  # the program written twice
     assert ("largest behaviour cluster: 3 of 6 versions agree on 3 inputs; passes 3/4 model tests, "
-            "2 of them disputed; 2 of them are this same program") in sel.reason
+            "2 of them disputed; the same program written 2 times") in sel.reason
 
 
 def test_thin_evidence_is_said():

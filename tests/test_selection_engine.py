@@ -59,7 +59,10 @@ def test_cli_agreement_on_humaneval_rows_without_tests(tmp_path):
     assert status["S/0#0"] == status["S/0#2"] == status["S/0#1"] == "unchecked"
     assert status["S/0#6"] == "error"
     assert task["winner"] in ("S/0#0", "S/0#2"), task
-    assert "versions agree on" in task["reason"] and "model tests" in task["reason"], task["reason"]
+    assert "versions agree on 24 inputs" in task["reason"], task["reason"]  # probes ran in the sandboxes
+    assert "/5 model tests" in task["reason"] and "(3 of 8 dropped: not a literal call)" in task["reason"]
+    assert task["generated_tests"] == {"given": 8, "usable": 5, "dropped": 3} and task["probes"] == 24
+    assert status["S/0#7"] == "timeout"  # hangs: costs its own time, nobody else's
     log = [json.loads(line) for line in (tmp_path / "run.jsonl").read_text().splitlines()]
     selection = [e for e in log if e.get("type") == "selection"]
     assert selection and selection[0]["data"]["winner"] == task["winner"]

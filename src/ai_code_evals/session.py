@@ -17,6 +17,7 @@ from ai_code_evals.engine.run import RunConfig, new_run_id, run_evaluation
 from ai_code_evals.engine.timelimits import DEFAULT_MIN_TIME_LIMIT_S, DEFAULT_TIME_LIMIT_FACTOR, check_policy
 from ai_code_evals.errors import InputError
 from ai_code_evals.generation.base import Candidate
+from ai_code_evals.generation.probes import probes_for_run
 from ai_code_evals.runlog.reader import RunRecord, read_record
 from ai_code_evals.runlog.writer import RunLog
 from ai_code_evals.tasks.model import Task
@@ -148,7 +149,8 @@ def build_config(req: RunRequest, env: Mapping[str, str], bus: EventBus,
     return RunConfig(
         tasks=tasks, backend=backend, candidates=candidates, generator=generator, n=req.n,
         jobs=req.jobs or default_jobs(req.backend, env), profiles=profiles, select=req.select,
-        generated_tests=generated, run_id=run_id, record=record,
+        generated_tests=generated, probes=probes_for_run(tasks, generated, req.select),
+        run_id=run_id, record=record,
         min_time_limit_s=req.min_time_limit_s, time_limit_factor=req.time_limit_factor,
         spec_extra={"request": req.to_dict()},
     )
@@ -299,7 +301,8 @@ def resume_config(state: ResumeState, env: Mapping[str, str]) -> tuple[RunConfig
         tasks=state.tasks, backend=make_backend(req.backend, env), candidates=candidates,
         generator=generator, n=req.n, jobs=req.jobs or default_jobs(req.backend, env),
         profiles=resolve_profiles(req.env), select=req.select, run_id=rec.run_id, record=rec.path,
-        finished=state.finished, generated_tests=generated, reference_checks=state.reference_checks,
+        finished=state.finished, generated_tests=generated,
+        probes=probes_for_run(state.tasks, generated, req.select), reference_checks=state.reference_checks,
         min_time_limit_s=req.min_time_limit_s, time_limit_factor=req.time_limit_factor,
         spec_extra={"request": req.to_dict()},
     )

@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ai_code_evals.engine.calls import parse_generated_test
 from ai_code_evals.engine.events import (
     CandidateAdded,
     CandidateFinished,
@@ -358,6 +359,9 @@ class Engine:
             limit = self.limits.get(task.id)
             tasks_out.append({"task_id": task.id, "winner": sel["winner"], "reason": sel["reason"],
                               "candidates": out, "error": "; ".join(errors) if errors else None,
+                              "generated_tests": generated_counts(self.cfg.generated_tests.get(task.id, []),
+                                                                  task.entry_point),
+                              "probes": len(self.cfg.probes.get(task.id, [])),
                               "time_limit_s": limit.limit_s if limit else task.time_limit_s,
                               "time_limit_reason": limit.reason if limit else "not decided (interrupted)"})
         return {
@@ -371,6 +375,13 @@ class Engine:
             "profiles": [p.name for p in self.cfg.profiles],
             "select": self.cfg.select,
         }
+
+
+def generated_counts(tests: list[str], entry_point: str) -> dict:
+    """How many of a task's model-written tests could run: the rest (placeholders, another
+    function's name, anything but a literal call) were dropped before any sandbox saw them."""
+    usable = sum(1 for t in tests if isinstance(t, str) and parse_generated_test(t, entry_point) is not None)
+    return {"given": len(tests), "usable": usable, "dropped": len(tests) - usable}
 
 
 async def run_evaluation(config: RunConfig, bus: EventBus) -> dict:

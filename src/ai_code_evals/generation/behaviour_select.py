@@ -9,6 +9,7 @@ the tie. When a task has real tests, only the versions passing the most of them 
 """
 from __future__ import annotations
 
+from ai_code_evals.engine.calls import parse_generated_test
 from ai_code_evals.engine.results import CandidateResult
 from ai_code_evals.engine.scoring import Selection, select_by_score
 from ai_code_evals.engine.selection import SelectionContext
@@ -50,6 +51,13 @@ def no_winner_reason(results: list[CandidateResult]) -> str:
     return f"no winner: none of the {len(results)} versions ran ({'; '.join(parts)})"
 
 
+def usable_tests(ctx: SelectionContext) -> int:
+    """The model's tests that ran as literal calls (the others were dropped before running)."""
+    if not ctx.generated_tests:
+        return n_generated(ctx)
+    return sum(1 for t in ctx.generated_tests if parse_generated_test(t, ctx.task.entry_point) is not None)
+
+
 def rank_task(ctx: SelectionContext) -> tuple[Ranking, dict[str, CandidateResult]]:
     pool = _pool(ctx)
     n_tests = n_generated(ctx)
@@ -88,16 +96,21 @@ def _confidence(ranking: Ranking, judged: str | None) -> str:
 
 
 def describe(ranking: Ranking, best: Cluster, winner: str, result: CandidateResult,
-             judged: str | None = None) -> str:
+             judged: str | None = None, usable: int | None = None) -> str:
     inputs = f"{ranking.n_probes} inputs" if ranking.n_probes else f"{ranking.n_tests} model tests"
     bits = [f"{_decider(ranking, best)}: {best.size} of {ranking.n_versions} versions agree on {inputs}"]
     if ranking.n_tests:
         disputed = ranking.disputed(best)
-        tests = f"passes {len(best.passed)}/{ranking.n_tests} model tests"
-        bits.append(tests + (f", {disputed} of them disputed" if disputed else ""))
+        usable = ranking.n_tests if usable is None else usable
+        tests = f"passes {len(best.passed)}/{usable} model tests"
+        if disputed:
+            tests += f", {disputed} of them disputed"
+        if usable < ranking.n_tests:
+            tests += f" ({ranking.n_tests - usable} of {ranking.n_tests} dropped: not a literal call)"
+        bits.append(tests)
     copies = best.copies(winner)
     if copies > 1:
-        bits.append(f"{copies} of them are this same program")
+        bits.append(f"the same program written {copies} times")
     if result.tests_total:
         bits.append(f"passes {result.tests_passed}/{result.tests_total} tests")
     bits.append(_confidence(ranking, judged))
@@ -138,4 +151,5 @@ async def select_by_agreement(ctx: SelectionContext) -> Selection:
         best, judged = tie
     rep = best.representative()
     winner = rep.program or rep.id
-    return Selection(winner, describe(ranking, best, winner, results.get(winner, results[rep.id]), judged))
+    return Selection(winner, describe(ranking, best, winner, results.get(winner, results[rep.id]), judged,
+                                      usable_tests(ctx)))
