@@ -188,8 +188,8 @@ def main() -> int:
     ap.add_argument("--tasks", type=int, default=None, help="first N tasks (default all)")
     ap.add_argument("--offline", action="store_true", help="plain subprocesses instead of the engine")
     ap.add_argument("--jobs", type=int, default=None)
-    ap.add_argument("--time-limit", type=float, default=1.0,
-                    help="per-test (and per-probe) limit in seconds (default 1; tasks without a "
+    ap.add_argument("--time-limit", type=float, default=0.5,
+                    help="per-test (and per-probe) limit in seconds (default 0.5, the floor of derived limits; tasks without a "
                     "reference get no derived limit)")
     ap.add_argument("--json-out", metavar="FILE", help="write every figure (and each pick's reason) as JSON")
     args = ap.parse_args()

@@ -76,47 +76,18 @@ def encode(value) -> str:
     return "v:" + text
 
 
-# --- generated tests as literal calls (interim: the engine's shared parser replaces this) ----
+# --- generated tests as literal calls: the engine's own parser ---------------------------------
 
 def expected_output(test: str, entry_point: str) -> tuple[str, str] | None:
-    """(probe source, expected output string) for ``assert f(x) == y`` (either side), ``assert
-    f(x)`` and ``assert not f(x)``; None when the test is not of that literal form."""
-    try:
-        tree = ast.parse(test.strip())
-    except (SyntaxError, ValueError):
-        return None
-    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.Assert):
-        return None
-    node = tree.body[0].test
-    want: object
+    """(probe source, expected output string) of a generated test the engine would run (a
+    literal ``assert f(...) == value``); None for one it drops."""
+    from ai_code_evals.engine.calls import parse_generated_test
 
-    def call_of(n):
-        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == entry_point:
-            return n
+    call = parse_generated_test(test, entry_point)
+    if call is None:
         return None
-
-    call = None
-    if isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.Eq):
-        left, right = node.left, node.comparators[0]
-        call, other = (call_of(left), right) if call_of(left) else (call_of(right), left)
-        if call is None:
-            return None
-        try:
-            want = ast.literal_eval(other)
-        except (ValueError, SyntaxError, TypeError, RecursionError):
-            return None
-    elif call_of(node):
-        call, want = node, True
-    elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not) and call_of(node.operand):
-        call, want = node.operand, False
-    else:
-        return None
-    try:
-        args = tuple(ast.literal_eval(a) for a in call.args)
-        kwargs = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
-    except (ValueError, SyntaxError, TypeError, RecursionError):
-        return None
-    return repr((args, kwargs)), encode(want)
+    args, kwargs = ast.literal_eval(call.args_src), ast.literal_eval(call.kwargs_src)
+    return repr((tuple(args), dict(kwargs))), encode(ast.literal_eval(call.expect_src))
 
 
 # --- the driver process -------------------------------------------------------------------------
