@@ -186,6 +186,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--tasks", type=int, default=None, help="first N tasks (default all)")
+    ap.add_argument("--versions", type=int, choices=SIZES, default=SIZES[-1],
+                    help="run only the first N versions of each task (default 100; 20 is quicker)")
     ap.add_argument("--offline", action="store_true", help="plain subprocesses instead of the engine")
     ap.add_argument("--jobs", type=int, default=None)
     ap.add_argument("--time-limit", type=float, default=0.5,
@@ -197,6 +199,7 @@ def main() -> int:
         print(f"no data at {args.data}", file=sys.stderr)
         return 1
     tasks, cands, generated, labels = load(args.data, args.tasks, args.time_limit)
+    cands = [c for c in cands if index_of(c.id) < args.versions]
     start = time.perf_counter()
     probes = {t.id: task_probes(t, generated.get(t.id, [])) for t in tasks}
     probe_s = time.perf_counter() - start
@@ -209,7 +212,7 @@ def main() -> int:
           f"(built in {probe_s:.2f} s), {sum(len(generated.get(t.id, [])) for t in tasks)} generated tests; "
           f"ran in {run_s:.1f} s ({mode})")
     figures = {"mode": mode, "run_s": round(run_s, 1), "probe_build_s": round(probe_s, 3), "sizes": {}}
-    for size in SIZES:
+    for size in (s for s in SIZES if s <= args.versions):
         fig = evaluate(tasks, cands, results, generated, labels, size)
         figures["sizes"][str(size)] = fig
         print(f"\n{size} versions per task ({fig['tasks']} tasks): top-1 %, selection time")
