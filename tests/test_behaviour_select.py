@@ -78,6 +78,7 @@ def test_thin_evidence_is_said():
     rows = [row("t#0", ["v:1", "v:2"]), row("t#1", ["v:1", "v:3"]), row("t#2", ["v:4", "v:5"])]
     sel = pick(ctx_for(rows, n_tests=0))
     assert sel.winner == "t#0"  # agrees with t#1 on one input of two
+    assert "a single version of 3 (no other behaves the same on the 2 inputs)" in sel.reason
     assert sel.reason.endswith("thin evidence: every behaviour cluster has one version (no two versions agree)")
 
 

@@ -98,7 +98,11 @@ def _confidence(ranking: Ranking, judged: str | None) -> str:
 def describe(ranking: Ranking, best: Cluster, winner: str, result: CandidateResult,
              judged: str | None = None, usable: int | None = None) -> str:
     inputs = f"{ranking.n_probes} inputs" if ranking.n_probes else f"{ranking.n_tests} model tests"
-    bits = [f"{_decider(ranking, best)}: {best.size} of {ranking.n_versions} versions agree on {inputs}"]
+    if best.size == 1:
+        who = f"a single version of {ranking.n_versions} (no other behaves the same on the {inputs})"
+    else:
+        who = f"{best.size} of {ranking.n_versions} versions agree on {inputs}"
+    bits = [f"{_decider(ranking, best)}: {who}"]
     if ranking.n_tests:
         disputed = ranking.disputed(best)
         usable = ranking.n_tests if usable is None else usable
