@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from ai_code_evals.engine.results import decide_status
 
 PROMPT = '''from typing import List
@@ -42,7 +44,10 @@ def test_a_task_without_tests_gives_unchecked_versions():
                          stalled_in=None) == ("unchecked", "loads and runs; the task has no test to decide correctness")
 
 
-def test_cli_agreement_on_humaneval_rows_without_tests(tmp_path):
+@pytest.fixture(scope="module")
+def agreement_run(tmp_path_factory):
+    """One real run through the command line, shared by the checks below."""
+    tmp_path = tmp_path_factory.mktemp("agreement")
     row = {"task_id": "S/0", "prompt": PROMPT, "entry_point": "second_largest"}
     (tmp_path / "tasks.jsonl").write_text(json.dumps(row) + "\n")
     (tmp_path / "samples.jsonl").write_text("".join(json.dumps({"task_id": "S/0", "completion": c}) + "\n"
@@ -54,7 +59,11 @@ def test_cli_agreement_on_humaneval_rows_without_tests(tmp_path):
                            "--record", "run.jsonl"], check=False, capture_output=True, text=True, timeout=300,
                           cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr
-    task = json.loads(proc.stdout)["tasks"][0]
+    return tmp_path, json.loads(proc.stdout)["tasks"][0]
+
+
+def test_cli_agreement_on_humaneval_rows_without_tests(agreement_run):
+    tmp_path, task = agreement_run
     status = {c["id"]: c["status"] for c in task["candidates"]}
     assert status["S/0#0"] == status["S/0#2"] == status["S/0#1"] == "unchecked"
     assert status["S/0#6"] == "error"
@@ -66,3 +75,21 @@ def test_cli_agreement_on_humaneval_rows_without_tests(tmp_path):
     log = [json.loads(line) for line in (tmp_path / "run.jsonl").read_text().splitlines()]
     selection = [e for e in log if e.get("type") == "selection"]
     assert selection and selection[0]["data"]["winner"] == task["winner"]
+
+
+async def test_tui_replay_shows_unchecked_versions_and_the_agreement_reason(agreement_run):
+    """The log of that run opened in the TUI: panes say UNCHECKED, the leaderboard shows the
+    winner and what decided it."""
+    from ai_code_evals.tui.app import WorkspaceApp
+
+    tmp_path, _ = agreement_run
+    app = WorkspaceApp(record=tmp_path / "run.jsonl", export_dir=tmp_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        app.flush()
+        await pilot.pause()
+        pane = next(s for s in app.workspace.slots if s.key and s.key[0] == "S/0#1")
+        assert pane.has_class("-unchecked") and pane.border_subtitle == "UNCHECKED"
+        reason = str(app.leaderboard.reason.render())
+        assert "winner S/0#" in reason and "versions agree on 24 inputs" in reason
