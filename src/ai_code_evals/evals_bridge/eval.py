@@ -94,6 +94,7 @@ class CodeEval(evals.Eval):
         return final_report(summary, collector.results, self.options.n, time.monotonic() - started)
 
     def _config(self, tasks: list[Task], env: dict, bus: EventBus, recorder: Any) -> RunConfig:
+        from ai_code_evals.generation.probes import probes_for_run
         from ai_code_evals.session import default_jobs, make_backend
 
         opts = self.options
@@ -113,7 +114,8 @@ class CodeEval(evals.Eval):
         return RunConfig(
             tasks=tasks, backend=backend, generator=generator, n=opts.n,
             jobs=opts.jobs or default_jobs(backend_name, env), profiles=resolve_profiles(opts.profiles),
-            select=opts.select, generated_tests=generated, run_id=recorder.run_spec.run_id,
+            select=opts.select, generated_tests=generated, probes=probes_for_run(tasks, generated, opts.select),
+            run_id=recorder.run_spec.run_id,
             record=Path(recorder.event_file_path) if getattr(recorder, "event_file_path", None) else None,
         )
 
