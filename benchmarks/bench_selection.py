@@ -193,6 +193,9 @@ def main() -> int:
     ap.add_argument("--time-limit", type=float, default=0.5,
                     help="per-test (and per-probe) limit in seconds (default 0.5, the floor of derived limits; tasks without a "
                     "reference get no derived limit)")
+    ap.add_argument("--plain-peer", action="store_true",
+                    help="also run the same versions with no probes and no generated tests (the plain "
+                    "run), to show what the evidence for selection costs")
     ap.add_argument("--json-out", metavar="FILE", help="write every figure (and each pick's reason) as JSON")
     args = ap.parse_args()
     if not args.data.exists():
@@ -212,6 +215,11 @@ def main() -> int:
           f"(built in {probe_s:.2f} s), {sum(len(generated.get(t.id, [])) for t in tasks)} generated tests; "
           f"ran in {run_s:.1f} s ({mode})")
     figures = {"mode": mode, "run_s": round(run_s, 1), "probe_build_s": round(probe_s, 3), "sizes": {}}
+    if args.plain_peer and not args.offline:
+        _, plain_s = asyncio.run(run_engine(tasks, cands, {}, {}, args.jobs))
+        figures["plain_run_s"] = round(plain_s, 1)
+        print(f"plain run of the same versions (no probes, no generated tests): {plain_s:.1f} s; "
+              f"with them: {run_s / plain_s:.2f}× the plain run")
     for size in (s for s in SIZES if s <= args.versions):
         fig = evaluate(tasks, cands, results, generated, labels, size)
         figures["sizes"][str(size)] = fig
