@@ -98,10 +98,15 @@ def test_no_version_ran_gives_no_winner_and_why():
                           "1 does not load: NameError: name 'q' is not defined)")
 
 
-def test_no_probe_and_no_model_test_falls_back_to_score_with_a_notice():
+def test_nothing_to_compare_on_gives_no_winner_or_score_when_the_task_has_tests():
     rows = [row("t#0", None, generated_total=0), row("t#1", None, generated_total=0)]
-    ctx = ctx_for(rows, n_tests=0)
-    pick(ctx)
+    sel = pick(ctx_for(rows, n_tests=0))
+    assert sel.winner is None and sel.reason.startswith("no winner: 2 version(s) ran, but there is nothing to tell")
+    task = Task(id="t", entry_point="f", tests=[TestCase(args=[[1]], expect=1)])
+    rows = [row("t#0", None, generated_total=0, status="failed", tests_total=1),
+            row("t#1", None, generated_total=0, status="passed", tests_passed=1, tests_total=1)]
+    ctx = ctx_for(rows, task=task, n_tests=0)
+    assert pick(ctx).winner == "t#1"
     assert ctx.notices == [("agreement selection found no probe input and no model test to compare versions on; "
                            "selected by score")]
 

@@ -76,3 +76,8 @@ def test_a_task_signature_line_gives_the_boundaries_of_a_prose_prompt():
     task = Task(id="s", prompt="Clamp x to [lo, hi].", entry_point="clamp", signature="clamp(x: int, lo: int, hi: int)")
     probes = parsed(task_probes(task, []))
     assert ((0, 0, 0), {}) in probes and all(len(args) == 3 for args, _ in probes)
+
+
+def test_a_prompt_ending_on_a_bare_def_line_still_gives_its_signature():
+    task = Task(id="h", prompt="def half(x: int) -> int:\n", entry_point="half", completion_style=True)
+    assert ((0,), {}) in parsed(task_probes(task, []))

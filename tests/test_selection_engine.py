@@ -49,9 +49,11 @@ def agreement_run(tmp_path_factory):
     """One real run through the command line, shared by the checks below."""
     tmp_path = tmp_path_factory.mktemp("agreement")
     row = {"task_id": "S/0", "prompt": PROMPT, "entry_point": "second_largest"}
-    (tmp_path / "tasks.jsonl").write_text(json.dumps(row) + "\n")
-    (tmp_path / "samples.jsonl").write_text("".join(json.dumps({"task_id": "S/0", "completion": c}) + "\n"
-                                                    for c in SAMPLES))
+    nothing_runs = {"task_id": "S/1", "prompt": "def half(x: int) -> int:\n", "entry_point": "half"}
+    (tmp_path / "tasks.jsonl").write_text(json.dumps(row) + "\n" + json.dumps(nothing_runs) + "\n")
+    samples = [{"task_id": "S/0", "completion": c} for c in SAMPLES]
+    samples += [{"task_id": "S/1", "completion": "    return x //\n"}, {"task_id": "S/1", "completion": "    return (x\n"}]
+    (tmp_path / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in samples))
     (tmp_path / "gen.jsonl").write_text(json.dumps({"task_id": "S/0", "tests": GENERATED}) + "\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ACE_"))}
     proc = subprocess.run([sys.executable, "-m", "ai_code_evals", "run", "tasks.jsonl", "--samples", "samples.jsonl",
@@ -59,11 +61,12 @@ def agreement_run(tmp_path_factory):
                            "--record", "run.jsonl"], check=False, capture_output=True, text=True, timeout=300,
                           cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr
-    return tmp_path, json.loads(proc.stdout)["tasks"][0]
+    tasks = json.loads(proc.stdout)["tasks"]
+    return tmp_path, tasks[0], tasks[1]
 
 
 def test_cli_agreement_on_humaneval_rows_without_tests(agreement_run):
-    tmp_path, task = agreement_run
+    tmp_path, task, nothing_ran = agreement_run
     status = {c["id"]: c["status"] for c in task["candidates"]}
     assert status["S/0#0"] == status["S/0#2"] == status["S/0#1"] == "unchecked"
     assert status["S/0#6"] == "error"
@@ -72,8 +75,11 @@ def test_cli_agreement_on_humaneval_rows_without_tests(agreement_run):
     assert "/5 model tests" in task["reason"] and "(3 of 8 dropped: not a literal call)" in task["reason"]
     assert task["generated_tests"] == {"given": 8, "usable": 5, "dropped": 3} and task["probes"] == 24
     assert status["S/0#7"] == "timeout"  # hangs: costs its own time, nobody else's
+    assert nothing_ran["winner"] is None
+    assert nothing_ran["reason"].startswith("no winner: none of the 2 versions ran (")
+    assert "does not load" in nothing_ran["reason"]
     log = [json.loads(line) for line in (tmp_path / "run.jsonl").read_text().splitlines()]
-    selection = [e for e in log if e.get("type") == "selection"]
+    selection = [e for e in log if e.get("type") == "selection" and e["data"].get("task_id") == "S/0"]
     assert selection and selection[0]["data"]["winner"] == task["winner"]
 
 
@@ -82,7 +88,7 @@ async def test_tui_replay_shows_unchecked_versions_and_the_agreement_reason(agre
     winner and what decided it."""
     from ai_code_evals.tui.app import WorkspaceApp
 
-    tmp_path, _ = agreement_run
+    tmp_path, _, _ = agreement_run
     app = WorkspaceApp(record=tmp_path / "run.jsonl", export_dir=tmp_path)
     async with app.run_test(size=(160, 48)) as pilot:
         await app.workers.wait_for_complete()

@@ -146,9 +146,13 @@ async def select_by_agreement(ctx: SelectionContext) -> Selection:
     if not ranking.clusters:
         return Selection(None, no_winner_reason(ctx.results))
     if not ranking.n_probes and not ranking.n_tests:
-        ctx.notices.append("agreement selection found no probe input and no model test to compare "
-                           "versions on; selected by score")
-        return select_by_score(ctx.results)
+        if ctx.task.tests:
+            ctx.notices.append("agreement selection found no probe input and no model test to compare "
+                               "versions on; selected by score")
+            return select_by_score(ctx.results)
+        return Selection(None, f"no winner: {ranking.n_versions} version(s) ran, but there is nothing to tell "
+                               "them apart (no test, no model test, no probe input: give the function's "
+                               "signature or --generated-tests)")
     best, judged = ranking.clusters[0], None
     tie = await _judge_tie(ctx, ranking, results)
     if tie is not None:

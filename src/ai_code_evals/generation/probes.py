@@ -74,7 +74,7 @@ def docstring_inputs(prompt: str, entry_point: str) -> list[tuple[tuple, dict]]:
 
 def _signature(prompt: str, entry_point: str, signature: str | None = None) -> ast.FunctionDef | None:
     """The entry point's ``def`` in a code prompt, or built from a task's ``signature`` line."""
-    sources = [prompt]
+    sources = [prompt, prompt.rstrip() + "\n    pass\n"]  # a prompt may end on a bare ``def`` line
     if signature:
         line = signature.strip().rstrip(":")
         sources.insert(0, (line if line.startswith("def ") else f"def {line}") + ":\n    pass\n")
