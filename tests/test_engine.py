@@ -124,3 +124,14 @@ def test_cancelling_destroys_every_sandbox(tmp_path):
     asyncio.run(go())
     assert processes_under(tmp_path) == []
     assert list(tmp_path.iterdir()) == []
+
+
+def test_each_result_says_where_its_time_went(default_run):
+    _, events = default_run
+    results = {e.candidate_id: e.result for e in events if isinstance(e, CandidateFinished)}
+    fast = results[next(c.id for c in candidates() if c.label == "fast")]
+    assert list(fast["phases"]) == ["start", "startup", "load", "tests", "exit", "teardown"]
+    assert all(v >= 0 for v in fast["phases"].values())
+    assert sum(fast["phases"].values()) <= fast["duration_s"] * 1000 + 1
+    deaf = results[next(c.id for c in candidates() if c.label == "deaf")]
+    assert deaf["phases"]["timeouts"] > 0

@@ -18,7 +18,7 @@ from importlib import resources
 from ai_code_evals.engine.calls import generated_calls
 from ai_code_evals.engine.events import CandidateFinished, EngineNotice, EventBus, OutputLine, Snapshot
 from ai_code_evals.engine.profiles import EnvProfile
-from ai_code_evals.engine.results import CandidateResult, decide_status
+from ai_code_evals.engine.results import CandidateResult, decide_status, infrastructure_reason
 from ai_code_evals.engine.timelimits import TimeLimit
 from ai_code_evals.engine.verdict import check_verdict
 from ai_code_evals.generation.base import Candidate
@@ -92,6 +92,8 @@ class CandidateJob:
         self.probe_outputs: list[str] | None = None
         self.fatal: str | None = None  # the checker could not judge (it says why)
         self.stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
+        self.marks: dict[str, float] = {}  # monotonic times of each phase's end (see phases())
+        self.timeout_ms = 0.0  # spent in tests that hit their time limit
         self.nonce = secrets.token_hex(16)
         self.seq = 0
         self.state = "queued"
@@ -193,11 +195,13 @@ class CandidateJob:
                 raise ValueError("a probes event needs one output string per probe")
             self.probe_outputs = [o[:300] for o in outputs]
         elif kind == "hello":
+            self.marks["hello"] = time.monotonic()
             self.current = "loading the program"
             self.deadline = (time.monotonic() + wall_backstop(max(self.load_limit_s, self.task.time_limit_s))
                              + STALL_GRACE_S)
             self.load_started = time.monotonic()
         elif kind == "load":
+            self.marks["load"] = time.monotonic()
             if self.load_started is not None and self.load_ms is None:
                 self.load_ms = (time.monotonic() - self.load_started) * 1000.0
             if not ev.get("ok"):
@@ -231,6 +235,8 @@ class CandidateJob:
                     self.passed += 1
                 else:
                     self.failed += 1
+            if ev.get("timeout") is True and isinstance(ms, (int, float)) and 0 <= ms < float("inf"):
+                self.timeout_ms += float(ms)
             if not ev.get("ok") and len(self.failures) < MAX_FAILURES_KEPT:
                 error = ev.get("error")
                 if ev.get("timeout") is True and self.time_limit is not None and isinstance(error, str):
@@ -246,6 +252,7 @@ class CandidateJob:
         elif kind == "verdict":
             if self.verdict is not None:
                 raise ValueError("a second verdict")
+            self.marks["verdict"] = time.monotonic()
             self.verdict = ev
             self.deadline = time.monotonic() + STARTUP_GRACE_S
             self.detail = "scoring"
@@ -257,12 +264,15 @@ class CandidateJob:
         self.started = time.monotonic()
         self.snapshot("starting")
         sandbox = None
+        start_timeout_s = SANDBOX_START_TIMEOUT_S
         exec_result = None
         stalled_in = None
         error: str | None = None
         starting = True
         try:
-            async with asyncio.timeout(SANDBOX_START_TIMEOUT_S):
+            # a backend that paces or retries its own creates (Daytona) may say how long it needs
+            start_timeout_s = max(SANDBOX_START_TIMEOUT_S, getattr(backend, "start_timeout_s", 0) or 0)
+            async with asyncio.timeout(start_timeout_s):
                 sandbox = await backend.create(SandboxSpec(limits=self.profile.limits, labels=labels,
                                                            env=dict(self.profile.env)))
                 self.isolation = getattr(sandbox, "isolation", "")
@@ -271,6 +281,7 @@ class CandidateJob:
                                 self.load_limit_s, self.probes)
                 await sandbox.upload({"runner.py": runner_source(), "job.json": json.dumps(job).encode()})
             starting = False
+            self.marks["ready"] = time.monotonic()
             self.detail = "sandbox ready"
             self.snapshot("running")
             self.deadline = time.monotonic() + STARTUP_GRACE_S
@@ -280,18 +291,20 @@ class CandidateJob:
             stalled_in = await self._watch(run, sandbox)
             if stalled_in is None:
                 exec_result = run.result()
+            self.marks["ended"] = time.monotonic()
         except asyncio.CancelledError:
             raise
         except TimeoutError as exc:
-            error = (f"sandbox failure: the sandbox did not start within {SANDBOX_START_TIMEOUT_S:g}s"
-                     if starting else f"sandbox failure: TimeoutError: {exc}".strip())
-        except Exception as exc:  # noqa: BLE001 - a sandbox failure is not the candidate's fault
-            error = f"sandbox failure: {type(exc).__name__}: {exc}".strip()
+            error = infrastructure_reason(f"the sandbox did not start within {start_timeout_s:g}s"
+                                          if starting else f"TimeoutError: {exc}".strip())
+        except Exception as exc:  # noqa: BLE001 - the infrastructure failing is not the candidate's fault
+            error = infrastructure_reason(f"{type(exc).__name__}: {exc}".strip())
         finally:
             self.closed = True
             if sandbox is not None:
                 self.sandbox_info.update(getattr(sandbox, "info", None) or {})  # latest state, latencies
                 await self._destroy(sandbox)
+            self.marks["destroyed"] = time.monotonic()
         try:
             return self.finish(exec_result, stalled_in, error)
         except Exception as exc:  # noqa: BLE001 - a bug here must cost one result, not the run
@@ -343,6 +356,22 @@ class CandidateJob:
                 await run
             raise
 
+    def phases(self) -> dict[str, float]:
+        """Where this version's wall time went, in ms: sandbox start (create + upload), the
+        checker's start, loading the program, the tests (of which ``timeouts``: tests that hit
+        their limit), the command's exit after the verdict, and teardown. Phases that did not
+        happen are left out."""
+        order = [("start", "ready"), ("startup", "hello"), ("load", "load"), ("tests", "verdict"),
+                 ("exit", "ended"), ("teardown", "destroyed")]
+        out, last = {}, self.started
+        for name, mark in order:
+            if mark in self.marks:
+                out[name] = round((self.marks[mark] - last) * 1000, 2)
+                last = self.marks[mark]
+        if self.timeout_ms:
+            out["timeouts"] = round(self.timeout_ms, 2)
+        return out
+
     def finish(self, exec_result, stalled_in: str | None, error: str | None) -> CandidateResult:
         v, problem = check_verdict(self.verdict, self.task, self.ok_tests, len(self.generated_tests))
         if error:
@@ -383,6 +412,7 @@ class CandidateJob:
             stderr_tail=list(self.stderr_tail),
             exit_cause=None if status == "passed" else exit_cause(status, reason, self.tail),
             probe_outputs=self.probe_outputs,
+            phases=self.phases(),
             unchecked=(v or {}).get("unchecked"),
         )
         self.detail = reason

@@ -29,6 +29,7 @@ class CandidateResult(BaseModel):
     exit_cause: str | None = None  # how a run that did not pass ended
     probe_outputs: list[str] | None = None  # behaviour on the selection probes (see sandbox/runner.py)
     unchecked: str | None = None  # why some tests could not be run against the version
+    phases: dict = Field(default_factory=dict)  # where the wall time went, ms (engine/job.py phases())
     exit_code: int | None = None
     signal: int | None = None
     output_lines: int = 0
@@ -75,3 +76,21 @@ def decide_status(verdict: dict | None, *, exit_code: int | None, sig: int | Non
     if isinstance(crash, dict):  # the version's process died during a test (a signal, an exit)
         return ("killed" if crash.get("signal") else "error"), f"passes {passed}/{total}; {str(crash.get('text'))[:200]}"
     return "failed", f"passes {passed}/{total}"
+
+
+# A version that could not be run because the sandbox infrastructure failed (a backend that
+# kept failing after its retries, a sandbox that would not start) gets status "error" with a
+# reason starting with this: never a verdict on its code. Its duplicates do not copy it, and
+# ``resume`` runs it again. Logs written before the name changed said "sandbox failure".
+INFRASTRUCTURE = "infrastructure: "
+_OLD_PREFIX = "sandbox failure"
+
+
+def infrastructure_reason(what: str) -> str:
+    return INFRASTRUCTURE + what
+
+
+def is_infrastructure_error(result: CandidateResult | dict) -> bool:
+    status = result.get("status") if isinstance(result, dict) else result.status
+    reason = (result.get("reason") if isinstance(result, dict) else result.reason) or ""
+    return status == "error" and reason.startswith((INFRASTRUCTURE, _OLD_PREFIX))

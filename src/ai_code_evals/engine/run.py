@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ai_code_evals.engine.backend_status import publish_backend_status
 from ai_code_evals.engine.calls import parse_generated_test
 from ai_code_evals.engine.events import (
     CandidateAdded,
@@ -27,7 +28,7 @@ from ai_code_evals.engine.events import (
 )
 from ai_code_evals.engine.job import CandidateJob, error_result
 from ai_code_evals.engine.profiles import EnvProfile, resolve_profiles
-from ai_code_evals.engine.results import CandidateResult
+from ai_code_evals.engine.results import CandidateResult, infrastructure_reason, is_infrastructure_error
 from ai_code_evals.engine.scoring import combine_profiles, pass_at_k_table, score_task, select_by_score
 from ai_code_evals.engine.selection import SelectionContext, get_selector
 from ai_code_evals.engine.timelimits import (
@@ -108,6 +109,7 @@ class Engine:
             profiles=[p.name for p in cfg.profiles], backend=getattr(cfg.backend, "name", "?"),
             isolation=getattr(cfg.backend, "isolation", ""), select=cfg.select))
         interrupted = False
+        status = asyncio.ensure_future(publish_backend_status(cfg.backend, self.bus))
         try:
             async with asyncio.TaskGroup() as group:
                 for task in cfg.tasks:
@@ -116,6 +118,8 @@ class Engine:
             interrupted = True
             raise
         finally:
+            status.cancel()
+            await asyncio.gather(status, return_exceptions=True)
             summary = self.summary(interrupted)
             self.bus.publish(RunFinished(summary=summary, interrupted=interrupted))
         return summary
@@ -222,7 +226,7 @@ class Engine:
 
     def _limit_from_reference(self, task: Task, result: CandidateResult, job: CandidateJob | None) -> TimeLimit:
         """The derived limit when the reference passed its tests, else the task's own."""
-        if result.status == "error" and result.reason.startswith("sandbox failure"):
+        if is_infrastructure_error(result):
             return own_limit(task.time_limit_s, "its reference solution could not be run")
         if result.status != "passed" or job is None:
             return own_limit(task.time_limit_s, "its reference solution does not pass its tests")
@@ -234,7 +238,7 @@ class Engine:
             self.limits[task.id] = self._limit_from_reference(task, result, job)
         limit = self.limits.get(task.id) or own_limit(task.time_limit_s, "no limit was decided")
         error = None
-        if result.status == "error" and result.reason.startswith("sandbox failure"):
+        if is_infrastructure_error(result):
             self.bus.publish(EngineNotice(f"{task.id}: could not check the reference solution "
                                           f"({result.reason}); its candidates run under {limit.reason}",
                                           level="warning"))
@@ -278,7 +282,9 @@ class Engine:
             self.task_error(task, f"some of its tests cannot be run against a version: {unchecked}")
 
     def _fill_duplicates(self, task: Task) -> None:
-        """Identical versions run once; their copies share the original's verdict."""
+        """Identical versions run once; their copies share the original's verdict. An original
+        that hit an infrastructure error has no verdict to share: its copies get an
+        infrastructure error of their own (so ``resume`` runs them again too)."""
         for cand in self.candidates[task.id]:
             if not cand.duplicate_of:
                 continue
@@ -287,9 +293,17 @@ class Engine:
                 original = self.results.get((cand.duplicate_of, profile.name))
                 if key in self.results or original is None:
                     continue
-                copy = original.model_copy(update={
-                    "candidate_id": cand.id, "duplicate_of": cand.duplicate_of,
-                    "reason": f"duplicate of {cand.duplicate_of}: {original.reason}"})
+                if is_infrastructure_error(original):
+                    copy = CandidateResult(
+                        candidate_id=cand.id, task_id=task.id, profile=profile.name, status="error",
+                        reason=infrastructure_reason(f"not run: its identical original {cand.duplicate_of} "
+                                                     "could not be run either"),
+                        tests_total=len(task.tests), errors_total=len(task.error_cases),
+                        duplicate_of=cand.duplicate_of)
+                else:
+                    copy = original.model_copy(update={
+                        "candidate_id": cand.id, "duplicate_of": cand.duplicate_of,
+                        "reason": f"duplicate of {cand.duplicate_of}: {original.reason}"})
                 self.results[key] = copy
                 job = CandidateJob(task, cand, profile, self.bus)
                 job.detail = copy.reason
@@ -353,8 +367,10 @@ class Engine:
                 out.append({"id": c.id, "status": "skipped", "tests_passed": 0,
                             "tests_total": len(task.tests), "score": None, "median_ms": None,
                             "peak_kib": None, "reason": "not run (interrupted)", "label": c.label})
-            if rows:
-                counts.append((len(out), sum(1 for r in rows if r.status == "passed")))
+            if rows:  # a version the infrastructure could not run is no sample of the model's
+                judged = len(out) - sum(1 for r in rows if is_infrastructure_error(r))
+                if judged:
+                    counts.append((judged, sum(1 for r in rows if r.status == "passed")))
             errors = self.task_errors.get(task.id)
             limit = self.limits.get(task.id)
             tasks_out.append({"task_id": task.id, "winner": sel["winner"], "reason": sel["reason"],
@@ -374,6 +390,9 @@ class Engine:
             "isolation": getattr(self.cfg.backend, "isolation", ""),
             "profiles": [p.name for p in self.cfg.profiles],
             "select": self.cfg.select,
+            # versions that got no verdict because the infrastructure failed (resume reruns them)
+            "infrastructure_errors": sum(1 for t in tasks_out for c in t["candidates"]
+                                         if is_infrastructure_error(c)),
         }
 
 

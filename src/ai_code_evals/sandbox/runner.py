@@ -24,7 +24,6 @@ pass a version. After a timeout or a crash the child is replaced by a fresh inte
 
 Events are lines ``@@ace:<nonce>:<json>`` on the checker's stdout.
 """
-import ast
 import builtins
 import json
 import os
@@ -33,7 +32,6 @@ import signal
 import struct
 import sys
 import time
-import traceback
 
 MARK = "@@ace:"
 _OUT_FD = None
@@ -178,6 +176,13 @@ def canon(value, depth=0):
     return repr(value)
 
 
+def _literal(source):
+    """A Python literal from trusted-format text (``ast`` costs ~20 ms to import: only when needed)."""
+    import ast
+
+    return ast.literal_eval(source)
+
+
 def short(value, limit=SHORT):
     try:
         text = repr(value)
@@ -285,6 +290,8 @@ def _mutable(value):
 def _exc_info(exc):
     """What crosses for an exception: names and text only, the candidate's frames only."""
     try:
+        import traceback
+
         mro = [k.__name__ for k in type(exc).__mro__][:12]
         frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == "candidate.py"]
         lines = traceback.format_list(frames[-8:]) + traceback.format_exception_only(type(exc), exc)
@@ -931,6 +938,8 @@ class Checker:
         if test.get("kind", "case") == "case" and not test.get("raises"):
             out["expected"] = short(test.get("expect"))
         elif isinstance(exc, AssertionError):
+            import traceback
+
             for frame in reversed(traceback.extract_tb(exc.__traceback__)):
                 if frame.filename == "<test>":
                     lines = (test.get("code") or "").splitlines()
@@ -951,8 +960,8 @@ class Checker:
     def run_generated(self, test):
         if not test:
             raise AssertionError("not run: not a plain `assert %s(...) == value` test" % self.entry)
-        args, kwargs = ast.literal_eval(test["args"]), ast.literal_eval(test.get("kwargs") or "{}")
-        want = ast.literal_eval(test["expect"])
+        args, kwargs = _literal(test["args"]), _literal(test.get("kwargs") or "{}")
+        want = _literal(test["expect"])
         got = self.child.call(args, kwargs)
         if not (got == want):
             raise AssertionError("expected %s, got %s" % (short(want), short(got)))
@@ -963,7 +972,7 @@ class Checker:
         for source in probes:
             self.child.last_call = None
             try:
-                args, kwargs = ast.literal_eval(source)
+                args, kwargs = _literal(source)
                 if self.child.ensure():
                     self.child.begin_test(self.limit_s)
                 value = guarded(self.limit_s, self.child.call, tuple(args), dict(kwargs))
@@ -1129,6 +1138,8 @@ if __name__ == "__main__":
         main()
     except BaseException as exc:  # a checker bug: say so (no verdict means no pass)
         if _NONCE:
+            import traceback
+
             emit({"ev": "fatal", "error": "the checker failed: %s" % describe(exc),
                   "traceback": traceback.format_exc()[-2000:]})
     finally:

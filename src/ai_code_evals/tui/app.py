@@ -274,6 +274,11 @@ class WorkspaceApp(App[int]):
         if m.backend:
             bits.append(f"{m.backend}{' (' + m.isolation + ')' if m.isolation else ''}")
         bits.append(f"{done}/{len(m.panes)} sandboxes finished")
+        infra = m.infrastructure_errors()
+        if infra:
+            bits.append(f"{infra} infrastructure error(s)")
+        if m.backend_status and not m.finished:
+            bits.append(m.backend_status)
         if m.finished:
             bits.append("run interrupted" if m.interrupted else "run complete")
         if self.workspace.pages > 1:
