@@ -79,18 +79,22 @@ def test_openai_generator_end_to_end(tmp_path, server, select):
     rows = {c["id"]: c for c in task["candidates"]}
     assert sorted(rows) == ["clamp#0", "clamp#1", "clamp#2", "clamp#3", "clamp#4"]
     assert rows["clamp#4"]["status"] == "error" and rows["clamp#4"]["reason"] == "no usable code in the reply"
-    # 'defensive' is 'simplest' renamed: not the same syntax tree, so both run
-    assert all(row.get("duplicate_of") is None for row in rows.values())
+    # 'defensive' is 'simplest' renamed: whichever of the two arrived first is the original
+    original = "clamp#0" if rows["clamp#0"]["duplicate_of"] is None else "clamp#2"
+    copy = "clamp#2" if original == "clamp#0" else "clamp#0"
+    assert rows[copy]["duplicate_of"] == original and rows[original]["duplicate_of"] is None
     if select == "agreement":
-        # simplest and defensive behave alike on every probe; fastest differs from them only when
-        # lo > hi: two right clusters of two, near-tied, so the configured model breaks the tie
-        assert task["winner"] == "clamp#2"
-        assert task["reason"].startswith("clamp#2: largest behaviour cluster: 2 of 4 versions agree on ")
-        assert "the judge broke the tie: judge (tiny): clamp#2 is correct and branch-free." in task["reason"]
-        assert rows["clamp#0"]["status"] == "unchecked"  # the task has no tests
+        # the pair behaves like 'fastest' except when lo > hi: two right clusters, near-tied once
+        # their overlap counts, so the configured model breaks the tie (its answer maps to the original)
+        assert task["winner"] == original
+        assert task["reason"].startswith(f"{original}: largest behaviour cluster: 2 of 4 versions agree on ")
+        assert "the same program written 2 times" in task["reason"]
+        assert "the judge broke the tie: judge (tiny): " in task["reason"]
+        assert rows["clamp#1"]["status"] == "unchecked"  # the task has no tests
     else:
-        assert task["winner"] == "clamp#2"
-        assert task["reason"] == "clamp#2: judge (tiny): clamp#2 is correct and branch-free."
+        # the double's judge names clamp#2 (mapped to the original when it is the copy)
+        assert task["winner"] == original
+        assert task["reason"] == f"{original}: judge (tiny): clamp#2 is correct and branch-free."
     log = events(record)
     added = {e["sample_id"]: e["data"] for e in log if e["type"] == "candidate"}
     assert {d["strategy"] for d in added.values()} == {*BY_STRATEGY, "memory-lean"}
