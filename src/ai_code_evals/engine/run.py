@@ -367,7 +367,9 @@ class Engine:
                 out.append({"id": c.id, "status": "skipped", "tests_passed": 0,
                             "tests_total": len(task.tests), "score": None, "median_ms": None,
                             "peak_kib": None, "reason": "not run (interrupted)", "label": c.label})
-            if rows:  # a version the infrastructure could not run is no sample of the model's
+            # a version the infrastructure could not run is no sample of the model's; a task without
+            # tests says nothing about correctness (its versions are unchecked)
+            if rows and task.tests:
                 judged = len(out) - sum(1 for r in rows if is_infrastructure_error(r))
                 if judged:
                     counts.append((judged, sum(1 for r in rows if r.status == "passed")))
