@@ -1,5 +1,6 @@
-"""`agreement` selection: CodeT-style grouping on constructed results, then end to end through
-the engine and the real local backend on a task that has no tests at all."""
+"""`codet` selection (the baseline kept beside `agreement`): CodeT-style grouping on constructed
+results, then end to end through the engine and the real local backend on a task that has no
+tests at all."""
 from __future__ import annotations
 
 import asyncio
@@ -9,7 +10,7 @@ from ai_code_evals.engine.results import CandidateResult
 from ai_code_evals.engine.run import RunConfig, run_evaluation
 from ai_code_evals.engine.scoring import score_task, select_by_score
 from ai_code_evals.engine.selection import SelectionContext, get_selector
-from ai_code_evals.generation.agreement import agreement_groups, select_by_agreement
+from ai_code_evals.generation.agreement import agreement_groups, select_by_codet
 from ai_code_evals.generation.base import Candidate
 from ai_code_evals.generation.dedupe import mark_duplicates
 from ai_code_evals.sandbox.local import LocalBackend
@@ -32,7 +33,7 @@ def ctx_for(rows, task=NO_TESTS, generated=6, candidates=None):
 
 
 def pick(ctx):
-    return asyncio.run(select_by_agreement(ctx))
+    return asyncio.run(select_by_codet(ctx))
 
 
 def test_groups_score_size_times_tests_and_count_duplicates():
@@ -76,7 +77,7 @@ def test_falls_back_to_score_with_a_notice():
     rows = [row("t#0", [], total=0, status="failed"), row("t#1", [], total=0)]
     ctx = ctx_for(rows, generated=0)
     sel = pick(ctx)
-    assert ctx.notices == [("agreement selection needs generated tests and this task has none "
+    assert ctx.notices == [("codet selection needs generated tests and this task has none "
                            "(use --generate-tests or --generated-tests); selected by score")]
     assert sel == select_by_score(rows) and sel.winner == "t#1"
 
@@ -86,7 +87,7 @@ def test_falls_back_to_score_with_a_notice():
 
 
 def test_registered_with_the_engine():
-    assert get_selector("agreement") is select_by_agreement
+    assert get_selector("codet") is select_by_codet
 
 
 # -- end to end: engine + local sandboxes, no ground-truth tests ----------------------------------
@@ -112,7 +113,7 @@ def test_end_to_end_on_a_task_without_tests():
     assert cands[1].duplicate_of == "clamp#0"
     bus, events = EventBus(), []
     bus.subscribe(events.append)
-    config = RunConfig(tasks=[NO_TESTS], backend=LocalBackend(), candidates=cands, jobs=2, select="agreement",
+    config = RunConfig(tasks=[NO_TESTS], backend=LocalBackend(), candidates=cands, jobs=2, select="codet",
                        generated_tests={"clamp": GENERATED})
     summary = asyncio.run(run_evaluation(config, bus))
     task = summary["tasks"][0]
@@ -145,7 +146,7 @@ def test_cli_samples_and_generated_tests_file_on_tasks_without_tests(tmp_path):
     (tmp_path / "gen.jsonl").write_text("".join(json.dumps(r) + "\n" for r in tests))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ACE_"))}
     proc = subprocess.run([sys.executable, "-m", "ai_code_evals", "run", "tasks.yaml", "--samples", "samples.jsonl",
-                           "--generated-tests", "gen.jsonl", "--select", "agreement", "--headless", "--json",
+                           "--generated-tests", "gen.jsonl", "--select", "codet", "--headless", "--json",
                            "--record", "run.jsonl"], check=False, capture_output=True, text=True, timeout=240,
                           cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr

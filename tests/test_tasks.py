@@ -200,6 +200,15 @@ def test_jsonl_gz_and_gzip_under_a_plain_name(tmp_path):
     assert load_tasks(gz)[0].id == load_tasks(plain_name)[0].id == "X/0"
 
 
+def test_humaneval_rows_without_test_load_as_tasks_without_tests(tmp_path):
+    """The CodeT split's rows (task_id, prompt, entry_point only) used to be refused."""
+    bare = {k: HE_ROW[k] for k in ("task_id", "prompt", "entry_point")}
+    example = {**bare, "task_id": "X/1", "prompt": "def inc(x):\n    \"\"\"Add one.\n    >>> inc(1)\n    2\n    \"\"\"\n"}
+    plain, documented = load_tasks(write(tmp_path, "t.jsonl", jsonl([bare, example])))
+    assert plain.id == "X/0" and plain.completion_style and plain.tests == [] and plain.reference is None
+    assert [t.code for t in documented.tests] == ["assert inc(1) == 2"] and documented.tests_from_docstring
+
+
 @pytest.mark.parametrize(
     "name, content, expected",
     [

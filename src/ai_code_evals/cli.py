@@ -62,8 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--jobs", type=int, metavar="N", help="parallel sandboxes (default: cores + 1 for local, 8 for daytona)")
     run.add_argument("--env", action="append", metavar="PROFILE",
                      help="environment profile, repeatable: default, low-memory, hash-seed")
-    run.add_argument("--select", choices=["score", "agreement", "judge"], default="score",
-                     help="selection strategy")
+    run.add_argument("--select", choices=["score", "agreement", "codet", "judge"], default="score",
+                     help="selection strategy: agreement = behaviour clusters + model tests (no trusted "
+                     "tests needed), codet = plain CodeT dual agreement (baseline)")
     run.add_argument("--min-time-limit", dest="min_time_limit", type=float, default=DEFAULT_MIN_TIME_LIMIT_S,
                      metavar="SECONDS",
                      help="floor of the per-test time limit derived from each task's reference solution: "

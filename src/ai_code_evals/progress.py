@@ -20,7 +20,7 @@ from ai_code_evals.engine.results import is_infrastructure_error
 from ai_code_evals.tui.sanitize import sanitize_data, sanitize_text
 
 STATUS_STYLE = {"passed": "green", "failed": "red", "error": "magenta", "timeout": "yellow",
-                "killed": "red", "skipped": "dim"}
+                "killed": "red", "skipped": "dim", "unchecked": "cyan"}
 
 
 # Redraws per second in a terminal. Each redraw renders the whole bar (~2 ms of CPU here), from

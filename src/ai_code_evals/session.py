@@ -18,6 +18,7 @@ from ai_code_evals.engine.run import RunConfig, new_run_id, run_evaluation
 from ai_code_evals.engine.timelimits import DEFAULT_MIN_TIME_LIMIT_S, DEFAULT_TIME_LIMIT_FACTOR, check_policy
 from ai_code_evals.errors import InputError
 from ai_code_evals.generation.base import Candidate
+from ai_code_evals.generation.probes import probes_for_run
 from ai_code_evals.runlog.reader import RunRecord, read_record
 from ai_code_evals.runlog.writer import RunLog
 from ai_code_evals.tasks.model import Task
@@ -161,6 +162,21 @@ def absolute_inputs(req: RunRequest) -> None:
             setattr(req, key, str(Path(value).resolve()))
 
 
+def configure_judge(req: RunRequest, env: Mapping[str, str]) -> None:
+    """``judge`` needs a model (one clear error before any sandbox starts when none is set);
+    ``agreement`` uses one, when configured, to break near-ties between behaviour clusters."""
+    from ai_code_evals.errors import ConfigError
+    from ai_code_evals.generation.judge import configure, configure_from_env
+
+    if req.select == "judge":
+        configure_from_env(env, model=req.model)
+    elif req.select == "agreement":
+        try:
+            configure_from_env(env, model=req.model)
+        except ConfigError:
+            configure(None)
+
+
 def build_config(req: RunRequest, env: Mapping[str, str], bus: EventBus,
                  run_id: str | None = None) -> RunConfig:
     """Validate everything up front: every input error surfaces before a sandbox starts."""
@@ -184,10 +200,7 @@ def build_config(req: RunRequest, env: Mapping[str, str], bus: EventBus,
 
         model_env = dict(env, **({"ACE_MODEL": req.model} if req.model else {}))
         generated.update(asyncio.run(generate_tests(tasks, model_env)))
-    if req.select == "judge":
-        from ai_code_evals.generation.judge import configure_from_env
-
-        configure_from_env(env, model=req.model)  # fails early, in one line, when nothing is set
+    configure_judge(req, env)
     jobs = req.jobs or default_jobs(req.backend, env)
     backend = make_backend(req.backend, env, jobs, unsafe=req.unsafe_isolation)
     if req.backend == "local":
@@ -198,7 +211,8 @@ def build_config(req: RunRequest, env: Mapping[str, str], bus: EventBus,
     return RunConfig(
         tasks=tasks, backend=backend, candidates=candidates, generator=generator, n=req.n,
         jobs=jobs, profiles=profiles, select=req.select,
-        generated_tests=generated, run_id=run_id, record=record,
+        generated_tests=generated, probes=probes_for_run(tasks, generated, req.select),
+        run_id=run_id, record=record,
         min_time_limit_s=req.min_time_limit_s, time_limit_factor=req.time_limit_factor,
         spec_extra={"request": req.to_dict()},
     )
@@ -343,10 +357,7 @@ def resume_config(state: ResumeState, env: Mapping[str, str], bus: EventBus | No
             fh.seek(rec.valid_bytes - 1)
             if fh.read(1) != b"\n":
                 fh.write(b"\n")
-    if req.select == "judge":
-        from ai_code_evals.generation.judge import configure_from_env
-
-        configure_from_env(env, model=req.model)
+    configure_judge(req, env)
     source, generator = source_candidates(req, state.tasks, env, bus)
     candidates = merge_candidates(state.candidates, source)
     if generator is not None and not ({t.id for t in state.tasks} - {c.task_id for c in candidates}):
@@ -361,7 +372,8 @@ def resume_config(state: ResumeState, env: Mapping[str, str], bus: EventBus | No
         tasks=state.tasks, backend=make_backend(req.backend, env, jobs, unsafe=unsafe), candidates=candidates,
         generator=generator, n=req.n, jobs=jobs,
         profiles=resolve_profiles(req.env), select=req.select, run_id=rec.run_id, record=rec.path,
-        finished=state.finished, generated_tests=generated, reference_checks=state.reference_checks,
+        finished=state.finished, generated_tests=generated,
+        probes=probes_for_run(state.tasks, generated, req.select), reference_checks=state.reference_checks,
         min_time_limit_s=req.min_time_limit_s, time_limit_factor=req.time_limit_factor,
         spec_extra={"request": req.to_dict()},
     )

@@ -10,7 +10,7 @@ class CandidateResult(BaseModel):
     candidate_id: str
     task_id: str
     profile: str = "default"
-    status: str  # passed | failed | error | timeout | killed | skipped
+    status: str  # passed | failed | error | timeout | killed | skipped | unchecked (no test)
     reason: str = ""  # why this status, one line
     tests_passed: int = 0
     tests_total: int = 0
@@ -66,6 +66,8 @@ def decide_status(verdict: dict | None, *, exit_code: int | None, sig: int | Non
     if verdict.get("load_error"):
         return "error", f"does not load: {verdict['load_error']}"
     passed, total = verdict.get("tests_passed", 0), verdict.get("tests_total", 0)
+    if total == 0:
+        return "unchecked", "loads and runs; the task has no test to decide correctness"
     if passed == total:
         return "passed", f"passes {passed}/{total}"
     if verdict.get("timeouts"):

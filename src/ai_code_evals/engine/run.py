@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ai_code_evals.engine.backend_status import publish_backend_status
+from ai_code_evals.engine.calls import parse_generated_test
 from ai_code_evals.engine.events import (
     CandidateAdded,
     CandidateFinished,
@@ -367,7 +368,9 @@ class Engine:
                 out.append({"id": c.id, "status": "skipped", "tests_passed": 0,
                             "tests_total": len(task.tests), "score": None, "median_ms": None,
                             "peak_kib": None, "reason": "not run (interrupted)", "label": c.label})
-            if rows:  # a version the infrastructure could not run is no sample of the model's
+            # a version the infrastructure could not run is no sample of the model's; a task without
+            # tests says nothing about correctness (its versions are unchecked)
+            if rows and task.tests:
                 judged = len(out) - sum(1 for r in rows if is_infrastructure_error(r))
                 if judged:
                     counts.append((judged, sum(1 for r in rows if r.status == "passed")))
@@ -375,6 +378,9 @@ class Engine:
             limit = self.limits.get(task.id)
             tasks_out.append({"task_id": task.id, "winner": sel["winner"], "reason": sel["reason"],
                               "candidates": out, "error": "; ".join(errors) if errors else None,
+                              "generated_tests": generated_counts(self.cfg.generated_tests.get(task.id, []),
+                                                                  task.entry_point),
+                              "probes": len(self.cfg.probes.get(task.id, [])),
                               "time_limit_s": limit.limit_s if limit else task.time_limit_s,
                               "time_limit_reason": limit.reason if limit else "not decided (interrupted)"})
         return {
@@ -406,6 +412,13 @@ class Engine:
                 for k in ("prompt_tokens", "completion_tokens", "total_tokens"):
                     out[k] += usage.get(k, 0) if isinstance(usage.get(k), int) else 0
         return out
+
+
+def generated_counts(tests: list[str], entry_point: str) -> dict:
+    """How many of a task's model-written tests could run: the rest (placeholders, another
+    function's name, anything but a literal call) were dropped before any sandbox saw them."""
+    usable = sum(1 for t in tests if isinstance(t, str) and parse_generated_test(t, entry_point) is not None)
+    return {"given": len(tests), "usable": usable, "dropped": len(tests) - usable}
 
 
 async def run_evaluation(config: RunConfig, bus: EventBus) -> dict:

@@ -1,7 +1,7 @@
 """Selection strategies: which version of a task to trust, with a one-line reason.
 
 Every strategy has the same shape, so the CLI, the engine and the evals bridge can pick one by
-name. ``score`` is pure; ``agreement`` and ``judge`` (generation layer) register themselves here.
+name. ``score`` is pure; ``agreement``, ``codet`` and ``judge`` (generation layer) register themselves here.
 """
 from __future__ import annotations
 
@@ -27,11 +27,16 @@ Selector = Callable[[SelectionContext], Awaitable[Selection]]
 
 
 async def _score(ctx: SelectionContext) -> Selection:
+    if not ctx.task.tests and ctx.results:
+        # nothing to score correctness with: rank by behaviour instead of picking no one
+        ctx.notices.append("the task has no tests, so score cannot tell right from wrong; "
+                           "ranked by agreement instead")
+        return await get_selector("agreement")(ctx)
     return select_by_score(ctx.results)
 
 
 SELECTORS: dict[str, Selector] = {"score": _score}
-STRATEGY_NAMES = ("score", "agreement", "judge")
+STRATEGY_NAMES = ("score", "agreement", "codet", "judge")
 
 
 def register(name: str, selector: Selector) -> None:

@@ -111,6 +111,7 @@ class CodeEval(evals.Eval):
         return final_report(summary, collector.results, self.options.n, time.monotonic() - started)
 
     def _config(self, tasks: list[Task], env: dict, bus: EventBus, recorder: Any) -> RunConfig:
+        from ai_code_evals.generation.probes import probes_for_run
         from ai_code_evals.session import default_jobs, make_backend
 
         opts = self.options
@@ -135,7 +136,8 @@ class CodeEval(evals.Eval):
         return RunConfig(
             tasks=tasks, backend=backend, generator=generator, n=opts.n,
             jobs=jobs, profiles=resolve_profiles(opts.profiles),
-            select=opts.select, generated_tests=generated, run_id=recorder.run_spec.run_id,
+            select=opts.select, generated_tests=generated, probes=probes_for_run(tasks, generated, opts.select),
+            run_id=recorder.run_spec.run_id,
             record=Path(recorder.event_file_path) if getattr(recorder, "event_file_path", None) else None,
         )
 

@@ -1,4 +1,4 @@
-"""`agreement` selection: execution agreement on generated tests, in the spirit of CodeT.
+"""`codet` selection (the baseline of `agreement`): execution agreement on generated tests.
 
 CodeT (Chen et al., ICLR 2023) groups sampled programs by the set of generated tests they pass
 and scores a group by (number of programs in it) x (number of tests it passes): wrong programs
@@ -70,10 +70,10 @@ def n_generated(ctx: SelectionContext) -> int:
     return len(ctx.generated_tests) or max((r.generated_total for r in ctx.results), default=0)
 
 
-async def select_by_agreement(ctx: SelectionContext) -> Selection:
+async def select_by_codet(ctx: SelectionContext) -> Selection:
     total_gen = n_generated(ctx)
     if total_gen == 0:
-        ctx.notices.append("agreement selection needs generated tests and this task has none "
+        ctx.notices.append("codet selection needs generated tests and this task has none "
                            "(use --generate-tests or --generated-tests); selected by score")
         return select_by_score(ctx.results)
     pool = _pool(ctx)

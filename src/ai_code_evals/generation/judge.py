@@ -40,6 +40,11 @@ def configure(settings: OpenAISettings | None = None, client: ChatClient | None 
     _config.client = client
 
 
+def configured() -> bool:
+    """Whether a model was set up for judging (``agreement`` then asks it to break near-ties)."""
+    return _config.settings is not None or _config.client is not None
+
+
 def configure_from_env(env: Mapping[str, str] | None = None, *, model: str | None = None) -> None:
     """For a run that asked for ``--select judge``: read the endpoint now, so a missing setting
     is one ConfigError before any sandbox starts rather than a fallback at the end."""

@@ -1,7 +1,9 @@
 """JSON Lines rows as tasks: HumanEval, MBPP, or this project's own task mappings.
 
 HumanEval rows (``task_id, prompt, entry_point, canonical_solution, test``) become
-completion-style tasks whose one test calls ``check(candidate)``; MBPP rows (``task_id,
+completion-style tasks whose one test calls ``check(candidate)``; a row without ``test`` is a
+task with no trusted test (its docstring examples, if any, become its tests; otherwise its
+versions are ``unchecked`` and only selection without tests can rank them); MBPP rows (``task_id,
 text, code, test_list``) become tasks with one assert test per entry of ``test_list``.
 """
 from __future__ import annotations
@@ -21,7 +23,8 @@ def row_kind(row: dict[str, Any]) -> str | None:
     """'humaneval', 'mbpp', 'task' or None when the row is none of them."""
     if "test_list" in row and "text" in row:
         return "mbpp"
-    if "task_id" in row and "prompt" in row and ("test" in row or "canonical_solution" in row):
+    if "task_id" in row and "prompt" in row and ("test" in row or "canonical_solution" in row
+                                                 or "entry_point" in row):
         return "humaneval"
     if "id" in row and "entry_point" in row:
         return "task"
@@ -38,7 +41,7 @@ def row_task(row: dict[str, Any], name: str, line: int) -> Task:
     if kind == "task":
         return build_task(row, where)
     raise InputError(
-        "not a task: expected HumanEval fields (task_id, prompt, entry_point, test), MBPP fields "
+        "not a task: expected HumanEval fields (task_id, prompt, entry_point[, test]), MBPP fields "
         "(task_id, text, code, test_list) or a task mapping with id and entry_point",
         path=name,
         line=line,

@@ -23,7 +23,7 @@ from ai_code_evals.tui.sanitize import sanitize_data
 MODEL_LINE_CAP = 10_000  # output lines kept per pane in memory (the run log keeps its own)
 VERDICT_WORDS = {
     "passed": "PASSED", "failed": "FAILED", "error": "ERROR", "timeout": "TIMEOUT",
-    "killed": "KILLED", "skipped": "SKIPPED",
+    "killed": "KILLED", "skipped": "SKIPPED", "unchecked": "UNCHECKED",
 }
 
 PaneKey = tuple[str, str]  # (candidate_id, profile)

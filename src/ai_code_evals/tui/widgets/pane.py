@@ -14,10 +14,12 @@ from textual.widgets import Static
 from ai_code_evals.tui.model import VERDICT_WORDS, PaneKey, RunModel, format_ts
 from ai_code_evals.tui.widgets.output import OutputView
 
-VERDICT_ICONS = {"passed": "✔", "failed": "✘", "error": "✘", "timeout": "✘", "killed": "✘", "skipped": "–"}
+VERDICT_ICONS = {"passed": "✔", "failed": "✘", "error": "✘", "timeout": "✘", "killed": "✘", "skipped": "–",
+                 "unchecked": "○"}
 VERDICT_STYLE = {"passed": "bold $text-success", "failed": "bold $text-error", "error": "bold $text-error",
-                 "timeout": "bold $text-warning", "killed": "bold $text-warning", "skipped": "$text-muted"}
-STATE_CLASSES = ("-queued", "-running", "-passed", "-failed", "-error", "-timeout", "-killed", "-skipped",
+                 "timeout": "bold $text-warning", "killed": "bold $text-warning", "skipped": "$text-muted",
+                 "unchecked": "bold $text-secondary"}
+STATE_CLASSES = ("-queued", "-running", "-passed", "-failed", "-error", "-timeout", "-killed", "-skipped", "-unchecked",
                  "-travel")
 
 
@@ -65,6 +67,7 @@ class SandboxPane(Widget, can_focus=True):
     SandboxPane.-passed { border: round $success; border-subtitle-color: $text-success; }
     SandboxPane.-failed, SandboxPane.-error { border: round $error; border-subtitle-color: $text-error; }
     SandboxPane.-timeout, SandboxPane.-killed { border: round $warning; border-subtitle-color: $text-warning; }
+    SandboxPane.-unchecked { border: round $secondary; border-subtitle-color: $text-secondary; }
     SandboxPane.-travel { border: double $secondary; }
     SandboxPane:focus.-passed, SandboxPane:focus.-failed, SandboxPane:focus.-error,
     SandboxPane:focus.-timeout, SandboxPane:focus.-killed, SandboxPane:focus.-running { border: thick $accent; }
