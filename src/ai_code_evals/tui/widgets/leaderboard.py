@@ -124,8 +124,12 @@ class Leaderboard(Vertical):
         return self.task_id
 
     def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
+        """A click on a tab (or our own activation coming back). An activation that is no
+        longer the active tab is stale: two quick ``s`` presses queue two of them, and
+        following the older one re-activated its tab, whose message re-activated the other,
+        forever."""
         event.stop()
-        if event.tab is None or not event.tab.id:
+        if event.tab is None or not event.tab.id or event.tab.id != self.tabs.active:
             return
         index = int(event.tab.id.split("-", 1)[1])
         if index < len(self._task_tabs):
