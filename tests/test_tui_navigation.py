@@ -4,8 +4,7 @@ from __future__ import annotations
 import asyncio
 
 from textual import events
-
-from tui_fakes import SORT_REFERENCE, ScriptedEngine, scripted_events
+from tui_fakes import SORT_REFERENCE, ScriptedEngine
 
 from ai_code_evals.tui.app import WorkspaceApp
 from ai_code_evals.tui.widgets.leaderboard import Leaderboard

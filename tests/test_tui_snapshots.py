@@ -65,3 +65,19 @@ def test_replay_screen_in_time_travel(snap_compare, tmp_path, monkeypatch):
         await pilot.pause()
 
     assert snap_compare(WorkspaceApp(record=path, theme="ace-light"), terminal_size=SIZE, run_before=run_before)
+
+
+def test_detail_view_of_a_failed_version(snap_compare, tmp_path, monkeypatch):
+    """`i` on sort_unique#2: first failing case (call, expected, got), the others, stderr,
+    time and memory per profile, the diff against the winner."""
+    monkeypatch.delenv("ACE_THEME_DIR", raising=False)
+
+    async def run_before(pilot):
+        await finish(pilot)
+        app = pilot.app
+        n = next(i for i, s in enumerate(app.workspace.slots) if s.key and s.key[0] == "sort_unique#2")
+        await pilot.press(str(n + 1), "i")
+        app.clear_notifications()
+        await pilot.pause()
+
+    assert snap_compare(live_app(tmp_path), terminal_size=SIZE, run_before=run_before)

@@ -22,7 +22,11 @@ class CandidateResult(BaseModel):
     peak_kib: int | None = None
     cpu_s: float | None = None
     duration_s: float = 0.0
-    failures: list[dict] = Field(default_factory=list)  # [{"group","name","error"}], first few
+    # first few failed cases: {"group", "name", "error"} and, when the runner captured them,
+    # "call" (arguments shortened), "expected", "got", "traceback" (candidate frames, capped)
+    failures: list[dict] = Field(default_factory=list)
+    stderr_tail: list[str] = Field(default_factory=list)  # last lines of stderr
+    exit_cause: str | None = None  # "killed by SIGKILL", "memory limit", "timeout; last line printed: ..."
     exit_code: int | None = None
     signal: int | None = None
     output_lines: int = 0

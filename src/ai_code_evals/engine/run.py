@@ -339,6 +339,7 @@ class Engine:
                     "label": cand.label if cand else "", "duplicate_of": r.duplicate_of,
                     "profiles": {p.name: self.results[(r.candidate_id, p.name)].status
                                  for p in self.cfg.profiles if (r.candidate_id, p.name) in self.results},
+                    "failures": r.failures, "stderr_tail": r.stderr_tail, "exit_cause": r.exit_cause,
                 })
             for c in missing:
                 out.append({"id": c.id, "status": "skipped", "tests_passed": 0,

@@ -18,7 +18,7 @@ from pathlib import Path
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
@@ -27,6 +27,7 @@ from ai_code_evals.errors import InputError
 from ai_code_evals.tui.amend import amend_user_selection
 from ai_code_evals.tui.keys import KEYMAP, PANE_KEYS, bindings
 from ai_code_evals.tui.model import PaneKey, RunModel, event_data, format_ts
+from ai_code_evals.tui.screens.detail import DetailScreen
 from ai_code_evals.tui.screens.help import HelpScreen
 from ai_code_evals.tui.themes import DEFAULT_THEME, THEME_NAME_ENV, load_themes
 from ai_code_evals.tui.travel import TimeTravel
@@ -37,6 +38,7 @@ from ai_code_evals.tui.widgets.leaderboard import (
     CandidateChosen,
     CandidateHighlighted,
     Leaderboard,
+    LeaderTable,
     TaskShown,
 )
 from ai_code_evals.tui.widgets.pane import PaneFocused, SandboxPane
@@ -354,7 +356,24 @@ class WorkspaceApp(App[int]):
 
     # -- actions --------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return not (action in WORKSPACE_ACTIONS and isinstance(self.screen, HelpScreen))
+        """Workspace keys are off while a modal screen (help, detail, filter ...) is up."""
+        return not (action in WORKSPACE_ACTIONS and isinstance(self.screen, ModalScreen))
+
+    def focused_candidate(self) -> str | None:
+        """The version the user points at: the focused pane, the leaderboard's highlighted row
+        when the board has focus, else the selected one."""
+        if isinstance(self.focused, SandboxPane) and self.focused.key is not None:
+            return self.focused.key[0]
+        if isinstance(self.focused, LeaderTable) and self.leaderboard.highlighted:
+            return self.leaderboard.highlighted
+        return self.selected
+
+    def action_detail(self) -> None:
+        cid = self.focused_candidate()
+        if cid is None or self.model.task_of(cid) is None:
+            self.notify("focus a pane or a leaderboard row first", severity="warning", timeout=3)
+            return
+        self.push_screen(DetailScreen(self.model, cid))
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

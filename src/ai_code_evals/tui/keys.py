@@ -34,6 +34,9 @@ KEYMAP: tuple[KeyAction, ...] = (
     KeyAction("end", "end", "live", "Live", "Leave time travel: every pane back to live", priority=True),
     KeyAction("enter", "enter", "pick", "Pick winner",
               "Make the selected candidate (focused pane or leaderboard row) the winner of its task"),
+    KeyAction("i", "i", "detail", "Why",
+              "Why the focused version (pane or leaderboard row) failed: failing case, stderr, exit, "
+              "time and memory per profile, diff against the winner"),
     KeyAction("e", "e", "export", "Export", "Write the winner's code of the shown task to ./<task>_winner.py"),
     KeyAction("d", "d", "diff", "Diff",
               "Code panel: cycle code / diff vs the reference / diff vs each other candidate"),
