@@ -134,7 +134,7 @@ async def test_digits_tab_and_shift_tab_move_focus_and_code_follows(tmp_path):
         assert "no pane 9" in messages(app)
         await pilot.press("6")
         await pilot.pause(0.2)
-        assert app.leaderboard.task_id == "parse_int"  # the board follows the selection
+        assert app.leaderboard.task_id == "to_int"  # the board follows the selection
         await pilot.press("l")
         assert isinstance(app.focused, LeaderTable)
 
@@ -275,8 +275,8 @@ async def test_enter_on_a_focused_pane_picks_its_candidate(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         await pilot.press("6", "enter")
-        assert app.model.tasks["parse_int"].winner == "parse_int#1"
-        assert app.leaderboard.task_id == "parse_int"
+        assert app.model.tasks["to_int"].winner == "to_int#1"
+        assert app.leaderboard.task_id == "to_int"
 
 
 async def test_clicking_a_highlighted_row_picks_it(tmp_path):
@@ -348,8 +348,8 @@ async def test_s_and_tab_clicks_switch_task(tmp_path):
         await settle(app, pilot)
         assert app.leaderboard.task_id == "sort_unique"
         await pilot.press("s")
-        assert app.leaderboard.task_id == "parse_int" and app.leaderboard.table.row_count == 2
-        assert "winner parse_int#0" in str(app.leaderboard.reason.render())
+        assert app.leaderboard.task_id == "to_int" and app.leaderboard.table.row_count == 2
+        assert "winner to_int#0" in str(app.leaderboard.reason.render())
         await pilot.click("#task-0")
         await pilot.pause()
         assert app.leaderboard.task_id == "sort_unique" and app.leaderboard.table.row_count == 4

@@ -39,21 +39,21 @@ CANDIDATES = {
         ("sort_unique#3", "busy loop", "def sort_unique(xs):\n    while True:\n        pass\n",
          {"status": "timeout", "tests_passed": 0, "errors_handled": 0, "median_ms": None, "peak_kib": 8800}),
     ],
-    "parse_int": [
-        ("parse_int#0", "int()", "def parse_int(s):\n    return int(s.strip())\n",
+    "to_int": [
+        ("to_int#0", "int()", "def to_int(s):\n    return int(s.strip())\n",
          {"status": "passed", "tests_passed": 4, "errors_handled": 1, "median_ms": 0.12, "peak_kib": 8700}),
-        ("parse_int#1", "syntax error", "def parse_int(s)\n    return int(s)\n",
+        ("to_int#1", "syntax error", "def to_int(s)\n    return int(s)\n",
          {"status": "error", "tests_passed": 0, "errors_handled": 0, "median_ms": None, "peak_kib": None}),
     ],
 }
-TESTS_TOTAL = {"sort_unique": 6, "parse_int": 4}
-ERRORS_TOTAL = {"sort_unique": 2, "parse_int": 1}
+TESTS_TOTAL = {"sort_unique": 6, "to_int": 4}
+ERRORS_TOTAL = {"sort_unique": 2, "to_int": 1}
 SCORES = {"sort_unique#0": 100.0, "sort_unique#1": 83.9, "sort_unique#2": 45.0, "sort_unique#3": 0.0,
-          "parse_int#0": 100.0, "parse_int#1": 0.0}
+          "to_int#0": 100.0, "to_int#1": 0.0}
 SELECTIONS = {
     "sort_unique": ("sort_unique#0", ("sort_unique#0: passes 6/6, handles 2/2 bad inputs, "
                                       "2.3× faster than the next (sort_unique#1) (score 100.0)")),
-    "parse_int": ("parse_int#0", "parse_int#0: passes 4/4, handles 1/1 bad inputs, median 0.12 ms (score 100.0)"),
+    "to_int": ("to_int#0", "to_int#0: passes 4/4, handles 1/1 bad inputs, median 0.12 ms (score 100.0)"),
 }
 # What the runner captures about a failure (the call, expected and got, or the traceback;
 # stderr's last lines; how the process ended), for the detail view.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -26,6 +27,12 @@ VERDICT_WORDS = {
 }
 
 PaneKey = tuple[str, str]  # (candidate_id, profile)
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(text: str) -> tuple:
+    """Sort key with numbers compared as numbers: HumanEval/2 before HumanEval/10."""
+    return tuple(int(part) if part.isdigit() else part.lower() for part in _DIGITS.split(text))
 
 
 def event_data(event: Event) -> dict[str, Any]:
@@ -207,6 +214,9 @@ class RunModel:
         self.interrupted = False
         self.summary: dict | None = None
         self.tasks: dict[str, TaskModel] = {}
+        self.task_ids: list[str] = []  # task ids in natural order (HumanEval/2 before HumanEval/10)
+        self._task_keys: list[tuple] = []
+        self._cand_task: dict[str, str] = {}  # candidate id -> task id
         self.panes: dict[PaneKey, PaneModel] = {}
         self.pane_order: list[PaneKey] = []
         self.panes_of: dict[str, list[PaneKey]] = {}  # candidate id -> its panes (one per profile)
@@ -257,6 +267,10 @@ class RunModel:
         task = self.tasks.get(task_id)
         if task is None:
             task = self.tasks[task_id] = TaskModel(task_id=task_id)
+            key = natural_key(task_id) + (task_id,)
+            i = bisect.bisect_right(self._task_keys, key)
+            self._task_keys.insert(i, key)
+            self.task_ids.insert(i, task_id)
         return task
 
     def _on_run_started(self, d: dict) -> None:
@@ -291,6 +305,7 @@ class RunModel:
         cid = d.get("candidate_id", "?")
         task = self._task(d.get("task_id", "?"))
         self._cand_ordinal.setdefault(cid, len(task.candidates))
+        self._cand_task[cid] = task.task_id
         task.candidates[cid] = CandidateInfo(
             candidate_id=cid, task_id=task.task_id, code=d.get("code") or "", label=d.get("label", ""),
             strategy=d.get("strategy", ""), origin=d.get("origin", ""), error=d.get("error"),
@@ -304,6 +319,7 @@ class RunModel:
         task = self._task(d.get("task_id", "?"))
         info = task.candidates.get(cid)
         if info is None:
+            self._cand_task[cid] = task.task_id
             info = task.candidates[cid] = CandidateInfo(cid, task.task_id, generating=True,
                                                         pos=len(self.timeline))
             self.dirty_tasks.add(task.task_id)
@@ -326,10 +342,8 @@ class RunModel:
         return pane
 
     def _insert_ordered(self, key: PaneKey, task_id: str) -> None:
-        """Panes are grouped by task (run order), then candidate (arrival), then profile."""
-        tasks = list(self.tasks)
-        sort_key = (tasks.index(task_id) if task_id in self.tasks else len(tasks) + 1000,
-                    self._cand_ordinal.get(key[0], 1_000_000),
+        """Panes are grouped by task (natural order of ids), then candidate (arrival), then profile."""
+        sort_key = (natural_key(task_id), task_id, self._cand_ordinal.get(key[0], 1_000_000),
                     self.profiles.index(key[1]) if key[1] in self.profiles else len(self.profiles),
                     len(self.panes))
         i = bisect.bisect_right(self._order_keys, sort_key)
@@ -484,15 +498,13 @@ class RunModel:
         return "queued"
 
     def code_of(self, candidate_id: str) -> str | None:
-        for task in self.tasks.values():
-            if candidate_id in task.candidates:
-                return task.candidates[candidate_id].code
-        return None
+        task = self.tasks.get(self._cand_task.get(candidate_id, ""))
+        info = task.candidates.get(candidate_id) if task else None
+        return info.code if info else None
 
     def task_of(self, candidate_id: str) -> str | None:
-        for task in self.tasks.values():
-            if candidate_id in task.candidates:
-                return task.task_id
+        if candidate_id in self._cand_task:
+            return self._cand_task[candidate_id]
         keys = self.panes_of.get(candidate_id)
         return self.panes[keys[0]].task_id if keys else None
 
