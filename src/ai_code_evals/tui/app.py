@@ -25,9 +25,11 @@ from textual.worker import Worker, WorkerCancelled, WorkerFailed
 from ai_code_evals.engine.events import Event, EventBus, TaskSelected
 from ai_code_evals.errors import InputError
 from ai_code_evals.tui.amend import amend_user_selection
+from ai_code_evals.tui.filter import PaneFilter
 from ai_code_evals.tui.keys import KEYMAP, PANE_KEYS, bindings
 from ai_code_evals.tui.model import PaneKey, RunModel, event_data, format_ts
 from ai_code_evals.tui.screens.detail import DetailScreen
+from ai_code_evals.tui.screens.find import FilterScreen, JumpScreen
 from ai_code_evals.tui.screens.help import HelpScreen
 from ai_code_evals.tui.themes import DEFAULT_THEME, THEME_NAME_ENV, load_themes
 from ai_code_evals.tui.travel import TimeTravel
@@ -122,10 +124,12 @@ class WorkspaceApp(App[int]):
     # -- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         self.topbar = Static("", id="topbar", markup=False)
+        self.gridbar = Static("", id="gridbar", markup=False)
         self.workspace = Workspace(self.model, self.travel, id="workspace")
         self.leaderboard = Leaderboard(self.model, self.travel, id="leaderboard")
         self.code = CodePanel(id="code")
         yield self.topbar
+        yield self.gridbar
         yield self.workspace
         with Horizontal(id="bottom"):
             yield self.leaderboard
@@ -278,7 +282,7 @@ class WorkspaceApp(App[int]):
         bits.append(f"{done}/{len(m.panes)} sandboxes finished")
         if m.finished:
             bits.append("run interrupted" if m.interrupted else "run complete")
-        if self.workspace.pages > 1:
+        if self.workspace.laid_out and self.workspace.pages > 1:
             bits.append(f"page {self.workspace.page + 1}/{self.workspace.pages}")
         if self.paused:
             bits.append("PAUSED (space resumes)")
@@ -329,11 +333,23 @@ class WorkspaceApp(App[int]):
     def on_task_shown(self, message: TaskShown) -> None:
         """Turn the grid to the page holding the task's first pane (not for the first task
         at start, and not when one of its panes is already on screen)."""
-        keys = [k for k in self.model.pane_order if self.model.panes[k].task_id == message.task_id]
+        keys = [k for k in self.workspace.keys if self.model.panes[k].task_id == message.task_id]
         if not keys or any(s.key in keys for s in self.workspace.slots):
             return
         self.workspace.show_key(keys[0])
         self.update_topbar()
+
+    def on_workspace_reflowed(self, message: Workspace.Reflowed) -> None:
+        self.update_gridbar()
+        self.update_topbar()
+
+    def update_gridbar(self) -> None:
+        """The grid's title while a filter is on: what it keeps, N of M."""
+        flt = self.workspace.filter
+        self.gridbar.set_class(flt is not None, "-shown")
+        if flt is not None:
+            self.gridbar.update(f"Filter: {flt.text} · {len(self.workspace.keys)} of "
+                                f"{len(self.model.pane_order)} sandboxes · / edits, esc in the box clears")
 
     def on_candidate_chosen(self, message: CandidateChosen) -> None:
         self.pick(message.task_id, message.candidate_id)
@@ -418,7 +434,8 @@ class WorkspaceApp(App[int]):
 
     def action_step(self, delta: int) -> None:
         key = self.focused_pane_key()
-        if self.travel.step(key, delta):
+        visible = [s.key for s in self.workspace.slots if s.key is not None]
+        if self.travel.step(key, delta, visible):
             if key is not None and not self.travel.all_panes:
                 slot = self.workspace.show_key(key)
                 if slot is not None:
@@ -519,6 +536,43 @@ class WorkspaceApp(App[int]):
         if len(targets) == 1:
             self.notify("nothing to compare with: no reference and no other candidate", timeout=3)
         self.show_code()
+
+    def action_filter(self) -> None:
+        current = self.workspace.filter.text if self.workspace.filter else ""
+        self.push_screen(FilterScreen(current), self.apply_filter)
+
+    def apply_filter(self, text: str | None) -> None:
+        """Narrow the grid to the panes the filter keeps ("" or None: every pane)."""
+        if text is None:
+            return
+        flt = PaneFilter.parse(text) if text else None
+        self.workspace.set_filter(flt)
+        self.update_gridbar()
+        self.update_topbar()
+        if flt is not None and not self.workspace.keys:
+            self.notify(f"no sandbox matches {text!r} (/ then esc clears the filter)", severity="warning",
+                        timeout=5)
+        self.call_after_refresh(self._focus_first_slot)
+
+    def action_jump_task(self) -> None:
+        if not self.model.task_ids:
+            self.notify("no task yet", severity="warning", timeout=3)
+            return
+        self.push_screen(JumpScreen(self.model), self.jump_to_task)
+
+    def jump_to_task(self, task_id: str | None) -> None:
+        """Show the task's leaderboard and turn the grid to its first pane, focused."""
+        if not task_id or task_id not in self.model.tasks:
+            return
+        self.leaderboard.show_task(task_id)
+        keys = [k for k in self.workspace.keys if self.model.panes[k].task_id == task_id]
+        if not keys and self.workspace.filter is not None:
+            self.notify(f"the filter hides every pane of {task_id}", severity="warning", timeout=4)
+            return
+        slot = self.workspace.show_key(keys[0]) if keys else None
+        self.update_topbar()
+        if slot is not None:
+            self.call_after_refresh(slot.focus)
 
     def action_switch_task(self) -> None:
         if len(self.model.tasks) < 2:

@@ -40,6 +40,9 @@ KEYMAP: tuple[KeyAction, ...] = (
     KeyAction("e", "e", "export", "Export", "Write the winner's code of the shown task to ./<task>_winner.py"),
     KeyAction("d", "d", "diff", "Diff",
               "Code panel: cycle code / diff vs the reference / diff vs each other candidate"),
+    KeyAction("slash", "/", "filter", "Filter",
+              "Filter the grid: words match task or version ids; status:failed, task:ID, env:PROFILE"),
+    KeyAction("g", "g", "jump_task", "Go to task", "Jump to a task: type part of its id, enter goes there"),
     KeyAction("s", "s", "switch_task", "Task", "Leaderboard: show the next task (when the run has several)"),
     KeyAction("l", "l", "focus_leaderboard", "Board", "Focus the leaderboard (arrows move, enter picks)",
               footer=False),
@@ -55,7 +58,10 @@ BUILTIN_KEYS = (
     ("1–9", "Focus pane 1–9 of the page shown"),
     ("tab / shift+tab", "Move focus: panes, leaderboard, code panel"),
     ("ctrl+p", "Command palette: every action above, plus theme choice"),
+    ("← → ↑ ↓ (pane)", "Focus the neighbouring pane (the next page past the edge)"),
+    ("shift+↑ ↓, shift+pgup pgdn", "Scroll the focused pane's output back and forward"),
     ("↑ ↓ (leaderboard)", "Move the row cursor; the code panel follows"),
+    ("↑ ↓ pgup pgdn (code)", "Scroll the code panel (tab moves focus there)"),
     ("escape", "Close this help / the palette; leave zoom"),
 )
 MOUSE_HELP = (
