@@ -81,3 +81,17 @@ def test_detail_view_of_a_failed_version(snap_compare, tmp_path, monkeypatch):
         await pilot.pause()
 
     assert snap_compare(live_app(tmp_path), terminal_size=SIZE, run_before=run_before)
+
+
+def test_filter_box_over_a_filtered_grid(snap_compare, tmp_path, monkeypatch):
+    """`/` status:failed, enter: the grid keeps 3 of 6 panes and says so; `/` again shows the box."""
+    monkeypatch.delenv("ACE_THEME_DIR", raising=False)
+
+    async def run_before(pilot):
+        await finish(pilot)
+        await pilot.press("slash", *"status", "colon", *"failed", "enter")
+        await pilot.press("slash")
+        pilot.app.clear_notifications()
+        await pilot.pause()
+
+    assert snap_compare(live_app(tmp_path), terminal_size=SIZE, run_before=run_before)
