@@ -263,7 +263,7 @@ async def test_enter_on_a_row_picks_winner_and_run_log_records_it(tmp_path):
         await settle(app, pilot)
         await pilot.press("l", "down")
         assert app.selected == "sort_unique#1"
-        await pilot.press("enter")
+        await pilot.press("enter", "y")  # a pick asks first
         await pilot.pause()
         app.flush()
         assert app.model.tasks["sort_unique"].winner == "sort_unique#1"
@@ -282,7 +282,7 @@ async def test_enter_on_a_focused_pane_picks_its_candidate(tmp_path):
     app = live_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        await pilot.press("6", "enter")
+        await pilot.press("6", "enter", "y")
         assert app.model.tasks["to_int"].winner == "to_int#1"
         assert app.leaderboard.task_id == "to_int"
 
@@ -298,6 +298,7 @@ async def test_clicking_a_highlighted_row_picks_it(tmp_path):
         await pilot.pause()
         assert app.model.tasks["sort_unique"].user_selection is None  # first click highlights
         await pilot.click(LeaderTable, offset=offset)
+        await pilot.press("y")
         await pilot.pause()
         assert app.model.tasks["sort_unique"].winner == "sort_unique#2"
 
@@ -473,7 +474,7 @@ async def test_replay_navigates_snapshots_and_a_pick_amends_the_record(tmp_path)
         for _ in range(n):
             await pilot.press("left_square_bracket")
         assert slot.index == 0 and slot.output.line_count == 0
-        await pilot.press("end", "2", "enter")
+        await pilot.press("end", "2", "enter", "y")
         await pilot.pause()
     rec = read_record(path)
     assert rec.final_report["user_selections"]["sort_unique"]["winner"] == "sort_unique#1"

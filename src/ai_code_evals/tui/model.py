@@ -26,6 +26,7 @@ VERDICT_WORDS = {
     "killed": "KILLED", "skipped": "SKIPPED",
 }
 
+FAILED_STATUSES = frozenset({"failed", "error", "timeout", "killed"})
 PaneKey = tuple[str, str]  # (candidate_id, profile)
 _DIGITS = re.compile(r"(\d+)")
 
@@ -224,6 +225,8 @@ class RunModel:
         self._cand_ordinal: dict[str, int] = {}
         self.timeline: list[PaneKey] = []  # every snapshot of the run, in arrival order
         self.lines_total = 0
+        self.results_done = 0  # panes with a result
+        self.results_failed = 0  # of those, finished without passing (failed, error, timeout, killed)
         # change tracking, drained by the UI
         self.version = 0
         self.dirty_panes: set[PaneKey] = set()
@@ -368,6 +371,11 @@ class RunModel:
     def _on_result(self, d: dict) -> None:
         pane = self._pane(d.get("candidate_id", "?"), d.get("profile", "default"), d.get("task_id"))
         result = d.get("result") or {}
+        if pane.result is not None:  # a result replaced (resume): count it once
+            self.results_done -= 1
+            self.results_failed -= pane.result.get("status") in FAILED_STATUSES
+        self.results_done += 1
+        self.results_failed += result.get("status") in FAILED_STATUSES
         pane.result = result
         task = self._task(pane.task_id)
         task.results[pane.key] = result
@@ -413,6 +421,11 @@ class RunModel:
     }
 
     # -- queries --------------------------------------------------------------------------
+    @property
+    def expected_panes(self) -> int:
+        """Sandboxes the run will have: every known version under every profile."""
+        return max(len(self.panes), len(self._cand_task) * max(1, len(self.profiles)))
+
     def pane_snapshot(self, key: PaneKey, index: int | None) -> tuple[dict | None, int]:
         """(snapshot, output position) of a pane at snapshot ``index``; None = live."""
         pane = self.panes[key]
