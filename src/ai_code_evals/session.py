@@ -95,6 +95,24 @@ def load_candidates(req: RunRequest, tasks: list[Task], env: Mapping[str, str], 
     raise InputError(f"unknown generator {req.generator!r} (choose from offline, openai)")
 
 
+def check_some_versions(req: RunRequest, tasks: list[Task], candidates: list[Candidate] | None) -> None:
+    """A run with nothing to evaluate is an input error, not an empty success: an empty samples
+    file, or task files for which the offline generator has no bundled versions."""
+    if not tasks:
+        raise InputError("no tasks to evaluate in " + ", ".join(map(str, req.tasks)))
+    if candidates is not None:
+        if not candidates:
+            raise InputError("no versions in this samples file (one {\"task_id\", \"completion\"} per line)",
+                             path=str(req.samples))
+        return
+    if req.generator == "offline":
+        from ai_code_evals.generation.offline import pack_candidates
+
+        if not any(pack_candidates(t, n=1) for t in tasks):
+            raise InputError("no versions for any task: the offline generator only has the bundled packs' "
+                             "versions; give --samples FILE or --generator openai")
+
+
 def absolute_inputs(req: RunRequest) -> None:
     """Record input files as absolute paths, so that ``resume`` works from any directory."""
     req.tasks = [str(Path(t).resolve()) if Path(t).exists() else t for t in req.tasks]
@@ -121,6 +139,7 @@ def build_config(req: RunRequest, env: Mapping[str, str], bus: EventBus,
         from ai_code_evals.generation.samples import load_generated_tests
 
         generated = load_generated_tests(req.generated_tests)
+    check_some_versions(req, tasks, candidates)
     if req.generate_tests:
         from ai_code_evals.generation.openai_gen import generate_tests
 
