@@ -60,6 +60,7 @@ EXIT_DONE, EXIT_INTERRUPTED = 0, 2
 MAX_TOASTS_PER_FLUSH = 3
 GC_THRESHOLDS = (10_000, 20, 50)  # see _freeze_startup_objects
 CODE_FOLLOW_S = 0.05  # the code panel follows a new selection after this delay
+BOARD_REFRESH_S = 0.25  # the leaderboard follows the run at most 4 times a second
 SHORT_HEIGHT = 32  # below this many rows the grid and the board take turns (v switches)
 NARROW_WIDTH = 120
 
@@ -119,6 +120,8 @@ class WorkspaceApp(App[int]):
         self.exported: list[Path] = []
         self.messages: deque[tuple[str, str]] = deque(maxlen=200)  # (severity, text) of notifications
         self._started = time.monotonic()
+        self._board_dirty = False
+        self._board_due = 0.0
         self._pick_history: list[tuple[str, str | None, str | None]] = []  # (task, user pick before, after)
         self.board_view = False  # short terminals: the board instead of the grid
         themes, self._theme_problems = load_themes(theme_dirs)
@@ -286,6 +289,10 @@ class WorkspaceApp(App[int]):
     def flush(self) -> None:
         """Move the model's pending changes to the widgets (runs REFRESH_HZ times a second)."""
         if self.model.version == self._seen_version:
+            if self._board_dirty and time.monotonic() >= self._board_due:
+                self._board_dirty = False
+                self._board_due = time.monotonic() + BOARD_REFRESH_S
+                self.leaderboard.refresh_rows()
             return
         self._seen_version = self.model.version
         panes, tasks, code, notices = self.model.drain()
@@ -293,6 +300,11 @@ class WorkspaceApp(App[int]):
         self.workspace.sync(panes, self.paused)
         self.leaderboard.sync_tasks()
         if self.leaderboard.task_id in tasks:
+            self._board_dirty = True
+        now = time.monotonic()
+        if self._board_dirty and now >= self._board_due:  # progress cells change on every snapshot
+            self._board_dirty = False
+            self._board_due = now + BOARD_REFRESH_S
             self.leaderboard.refresh_rows()
         if self.selected is None and self.model.pane_order:
             self.selected = self.model.pane_order[0][0]

@@ -72,6 +72,7 @@ class Leaderboard(Vertical):
         self.tabs = Tabs(classes="-single")
         self.reason = Static("", id="reason", markup=False)
         self._cells: dict[str, tuple[str, ...]] = {}
+        self._reason_shown: str | None = None
         self._task_tabs: list[str] = []  # task ids in tab order (natural order)
         self._tab_of: dict[str, str] = {}  # task id -> tab id
         self._task_of_tab: dict[str, str] = {}
@@ -182,7 +183,10 @@ class Leaderboard(Vertical):
             self._theme_key = ""
         task = self.model.tasks.get(self.task_id) if self.task_id else None
         at = self.at
-        self.reason.update(self._reason_text(task, at))
+        reason = self._reason_text(task, at)
+        if reason != self._reason_shown:  # an update relays out the screen: only on change
+            self._reason_shown = reason
+            self.reason.update(reason)
         rows = self.model.leaderboard(self.task_id, at) if task else []
         want = {r.candidate_id for r in rows}
         for cid in [c for c in self._cells if c not in want]:
@@ -196,8 +200,9 @@ class Leaderboard(Vertical):
                 table.add_row(*(self._styled(k, v) for k, v in zip(keys, cells)), key=row.candidate_id)
             else:
                 for k, a, b in zip(keys, old, cells):
-                    if a != b or force:
-                        table.update_cell(row.candidate_id, k, self._styled(k, b), update_width=True)
+                    if a != b or force:  # widths recomputed (a relayout) only when a cell grows
+                        wider = len(b) > table.columns[k].content_width
+                        table.update_cell(row.candidate_id, k, self._styled(k, b), update_width=wider)
             self._cells[row.candidate_id] = cells
         order = [r.candidate_id for r in rows]
         current = [r.key.value for r in table.ordered_rows]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
@@ -109,6 +110,7 @@ class SandboxPane(Widget, can_focus=True):
         self.index: int | None = None  # snapshot index shown; None = live
         self.written = 0  # stream position already in the output view (live mode)
         self._status = Static(classes="pane--status", markup=False)
+        self._status_lines = 0
         self._snap = Static(classes="pane--snap", markup=False)
         self._output = OutputView()
 
@@ -188,7 +190,7 @@ class SandboxPane(Widget, can_focus=True):
         if info is not None and info.label:
             title.append(info.label)
         self.border_title = Content(" · ".join(title))  # Content: ids and labels are not markup
-        self._status.update(status_content(cid, snap, result))
+        self._set_status(status_content(cid, snap, result))
         n = len(pane.snapshots)
         detail = (snap or {}).get("detail", "")
         if live:
@@ -199,7 +201,7 @@ class SandboxPane(Widget, can_focus=True):
         else:
             where = (f"« snapshot {self.index + 1}/{n} · {snap.get('state', '?')} · "
                      f"{format_ts(snap.get('ts'), self.model.started_at)}")
-        self._snap.update(f"{where} · {detail}" if detail else where)
+        self._snap.update(f"{where} · {detail}" if detail else where, layout=False)  # one line, always
         status = None
         if snap is not None and snap.get("state") == "finished":
             status = snap.get("status") or (result or {}).get("status")
@@ -213,6 +215,14 @@ class SandboxPane(Widget, can_focus=True):
                                                    else "-queued")
         for cls in STATE_CLASSES:
             self.set_class(cls == state_class or (cls == "-travel" and not live), cls)
+
+    def _set_status(self, content: Content) -> None:
+        """The status line, relaid out only when it changes height (1 or 2 lines): a layout of
+        the whole screen per update was most of the app's cost in a big run."""
+        width = self._status.size.width
+        lines = max(1, min(2, -(-cell_len(content.plain) // width))) if width else 0
+        self._status.update(content, layout=lines != self._status_lines or not width)
+        self._status_lines = lines
 
     def action_move(self, dx: int, dy: int) -> None:
         """Arrow keys: focus the neighbouring pane (the next page past the edge)."""
