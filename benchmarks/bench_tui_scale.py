@@ -5,7 +5,7 @@ real local backend, with the TUI open, and the same files headless as the peer.
 Measures, in one process, headless first then with the TUI (same loader, same engine):
 - first frame: from the start of loading the files to the first frame that shows panes;
 - key latency while the sandboxes run: keys sent through the driver like real input every
-  300 ms (pgdn, a pane digit, z, z, s, arrows, /-filter apply, g-jump), timed from the key entering
+  300 ms (pgdn, pgup, a pane digit, z, z, s, arrows, / and g opening and esc closing), timed from the key entering
   the app to the first frame showing its effect; median and worst, keys lost;
 - the app's peak RSS during the TUI run (sampled from /proc/self/status);
 - the TUI run's wall time against the headless run's (ratio).
@@ -86,7 +86,7 @@ class KeyProbe:
     """Sends keys through the driver; a key is answered at the first frame whose state differs
     from the state before it (page, focus, zoom, task, filter)."""
 
-    KEYS = ("pagedown", "2", "z", "z", "s", "right", "down", "slash", "enter", "g", "enter", "pageup")
+    KEYS = ("pagedown", "3", "z", "z", "s", "right", "2", "down", "slash", "escape", "g", "escape", "pageup")
 
     def __init__(self, app: WorkspaceApp) -> None:
         self.app = app
@@ -114,6 +114,8 @@ class KeyProbe:
             if self.pending is not None and time.perf_counter() - self.pending[0] > KEY_GIVE_UP_S:
                 self.lost += 1
                 self.pending = None
+                if type(self.app.screen).__name__ != "Screen":  # leave no box open behind a lost key
+                    self.app.pop_screen()
             if self.pending is None:
                 key = self.KEYS[i % len(self.KEYS)]
                 i += 1

@@ -287,7 +287,11 @@ class WorkspaceApp(App[int]):
 
     # -- refresh -------------------------------------------------------------------------------
     def flush(self) -> None:
-        """Move the model's pending changes to the widgets (runs REFRESH_HZ times a second)."""
+        """Move the model's pending changes to the widgets (runs REFRESH_HZ times a second).
+        Not while a modal screen (help, detail, filter, jump, confirm) is up: every frame would
+        redraw the whole dimmed workspace behind it; the widgets catch up when it closes."""
+        if isinstance(self.screen, ModalScreen):
+            return
         if self.model.version == self._seen_version:
             if self._board_dirty and time.monotonic() >= self._board_due:
                 self._board_dirty = False

@@ -59,6 +59,7 @@ class Workspace(Container):
         self.cols = self.rows = 1
         self.slots: list[SandboxPane] = []
         self._known = 0
+        self._known_all = 0  # panes in the model at the last sync (a filter looks again when it grows)
         self._shape_size = (0, 0)
         self.filter: PaneFilter | None = None
         self._filtered: list[PaneKey] = []
@@ -143,7 +144,9 @@ class Workspace(Container):
         """Refresh timer: new panes reflow the grid; visible panes get new output and status."""
         if paused:  # frozen: new panes and output appear on resume
             return
-        refiltered = self._refilter() if (dirty or len(self.model.pane_order) != self._known) else False
+        grew = len(self.model.pane_order) != self._known_all
+        refiltered = self._refilter() if grew or (dirty and self.filter is not None and self.filter.status) else False
+        self._known_all = len(self.model.pane_order)
         if refiltered or len(self.keys) != self._known:
             self.reflow()
         for slot in self.slots:
