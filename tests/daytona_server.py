@@ -10,8 +10,13 @@ with a 500, so this double cannot silently drift from the SDK.
 
 Fault knobs (for tests): ``fail_next_creates`` (429 or another status), ``slow_start`` (state
 'starting' for a while), ``hang_next_creates`` (the sandbox is made but the response comes
-after the SDK's timeout), ``drop_next_log_streams`` (the log WebSocket breaks mid-stream).
-Inspection: ``live_sandboxes()``, ``create_requests``, ``created``/``deleted``, ``drift``.
+after the SDK's timeout), ``drop_next_log_streams`` (the log WebSocket breaks mid-stream),
+``fail_next_requests`` (any endpoint answers a 5xx, before or after doing its work),
+``create_latency`` (each create takes a drawn time), ``limit_creates`` (a strict sliding-window
+create limit answered with 429 and Retry-After), and ``chaos`` (each of those at random, from
+a seed, for benchmarks). It also knows its regions and snapshots (for the backend's preflight).
+Inspection: ``live_sandboxes()``, ``create_requests``, ``created``/``deleted``, ``drift``,
+``accepted_creates_all`` (when each create was let through), ``rate_limited``, ``injected``.
 
 Run it by hand with ``uv run python tests/daytona_server.py`` (prints DAYTONA_API_URL).
 """
@@ -21,7 +26,10 @@ import argparse
 import asyncio
 import enum
 import json
+import math
 import os
+import random
+import re
 import shlex
 import shutil
 import signal
@@ -29,6 +37,8 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -169,11 +179,38 @@ class Box:
 
 
 @dataclass
+class RequestFault:
+    """The next ``remaining`` requests matching ``pattern`` ("METHOD /path") get ``status``;
+    with ``after`` the request does its work first (the reply is lost, the work is done)."""
+
+    pattern: re.Pattern
+    remaining: int
+    status: int
+    after: bool
+
+
+@dataclass
+class Chaos:
+    """Faults at random, from a seed: what a real cloud does now and then."""
+
+    rng: random.Random
+    error_rate: float = 0.0  # any API or toolbox request (not a log stream) answers a 5xx
+    error_after_rate: float = 0.0  # of those, the share that did their work before failing
+    hang_rate: float = 0.0  # a create makes its sandbox but answers too late
+    hang_s: float = 5.0
+    drop_rate: float = 0.0  # a log stream closes with 1011 after its first frame
+
+
+@dataclass
 class Faults:
     create_failures: list[tuple[int, float | None]] = field(default_factory=list)
     hangs: list[float] = field(default_factory=list)
     slow_start_s: float = 0.0
     drops: list[tuple[int, str]] = field(default_factory=list)
+    requests: list[RequestFault] = field(default_factory=list)
+    create_latency: Callable[[], float] | None = None
+    create_limit: tuple[int, float] | None = None  # (creates, per window_s)
+    chaos: Chaos | None = None
 
 
 class DaytonaTestServer:
@@ -193,6 +230,14 @@ class DaytonaTestServer:
         self.requests: list[tuple[str, str, int]] = []
         self.log_streams_opened = 0
         self.peak_live = 0  # most sandboxes alive at once
+        self.regions = [target]
+        self.snapshots = {"daytona-default", "ai-code-evals-python"}
+        self.accepted_creates: deque[float] = deque()  # creates let through within the limit's window
+        self.accepted_creates_all: list[float] = []  # monotonic time of every create let through
+        self.rate_limited = 0  # creates refused by the create limit
+        self.injected: dict[str, int] = {}  # fault kind -> how many were injected
+        self.creating = 0  # creates being answered now
+        self.peak_creating = 0  # most creates being answered at once
         self._tmp = Path(tempfile.mkdtemp(prefix="daytona-double-"))
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -217,6 +262,27 @@ class DaytonaTestServer:
         sending but keeps the connection open until the client goes away."""
         assert mode in ("error", "abort", "close", "stall")
         self.faults.drops += [(after_frames, mode)] * n
+
+    def fail_next_requests(self, pattern: str, n: int = 1, status: int = 502, *, after: bool = False) -> None:
+        """The next ``n`` requests whose "METHOD /path" matches ``pattern`` (a regex searched in
+        it) are answered with ``status``; ``after``: only once the request did its work."""
+        self.faults.requests.append(RequestFault(re.compile(pattern), n, status, after))
+
+    def create_latency(self, draw: Callable[[], float] | None) -> None:
+        """Each create from now on takes ``draw()`` seconds before it answers (None: instant)."""
+        self.faults.create_latency = draw
+
+    def limit_creates(self, creates: int, window_s: float = 60.0) -> None:
+        """A strict limit: at most ``creates`` accepted in any ``window_s`` seconds; beyond it,
+        429 with Retry-After (whole seconds, rounded up) until the oldest leaves the window."""
+        self.faults.create_limit = (creates, window_s)
+
+    def chaos(self, seed: int = 0, **rates: float) -> None:
+        """Random faults from ``seed``: error_rate, error_after_rate, hang_rate, hang_s, drop_rate."""
+        self.faults.chaos = Chaos(random.Random(seed), **rates)
+
+    def _count(self, kind: str) -> None:
+        self.injected[kind] = self.injected.get(kind, 0) + 1
 
     # -- inspection --------------------------------------------------------------------
     def live_sandboxes(self) -> list[dict]:
@@ -262,6 +328,8 @@ class DaytonaTestServer:
         r.add_get("/api/sandbox/{sid}", self.get_sandbox)
         r.add_delete("/api/sandbox/{sid}", self.delete_sandbox)
         r.add_get("/api/sandbox/{sid}/toolbox-proxy-url", self.toolbox_proxy_url)
+        r.add_get("/api/regions", self.list_regions)
+        r.add_get("/api/snapshots/{name}", self.get_snapshot)
         t = "/toolbox/{sid}"
         r.add_get(t + "/work-dir", self.work_dir)
         r.add_get(t + "/user-home-dir", self.work_dir)
@@ -304,14 +372,38 @@ class DaytonaTestServer:
             resp = web.json_response(
                 {"statusCode": 401, "message": "Invalid credentials", "error": "Unauthorized"}, status=401)
         else:
-            try:
-                resp = await handler(request)
-            except Drift as exc:
-                self.drift.append(str(exc))
-                resp = web.json_response({"statusCode": 500, "message": f"test double drift: {exc}"},
-                                         status=500)
+            fault = self._request_fault(request)
+            if fault is not None and not fault[1]:
+                resp = self._api_error(fault[0], "test double: injected failure")
+            else:
+                try:
+                    resp = await handler(request)
+                except Drift as exc:
+                    self.drift.append(str(exc))
+                    resp = web.json_response({"statusCode": 500, "message": f"test double drift: {exc}"},
+                                             status=500)
+                if fault is not None and not isinstance(resp, web.WebSocketResponse):
+                    resp = self._api_error(fault[0], "test double: injected failure after doing the work")
         self.requests.append((request.method, request.path, resp.status))
         return resp
+
+    def _request_fault(self, request: web.Request) -> tuple[int, bool] | None:
+        """(status, after) when this request is to fail; log streams are dropped elsewhere."""
+        if request.query.get("follow") == "true":
+            return None
+        line = f"{request.method} {request.path}"
+        for fault in self.faults.requests:
+            if fault.remaining > 0 and fault.pattern.search(line):
+                fault.remaining -= 1
+                self._count(f"{fault.status}{' after' if fault.after else ''}")
+                return fault.status, fault.after
+        chaos = self.faults.chaos
+        if chaos is not None and chaos.error_rate and chaos.rng.random() < chaos.error_rate:
+            status = chaos.rng.choice((500, 502, 503))
+            after = chaos.rng.random() < chaos.error_after_rate
+            self._count(f"5xx{' after' if after else ''}")
+            return status, after
+        return None
 
     def _json(self, model: type[BaseModel], payload: Any, status: int = 200,
               headers: dict[str, str] | None = None) -> web.Response:
@@ -355,6 +447,21 @@ class DaytonaTestServer:
             status, retry_after = self.faults.create_failures.pop(0)
             headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
             return self._api_error(status, "test double: injected create failure", headers)
+        limited = self._over_create_limit()
+        if limited is not None:
+            return limited
+        target = body.get("target") or self.target
+        if target not in self.regions:
+            return self._api_error(400, f"Region {target} not found")
+        if body.get("snapshot") and body["snapshot"] not in self.snapshots:
+            return self._api_error(404, f"Snapshot {body['snapshot']} not found")
+        if self.faults.create_latency is not None:
+            self.creating += 1
+            self.peak_creating = max(self.peak_creating, self.creating)
+            try:
+                await asyncio.sleep(max(0.0, self.faults.create_latency()))
+            finally:
+                self.creating -= 1
         sid = str(uuid.uuid4())
         root = self._tmp / sid
         (root / "home").mkdir(parents=True)
@@ -367,8 +474,50 @@ class DaytonaTestServer:
             created_at=_now_iso(), start_at=time.monotonic() + self.faults.slow_start_s)
         self._add(box)
         if self.faults.hangs:
+            self._count("create hang")
             await asyncio.sleep(self.faults.hangs.pop(0))
+        elif self.faults.chaos is not None and self.faults.chaos.hang_rate \
+                and self.faults.chaos.rng.random() < self.faults.chaos.hang_rate:
+            self._count("create hang")
+            await asyncio.sleep(self.faults.chaos.hang_s)
         return self._json(SandboxModel, self._dto(box))
+
+    def _over_create_limit(self) -> web.Response | None:
+        """The strict create limit: a 429 with Retry-After, or None and the create counts."""
+        now = time.monotonic()
+        if self.faults.create_limit is not None:
+            creates, window_s = self.faults.create_limit
+            while self.accepted_creates and now - self.accepted_creates[0] >= window_s:
+                self.accepted_creates.popleft()
+            if len(self.accepted_creates) >= creates:
+                self.rate_limited += 1
+                wait = self.accepted_creates[0] + window_s - now
+                return self._api_error(429, "test double: too many sandbox creates",
+                                       {"Retry-After": str(max(1, math.ceil(wait)))})
+        self.accepted_creates.append(now)
+        self.accepted_creates_all.append(now)
+        return None
+
+    async def list_regions(self, request: web.Request) -> web.Response:
+        from daytona_api_client_async.models import Region
+
+        regions = [{"id": name, "name": name, "organizationId": self.organization_id, "regionType": "shared",
+                    "createdAt": _now_iso(), "updatedAt": _now_iso()} for name in self.regions]
+        for item in regions:
+            check(Region, item)
+        return web.json_response(regions)
+
+    async def get_snapshot(self, request: web.Request) -> web.Response:
+        from daytona_api_client_async.models import SnapshotDto
+
+        name = request.match_info["name"]
+        if name not in self.snapshots:
+            return self._api_error(404, f"Snapshot with ID or name {name} not found")
+        return self._json(SnapshotDto, {
+            "id": name, "organizationId": self.organization_id, "general": True, "name": name,
+            "imageName": "python:3.11", "state": "active", "size": 1.0, "entrypoint": None, "cpu": 1, "gpu": 0,
+            "mem": 1, "disk": 3, "errorReason": None, "createdAt": _now_iso(), "updatedAt": _now_iso(),
+            "lastUsedAt": None, "sourceSandboxId": None})
 
     async def get_sandbox(self, request: web.Request) -> web.Response:
         box = self._box(request)
@@ -596,6 +745,11 @@ class DaytonaTestServer:
         await ws.prepare(request)
         self.log_streams_opened += 1
         drop = self.faults.drops.pop(0) if self.faults.drops else None
+        chaos = self.faults.chaos
+        if drop is None and chaos is not None and chaos.drop_rate and chaos.rng.random() < chaos.drop_rate:
+            drop = (1, "error")
+        if drop is not None:
+            self._count(f"log stream {drop[1]}")
         sent = 0
         reader = asyncio.ensure_future(self._drain_client(ws))
         try:
@@ -667,6 +821,14 @@ class ServerThread:
     """The double on its own event loop in a thread, for synchronous callers (benchmarks,
     tests that run the CLI as a subprocess)."""
 
+    @staticmethod
+    async def _cancel_pending() -> None:
+        """Handlers still sleeping (an injected create hang) end with the loop, quietly."""
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     def __init__(self, **kwargs: Any) -> None:
         self.server = DaytonaTestServer(**kwargs)
         self._loop = asyncio.new_event_loop()
@@ -679,6 +841,7 @@ class ServerThread:
 
     def __exit__(self, *exc: object) -> None:
         asyncio.run_coroutine_threadsafe(self.server.close(), self._loop).result(30)
+        asyncio.run_coroutine_threadsafe(self._cancel_pending(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._loop.close()

@@ -93,7 +93,7 @@ def test_registered_with_the_engine():
 
 VERSIONS = [
     "def clamp(x, lo, hi):\n    return max(lo, min(x, hi))\n",                      # correct
-    "def clamp(v, low, high):\n    return max(low, min(v, high))\n",                 # same program
+    "def clamp(x, lo, hi):\n    # the same program, laid out differently\n    return max(lo,  min(x, hi))\n",
     "def clamp(x, lo, hi):\n    if x < lo:\n        return lo\n    if x > hi:\n        return hi\n    return x\n",
     "def clamp(x, lo, hi):\n    return min(lo, max(x, hi))\n",                      # wrong way round
     "def clamp(x, lo, hi):\n    return x if lo < x < hi else lo\n",                  # drops the top edge

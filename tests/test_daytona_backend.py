@@ -16,7 +16,7 @@ from ai_code_evals.errors import ConfigError
 from ai_code_evals.sandbox.base import SandboxError, SandboxLimits, SandboxSpec
 from ai_code_evals.sandbox.daytona import APP, DaytonaBackend, DaytonaSettings, make_daytona_backend
 from ai_code_evals.sandbox.daytona_owner import owner_labels
-from ai_code_evals.sandbox.daytona_retry import RateLimiter
+from ai_code_evals.sandbox.daytona_pace import CreatePacer
 
 # Waits for a file named 'go' before going on: proves a line reached us while it still ran.
 WAIT_FOR_GO = (
@@ -136,13 +136,38 @@ async def test_an_error_in_on_line_reaches_the_caller(server, backend):
     assert "log_stream" not in sb.info  # not mistaken for a broken stream
 
 
-async def test_rate_limiter_spaces_creates():
-    limiter = RateLimiter(2, window_s=0.3)
+async def test_create_pacer_spaces_creates_at_its_rate():
+    pacer = CreatePacer(per_minute=600, burst=1)  # one create every 0.1 s
     loop = asyncio.get_running_loop()
     t0 = loop.time()
-    for _ in range(3):
-        await limiter.acquire()
-    assert loop.time() - t0 >= 0.3  # the third had to wait for the window to pass
+    for _ in range(4):
+        await pacer.acquire()
+    assert loop.time() - t0 >= 0.3 - 0.01  # the first goes at once, then one per 0.1 s
+    assert pacer.status()["creates_per_min"] > 0
+
+
+async def test_create_pacer_after_a_429_releases_creates_one_by_one_not_as_a_herd():
+    pacer = CreatePacer(per_minute=600, burst=8)
+    pacer.rate_limited(0.3)  # a 429 with Retry-After: 0.3 s
+    assert pacer.rate < pacer.ceiling and pacer.status()["paused_s"] > 0
+    limit_after_first = pacer.rate
+    pacer.rate_limited(0.3)  # a second 429 of the same pause: one cut only
+    assert pacer.rate == limit_after_first
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    times = []
+
+    async def create() -> None:
+        await pacer.acquire()
+        times.append(loop.time() - t0)
+
+    await asyncio.gather(*(create() for _ in range(4)))
+    assert min(times) >= 0.3 - 0.01  # nobody before Retry-After
+    # spaced at the (lowered) rate, not together: one at the end of the pause, then one per token
+    assert max(times) - min(times) >= 3 / limit_after_first - 0.01
+    for _ in range(200):
+        pacer.succeeded()
+    assert pacer.rate == pacer.ceiling  # creates that go through raise it back
 
 
 async def test_wall_clock_timeout_kills_the_sandbox(server, backend):
@@ -224,11 +249,16 @@ async def test_rate_limited_and_failing_creates_are_retried(server, backend):
 
 async def test_create_gives_up_after_max_attempts(server):
     backend = DaytonaBackend(settings_for(server, max_attempts=2))
-    server.fail_next_creates(5, status=429)
+    server.fail_next_creates(5, status=503)
     try:
         with pytest.raises(SandboxError, match="after 2 attempt"):
             await backend.create(spec())
         assert len(server.create_requests) == 2
+        # a 429 only says "later": it gets four times the attempts
+        server.faults.create_failures.clear()
+        server.fail_next_creates(20, status=429, retry_after_s=0)
+        with pytest.raises(SandboxError, match="after 8 attempt"):
+            await backend.create(spec())
         # the slot taken for the failed create was given back
         server.faults.create_failures.clear()
         sb = await backend.create(spec())
@@ -445,6 +475,7 @@ async def test_image_and_resources_reach_the_api(server):
 async def test_real_daytona_end_to_end():
     backend = make_daytona_backend(dict(os.environ))
     run_id = f"test-{uuid.uuid4().hex[:8]}"
+    await backend.preflight()  # the key, URL, target and snapshot are accepted by the real API
     try:
         sb = await backend.create(SandboxSpec(labels={"run_id": run_id, "candidate": "cloud#0"},
                                               env={"GREETING": "hello"}))

@@ -62,8 +62,8 @@ def test_every_version_gets_the_status_it_earned(default_run):
     rows = by_label(summary)
     assert rows["fast"]["status"] == "passed" and rows["chatty"]["status"] == "passed"
     assert rows["wrong"]["status"] == "failed" and rows["wrong"]["tests_passed"] == 1
-    assert rows["exits"]["status"] == "error" and "before reporting a verdict" in rows["exits"]["reason"]
-    assert rows["deaf"]["status"] == "timeout" and "stopped responding in test 1" in rows["deaf"]["reason"]
+    assert rows["exits"]["status"] == "error" and "exited" in rows["exits"]["reason"]
+    assert rows["deaf"]["status"] == "timeout" and "timed out" in rows["deaf"]["reason"]
     assert rows["syntax"]["status"] == "error" and "SyntaxError" in rows["syntax"]["reason"]
     assert rows["hashy"]["status"] == "passed"  # right under the default profile's hash seed
     # the winner is one of the passing versions; which one is a matter of measured speed and memory
@@ -124,3 +124,14 @@ def test_cancelling_destroys_every_sandbox(tmp_path):
     asyncio.run(go())
     assert processes_under(tmp_path) == []
     assert list(tmp_path.iterdir()) == []
+
+
+def test_each_result_says_where_its_time_went(default_run):
+    _, events = default_run
+    results = {e.candidate_id: e.result for e in events if isinstance(e, CandidateFinished)}
+    fast = results[next(c.id for c in candidates() if c.label == "fast")]
+    assert list(fast["phases"]) == ["start", "startup", "load", "tests", "exit", "teardown"]
+    assert all(v >= 0 for v in fast["phases"].values())
+    assert sum(fast["phases"].values()) <= fast["duration_s"] * 1000 + 1
+    deaf = results[next(c.id for c in candidates() if c.label == "deaf")]
+    assert deaf["phases"]["timeouts"] > 0

@@ -263,7 +263,7 @@ def test_sandbox_failure_is_recorded_in_full_and_the_run_goes_on(evals, tiny, tm
     record = check_log_shape(log)
     (error,) = record.of_type("error")
     assert error["sample_id"] == "add#1" and error["data"]["type"] == "SandboxFailure"
-    assert error["data"]["message"] == f"sandbox failure: SandboxError: {FlakyBackend.message}"
+    assert error["data"]["message"] == f"infrastructure: SandboxError: {FlakyBackend.message}"
     statuses = {c["id"]: c["status"] for t in record.final_report["tasks"] for c in t["candidates"]}
     assert statuses == {"add#0": "passed", "add#1": "error", "neg#0": "passed", "neg#1": "failed"}
 

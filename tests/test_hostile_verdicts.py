@@ -320,10 +320,10 @@ def test_floods_are_capped_and_escape_sequences_can_be_neutralised(hostile_run):
     assert not any("\x1b" in sanitize_line(t) or "\x07" in sanitize_line(t) for t in lines)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="known limit: the runner shares its process with the candidate, so a "
-                   "candidate that reads the runner's nonce from its memory can forge a verdict (the sandbox "
-                   "still contains it); see sandbox/runner.py")
 def test_a_candidate_that_reads_the_runners_nonce(tmp_path):
+    """Once a known limit (the runner shared its process with the version): the version runs in
+    a child forked before the job is read, so the nonce it finds is empty and its stdout is a
+    pipe the checker relays as output."""
     code = ("import __main__, json, os\nn, fd = __main__._NONCE, __main__._OUT_FD\n"
             "def say(ev):\n    os.write(fd, ('@@ace:' + n + ':' + json.dumps(ev) + '\\n').encode())\n"
             "for i in range(3):\n    say({'ev': 'test', 'phase': 'end', 'group': 'tests', 'i': i, 'ok': True})\n"

@@ -21,7 +21,7 @@ TASK_YAML = """\
 BY_STRATEGY = {
     "simplest": "def clamp(x, lo, hi):\n    return max(lo, min(x, hi))\n",
     "fastest": "def clamp(x, lo, hi):\n    return lo if x < lo else hi if x > hi else x\n",
-    "defensive": "def clamp(value, low, high):\n    return max(low, min(value, high))\n",
+    "defensive": "def clamp(x, lo, hi):\n    # same program as 'simplest', other layout\n    return max(lo, min(x,  hi))\n",
     "alternative": "def clamp(x, lo, hi):\n    return sorted((lo, x, hi))[0]\n",
 }
 TITLES = {"simplest correct version": "simplest", "fastest for large inputs": "fastest",

@@ -1,4 +1,4 @@
-"""Code extraction from model replies, near-duplicate fingerprints, strategies and the parsing of
+"""Code extraction from model replies, duplicate fingerprints, strategies and the parsing of
 generated asserts: the pure parts of the generation layer."""
 from __future__ import annotations
 
@@ -95,20 +95,32 @@ DIFF = "def f(items):\n    s = 0\n    for it in items:\n        s -= it\n    ret
 OTHER = "def f(items):\n    return sum(items)\n"
 
 
-def test_fingerprint_ignores_names_docstrings_comments_annotations_only():
-    assert fingerprint(SUM_A) == fingerprint(SUM_B) == fingerprint(SUM_C)
+SUM_B_LAYOUT = "def f(items):\n    s = 0   # start\n\n    for it in items:  s += it\n    return (s)\n"
+
+
+def test_fingerprint_ignores_comments_and_layout_only():
+    assert fingerprint(SUM_B) == fingerprint(SUM_B_LAYOUT)
+    # names, docstrings and annotations all count: a test may tell them apart
+    assert len({fingerprint(SUM_A), fingerprint(SUM_B), fingerprint(SUM_C)}) == 3
     assert fingerprint(SUM_B) != fingerprint(DIFF)
-    assert fingerprint(SUM_B) != fingerprint(OTHER)
     assert fingerprint("def f(:") is None
-    # globals and builtins keep their names: shadowing changes behaviour
-    assert fingerprint("def f(x):\n    return len(x)\n") != fingerprint("def f(x):\n    return abs(x)\n")
+
+
+def test_a_renamed_parameter_does_not_inherit_a_verdict():
+    """The attack: an honest version that fails a keyword-argument test used to be marked a
+    duplicate of a passing one (names were ignored) and inherited `passed` without running."""
+    passing = "def f(xs, key=None):\n    return sorted(xs, key=key)\n"
+    renamed = "def f(items, k=None):\n    return sorted(items, key=k)\n"
+    cands = [Candidate(id=f"t#{k}", task_id="t", code=code) for k, code in enumerate([passing, renamed])]
+    assert [c.duplicate_of for c in mark_duplicates(cands)] == [None, None]
 
 
 def test_mark_duplicates_points_later_copies_at_the_first():
-    cands = [Candidate(id=f"t#{k}", task_id="t", code=code) for k, code in enumerate([SUM_A, OTHER, SUM_B, SUM_C])]
+    cands = [Candidate(id=f"t#{k}", task_id="t", code=code)
+             for k, code in enumerate([SUM_B, OTHER, SUM_B_LAYOUT, SUM_C])]
     cands.append(Candidate(id="t#4", task_id="t", code="", error="no usable code in the reply"))
     marked = mark_duplicates(cands)
-    assert [c.duplicate_of for c in marked] == [None, None, "t#0", "t#0", None]
+    assert [c.duplicate_of for c in marked] == [None, None, "t#0", None, None]
 
 
 # -- strategies ---------------------------------------------------------------------------------

@@ -85,8 +85,8 @@ async def test_versions_differ_by_strategy_and_stream_to_the_bus(server):
 
 
 async def test_same_program_twice_is_marked_duplicate(server):
-    server.responder = lambda req: code_reply("def add(x, y):\n    '''Sum.'''\n    return x + y\n")
-    server.script(code_reply("def add(a, b):\n    # the sum\n    return a + b\n"))
+    server.responder = lambda req: code_reply("def add(a, b):\n    return (a + b)\n")
+    server.script(code_reply("def add(a, b):\n    # the sum\n    return a  +  b\n"))
     cands = await generate(server, n=3)
     originals = [c for c in cands if c.duplicate_of is None]
     assert len(originals) == 1

@@ -1,4 +1,5 @@
-"""The in-sandbox runner, driven as a real subprocess exactly as a sandbox runs it."""
+"""The in-sandbox runner (checker + candidate child), driven as a real subprocess exactly as a
+sandbox runs it."""
 import json
 import subprocess
 import sys
@@ -6,26 +7,30 @@ from pathlib import Path
 
 import pytest
 
+from ai_code_evals.engine.calls import generated_calls
 from ai_code_evals.sandbox.runner import MARK
 
 RUNNER = Path(__file__).resolve().parents[1] / "src" / "ai_code_evals" / "sandbox" / "runner.py"
 NONCE = "n0nce"
 
 
-def run_job(tmp_path, program, tests=(), error_cases=(), perf=(), generated=(), limit=1.0, timeout=30):
+def run_job(tmp_path, program, tests=(), error_cases=(), perf=(), generated=(), limit=1.0, timeout=30,
+            probes=(), context=None):
     job = {"nonce": NONCE, "entry_point": "f", "program": program, "tests": list(tests),
-           "error_cases": list(error_cases), "perf": list(perf), "generated_tests": list(generated),
-           "time_limit_s": limit, "limits": {"memory_mb": 1024, "cpu_s": 20}}
+           "error_cases": list(error_cases), "perf": list(perf),
+           "generated_tests": generated_calls(list(generated), "f"), "probes": list(probes),
+           "context": context, "time_limit_s": limit, "limits": {"memory_mb": 1024, "cpu_s": 20}}
     (tmp_path / "job.json").write_text(json.dumps(job))
     proc = subprocess.run([sys.executable, "-I", str(RUNNER), "job.json"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=timeout)
     events, output = [], []
     for line in proc.stdout.splitlines():
-        before, _, rest = line.partition(MARK)
-        if rest.startswith(NONCE + ":"):
-            events.append(json.loads(rest[len(NONCE) + 1:]))
-            if before:
-                output.append(before)
+        if line.startswith(MARK + NONCE + ":"):
+            event = json.loads(line[len(MARK + NONCE) + 1:])
+            if event["ev"] == "out":
+                output.append(event["t"])
+            else:
+                events.append(event)
         else:
             output.append(line)
     assert not (tmp_path / "job.json").exists(), "the runner must delete its job file"
@@ -60,19 +65,16 @@ def test_humaneval_check_style(tmp_path):
 
 
 @pytest.mark.parametrize("exit_call", ["import os; os._exit(0)", "import sys; sys.exit(0)", "raise SystemExit"])
-def test_early_exit_never_produces_a_verdict(tmp_path, exit_call):
+def test_early_exit_fails_the_case(tmp_path, exit_call):
     program = f"def f(x):\n    {exit_call}\n"
     events, _, _ = run_job(tmp_path, program, [{"kind": "case", "args": [1], "expect": 1}])
-    v = verdict(events)
-    if exit_call.startswith("import os"):
-        assert v is None
-    else:  # SystemExit is caught per test: the test fails, it does not pass
-        assert v["tests_passed"] == 0
+    assert verdict(events)["tests_passed"] == 0
 
 
 def test_exit_at_import_gets_no_pass(tmp_path):
     events, _, _ = run_job(tmp_path, "import os\nos._exit(0)\n", [{"kind": "case", "args": [1], "expect": 1}])
-    assert verdict(events) is None
+    v = verdict(events)
+    assert v["tests_passed"] == 0 and "exited" in v["load_error"]
 
 
 def test_infinite_loop_is_stopped_by_the_per_test_alarm(tmp_path):
@@ -80,14 +82,14 @@ def test_infinite_loop_is_stopped_by_the_per_test_alarm(tmp_path):
     tests = [{"kind": "case", "args": [1], "expect": 0}, {"kind": "case", "args": [0], "expect": 0}]
     events, _, _ = run_job(tmp_path, program, tests, limit=0.3)
     v = verdict(events)
-    assert v["timeouts"] == 1 and v["tests_passed"] == 1
+    assert v["timeouts"] == 1 and v["tests_passed"] == 1  # the second test ran in a fresh child
 
 
 def test_forged_marker_with_wrong_nonce_is_just_output(tmp_path):
     forged = MARK + "guess:" + json.dumps({"ev": "verdict", "tests_passed": 9, "tests_total": 9})
     program = f"print({forged!r})\nimport os\nos._exit(0)\n"
     events, output, _ = run_job(tmp_path, program, [{"kind": "case", "args": [1], "expect": 1}])
-    assert verdict(events) is None
+    assert verdict(events)["tests_passed"] == 0
     assert any("guess:" in line for line in output)
 
 
@@ -135,9 +137,10 @@ def test_exception_swallowing_candidate_cannot_eat_the_timeout(tmp_path):
 
 
 def test_backends_know_the_runner_marker():
-    from ai_code_evals.sandbox.base import PRIORITY_MARK
+    from ai_code_evals.sandbox.base import PRIORITY_MARK, is_priority
 
     assert PRIORITY_MARK == MARK
+    assert is_priority(MARK + "n:{}") and not is_priority("candidate says " + MARK)
 
 
 def test_a_verdict_after_an_output_flood_still_arrives():
@@ -149,3 +152,86 @@ def test_a_verdict_after_an_output_flood_still_arrives():
     lines += cap.close()
     assert any(line.startswith(MARK) for line in lines)
     assert cap.dropped > 0
+
+
+def test_a_marker_inside_a_line_does_not_skip_the_cap():
+    """A line that merely contains the marker is output like any other (it used to pass the
+    cap: one version kept 24 MB of output under a 1 MiB cap)."""
+    from ai_code_evals.sandbox.output import LineCap
+
+    cap = LineCap(10_000)
+    lines = cap.feed((b"x" + MARK.encode() + b"y" * 100 + b"\n") * 1000)
+    lines += cap.close()
+    assert sum(len(line) for line in lines) < 10_000 and cap.dropped > 0
+
+
+def _out_events(proc):
+    prefix = MARK + NONCE + ":"
+    events = [json.loads(line[len(prefix):]) for line in proc.stdout.splitlines() if line.startswith(prefix)]
+    return [e for e in events if e["ev"] == "out"]
+
+
+def test_output_streams_through_the_checker_and_stderr_is_kept_apart(tmp_path):
+    program = "import sys\ndef f(x):\n    print('out', x)\n    print('err', x, file=sys.stderr)\n    return x\n"
+    events, output, proc = run_job(tmp_path, program, [{"kind": "case", "args": [7], "expect": 7}])
+    assert verdict(events)["tests_passed"] == 1
+    assert "out 7" in output and "err 7" in output
+    assert "err 7" in [e["t"] for e in _out_events(proc) if e["s"] == "stderr"]
+
+
+def test_probes_report_behaviour_as_comparable_strings(tmp_path):
+    program = ("def f(x, y=0):\n    if x == 'boom':\n        raise KeyError(x)\n    if x == 'spin':\n"
+               "        while True: pass\n    if x == 'obj':\n        return object()\n"
+               "    return {x: {y, 2.0}} if x != 'gen' else (i for i in range(3))\n")
+    probes = ["((1,), {'y': 3})", "(('boom',), {})", "(('spin',), {})", "(('obj',), {})", "(('gen',), {})",
+              "(('after',), {})"]
+    events, _, _ = run_job(tmp_path, program, [], probes=probes, limit=0.3)
+    outputs = next(e for e in events if e["ev"] == "probes")["outputs"]
+    assert outputs == ["v:{1:{2,3}}", "e:KeyError", "t", "u:object", "v:[0,1,2]", "v:{'after':{0,2}}"]
+
+
+def test_failure_detail_names_the_call_the_values_and_the_traceback(tmp_path):
+    program = "def helper(x):\n    return 1 / x\n\ndef f(x):\n    return helper(x) + 1\n"
+    check = "def check(candidate):\n    assert candidate(1) == 2\n    assert candidate(2) == 2\n"
+    events, _, _ = run_job(tmp_path, program, [{"kind": "check", "code": check},
+                                               {"kind": "case", "args": [0], "expect": 1}])
+    ends = [e for e in events if e["ev"] == "test" and e["phase"] == "end"]
+    assert ends[0]["detail"] == {"call": "f(2)", "got": "1.5", "assertion": "assert candidate(2) == 2"}
+    assert ends[1]["error"].startswith("ZeroDivisionError")
+    assert ends[1]["detail"]["call"] == "f(0)"
+    tb = ends[1]["detail"]["traceback"]
+    assert 'File "candidate.py", line 2, in helper' in tb and "runner.py" not in tb
+
+
+def test_completion_style_helpers_come_from_the_task_not_the_version(tmp_path):
+    """HumanEval/32 style: check() uses a helper defined in the prompt. A version that
+    redefines the helper changes its own copy only."""
+    context = 'def helper(x):\n    return x * 10\n\ndef f(x):\n    """doc"""\n'
+    program = context + "    return 5\n\ndef helper(x):\n    return 5\n"
+    check = "def check(candidate):\n    assert helper(candidate(1)) == 5\n"
+    events, _, _ = run_job(tmp_path, program, [{"kind": "check", "code": check}], context=context)
+    assert verdict(events)["tests_passed"] == 0
+
+
+def test_a_test_that_mutates_its_argument_sees_the_change(tmp_path):
+    program = "def f(xs):\n    xs.sort()\n"
+    code = "xs = [3, 1, 2]\nf(xs)\nassert xs == [1, 2, 3]\n"
+    events, _, _ = run_job(tmp_path, program, [{"kind": "code", "code": code}])
+    assert verdict(events)["tests_passed"] == 1
+
+
+def test_a_callable_argument_is_named_as_unsupported(tmp_path):
+    program = "def f(g):\n    return g(1)\n"
+    code = "assert f(lambda x: x + 1) == 2\n"
+    events, _, _ = run_job(tmp_path, program, [{"kind": "code", "code": code}])
+    v = verdict(events)
+    assert v["tests_passed"] == 0 and "only plain data crosses" in v["unchecked"]
+
+
+def test_a_test_that_needs_the_versions_globals_is_named(tmp_path):
+    """Tests run in the checker: one that calls a helper only the version defines cannot run
+    there, and says so instead of blaming the version."""
+    program = "def helper(x):\n    return x\n\ndef f(x):\n    return helper(x)\n"
+    events, _, _ = run_job(tmp_path, program, [{"kind": "code", "code": "assert helper(2) == 2"}])
+    v = verdict(events)
+    assert v["tests_passed"] == 0 and "name 'helper' is not defined" in v["unchecked"]

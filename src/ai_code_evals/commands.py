@@ -16,6 +16,7 @@ from ai_code_evals.session import (
     build_config,
     load_resume,
     open_run_log,
+    preflight_backend,
     resume_config,
     run_headless,
 )
@@ -34,6 +35,7 @@ def run(args) -> int:
     req = request_from_args(args)
     bus_for_generation = EventBus()
     config = build_config(req, env, bus_for_generation)
+    preflight_backend(config.backend)  # a wrong key or URL stops here, before any version starts
     log = open_run_log(config, req)
     if not args.headless:
         from ai_code_evals.tui.app import run_live
@@ -68,12 +70,18 @@ def resume(args) -> int:
     state = load_resume(args.record)
     if state.record.truncated_tail:
         print(f"ai-code-evals: {args.record}: ignored a half-written last line", file=sys.stderr)
-    if state.record.final_report is not None:
-        print(f"ai-code-evals: {args.record}: this run already finished; nothing to resume", file=sys.stderr)
-        if args.json:
-            print_json(state.record.final_report)
-        return EXIT_OK
+    report = state.record.final_report
+    if report is not None:
+        rerun = infrastructure_errors(report)
+        if not rerun:
+            print(f"ai-code-evals: {args.record}: this run already finished; nothing to resume", file=sys.stderr)
+            if args.json:
+                print_json(report)
+            return EXIT_OK
+        print(f"ai-code-evals: {args.record}: running again the {rerun} version(s) that got no verdict "
+              "because the infrastructure failed", file=sys.stderr)
     config, log = resume_config(state, env)
+    preflight_backend(config.backend)
     known = {c.id for c in state.candidates}
     recorder = RecordingSubscriber(log, known)
     if not args.headless:
@@ -122,3 +130,11 @@ def registry_path() -> int:
 
     print(registry_dir())
     return EXIT_OK
+
+
+def infrastructure_errors(report: dict) -> int:
+    """Versions of a finished run that got no verdict because the infrastructure failed."""
+    from ai_code_evals.engine.results import is_infrastructure_error
+
+    return sum(1 for task in report.get("tasks") or [] for c in task.get("candidates") or []
+               if isinstance(c, dict) and is_infrastructure_error(c))

@@ -7,7 +7,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ai_code_evals.engine.events import CandidateAdded, CandidateFinished, EngineNotice, RunStarted
+from ai_code_evals.engine.events import (
+    BackendStatus,
+    CandidateAdded,
+    CandidateFinished,
+    EngineNotice,
+    RunStarted,
+)
+from ai_code_evals.engine.results import is_infrastructure_error
 
 STATUS_STYLE = {"passed": "green", "failed": "red", "error": "magenta", "timeout": "yellow",
                 "killed": "red", "skipped": "dim"}
@@ -32,6 +39,9 @@ class ProgressReporter:
         self.profiles = 1
         self.total = 0
         self.done = 0
+        self.infrastructure_errors = 0  # no verdict because the infrastructure failed
+        self.run_title = "evaluating"
+        self.backend_line = ""  # the backend's own status (Daytona: sandboxes, create rate, throttling)
 
     def __enter__(self):
         self.progress.start()
@@ -40,18 +50,36 @@ class ProgressReporter:
     def __exit__(self, *exc):
         self.progress.stop()
         if not self.console.is_terminal:
-            self.console.print(f"evaluated {self.done} candidate runs")
+            extra = (f" ({self.infrastructure_errors} without a verdict: infrastructure errors, "
+                     "`resume` runs them again)" if self.infrastructure_errors else "")
+            self.console.print(f"evaluated {self.done} candidate runs{extra}")
+
+    def describe(self) -> str:
+        """The bar's text: the run, then infrastructure errors and the backend's status."""
+        bits = [self.run_title]
+        if self.infrastructure_errors:
+            bits.append(f"{self.infrastructure_errors} infrastructure error(s)")
+        if self.backend_line:
+            bits.append(self.backend_line)
+        return " · ".join(bits)
 
     def __call__(self, event) -> None:
         if isinstance(event, RunStarted):
             self.profiles = max(1, len(event.profiles))
-            self.progress.update(self.bar, description=f"run {event.run_id} ({event.isolation or event.backend})")
+            self.run_title = f"run {event.run_id} ({event.isolation or event.backend})"
+            self.progress.update(self.bar, description=self.describe())
         elif isinstance(event, CandidateAdded):
             self.total += self.profiles
             self.progress.update(self.bar, total=self.total)
         elif isinstance(event, CandidateFinished):
             self.done += 1
+            if is_infrastructure_error(event.result):
+                self.infrastructure_errors += 1
+                self.progress.update(self.bar, description=self.describe())
             self.progress.advance(self.bar)
+        elif isinstance(event, BackendStatus):
+            self.backend_line = event.text
+            self.progress.update(self.bar, description=self.describe())
         elif isinstance(event, EngineNotice):
             self.console.print(f"[yellow]{event.level}:[/] {event.message}")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ai_code_evals.engine.events import CandidateAdded, EventBus
 from ai_code_evals.engine.profiles import resolve_profiles
-from ai_code_evals.engine.results import CandidateResult
+from ai_code_evals.engine.results import CandidateResult, is_infrastructure_error
 from ai_code_evals.engine.run import RunConfig, new_run_id, run_evaluation
 from ai_code_evals.engine.timelimits import DEFAULT_MIN_TIME_LIMIT_S, DEFAULT_TIME_LIMIT_FACTOR, check_policy
 from ai_code_evals.errors import InputError
@@ -46,7 +46,9 @@ class RunRequest:
         return dict(self.__dict__)
 
 
-def make_backend(name: str, env: Mapping[str, str]):
+def make_backend(name: str, env: Mapping[str, str], jobs: int | None = None):
+    """The sandbox backend ``name``. ``jobs`` (``--jobs``) sizes what a backend keeps alive at
+    once where it has its own cap (Daytona's sandboxes); None: the backend's default."""
     if name == "local":
         from ai_code_evals.sandbox.local import LocalBackend
         from ai_code_evals.sandbox.warm import enabled as warm_enabled
@@ -59,8 +61,16 @@ def make_backend(name: str, env: Mapping[str, str]):
 
         # None: the backend reads its own settings, and never takes DAYTONA_API_URL from a .env
         # (a hostile working directory must not redirect the key)
-        return make_daytona_backend(None)
+        return make_daytona_backend(None, concurrency=jobs)
     raise InputError(f"unknown backend {name!r} (choose from local, daytona)")
+
+
+def preflight_backend(backend) -> None:
+    """Check a remote backend's settings before any version starts (Daytona: key, URL, target,
+    snapshot); raises ConfigError, one line naming the setting and the fix."""
+    check = getattr(backend, "preflight", None)
+    if check is not None:
+        asyncio.run(check())
 
 
 def default_jobs(backend: str, env: Mapping[str, str]) -> int:
@@ -149,12 +159,13 @@ def build_config(req: RunRequest, env: Mapping[str, str], bus: EventBus,
         from ai_code_evals.generation.judge import configure_from_env
 
         configure_from_env(env, model=req.model)  # fails early, in one line, when nothing is set
-    backend = make_backend(req.backend, env)
+    jobs = req.jobs or default_jobs(req.backend, env)
+    backend = make_backend(req.backend, env, jobs)
     run_id = run_id or new_run_id()
     record = Path(req.record) if req.record else Path("runs") / f"{run_id}.jsonl"
     return RunConfig(
         tasks=tasks, backend=backend, candidates=candidates, generator=generator, n=req.n,
-        jobs=req.jobs or default_jobs(req.backend, env), profiles=profiles, select=req.select,
+        jobs=jobs, profiles=profiles, select=req.select,
         generated_tests=generated, run_id=run_id, record=record,
         min_time_limit_s=req.min_time_limit_s, time_limit_factor=req.time_limit_factor,
         spec_extra={"request": req.to_dict()},
@@ -243,6 +254,8 @@ def load_resume(path: str | Path) -> ResumeState:
         for e in record.of_type("result"):
             r = CandidateResult.model_validate(e["data"]["result"])
             finished[(r.candidate_id, r.profile)] = r
+        # no verdict because the infrastructure failed: run again (a later result in the log wins)
+        finished = {k: r for k, r in finished.items() if not is_infrastructure_error(r)}
         checks = {e["data"]["task_id"]: e["data"] for e in record.of_type("reference_check")}
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(f"a line of this run log is damaged ({type(exc).__name__}: {exc}); cannot resume it",
@@ -305,9 +318,10 @@ def resume_config(state: ResumeState, env: Mapping[str, str]) -> tuple[RunConfig
         from ai_code_evals.generation.samples import load_generated_tests
 
         generated = {**load_generated_tests(req.generated_tests), **generated}
+    jobs = req.jobs or default_jobs(req.backend, env)
     config = RunConfig(
-        tasks=state.tasks, backend=make_backend(req.backend, env), candidates=candidates,
-        generator=generator, n=req.n, jobs=req.jobs or default_jobs(req.backend, env),
+        tasks=state.tasks, backend=make_backend(req.backend, env, jobs), candidates=candidates,
+        generator=generator, n=req.n, jobs=jobs,
         profiles=resolve_profiles(req.env), select=req.select, run_id=rec.run_id, record=rec.path,
         finished=state.finished, generated_tests=generated, reference_checks=state.reference_checks,
         min_time_limit_s=req.min_time_limit_s, time_limit_factor=req.time_limit_factor,

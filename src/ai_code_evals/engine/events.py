@@ -164,6 +164,16 @@ class EngineNotice(Event):
 
 
 @dataclass
+class BackendStatus(Event):
+    """How the sandbox backend is doing (Daytona: sandboxes alive, create rate, throttling),
+    published when it changes, at most once a second. ``text`` is one line for a header."""
+
+    kind = "backend_status"
+    text: str
+    data: dict = field(default_factory=dict)
+
+
+@dataclass
 class RunFinished(Event):
     kind = "run_finished"
     summary: dict

@@ -15,9 +15,10 @@ import time
 from collections import deque
 from importlib import resources
 
+from ai_code_evals.engine.calls import generated_calls
 from ai_code_evals.engine.events import CandidateFinished, EngineNotice, EventBus, OutputLine, Snapshot
 from ai_code_evals.engine.profiles import EnvProfile
-from ai_code_evals.engine.results import CandidateResult, decide_status
+from ai_code_evals.engine.results import CandidateResult, decide_status, infrastructure_reason
 from ai_code_evals.engine.timelimits import TimeLimit
 from ai_code_evals.engine.verdict import check_verdict
 from ai_code_evals.generation.base import Candidate
@@ -30,6 +31,9 @@ STARTUP_GRACE_S = 15.0  # interpreter start inside a cold sandbox
 STALL_GRACE_S = 2.0  # beyond a test's wall-clock backstop before the watchdog kills the sandbox
 METRICS_EVERY_S = 1.0
 MAX_FAILURES_KEPT = 5
+STDERR_TAIL_LINES = 20
+# what the checker says about a failed case, kept in the result's ``failures``
+FAILURE_DETAIL = ("call", "expected", "got", "assertion", "traceback")
 # Backends are remote services too: a create/upload or destroy that never returns must not hang
 # the run. Generous, because a cold Daytona create can take seconds (DESIGN §4.4).
 SANDBOX_START_TIMEOUT_S = 120.0
@@ -43,19 +47,24 @@ def runner_source() -> bytes:
 
 
 def build_job(task: Task, candidate: Candidate, profile: EnvProfile, nonce: str,
-              generated_tests: list[str], load_time_limit_s: float | None = None) -> dict:
-    """The job.json the runner reads: everything it needs and nothing secret. Loading the
+              generated_tests: list[str], load_time_limit_s: float | None = None,
+              probes: list[str] | None = None) -> dict:
+    """The job.json the checker reads (the candidate child never sees it). Loading the
     program may take ``load_time_limit_s`` (default: the per-test limit): a derived per-test
-    limit says how long the reference's tests take, not how long a version's imports take."""
+    limit says how long the reference's tests take, not how long a version's imports take.
+    A completion-style task's prompt is the checker's ``context``: the helpers its tests use
+    come from the task file, never from the version."""
     limits = profile.limits
     return {
         "nonce": nonce,
         "entry_point": task.entry_point,
         "program": candidate.code,
+        "context": task.prompt if task.completion_style else None,
         "tests": [t.model_dump() for t in task.tests],
         "error_cases": [t.model_dump() for t in task.error_cases],
         "perf": [p.model_dump() for p in task.perf],
-        "generated_tests": generated_tests,
+        "generated_tests": generated_calls(generated_tests, task.entry_point),
+        "probes": list(probes or []),
         "time_limit_s": task.time_limit_s,
         "load_time_limit_s": load_time_limit_s or task.time_limit_s,
         "limits": {"cpu_s": limits.cpu_s, "memory_mb": limits.memory_mb, "processes": limits.processes,
@@ -63,10 +72,10 @@ def build_job(task: Task, candidate: Candidate, profile: EnvProfile, nonce: str,
     }
 
 
-def wall_budget(task: Task, n_generated: int, load_time_limit_s: float = 0.0) -> float:
+def wall_budget(task: Task, n_generated: int, load_time_limit_s: float = 0.0, n_probes: int = 0) -> float:
     """A generous backstop for the whole run; the per-test watchdog usually acts first."""
     per = wall_backstop(task.time_limit_s) + STALL_GRACE_S
-    steps = len(task.tests) + len(task.error_cases) + n_generated + 1
+    steps = len(task.tests) + len(task.error_cases) + n_generated + n_probes + 1
     perf = sum(wall_backstop(p.time_limit_s) * p.repeats for p in task.perf)
     load_extra = max(0.0, wall_backstop(load_time_limit_s) - wall_backstop(task.time_limit_s))
     return STARTUP_GRACE_S + steps * per + perf + load_extra
@@ -76,9 +85,15 @@ class CandidateJob:
     """Runs one candidate under one profile and reports every step on the bus."""
 
     def __init__(self, task: Task, candidate: Candidate, profile: EnvProfile, bus: EventBus,
-                 generated_tests: list[str] | None = None) -> None:
+                 generated_tests: list[str] | None = None, probes: list[str] | None = None) -> None:
         self.task, self.candidate, self.profile, self.bus = task, candidate, profile, bus
         self.generated_tests = generated_tests or []
+        self.probes = probes or []
+        self.probe_outputs: list[str] | None = None
+        self.fatal: str | None = None  # the checker could not judge (it says why)
+        self.stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
+        self.marks: dict[str, float] = {}  # monotonic times of each phase's end (see phases())
+        self.timeout_ms = 0.0  # spent in tests that hit their time limit
         self.nonce = secrets.token_hex(16)
         self.seq = 0
         self.state = "queued"
@@ -142,24 +157,24 @@ class CandidateJob:
             return
         if not isinstance(text, str):
             text = repr(text)
-        if stream == "stdout" and MARK in text:
-            before, _, rest = text.partition(MARK)
-            if rest.startswith(self.nonce + ":"):
-                if before:
-                    self.output(stream, before)
-                try:
-                    event = json.loads(rest[len(self.nonce) + 1:])
-                    if not isinstance(event, dict):
-                        raise TypeError(f"an event must be a JSON object, got {type(event).__name__}")
-                    self.on_event(event)
-                except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError) as exc:
-                    if self.protocol_error is None:
-                        self.protocol_error = f"{type(exc).__name__}: {str(exc)[:200]}"
-                return
-        self.output(stream, text)
+        prefix = MARK + self.nonce + ":"
+        if stream == "stdout" and text.startswith(prefix):
+            try:
+                event = json.loads(text[len(prefix):])
+                if not isinstance(event, dict):
+                    raise TypeError(f"an event must be a JSON object, got {type(event).__name__}")
+                self.on_event(event)
+            except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError) as exc:
+                if self.protocol_error is None:
+                    self.protocol_error = f"{type(exc).__name__}: {str(exc)[:200]}"
+            return
+        self.output(stream, text)  # not the checker's: the sandbox's own messages
 
     def output(self, stream: str, text: str) -> None:
-        self.tail.append(text if len(text) <= 400 else text[:400] + "…")
+        text = text if len(text) <= 400 else text[:400] + "…"
+        self.tail.append(text)
+        if stream == "stderr":
+            self.stderr_tail.append(text)
         self.bus.publish(OutputLine(candidate_id=self.candidate.id, profile=self.profile.name,
                                     stream=stream, text=text, n=self.lines))
         self.lines += 1
@@ -167,12 +182,26 @@ class CandidateJob:
     def on_event(self, ev: dict) -> None:
         kind = ev.get("ev")
         limit = wall_backstop(self.task.time_limit_s) + STALL_GRACE_S  # the runner's alarms act first
-        if kind == "hello":
+        if kind == "out":  # what the version printed, relayed by the checker
+            if ev.get("s") not in ("stdout", "stderr") or not isinstance(ev.get("t"), str):
+                raise ValueError("an output event needs a stream 's' and a text 't'")
+            self.output(ev["s"], ev["t"])
+        elif kind == "fatal":
+            self.fatal = str(ev.get("error"))[:500]
+        elif kind == "probes":
+            outputs = ev.get("outputs")
+            if (not isinstance(outputs, list) or len(outputs) != len(self.probes)
+                    or not all(isinstance(o, str) for o in outputs)):
+                raise ValueError("a probes event needs one output string per probe")
+            self.probe_outputs = [o[:300] for o in outputs]
+        elif kind == "hello":
+            self.marks["hello"] = time.monotonic()
             self.current = "loading the program"
             self.deadline = (time.monotonic() + wall_backstop(max(self.load_limit_s, self.task.time_limit_s))
                              + STALL_GRACE_S)
             self.load_started = time.monotonic()
         elif kind == "load":
+            self.marks["load"] = time.monotonic()
             if self.load_started is not None and self.load_ms is None:
                 self.load_ms = (time.monotonic() - self.load_started) * 1000.0
             if not ev.get("ok"):
@@ -206,15 +235,24 @@ class CandidateJob:
                     self.passed += 1
                 else:
                     self.failed += 1
+            if ev.get("timeout") is True and isinstance(ms, (int, float)) and 0 <= ms < float("inf"):
+                self.timeout_ms += float(ms)
             if not ev.get("ok") and len(self.failures) < MAX_FAILURES_KEPT:
                 error = ev.get("error")
                 if ev.get("timeout") is True and self.time_limit is not None and isinstance(error, str):
                     error = f"{error} ({self.time_limit.reason})"
-                self.failures.append({"group": ev.get("group"), "name": ev.get("name"), "error": error})
+                failure = {"group": ev.get("group"), "name": ev.get("name"), "error": error}
+                detail = ev.get("detail")
+                if isinstance(detail, dict):
+                    failure.update({k: str(detail[k])[:3000] for k in FAILURE_DETAIL if detail.get(k)})
+                if ev.get("timeout") is True and self.tail:
+                    failure.setdefault("last_output", self.tail[-1])
+                self.failures.append(failure)
             self.deadline = time.monotonic() + limit
         elif kind == "verdict":
             if self.verdict is not None:
                 raise ValueError("a second verdict")
+            self.marks["verdict"] = time.monotonic()
             self.verdict = ev
             self.deadline = time.monotonic() + STARTUP_GRACE_S
             self.detail = "scoring"
@@ -226,41 +264,47 @@ class CandidateJob:
         self.started = time.monotonic()
         self.snapshot("starting")
         sandbox = None
+        start_timeout_s = SANDBOX_START_TIMEOUT_S
         exec_result = None
         stalled_in = None
         error: str | None = None
         starting = True
         try:
-            async with asyncio.timeout(SANDBOX_START_TIMEOUT_S):
+            # a backend that paces or retries its own creates (Daytona) may say how long it needs
+            start_timeout_s = max(SANDBOX_START_TIMEOUT_S, getattr(backend, "start_timeout_s", 0) or 0)
+            async with asyncio.timeout(start_timeout_s):
                 sandbox = await backend.create(SandboxSpec(limits=self.profile.limits, labels=labels,
                                                            env=dict(self.profile.env)))
                 self.isolation = getattr(sandbox, "isolation", "")
                 self.sandbox_info = dict(getattr(sandbox, "info", {}) or {})
                 job = build_job(self.task, self.candidate, self.profile, self.nonce, self.generated_tests,
-                                self.load_limit_s)
+                                self.load_limit_s, self.probes)
                 await sandbox.upload({"runner.py": runner_source(), "job.json": json.dumps(job).encode()})
             starting = False
+            self.marks["ready"] = time.monotonic()
             self.detail = "sandbox ready"
             self.snapshot("running")
             self.deadline = time.monotonic() + STARTUP_GRACE_S
             run = asyncio.ensure_future(sandbox.exec(
                 [self.profile.python, "runner.py", "job.json"], on_line=self.on_line,
-                timeout_s=wall_budget(self.task, len(self.generated_tests), self.load_limit_s)))
+                timeout_s=wall_budget(self.task, len(self.generated_tests), self.load_limit_s, len(self.probes))))
             stalled_in = await self._watch(run, sandbox)
             if stalled_in is None:
                 exec_result = run.result()
+            self.marks["ended"] = time.monotonic()
         except asyncio.CancelledError:
             raise
         except TimeoutError as exc:
-            error = (f"sandbox failure: the sandbox did not start within {SANDBOX_START_TIMEOUT_S:g}s"
-                     if starting else f"sandbox failure: TimeoutError: {exc}".strip())
-        except Exception as exc:  # noqa: BLE001 - a sandbox failure is not the candidate's fault
-            error = f"sandbox failure: {type(exc).__name__}: {exc}".strip()
+            error = infrastructure_reason(f"the sandbox did not start within {start_timeout_s:g}s"
+                                          if starting else f"TimeoutError: {exc}".strip())
+        except Exception as exc:  # noqa: BLE001 - the infrastructure failing is not the candidate's fault
+            error = infrastructure_reason(f"{type(exc).__name__}: {exc}".strip())
         finally:
             self.closed = True
             if sandbox is not None:
                 self.sandbox_info.update(getattr(sandbox, "info", None) or {})  # latest state, latencies
                 await self._destroy(sandbox)
+            self.marks["destroyed"] = time.monotonic()
         try:
             return self.finish(exec_result, stalled_in, error)
         except Exception as exc:  # noqa: BLE001 - a bug here must cost one result, not the run
@@ -312,10 +356,28 @@ class CandidateJob:
                 await run
             raise
 
+    def phases(self) -> dict[str, float]:
+        """Where this version's wall time went, in ms: sandbox start (create + upload), the
+        checker's start, loading the program, the tests (of which ``timeouts``: tests that hit
+        their limit), the command's exit after the verdict, and teardown. Phases that did not
+        happen are left out."""
+        order = [("start", "ready"), ("startup", "hello"), ("load", "load"), ("tests", "verdict"),
+                 ("exit", "ended"), ("teardown", "destroyed")]
+        out, last = {}, self.started
+        for name, mark in order:
+            if mark in self.marks:
+                out[name] = round((self.marks[mark] - last) * 1000, 2)
+                last = self.marks[mark]
+        if self.timeout_ms:
+            out["timeouts"] = round(self.timeout_ms, 2)
+        return out
+
     def finish(self, exec_result, stalled_in: str | None, error: str | None) -> CandidateResult:
         v, problem = check_verdict(self.verdict, self.task, self.ok_tests, len(self.generated_tests))
         if error:
             status, reason = "error", error
+        elif self.fatal and v is None:
+            status, reason = "error", self.fatal
         elif self.protocol_error or problem:
             v = None
             status, reason = "error", (f"the sandbox sent a malformed runner event ({self.protocol_error})"
@@ -347,6 +409,11 @@ class CandidateJob:
             + (getattr(exec_result, "stderr_dropped", 0) or 0),
             isolation=self.isolation,
             sandbox=self.sandbox_info,
+            stderr_tail=list(self.stderr_tail),
+            exit_cause=None if status == "passed" else exit_cause(status, reason, self.tail),
+            probe_outputs=self.probe_outputs,
+            phases=self.phases(),
+            unchecked=(v or {}).get("unchecked"),
         )
         self.detail = reason
         self.passed = result.tests_passed
@@ -354,6 +421,13 @@ class CandidateJob:
         self.bus.publish(CandidateFinished(candidate_id=self.candidate.id, task_id=self.task.id,
                                            profile=self.profile.name, result=result.model_dump()))
         return result
+
+
+def exit_cause(status: str, reason: str, tail) -> str:
+    """How the version's run ended, for a person asking why it lost."""
+    if status == "timeout" and tail:
+        return f"{reason}; last line printed: {tail[-1][:200]}"
+    return reason
 
 
 def error_result(task: Task, candidate: Candidate, profile: EnvProfile, bus: EventBus,

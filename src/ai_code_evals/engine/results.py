@@ -22,15 +22,18 @@ class CandidateResult(BaseModel):
     peak_kib: int | None = None
     cpu_s: float | None = None
     duration_s: float = 0.0
-    # first few failed cases: {"group", "name", "error"} and, when the runner captured them,
-    # "call" (arguments shortened), "expected", "got", "traceback" (candidate frames, capped)
+    # first few failed cases: {"group", "name", "error"} and, where known, "call", "expected",
+    # "got", "assertion" (the failing line of a check), "traceback" (the version's frames only)
     failures: list[dict] = Field(default_factory=list)
+    stderr_tail: list[str] = Field(default_factory=list)  # the version's last stderr lines
+    exit_cause: str | None = None  # how a run that did not pass ended
+    probe_outputs: list[str] | None = None  # behaviour on the selection probes (see sandbox/runner.py)
+    unchecked: str | None = None  # why some tests could not be run against the version
+    phases: dict = Field(default_factory=dict)  # where the wall time went, ms (engine/job.py phases())
     # per repeat of the perf cases, the time of that repeat summed over the cases (ms): the
     # spread that speed claims are checked against (empty: only the median is known)
     perf_runs_ms: list[float] = Field(default_factory=list)
     code_lines: int | None = None  # non-blank lines of the version's code (simplicity tie-break)
-    stderr_tail: list[str] = Field(default_factory=list)  # last lines of stderr
-    exit_cause: str | None = None  # "killed by SIGKILL", "memory limit", "timeout; last line printed: ..."
     exit_code: int | None = None
     signal: int | None = None
     output_lines: int = 0
@@ -80,4 +83,25 @@ def decide_status(verdict: dict | None, *, exit_code: int | None, sig: int | Non
         return "passed", f"passes {passed}/{total}"
     if verdict.get("timeouts"):
         return "timeout", f"passes {passed}/{total}; {verdict['timeouts']} test(s) timed out"
+    crash = verdict.get("crash")
+    if isinstance(crash, dict):  # the version's process died during a test (a signal, an exit)
+        return ("killed" if crash.get("signal") else "error"), f"passes {passed}/{total}; {str(crash.get('text'))[:200]}"
     return "failed", f"passes {passed}/{total}"
+
+
+# A version that could not be run because the sandbox infrastructure failed (a backend that
+# kept failing after its retries, a sandbox that would not start) gets status "error" with a
+# reason starting with this: never a verdict on its code. Its duplicates do not copy it, and
+# ``resume`` runs it again. Logs written before the name changed said "sandbox failure".
+INFRASTRUCTURE = "infrastructure: "
+_OLD_PREFIX = "sandbox failure"
+
+
+def infrastructure_reason(what: str) -> str:
+    return INFRASTRUCTURE + what
+
+
+def is_infrastructure_error(result: CandidateResult | dict) -> bool:
+    status = result.get("status") if isinstance(result, dict) else result.status
+    reason = (result.get("reason") if isinstance(result, dict) else result.reason) or ""
+    return status == "error" and reason.startswith((INFRASTRUCTURE, _OLD_PREFIX))

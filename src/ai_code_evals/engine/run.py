@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ai_code_evals.engine.backend_status import publish_backend_status
 from ai_code_evals.engine.events import (
     CandidateAdded,
     CandidateFinished,
@@ -26,7 +27,7 @@ from ai_code_evals.engine.events import (
 )
 from ai_code_evals.engine.job import CandidateJob, error_result
 from ai_code_evals.engine.profiles import EnvProfile, resolve_profiles
-from ai_code_evals.engine.results import CandidateResult
+from ai_code_evals.engine.results import CandidateResult, infrastructure_reason, is_infrastructure_error
 from ai_code_evals.engine.scoring import combine_profiles, pass_at_k_table, score_task, select_by_score
 from ai_code_evals.engine.selection import SelectionContext, get_selector
 from ai_code_evals.engine.timelimits import (
@@ -57,6 +58,9 @@ class RunConfig:
     profiles: list[EnvProfile] = field(default_factory=lambda: resolve_profiles(None))
     select: str = "score"
     generated_tests: dict[str, list[str]] = field(default_factory=dict)
+    # inputs each version is called with for behaviour-based selection: task id -> literal
+    # sources of (args, kwargs); the outputs come back in CandidateResult.probe_outputs
+    probes: dict[str, list[str]] = field(default_factory=dict)
     run_id: str = field(default_factory=new_run_id)
     record: Path | None = None
     # results already in the log (resume): (candidate_id, profile) -> result
@@ -104,6 +108,7 @@ class Engine:
             profiles=[p.name for p in cfg.profiles], backend=getattr(cfg.backend, "name", "?"),
             isolation=getattr(cfg.backend, "isolation", ""), select=cfg.select))
         interrupted = False
+        status = asyncio.ensure_future(publish_backend_status(cfg.backend, self.bus))
         try:
             async with asyncio.TaskGroup() as group:
                 for task in cfg.tasks:
@@ -112,6 +117,8 @@ class Engine:
             interrupted = True
             raise
         finally:
+            status.cancel()
+            await asyncio.gather(status, return_exceptions=True)
             summary = self.summary(interrupted)
             self.bus.publish(RunFinished(summary=summary, interrupted=interrupted))
         return summary
@@ -218,7 +225,7 @@ class Engine:
 
     def _limit_from_reference(self, task: Task, result: CandidateResult, job: CandidateJob | None) -> TimeLimit:
         """The derived limit when the reference passed its tests, else the task's own."""
-        if result.status == "error" and result.reason.startswith("sandbox failure"):
+        if is_infrastructure_error(result):
             return own_limit(task.time_limit_s, "its reference solution could not be run")
         if result.status != "passed" or job is None:
             return own_limit(task.time_limit_s, "its reference solution does not pass its tests")
@@ -230,7 +237,7 @@ class Engine:
             self.limits[task.id] = self._limit_from_reference(task, result, job)
         limit = self.limits.get(task.id) or own_limit(task.time_limit_s, "no limit was decided")
         error = None
-        if result.status == "error" and result.reason.startswith("sandbox failure"):
+        if is_infrastructure_error(result):
             self.bus.publish(EngineNotice(f"{task.id}: could not check the reference solution "
                                           f"({result.reason}); its candidates run under {limit.reason}",
                                           level="warning"))
@@ -258,7 +265,8 @@ class Engine:
             return
         if cand.duplicate_of:
             return  # filled from the original once it has run
-        job = CandidateJob(task, cand, profile, self.bus, self.cfg.generated_tests.get(task.id))
+        job = CandidateJob(task, cand, profile, self.bus, self.cfg.generated_tests.get(task.id),
+                           self.cfg.probes.get(task.id))
         job.snapshot("queued")
         if gate is not None:
             await asyncio.shield(gate)  # the reference's run decides the limit (not our slot)
@@ -268,9 +276,14 @@ class Engine:
             labels = {"app": "ai-code-evals", "run_id": self.cfg.run_id, "candidate": cand.id,
                       "profile": profile.name}
             self.results[key] = await job.run(self.cfg.backend, labels)
+        unchecked = self.results[key].unchecked
+        if unchecked and not any(unchecked in e for e in self.task_errors.get(task.id, [])):
+            self.task_error(task, f"some of its tests cannot be run against a version: {unchecked}")
 
     def _fill_duplicates(self, task: Task) -> None:
-        """Identical versions run once; their copies share the original's verdict."""
+        """Identical versions run once; their copies share the original's verdict. An original
+        that hit an infrastructure error has no verdict to share: its copies get an
+        infrastructure error of their own (so ``resume`` runs them again too)."""
         for cand in self.candidates[task.id]:
             if not cand.duplicate_of:
                 continue
@@ -279,9 +292,17 @@ class Engine:
                 original = self.results.get((cand.duplicate_of, profile.name))
                 if key in self.results or original is None:
                     continue
-                copy = original.model_copy(update={
-                    "candidate_id": cand.id, "duplicate_of": cand.duplicate_of,
-                    "reason": f"duplicate of {cand.duplicate_of}: {original.reason}"})
+                if is_infrastructure_error(original):
+                    copy = CandidateResult(
+                        candidate_id=cand.id, task_id=task.id, profile=profile.name, status="error",
+                        reason=infrastructure_reason(f"not run: its identical original {cand.duplicate_of} "
+                                                     "could not be run either"),
+                        tests_total=len(task.tests), errors_total=len(task.error_cases),
+                        duplicate_of=cand.duplicate_of)
+                else:
+                    copy = original.model_copy(update={
+                        "candidate_id": cand.id, "duplicate_of": cand.duplicate_of,
+                        "reason": f"duplicate of {cand.duplicate_of}: {original.reason}"})
                 self.results[key] = copy
                 job = CandidateJob(task, cand, profile, self.bus)
                 job.detail = copy.reason
@@ -324,7 +345,7 @@ class Engine:
                                       scores={r.candidate_id: r.score for r in rows}))
 
     def summary(self, interrupted: bool = False) -> dict:
-        """DESIGN §3.5 (contract) plus a few extra keys that tools may ignore."""
+        """The JSON summary (a contract: keys are never removed) plus extra keys tools may ignore."""
         tasks_out, counts = [], []
         for task in self.cfg.tasks:
             rows = self.task_results(task)
@@ -342,14 +363,16 @@ class Engine:
                     "label": cand.label if cand else "", "duplicate_of": r.duplicate_of,
                     "profiles": {p.name: self.results[(r.candidate_id, p.name)].status
                                  for p in self.cfg.profiles if (r.candidate_id, p.name) in self.results},
-                    "failures": r.failures, "stderr_tail": r.stderr_tail, "exit_cause": r.exit_cause,
+                    "failures": r.failures, "exit_cause": r.exit_cause, "stderr_tail": r.stderr_tail,
                 })
             for c in missing:
                 out.append({"id": c.id, "status": "skipped", "tests_passed": 0,
                             "tests_total": len(task.tests), "score": None, "median_ms": None,
                             "peak_kib": None, "reason": "not run (interrupted)", "label": c.label})
-            if rows:
-                counts.append((len(out), sum(1 for r in rows if r.status == "passed")))
+            if rows:  # a version the infrastructure could not run is no sample of the model's
+                judged = len(out) - sum(1 for r in rows if is_infrastructure_error(r))
+                if judged:
+                    counts.append((judged, sum(1 for r in rows if r.status == "passed")))
             errors = self.task_errors.get(task.id)
             limit = self.limits.get(task.id)
             tasks_out.append({"task_id": task.id, "winner": sel["winner"], "reason": sel["reason"],
@@ -366,6 +389,9 @@ class Engine:
             "isolation": getattr(self.cfg.backend, "isolation", ""),
             "profiles": [p.name for p in self.cfg.profiles],
             "select": self.cfg.select,
+            # versions that got no verdict because the infrastructure failed (resume reruns them)
+            "infrastructure_errors": sum(1 for t in tasks_out for c in t["candidates"]
+                                         if is_infrastructure_error(c)),
         }
 
 

@@ -1,6 +1,6 @@
 """Checking the runner's verdict before believing it.
 
-The verdict line is the only thing that can pass a candidate (DESIGN §4.2), so the engine
+The verdict line is the only thing that can pass a candidate, so the engine
 checks it against what it knows on its own side: the task's own test counts (not the ones the
 runner reports), and the per-test results the runner streamed before it. A candidate that
 patches the runner's helpers in its process (``builtins.len``, ``json.dumps``) to inflate the
@@ -36,8 +36,13 @@ def check_verdict(verdict: dict | None, task: Task, ok_tests: dict[str, set[int]
     gen = verdict.get("generated_passed", [])
     if not isinstance(gen, list) or not all(_is_int(i) and i < n_generated for i in gen):
         bad.append("generated_passed")
-    if verdict.get("load_error") is not None and not isinstance(verdict["load_error"], str):
-        bad.append("load_error")
+    for key in ("load_error", "unchecked"):
+        if verdict.get(key) is not None and not isinstance(verdict[key], str):
+            bad.append(key)
+    crash = verdict.get("crash")
+    if crash is not None and not (isinstance(crash, dict) and isinstance(crash.get("text"), str)
+                                  and (crash.get("signal") is None or isinstance(crash["signal"], str))):
+        bad.append("crash")
     if bad:
         return None, f"the runner's verdict is malformed ({', '.join(bad)})"
     checks = [("tests", "tests_passed", "tests_total", len(task.tests)),

@@ -108,11 +108,12 @@ class CodeEval(evals.Eval):
 
             wanted = {t.id for t in tasks}
             generated = {k: v for k, v in load_generated_tests(opts.generated_tests).items() if k in wanted}
-        backend = opts.backend if not isinstance(opts.backend, str) else make_backend(opts.backend, env)
-        backend_name = opts.backend if isinstance(opts.backend, str) else getattr(backend, "name", "custom")
+        backend_name = opts.backend if isinstance(opts.backend, str) else getattr(opts.backend, "name", "custom")
+        jobs = opts.jobs or default_jobs(backend_name, env)
+        backend = opts.backend if not isinstance(opts.backend, str) else make_backend(opts.backend, env, jobs)
         return RunConfig(
             tasks=tasks, backend=backend, generator=generator, n=opts.n,
-            jobs=opts.jobs or default_jobs(backend_name, env), profiles=resolve_profiles(opts.profiles),
+            jobs=jobs, profiles=resolve_profiles(opts.profiles),
             select=opts.select, generated_tests=generated, run_id=recorder.run_spec.run_id,
             record=Path(recorder.event_file_path) if getattr(recorder, "event_file_path", None) else None,
         )

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ai_code_evals.engine.events import CandidateFinished, EngineNotice, Event, TaskSelected
+from ai_code_evals.engine.results import is_infrastructure_error
 from ai_code_evals.runlog.writer import RunLog
 
 
@@ -57,8 +58,7 @@ class RecorderLog(RunLog):
         if isinstance(event, CandidateFinished):
             r = event.result
             if r.get("status") == "error":
-                kind = "SandboxFailure" if str(r.get("reason", "")).startswith("sandbox failure") \
-                    else "CandidateError"
+                kind = "SandboxFailure" if is_infrastructure_error(r) else "CandidateError"
                 self.record_error(event.candidate_id, kind, r.get("reason") or "error without a reason",
                                   candidate_id=event.candidate_id, task_id=event.task_id,
                                   profile=event.profile, failures=r.get("failures") or [])

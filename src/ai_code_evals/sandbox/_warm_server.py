@@ -41,6 +41,7 @@ import socket
 import struct
 import sys
 import time  # noqa: F401
+import traceback  # noqa: F401
 
 CONTROL_FD = 3
 FAILED = 125

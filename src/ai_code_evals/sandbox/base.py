@@ -11,9 +11,15 @@ from typing import Literal, Protocol
 
 Stream = Literal["stdout", "stderr"]
 
-# Lines carrying this marker are the runner's structured events (sandbox/runner.py MARK): backends
-# forward them even past the output cap, so a flood of candidate output cannot hide a verdict.
+# Lines that start with this marker are the runner's structured events (sandbox/runner.py MARK):
+# backends forward them past the output cap, so a flood of output cannot hide a verdict, but
+# within a cap of their own (the runner's events are bounded; anything beyond is not the runner).
 PRIORITY_MARK = "@@ace:"
+PRIORITY_CAP = 16 << 20
+
+
+def is_priority(line: str | bytes) -> bool:
+    return line.startswith(PRIORITY_MARK if isinstance(line, str) else PRIORITY_MARK.encode())
 OnLine = Callable[[Stream, str], Awaitable[None] | None]
 
 

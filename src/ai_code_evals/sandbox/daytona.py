@@ -5,13 +5,17 @@ Life of a sandbox: created from a snapshot or an image (labelled with the app, r
 candidate and owning process; ephemeral, with an auto-stop interval), files uploaded, the
 command started as an async session command whose stdout/stderr stream live through the
 SDK's log websocket (polling the logs when the stream breaks), and deleted on every path out.
-The backend caps sandboxes alive at once and creates per minute, retries what Daytona asks
-to retry, cleans up after creates that time out, reaps leftovers of dead runs at start, and
-deletes everything it created on ``aclose()`` (the Ctrl-C path).
+The backend caps sandboxes alive at once (``--jobs``), paces creates to the account's create
+limit (daytona_pace), retries every call that fails for an infrastructure reason (5xx, 429,
+timeouts, dropped connections) with capped exponential backoff and full jitter, idempotently:
+a create that failed is looked up and its leftovers deleted before the next try, a command
+whose start failed is looked up in its session before it is started again. It reaps leftovers
+of dead runs at start, and deletes everything it created on ``aclose()`` (the Ctrl-C path).
 """
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import re
 import shlex
@@ -23,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 from ai_code_evals.sandbox.base import ExecResult, OnLine, SandboxError, SandboxSpec
 from ai_code_evals.sandbox.daytona_owner import CREATE, SESSION, age_s, owner_alive, owner_labels
+from ai_code_evals.sandbox.daytona_pace import CreatePacer
 from ai_code_evals.sandbox.daytona_settings import DaytonaSettings
 
 if TYPE_CHECKING:
@@ -38,11 +43,16 @@ WORK_SUBDIR = "ace-run"  # under the sandbox's working directory
 _ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def make_daytona_backend(env: Mapping[str, str] | None = None) -> DaytonaBackend:
+def make_daytona_backend(env: Mapping[str, str] | None = None, concurrency: int | None = None) -> DaytonaBackend:
     """The backend the CLI uses for ``--backend daytona``. ``env`` is the settings mapping;
     None reads the environment and the project's settings (see DaytonaSettings.from_env).
+    ``concurrency`` (``--jobs``) is how many sandboxes may be alive at once; None keeps the
+    settings' own (ACE_DAYTONA_CONCURRENCY, else 8).
     Raises ConfigError (one sentence) when the API key is missing or a setting is bad."""
-    return DaytonaBackend(DaytonaSettings.from_env(env))
+    settings = DaytonaSettings.from_env(env)
+    if concurrency:
+        settings = dataclasses.replace(settings, concurrency=concurrency)
+    return DaytonaBackend(settings)
 
 
 class DaytonaBackend:
@@ -56,19 +66,26 @@ class DaytonaBackend:
         self.session_id = uuid.uuid4().hex[:16]  # labels everything this backend creates
         self._owner = {**owner_labels(), SESSION: self.session_id}
         self._slots = asyncio.Semaphore(settings.concurrency)
-        from ai_code_evals.sandbox.daytona_retry import RateLimiter
-
-        self._rate = RateLimiter(settings.creates_per_minute)
+        self.pacer = CreatePacer(settings.creates_per_minute, settings.create_burst)
+        self.retries: dict[str, int] = {}  # what was retried (create, start, upload ...) -> how often
         self._client: AsyncDaytona | None = None
         self._start: asyncio.Task | None = None
         self._closed = False
         self._live: dict[str, DaytonaSandbox] = {}
         self._background: set[asyncio.Task] = set()
+        self._late_sweeps: set[asyncio.Task] = set()  # delayed leftover checks after create timeouts
         self.reaped: list[str] = []  # ids deleted by reap_stale, for the log and tests
 
     @property
     def concurrency(self) -> int:
         return self.settings.concurrency
+
+    @property
+    def start_timeout_s(self) -> float:
+        """How long the engine lets create + upload take: a create may wait for its turn at the
+        pacer (a 429's Retry-After can be a minute) and retry a timed-out create a few times."""
+        s = self.settings
+        return max(120.0, 60.0 + min(s.max_attempts, 4) * (s.create_timeout_s + s.backoff_max_s))
 
     # -- the SDK client ----------------------------------------------------------------
     def client(self) -> AsyncDaytona:
@@ -82,12 +99,33 @@ class DaytonaBackend:
                 connection_pool_maxsize=max(32, 4 * s.concurrency)))
         return self._client
 
-    async def _retry(self, op: Callable[[], Awaitable[T]], what: str, **kw: Any) -> T:
+    async def _retry(self, op: Callable[[], Awaitable[T]], what: str, kind: str = "",
+                     before_retry: Callable[[BaseException], Awaitable[None]] | None = None,
+                     **kw: Any) -> T:
         from ai_code_evals.sandbox.daytona_retry import retry
+
+        kind = kind or what.split(" ")[0]
+
+        async def counted(exc: BaseException) -> None:
+            self.retries[kind] = self.retries.get(kind, 0) + 1
+            if before_retry is not None:
+                await before_retry(exc)
 
         s = self.settings
         return await retry(op, what=what, attempts=s.max_attempts, base_s=s.backoff_base_s,
-                           max_s=s.backoff_max_s, **kw)
+                           max_s=s.backoff_max_s, before_retry=counted, **kw)
+
+    def status(self) -> dict:
+        """How the backend is doing, for the progress line and the TUI header: sandboxes alive,
+        the create rate (effective and allowed), creates waiting for their turn, 429s, retries."""
+        return {**self.pacer.status(), "alive": len(self._live), "jobs": self.settings.concurrency,
+                "retries": sum(self.retries.values())}
+
+    async def preflight(self) -> None:
+        """Check the settings against the API before any version starts (see daytona_preflight)."""
+        from ai_code_evals.sandbox.daytona_preflight import preflight
+
+        await preflight(self.settings)
 
     # -- start and reaping ---------------------------------------------------------------
     async def start(self) -> None:
@@ -165,6 +203,13 @@ class DaytonaBackend:
             log.info("daytona: deleting sandbox %s left by a failed create", sb.id)
             await self._delete_sdk(sb)
 
+    async def _late_sweep(self, create_id: str) -> None:
+        """After a create timed out, look for its sandbox again a while later (the API may still
+        have been making it), twice: an orphan costs money until the run ends otherwise."""
+        wait = self.settings.create_timeout_s
+        for settle_s in (wait, 2 * wait):
+            await self._delete_leftovers(create_id, None, settle_s=settle_s)
+
     # -- create --------------------------------------------------------------------------
     async def create(self, spec: SandboxSpec) -> DaytonaSandbox:
         if self._closed:
@@ -221,39 +266,58 @@ class DaytonaBackend:
         return CreateSandboxFromSnapshotParams(snapshot=s.snapshot, **common)
 
     async def _create_sdk_sandbox(self, spec: SandboxSpec) -> tuple[AsyncSandbox, float, int]:
-        from daytona import DaytonaAuthenticationError, DaytonaRateLimitError
+        from daytona import DaytonaAuthenticationError, DaytonaTimeoutError
 
+        from ai_code_evals.sandbox.daytona_retry import describe, is_rate_limited, retry_after_s
+
+        # each attempt labels its sandbox with an id of its own, so what a failed attempt left
+        # (even one that appears later) can be deleted without touching the next attempt's
         create_id = uuid.uuid4().hex[:16]
-        labels = self._labels(spec, create_id)
         attempts = 0
         t0 = time.monotonic()
 
         async def once() -> AsyncSandbox:
-            nonlocal attempts, t0
+            nonlocal attempts, t0, create_id
             attempts += 1
-            await self._rate.acquire()
+            create_id = uuid.uuid4().hex[:16]
+            labels = self._labels(spec, create_id)
+            await self.pacer.acquire()
             t0 = time.monotonic()
-            return await self.client().create(self._params(labels), timeout=self.settings.create_timeout_s)
+            made = await self.client().create(self._params(labels), timeout=self.settings.create_timeout_s)
+            self.pacer.succeeded()
+            return made
+
+        async def clean_up(exc: BaseException) -> None:
+            if isinstance(exc, DaytonaTimeoutError):  # its sandbox may appear only later
+                self._late_sweeps.add(self._spawn(self._late_sweep(create_id)))
+            await self._delete_leftovers(create_id, getattr(exc, "sandbox_id", None))
 
         async def before_retry(exc: BaseException) -> None:
-            if not isinstance(exc, DaytonaRateLimitError):  # a 429 created nothing
-                await self._delete_leftovers(create_id, getattr(exc, "sandbox_id", None))
+            if is_rate_limited(exc):  # a 429 created nothing; everyone waits for Retry-After
+                self.pacer.rate_limited(retry_after_s(exc))
+            else:
+                await clean_up(exc)
+
+        def delay_for(exc: BaseException, n: int) -> float | None:
+            return 0.0 if is_rate_limited(exc) else None  # the pacer does the waiting
 
         try:
-            sdk_sandbox = await self._retry(once, "create sandbox", before_retry=before_retry)
+            sdk_sandbox = await self._retry(once, "create sandbox", before_retry=before_retry,
+                                            delay_for=delay_for)
         except asyncio.CancelledError:
             # the create request may have reached Daytona: find and delete what it made
             self._spawn(self._delete_leftovers(create_id, None, settle_s=1.0))
             raise
         except Exception as exc:
-            if not isinstance(exc, DaytonaRateLimitError):
+            if not is_rate_limited(exc):
                 try:
-                    await self._delete_leftovers(create_id, getattr(exc, "sandbox_id", None))
+                    await clean_up(exc)
                 except Exception as cleanup_exc:  # noqa: BLE001 - report the create's error, not this
                     log.warning("daytona: cleanup after a failed create failed: %s", cleanup_exc)
             if isinstance(exc, DaytonaAuthenticationError):
                 raise SandboxError(f"Daytona rejected the API key: {exc}") from exc
-            raise SandboxError(f"Daytona could not create a sandbox after {attempts} attempt(s): {exc}") from exc
+            raise SandboxError(
+                f"Daytona could not create a sandbox after {attempts} attempt(s): {describe(exc)}") from exc
         return sdk_sandbox, t0, attempts
 
     # -- bookkeeping -----------------------------------------------------------------------
@@ -265,6 +329,7 @@ class DaytonaBackend:
 
     def _background_done(self, task: asyncio.Task) -> None:
         self._background.discard(task)
+        self._late_sweeps.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.warning("daytona: background cleanup failed: %s", task.exception())
 
@@ -282,6 +347,8 @@ class DaytonaBackend:
                 await asyncio.gather(self._start, return_exceptions=True)
             await asyncio.gather(*(sb.destroy() for sb in list(self._live.values())),
                                  return_exceptions=True)
+            for sweep in list(self._late_sweeps):  # the sweep by session label below covers them
+                sweep.cancel()
             while self._background:
                 await asyncio.wait(set(self._background), timeout=60)
             if self._client is not None:
@@ -323,13 +390,15 @@ class DaytonaSandbox:
 
     async def _call(self, op: Callable[[], Awaitable[T]], what: str, **kw: Any) -> T:
         try:
-            return await self._backend._retry(op, f"{what} in {self.id}", **kw)
+            return await self._backend._retry(op, f"{what} in {self.id}", kind=what, **kw)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             if _callback_failure(exc) is not None:
                 raise
-            raise SandboxError(f"Daytona sandbox {self.id}: could not {what}: {exc}") from exc
+            from ai_code_evals.sandbox.daytona_retry import describe
+
+            raise SandboxError(f"Daytona sandbox {self.id}: could not {what}: {describe(exc)}") from exc
 
     async def _prepare(self, t0: float) -> None:
         home = await self._call(self._sdk.get_work_dir, "read the working directory")
@@ -418,11 +487,32 @@ class DaytonaSandbox:
             await self._call(create_session, "create a session")
             self._session = session
         session = self._session
-        # starting a command is not idempotent: only a 429 (nothing started) is retried
-        started = await self._call(
-            lambda: proc.execute_session_command(session, SessionExecuteRequest(command=command, run_async=True)),
-            "start the command", retryable=lambda e: isinstance(e, DaytonaRateLimitError))
-        cmd_id = started.cmd_id
+        # Starting a command is not idempotent: the command carries a token of its own, and
+        # before each new try the session is searched for it (the failed try may have started it).
+        token = f"ace-start-{uuid.uuid4().hex[:12]}"
+        command = f": {token} && {command}"
+        cmd_id: str | None = None
+
+        async def start() -> str:
+            nonlocal cmd_id
+            if cmd_id is None:
+                started = await proc.execute_session_command(
+                    session, SessionExecuteRequest(command=command, run_async=True))
+                cmd_id = started.cmd_id
+            return cmd_id
+
+        async def look_up(exc: BaseException) -> None:
+            nonlocal cmd_id
+            if isinstance(exc, DaytonaRateLimitError):
+                return  # nothing started
+            found = await self._call(lambda: proc.get_session(session), "look up the command")
+            for cmd in found.commands or []:
+                if token in (cmd.command or ""):
+                    log.info("daytona: the command in %s had started despite the error; following it", self.id)
+                    cmd_id = cmd.id
+                    return
+
+        cmd_id = await self._call(start, "start the command", before_retry=look_up)
         await self._stream(session, cmd_id, sink)
         # the exit code, and whatever output the stream did not deliver
         delay = 0.05

@@ -24,9 +24,10 @@ class DaytonaSettings:
 
     From the environment: DAYTONA_API_KEY (required), DAYTONA_API_URL, DAYTONA_TARGET,
     ACE_DAYTONA_SNAPSHOT or ACE_DAYTONA_IMAGE, ACE_DAYTONA_CPU/MEMORY/DISK (GiB; image only),
-    ACE_DAYTONA_CONCURRENCY, ACE_DAYTONA_CREATES_PER_MINUTE, ACE_DAYTONA_AUTO_STOP_MINUTES,
+    ACE_DAYTONA_CONCURRENCY (the default of --jobs), ACE_DAYTONA_CREATES_PER_MINUTE and
+    ACE_DAYTONA_CREATE_BURST (the create pacer), ACE_DAYTONA_AUTO_STOP_MINUTES,
     ACE_DAYTONA_BLOCK_NETWORK (1/0), ACE_DAYTONA_CREATE_TIMEOUT (s), ACE_DAYTONA_RETRIES,
-    ACE_DAYTONA_REAP (1/0).
+    ACE_DAYTONA_BACKOFF_MAX (s), ACE_DAYTONA_REAP (1/0).
     """
 
     api_key: str = field(repr=False)
@@ -37,14 +38,20 @@ class DaytonaSettings:
     cpu: int | None = None
     memory_gib: int | None = None
     disk_gib: int | None = None
-    concurrency: int = 8  # sandboxes alive at once
-    creates_per_minute: int = 300  # Daytona's per-minute create limits are 300-600 by tier
+    concurrency: int = 8  # sandboxes alive at once (--jobs)
+    # Daytona's per-minute create limit is 300 (tier 1) to 600 (tier 4). The default is the
+    # highest: on a lower tier the first 429s teach the pacer the account's limit (it slows down,
+    # never below what the 429s allow), which costs a few refused creates, never a verdict
+    creates_per_minute: int = 600
+    create_burst: int = 4  # creates that may leave at once before the rate applies
     auto_stop_minutes: int = 15  # a forgotten sandbox stops (and, being ephemeral, is deleted)
     block_network: bool = True  # candidates get no network, as in the local backend
     create_timeout_s: float = 60.0
-    max_attempts: int = 5  # per API call, for 429, 5xx, connection errors and create timeouts
+    # per API call, for 5xx, connection errors and timeouts (429s get 4x as many): with full
+    # jitter, about 30 s of retrying on average before a version gets an infrastructure error
+    max_attempts: int = 8
     backoff_base_s: float = 0.5
-    backoff_max_s: float = 20.0
+    backoff_max_s: float = 30.0
     reap_on_start: bool = True  # delete leftovers of dead runs before the first create
     reap_foreign_after_s: float = 6 * 3600.0  # leftovers from other hosts: only when this old
     poll_interval_s: float = 0.25  # log polling once the live stream broke
@@ -88,11 +95,13 @@ class DaytonaSettings:
             concurrency=_int(env, "ACE_DAYTONA_CONCURRENCY", cls.concurrency) or cls.concurrency,
             creates_per_minute=_int(env, "ACE_DAYTONA_CREATES_PER_MINUTE", cls.creates_per_minute)
             or cls.creates_per_minute,
+            create_burst=_int(env, "ACE_DAYTONA_CREATE_BURST", cls.create_burst) or cls.create_burst,
             auto_stop_minutes=_int(env, "ACE_DAYTONA_AUTO_STOP_MINUTES", cls.auto_stop_minutes, 0)
             or 0,
             block_network=_bool(env, "ACE_DAYTONA_BLOCK_NETWORK", cls.block_network),
             create_timeout_s=_float(env, "ACE_DAYTONA_CREATE_TIMEOUT", cls.create_timeout_s),
             max_attempts=_int(env, "ACE_DAYTONA_RETRIES", cls.max_attempts) or cls.max_attempts,
+            backoff_max_s=_float(env, "ACE_DAYTONA_BACKOFF_MAX", cls.backoff_max_s),
             reap_on_start=_bool(env, "ACE_DAYTONA_REAP", cls.reap_on_start),
         )
 

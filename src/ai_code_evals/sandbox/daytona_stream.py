@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import inspect
 
-from ai_code_evals.sandbox.base import PRIORITY_MARK, OnLine, Stream
+from ai_code_evals.sandbox.base import PRIORITY_CAP, OnLine, Stream, is_priority
 
 MAX_LINE_CHARS = 64 * 1024  # a newline-less flood is cut into pieces this long
 
@@ -29,6 +29,7 @@ class LineSink:
         self.cap_bytes = cap_bytes
         self.seen: dict[Stream, int] = {"stdout": 0, "stderr": 0}  # characters received
         self.kept: dict[Stream, int] = {"stdout": 0, "stderr": 0}  # bytes delivered
+        self.priority_bytes = 0  # runner-event bytes delivered past the cap
         self.dropped: dict[Stream, int] = {"stdout": 0, "stderr": 0}  # bytes past the cap
         self._partial: dict[Stream, str] = {"stdout": "", "stderr": ""}
 
@@ -68,7 +69,9 @@ class LineSink:
 
     async def _emit(self, stream: Stream, line: str) -> None:
         size = len(line.encode("utf-8", "replace")) + 1
-        if PRIORITY_MARK not in line:  # runner events are always delivered
+        if is_priority(line) and self.priority_bytes + size <= PRIORITY_CAP:
+            self.priority_bytes += size  # runner events are delivered past the output cap
+        else:
             if self.kept[stream] + size > self.cap_bytes:
                 self.dropped[stream] += size
                 return

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from ai_code_evals.sandbox.base import PRIORITY_MARK
-
-_PRIORITY = PRIORITY_MARK.encode()
+from ai_code_evals.sandbox.base import PRIORITY_CAP, is_priority
 
 MAX_LINE = 64 * 1024
 TAIL_MAX = 64 * 1024
@@ -50,6 +48,7 @@ class LineCap:
         self._tail: deque[tuple[bytes, int]] = deque()
         self._tail_bytes = 0
         self._overflowed = False
+        self.priority_bytes = 0
 
     def feed(self, chunk: bytes) -> list[str]:
         out: list[str] = []
@@ -86,7 +85,8 @@ class LineCap:
 
     def _take(self, line: bytes, newline: int, out: list[str]) -> None:
         size = len(line) + newline
-        if _PRIORITY in line:  # a runner event: always delivered, never counted against the cap
+        if is_priority(line) and self.priority_bytes + size <= PRIORITY_CAP:
+            self.priority_bytes += size  # a runner event: delivered past the output cap
             out.append(decode(line))
             return
         if not self._overflowed and self.forwarded + size <= self.live_budget:

@@ -342,6 +342,11 @@ class WorkspaceApp(App[int]):
         bits.append(f"{done}/{total} done" if narrow else f"{done}/{total} sandboxes finished")
         if m.results_failed:
             bits.append(f"{m.results_failed} failed")
+        infra = m.infrastructure_errors()
+        if infra:
+            bits.append(f"{infra} infrastructure error(s)")
+        if m.backend_status and not m.finished:
+            bits.append(m.backend_status)
         if m.finished:
             bits.append("run interrupted" if m.interrupted else "run complete")
         elif self.mode == "live" and 0 < done < total:

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from pydantic import ValidationError
 
 from ai_code_evals.engine.events import Event, OutputLine
-from ai_code_evals.engine.results import CandidateResult
+from ai_code_evals.engine.results import CandidateResult, is_infrastructure_error
 from ai_code_evals.engine.scoring import combine_profiles, rank_key, score_task
 from ai_code_evals.tasks.model import Weights
 
@@ -233,6 +233,8 @@ class RunModel:
         self.dirty_tasks: set[str] = set()
         self.dirty_code: set[str] = set()  # candidate ids whose code changed
         self.notices: list[tuple[str, str]] = []  # (level, message)
+        self.backend_status = ""  # the backend's own line (Daytona: sandboxes, create rate, throttling)
+        self.infrastructure_failed: set[PaneKey] = set()  # results that are infrastructure errors
 
     # -- ingest ------------------------------------------------------------------------------
     def ingest(self, type_: str, data: dict) -> None:
@@ -377,6 +379,10 @@ class RunModel:
         self.results_done += 1
         self.results_failed += result.get("status") in FAILED_STATUSES
         pane.result = result
+        if is_infrastructure_error(result):
+            self.infrastructure_failed.add(pane.key)
+        else:  # a resumed run's new result replaces the failed one
+            self.infrastructure_failed.discard(pane.key)
         task = self._task(pane.task_id)
         task.results[pane.key] = result
         task.result_pos[pane.key] = len(self.timeline)
@@ -401,6 +407,13 @@ class RunModel:
             msg = f"{d['candidate_id']}: {msg}"
         self.notices.append((d.get("level", "warning"), msg))
 
+    def _on_backend_status(self, d: dict) -> None:
+        self.backend_status = str(d.get("text") or "")
+
+    def infrastructure_errors(self) -> int:
+        """Panes whose result is no verdict because the infrastructure failed."""
+        return len(self.infrastructure_failed)
+
     def _on_run_finished(self, d: dict) -> None:
         self.finished = True
         self.interrupted = bool(d.get("interrupted"))
@@ -418,6 +431,7 @@ class RunModel:
         "selection": _on_selection,
         "notice": _on_notice,
         "run_finished": _on_run_finished,
+        "backend_status": _on_backend_status,
     }
 
     # -- queries --------------------------------------------------------------------------

@@ -91,9 +91,11 @@ def detail_content(model: RunModel, cid: str) -> Content:
         if "expected" in first or "got" in first:
             parts += _field("expected", first.get("expected", "?"), "$text-success")
             parts += _field("got", first.get("got", "?"), "$text-error")
+        if first.get("assertion"):  # the failing line of a check(candidate) test
+            parts += _field("assertion", first["assertion"], "$text-error")
         if first.get("traceback"):
             parts += _field("Traceback", first["traceback"], "$text-error")
-        if not any(k in first for k in ("expected", "got", "traceback")):
+        if not any(k in first for k in ("expected", "got", "traceback", "assertion")):
             parts += _field("error", first.get("error") or "failed", "$text-error")
         others = failures[1:]
         if others:

