@@ -306,7 +306,7 @@ class WorkspaceApp(App[int]):
         if self.leaderboard.task_id in tasks:
             self._board_dirty = True
         now = time.monotonic()
-        if self._board_dirty and now >= self._board_due:  # progress cells change on every snapshot
+        if self._board_dirty and (now >= self._board_due or self.model.finished):  # progress cells change on every snapshot
             self._board_dirty = False
             self._board_due = now + BOARD_REFRESH_S
             self.leaderboard.refresh_rows()

@@ -21,6 +21,7 @@ from ai_code_evals.tui.travel import TimeTravel
 
 COLUMNS = (("pick", "Pick"), ("cand", "Candidate"), ("score", "Score"), ("tests", "Tests"),
            ("errors", "Errors handled"), ("median", "Median ms"), ("peak", "Peak KiB"), ("status", "Status"))
+STATUS_WIDTH = 26  # "timeout (profiles differ)", "running 120/120"
 STATUS_COLOUR = {"passed": "success", "failed": "error", "error": "error", "timeout": "warning",
                  "killed": "warning", "skipped": "text-muted"}
 
@@ -85,8 +86,8 @@ class Leaderboard(Vertical):
         yield self.table
 
     def on_mount(self) -> None:
-        for key, label in COLUMNS:
-            self.table.add_column(label, key=key)
+        for key, label in COLUMNS:  # Status: a fixed width, so the layout never depends on timing
+            self.table.add_column(label, key=key, width=STATUS_WIDTH if key == "status" else None)
         self.app.theme_changed_signal.subscribe(self, lambda _t: self.refresh_rows(force=True))
 
     # -- tasks ------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from rich.cells import cell_len
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.content import Content
@@ -97,7 +96,7 @@ class SandboxPane(Widget, can_focus=True):
     SandboxPane.-travel { border: double $secondary; }
     SandboxPane:focus.-passed, SandboxPane:focus.-failed, SandboxPane:focus.-error,
     SandboxPane:focus.-timeout, SandboxPane:focus.-killed, SandboxPane:focus.-running { border: thick $accent; }
-    SandboxPane > .pane--status { height: auto; max-height: 2; }
+    SandboxPane > .pane--status { height: 2; }
     SandboxPane > .pane--snap { height: 1; color: $text-muted; }
     SandboxPane.-travel > .pane--snap { color: $text-secondary; text-style: bold; }
     """
@@ -110,7 +109,6 @@ class SandboxPane(Widget, can_focus=True):
         self.index: int | None = None  # snapshot index shown; None = live
         self.written = 0  # stream position already in the output view (live mode)
         self._status = Static(classes="pane--status", markup=False)
-        self._status_lines = 0
         self._snap = Static(classes="pane--snap", markup=False)
         self._output = OutputView()
 
@@ -217,12 +215,9 @@ class SandboxPane(Widget, can_focus=True):
             self.set_class(cls == state_class or (cls == "-travel" and not live), cls)
 
     def _set_status(self, content: Content) -> None:
-        """The status line, relaid out only when it changes height (1 or 2 lines): a layout of
-        the whole screen per update was most of the app's cost in a big run."""
-        width = self._status.size.width
-        lines = max(1, min(2, -(-cell_len(content.plain) // width))) if width else 0
-        self._status.update(content, layout=lines != self._status_lines or not width)
-        self._status_lines = lines
+        """The status line: a fixed two lines, so that an update never relays out the screen
+        (a layout per update was most of the app's cost in a big run)."""
+        self._status.update(content, layout=False)  # two lines, always
 
     def action_move(self, dx: int, dy: int) -> None:
         """Arrow keys: focus the neighbouring pane (the next page past the edge)."""
