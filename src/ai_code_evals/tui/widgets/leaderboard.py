@@ -93,7 +93,7 @@ class Leaderboard(Vertical):
     # -- tasks ------------------------------------------------------------------------------
     def sync_tasks(self) -> None:
         """Add a tab per new task, in the natural order of task ids; the first becomes current."""
-        if len(self._tab_of) != len(self.model.task_ids):
+        if len(self._tab_of) != len(self.model.task_ids) and self._tabs_mounted():
             ids = self.model.task_ids
             for i, task_id in enumerate(ids):
                 if task_id in self._tab_of:
@@ -109,6 +109,11 @@ class Leaderboard(Vertical):
         self.tabs.set_class(len(self._task_tabs) <= 1, "-single")
         if self.task_id is None and self._task_tabs:
             self.show_task(self._task_tabs[0])
+
+    def _tabs_mounted(self) -> bool:
+        """Whether every tab added so far is mounted (a new tab is placed relative to them;
+        one still mounting cannot be: the next refresh adds the new ones)."""
+        return len(self.tabs.query("Tab")) >= len(self._tab_of)
 
     def show_task(self, task_id: str) -> None:
         if task_id not in self.model.tasks or task_id == self.task_id:
