@@ -2,8 +2,11 @@
 
 The test machines cannot reach OpenAI (or any LLM), so the generator, generated tests and the
 judge are tested against this server, driven by the unmodified ``openai`` client over real HTTP.
-It implements ``POST /v1/chat/completions`` (JSON and streaming SSE, with usage) and can be
-scripted per test: a queue of replies consumed in order, then a responder function. Replies can
+It implements ``POST /v1/chat/completions`` (JSON and streaming SSE, with usage) and
+``GET /v1/models`` when given a model list (without one it has no such route, like a minimal
+server, and accepts any model name); it answers a one-token request (the CLI's preflight probe)
+itself, kept apart in ``probes``, so scripted replies are not consumed. It can demand an API key (401 otherwise), refuse unknown models (404, as vLLM
+and OpenAI do) and hold a stream half-way until a test lets it go. It can be scripted per test: a queue of replies consumed in order, then a responder function. Replies can
 be 429 with Retry-After, 5xx, slow, malformed JSON, cut-off streams, replies without code, and
 judge answers of any shape.
 
@@ -36,6 +39,7 @@ class Reply:
     cut_after: int | None = None  # stream: close the connection after this many chunks
     usage: bool = True  # report token usage
     chunk_chars: int = 16  # stream: characters per SSE chunk
+    hold: threading.Event | None = None  # stream: wait for this after half the chunks
 
 
 Responder = Callable[[dict], Reply]
@@ -64,6 +68,9 @@ class OpenAITestServer:
         self.reject_response_format = False  # a server without structured output
         self.reject_temperature = False  # a reasoning model: only the default temperature
         self.model = "test-double-model"
+        self.models: list[str] | None = None  # served models, listed by GET /v1/models; None: any, no route
+        self.probes: list[dict] = []  # one-token requests (preflight), answered without the script
+        self.api_key: str | None = None  # when set, any other key gets 401
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._ids = itertools.count(1)
@@ -141,17 +148,44 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(status, {"error": {"message": message, "type": kind, "param": None, "code": None}},
                         headers)
 
-    # -- the endpoint ----------------------------------------------------------------------------
+    def _refused_key(self) -> bool:
+        owner = self.server_owner
+        if owner.api_key is not None and self.headers.get("Authorization") != f"Bearer {owner.api_key}":
+            self._error(401, "Incorrect API key provided")
+            return True
+        return False
+
+    # -- the endpoints ---------------------------------------------------------------------------
+    def do_GET(self) -> None:
+        owner = self.server_owner
+        if self._refused_key():
+            return
+        if self.path.rstrip("/") != "/v1/models" or owner.models is None:
+            self._error(404, f"no route {self.path}")
+            return
+        self._send_json(200, {"object": "list", "data": [
+            {"id": name, "object": "model", "created": 0, "owned_by": "test-double"} for name in owner.models]})
+
     def do_POST(self) -> None:
         owner = self.server_owner
+        if self._refused_key():
+            return
         try:
             length = int(self.headers.get("Content-Length") or 0)
             request = json.loads(self.rfile.read(length) or b"{}")
         except ValueError:
             self._error(400, "the request body is not JSON")
             return
-        if not self.path.rstrip("/").endswith("/chat/completions"):
+        if self.path.rstrip("/") != "/v1/chat/completions":
             self._error(404, f"no route {self.path}")
+            return
+        if owner.models is not None and request.get("model") not in owner.models:
+            self._error(404, f"The model `{request.get('model')}` does not exist.")
+            return
+        if request.get("max_tokens") == 1 and not request.get("stream"):
+            with owner._lock:
+                owner.probes.append(request)
+            self._send_json(200, self._completion(request, Reply("ok")))
             return
         if owner.reject_stream_options and "stream_options" in request:
             with owner._lock:
@@ -231,6 +265,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(b'data: {"id": "broken", "choices": [\n\n')
                 self.wfile.flush()
                 return
+            if reply.hold is not None and n == len(pieces) // 2:
+                reply.hold.wait(30)
             chunk({"content": piece})
         chunk({}, finish="stop")
         if reply.usage and (request.get("stream_options") or {}).get("include_usage"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -236,12 +237,12 @@ def test_text_completion_fn_errors_are_recorded_in_full_and_the_run_goes_on(eval
     assert set(errors) == {"add#1", "add#2", "neg#1"}
     assert errors["add#2"]["message"] == f"the completion function TextFn failed: RuntimeError: {detail}"
     assert "ImportError: numpy is not installed in this sandbox" in errors["add#1"]["message"]
-    assert errors["neg#1"]["message"] == "no usable code in the reply"
+    assert errors["neg#1"]["message"] == "no usable code in the reply: it holds no Python code"
     report = record.final_report
     assert report["statuses"] == {"passed": 3, "error": 3} and report["selection_accuracy"] == 1.0
     assert report["pass@1"] == round((1 / 3 + 2 / 3) / 2, 4)
     raw = next(e["data"] for e in record.of_type("candidate") if e["sample_id"] == "neg#1")
-    assert raw["error"] == "no usable code in the reply"
+    assert raw["error"] == "no usable code in the reply: it holds no Python code"
 
 
 class FlakyBackend(LocalBackend):
@@ -399,3 +400,45 @@ def test_oaieval_command_whole_demo(evals, tmp_path):
     report = check_log_shape(log).final_report
     assert report["n_tasks"] == 7 and report["k"] == 8 and "pass@8" in report
     assert report["selection_accuracy"] == 1.0  # every demo task has a correct hand-written version
+
+
+def test_judge_in_an_eval_asks_the_model_the_user_chose(evals, tiny, tmp_path, monkeypatch):
+    """``oaieval <model> ... select=judge``: the judge asks that model, not a default one."""
+    from ai_code_evals.generation import judge
+
+    def judge_answer(request):
+        ids = re.findall(r"^\| ((?:add|neg)#\d+) \|", user_text(request), flags=re.MULTILINE)
+        return Reply(json.dumps({"winner": ids[-1], "reason": "picked by the test double."}))
+
+    fn = TextFn({"add": ["```python\ndef add(a, b):\n    return a + b\n```",
+                         "```python\ndef add(a, b):\n    return sum((a, b))\n```"],
+                 "neg": ["```python\ndef neg(x):\n    return -x\n```",
+                         "```python\ndef neg(x):\n    return 0 - x\n```"]})
+    fn.model = "the-users-model"
+    with OpenAITestServer(judge_answer) as srv:
+        monkeypatch.setenv("OPENAI_BASE_URL", srv.base_url)
+        monkeypatch.delenv("ACE_MODEL", raising=False)
+        monkeypatch.delenv("ACE_JUDGE_MODEL", raising=False)
+        monkeypatch.chdir(tmp_path)
+        try:
+            log = run_eval(tmp_path, registry(tiny), "tiny", fn, n=2, select="judge")
+        finally:
+            judge.configure(None)
+        assert srv.requests and {r["model"] for r in srv.requests} == {"the-users-model"}
+    report = lines(log)[-1]["final_report"]
+    assert all("judge (the-users-model)" in t["reason"] for t in report["tasks"])
+
+
+def test_oaieval_with_nothing_to_evaluate_says_so_and_fails(evals, tmp_path):
+    """``ai-code-evals/offline`` has hand-written versions for the demo pack only: on HumanEval it
+    used to report pass@1 0.0 over 0 versions and exit 0."""
+    log = tmp_path / "out.jsonl"
+    proc = subprocess.run(
+        [str(BIN / "oaieval"), "ai-code-evals/offline", "code-evals.humaneval", "--registry_path",
+         registry_path_from_cli(), "--record_path", str(log), "--max_samples", "2"],
+        check=False, capture_output=True, text=True, env=oaieval_env(), cwd=tmp_path, timeout=240)
+    assert proc.returncode == 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("ai-code-evals: error: ai-code-evals/offline has no hand-written versions for any "
+                           "task of this eval"), proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr

@@ -209,7 +209,7 @@ def test_text_fn_generator_extracts_code_and_keeps_errors_in_full():
     assert [c.id for c in cands] == ["inc#0", "inc#1", "inc#2", "inc#3"]  # capped at n
     assert cands[0].code.startswith("def inc(x):") and cands[0].error is None
     assert cands[1].error == f"the completion function ScriptedFn failed: RuntimeError: {detail}"
-    assert cands[2].error == NO_CODE and cands[2].raw_reply == "I cannot help with that."
+    assert cands[2].error == f"{NO_CODE}: it holds no Python code" and cands[2].raw_reply == "I cannot help with that."
     assert "return x + 1" in cands[3].code and cands[3].code.startswith('def inc(x):\n    """Return x + 1."""')
     assert cands[3].duplicate_of is None  # #0 lacks the docstring: a test could tell them apart
     assert fn.prompts[0][0]["role"] == "system" and "`inc`" in fn.prompts[0][1]["content"]

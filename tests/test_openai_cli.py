@@ -78,7 +78,7 @@ def test_openai_generator_end_to_end(tmp_path, server, select):
     assert task["winner"], (task, proc.stderr)
     rows = {c["id"]: c for c in task["candidates"]}
     assert sorted(rows) == ["clamp#0", "clamp#1", "clamp#2", "clamp#3", "clamp#4"]
-    assert rows["clamp#4"]["status"] == "error" and rows["clamp#4"]["reason"] == "no usable code in the reply"
+    assert rows["clamp#4"]["status"] == "error" and rows["clamp#4"]["reason"] == "no usable code in the reply: it holds no Python code"
     # 'defensive' is 'simplest' renamed: whichever of the two arrived first is the original
     original = "clamp#0" if rows["clamp#0"]["duplicate_of"] is None else "clamp#2"
     copy = "clamp#2" if original == "clamp#0" else "clamp#0"
@@ -109,3 +109,65 @@ def test_no_key_and_no_endpoint_is_one_clear_line(tmp_path):
     assert proc.returncode == 1
     [line] = proc.stderr.strip().splitlines()
     assert "OPENAI_API_KEY" in line and "OPENAI_BASE_URL" in line and "Traceback" not in proc.stderr
+
+
+# One reply of each bad kind next to a good one, by strategy; the one-line reason each gets.
+BAD_REPLIES = {
+    "simplest": (code_reply(BY_STRATEGY["simplest"]).text, None),
+    "fastest": ("Clamping means limiting a value to a range.",
+                "no usable code in the reply: it holds no Python code"),
+    "defensive": ("```python\ndef clip(x, lo, hi):\n    return max(lo, min(x, hi))\n```",
+                  "no usable code in the reply: the code defines clip, not clamp"),
+    "alternative": (("```python\ndef clamp(x, lo, hi):\n    return max(lo, min(x, hi))\n```\nOr:\n"
+                    "```python\ndef clamp(x, lo, hi):\n    return sorted((lo, x, hi))[1]\n```"),
+                    "ambiguous reply: it holds 2 different versions of clamp; not guessing which one was meant"),
+    "memory-lean": ("```python\ndef clamp(x, lo, hi)\n    return max(lo, min(x, hi))\n```",
+                    "no usable code in the reply: the code does not parse (line 1: expected ':')"),
+}
+
+
+def bad_replies(request: dict) -> Reply:
+    from ai_code_evals.generation.strategies import STRATEGIES
+
+    title = re.search(r"Strategy for this version \(([^)]*)\)", user_text(request)).group(1)
+    return Reply(BAD_REPLIES[next(s.name for s in STRATEGIES if s.title == title)][0])
+
+
+def test_bad_replies_are_one_line_errors_and_every_reply_is_auditable(tmp_path):
+    """No code, the wrong function, two versions, a syntax error: each version gets status error
+    and its reason in one line (summary and log) and the run goes on; every version's log line
+    holds the messages sent, the model, its parameters, the raw reply, what extraction did, the
+    tokens and the latency; the summary adds up the tokens."""
+    (tmp_path / "tasks.yaml").write_text(TASK_YAML)
+    record = tmp_path / "run.jsonl"
+    with OpenAITestServer(bad_replies) as srv:
+        proc = cli(tmp_path, "run", "tasks.yaml", "--generator", "openai", "-n", "5", "--model", "tiny",
+                   "--headless", "--json", "--record", str(record), env={"OPENAI_BASE_URL": srv.base_url})
+        sent = {r["messages"][1]["content"]: r for r in srv.requests}
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    rows = {c["id"]: c for c in summary["tasks"][0]["candidates"]}
+    log = events(record)
+    added = {e["sample_id"]: e["data"] for e in log if e["type"] == "candidate"}
+    by_strategy = {d["strategy"]: d for d in added.values()}
+    for strategy, (reply, reason) in BAD_REPLIES.items():
+        d = by_strategy[strategy]
+        row = rows[d["candidate_id"]]
+        if reason is None:
+            assert row["status"] == "passed" and d["extraction"] == {"notes": []} and d["error"] is None
+        else:
+            assert (row["status"], row["reason"]) == ("error", reason)
+            assert d["error"] == reason and d["extraction"] == {"error": reason}
+            [res] = [e["data"]["result"] for e in log if e["type"] == "result" and e["sample_id"] == d["candidate_id"]]
+            assert res["reason"] == reason and "\n" not in reason
+        # the audit trail: exactly what was sent and what came back
+        assert d["raw_reply"] == reply
+        req = d["request"]
+        assert req["model"] == "tiny" and req["stream"] is True and isinstance(req["temperature"], float)
+        assert sent[req["messages"][1]["content"]]["messages"] == req["messages"]
+        assert d["usage"]["total_tokens"] > 0 and d["usage"]["latency_s"] >= 0 and d["usage"]["model"] == "tiny"
+    sampling = {e["sample_id"]: e["data"] for e in log if e["type"] == "sampling"}
+    assert all(s["prompt"] == added[cid]["request"]["messages"] for cid, s in sampling.items())
+    tokens = summary["tokens"]
+    assert tokens["versions"] == 5
+    assert tokens["total_tokens"] == sum(d["usage"]["total_tokens"] for d in added.values()) > 0

@@ -6,7 +6,7 @@ import pytest
 
 from ai_code_evals.generation.base import Candidate
 from ai_code_evals.generation.dedupe import fingerprint, mark_duplicates
-from ai_code_evals.generation.extract import extract_code
+from ai_code_evals.generation.extract import NoUsableCode, extract_code, extract_program
 from ai_code_evals.generation.generated_tests import parse_asserts
 from ai_code_evals.generation.strategies import STRATEGIES, plan
 
@@ -79,6 +79,33 @@ def test_body_only_reply_with_a_signature_and_repl_transcripts():
 ])
 def test_no_usable_code(reply):
     assert extract_code(reply, "add", signature="def add(a, b):") is None
+
+
+@pytest.mark.parametrize(("reply", "reason"), [
+    ("  \n", "no usable code in the reply: the reply is empty"),
+    ("Sorry, I can't help with that.", "no usable code in the reply: it holds no Python code"),
+    ("```json\n{\"def\": 1}\n```", "no usable code in the reply: its code blocks are not Python (json)"),
+    ("```python\ndef other(a, b):\n    return a\n```", "no usable code in the reply: the code defines other, not add"),
+    ("```python\ndef add(a, b)\n    return a + b\n```",
+     "no usable code in the reply: the code does not parse (line 1: expected ':')"),
+    ("Sure:\ndef add(a, b)\n    return a + b\nDone.",
+     "no usable code in the reply: the code does not parse (line 1: expected ':')"),
+    (("```python\ndef add(a, b):\n    return a + b\n```\nOr faster:\n```python\ndef add(a, b):\n"
+     "    return sum((a, b))\n```"),
+     "ambiguous reply: it holds 2 different versions of add; not guessing which one was meant"),
+])
+def test_each_reply_without_a_program_says_why_in_one_line(reply, reason):
+    with pytest.raises(NoUsableCode) as err:
+        extract_program(reply, "add")
+    assert str(err.value) == reason
+
+
+def test_the_same_function_repeated_with_tests_is_one_version_and_repl_after_code_is_dropped():
+    reply = ("```python\ndef add(a, b):\n    return a + b\n```\nWith tests:\n```python\ndef add(a, b):\n"
+             "    \"\"\"Sum.\"\"\"\n    return a + b\n\nassert add(1, 2) == 3\n```")
+    assert run(extract_program(reply, "add").code, "add", 2, 3) == 5
+    session = "```python\ndef add(a, b):\n    return a + b\n>>> add(1, 2)\n3\n```"
+    assert extract_program(session, "add").code == "def add(a, b):\n    return a + b\n"
 
 
 def test_reply_cut_by_max_tokens_inside_a_fence_is_still_used_when_it_parses():

@@ -154,14 +154,15 @@ async def test_cut_stream_resets_the_partial_text_and_retries(server):
     resets = [i for i, e in enumerate(deltas) if e.reset]
     assert len(resets) == 1
     assert "".join(e.text for e in deltas[resets[0] + 1:]) == cand.raw_reply
-    assert any(isinstance(e, EngineNotice) and "asking again" in e.message for e in events)
+    [notice] = [e.message for e in events if isinstance(e, EngineNotice)]
+    assert notice.startswith("add#0: the reply stream ended before the model finished; attempt 2 of 5 in ")
 
 
 async def test_reply_without_code_becomes_an_error_candidate_with_the_reply_kept(server):
     words = "I'm sorry, but I can't help with writing that function."
     server.responder = lambda req: Reply(words)
     [cand] = await generate(server, n=1)
-    assert cand.error == NO_CODE and cand.raw_reply == words and cand.code == ""
+    assert cand.error == f"{NO_CODE}: it holds no Python code" and cand.raw_reply == words and cand.code == ""
     assert cand.strategy == "simplest"
 
 

@@ -33,24 +33,22 @@ def request_from_args(args) -> RunRequest:
 def run(args) -> int:
     env = settings_env()
     req = request_from_args(args)
-    bus_for_generation = EventBus()
-    config = build_config(req, env, bus_for_generation)
+    bus = EventBus()  # the run's one bus: the generator streams onto it, the TUI or log listens
+    config = build_config(req, env, bus)
     preflight_backend(config.backend)  # a wrong key or URL stops here, before any version starts
     log = open_run_log(config, req)
     if not args.headless:
         from ai_code_evals.tui.app import run_live
 
-        return run_live(config, log)
-    return finish_headless(config, log, args.json, RecordingSubscriber(log), bus_for_generation)
+        return run_live(config, log, bus=bus)
+    return finish_headless(config, log, args.json, RecordingSubscriber(log), bus)
 
 
-def finish_headless(config, log, as_json: bool, recorder, generation_bus: EventBus | None = None) -> int:
+def finish_headless(config, log, as_json: bool, recorder, bus: EventBus | None = None) -> int:
     """Run without the TUI; on Ctrl-C every sandbox is destroyed and the log stays resumable."""
     with ProgressReporter() as progress:
-        if generation_bus is not None:  # the generator streams into this bus: forward notices
-            generation_bus.subscribe(progress)
         try:
-            summary = asyncio.run(run_headless(config, recorder, [progress]))
+            summary = asyncio.run(run_headless(config, recorder, [progress], bus=bus))
         except (KeyboardInterrupt, asyncio.CancelledError):
             log.close()
             print(f"ai-code-evals: interrupted; finished results are in {config.record}. "
@@ -80,15 +78,17 @@ def resume(args) -> int:
             return EXIT_OK
         print(f"ai-code-evals: {args.record}: running again the {rerun} version(s) that got no verdict "
               "because the infrastructure failed", file=sys.stderr)
-    config, log = resume_config(state, env)
+    bus = EventBus()
+    config, log = resume_config(state, env, bus)
     preflight_backend(config.backend)
     known = {c.id for c in state.candidates}
     recorder = RecordingSubscriber(log, known)
     if not args.headless:
         from ai_code_evals.tui.app import run_live
 
-        return run_live(config, log, log_subscriber=recorder)  # no second line for a logged candidate
-    return finish_headless(config, log, args.json, recorder)
+        # the recorder: no second line for a logged candidate
+        return run_live(config, log, log_subscriber=recorder, bus=bus)
+    return finish_headless(config, log, args.json, recorder, bus)
 
 
 def replay(args) -> int:

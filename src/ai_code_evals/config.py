@@ -11,16 +11,26 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
-from dotenv import dotenv_values
-
 from ai_code_evals.errors import ConfigError
 
 CONFIG_FILE = "ai-code-evals.toml"
 
 
+def _dotenv(cwd: Path) -> dict[str, str]:
+    dotenv = cwd / ".env"
+    if not dotenv.is_file():
+        return {}
+    from dotenv import dotenv_values  # here: the sandbox modules import this one under a bare python
+
+    return {k: v for k, v in dotenv_values(dotenv).items() if v is not None}
+
+
 def file_config(cwd: Path | None = None) -> dict:
-    """The parsed ai-code-evals.toml (or $ACE_CONFIG), {} when there is none."""
-    path = Path(os.environ.get("ACE_CONFIG") or (cwd or Path.cwd()) / CONFIG_FILE)
+    """The parsed ai-code-evals.toml (or ACE_CONFIG, from the environment or .env), {} when there
+    is none."""
+    cwd = cwd or Path.cwd()
+    named = os.environ.get("ACE_CONFIG") or _dotenv(cwd).get("ACE_CONFIG")
+    path = Path(named).expanduser() if named else cwd / CONFIG_FILE
     if not path.is_file():
         return {}
     try:
@@ -36,11 +46,14 @@ def settings_env(cwd: Path | None = None) -> dict[str, str]:
     env_table = file_config(cwd).get("env", {})
     if isinstance(env_table, Mapping):
         merged.update({str(k): str(v) for k, v in env_table.items()})
-    dotenv = cwd / ".env"
-    if dotenv.is_file():
-        merged.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
+    merged.update(_dotenv(cwd))
     merged.update(os.environ)
     return merged
+
+
+def setting(name: str, default: str | None = None) -> str | None:
+    """One setting, from the environment, .env or ai-code-evals.toml, for code that reads only one."""
+    return settings_env().get(name, default)
 
 
 def int_setting(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:

@@ -75,7 +75,9 @@ def preflight_backend(backend) -> None:
 
 def default_jobs(backend: str, env: Mapping[str, str]) -> int:
     if backend == "daytona":
-        return int(env.get("ACE_DAYTONA_CONCURRENCY") or 8)
+        from ai_code_evals.config import int_setting
+
+        return int_setting(env, "ACE_DAYTONA_CONCURRENCY", 8)  # a bad value: one ConfigError line
     # one more than the cores: while a version's exit travels back through the warm server and
     # the app, the next one runs (benchmarks/bench_humaneval.py: cores + 1 beat cores and 2 x cores)
     return (os.cpu_count() or 2) + 1
@@ -122,6 +124,26 @@ def check_some_versions(req: RunRequest, tasks: list[Task], candidates: list[Can
             raise InputError("no versions for any task: the offline generator only has the bundled packs' "
                              "versions; give --samples FILE or --generator openai")
 
+def check_model_endpoint(req: RunRequest, env: Mapping[str, str]) -> None:
+    """When the run asks a model anything, check the endpoint now (before any sandbox starts):
+    a wrong URL, key or model is one ConfigError in seconds. A model found on the server (no
+    --model with OPENAI_BASE_URL set) goes into the request, so the generator, generated tests,
+    the judge and a later ``resume`` all use it."""
+    from ai_code_evals.generation.openai_settings import OpenAISettings
+    from ai_code_evals.generation.preflight import check_endpoint
+
+    generating = req.generator == "openai" and not req.samples
+    if not (generating or req.generate_tests or req.select == "judge"):
+        return
+    purpose = ("--generator openai" if generating else "--generate-tests" if req.generate_tests
+               else "--select judge")
+    settings, note = check_endpoint(OpenAISettings.from_env(env, model=req.model, purpose=purpose))
+    if note:
+        import sys
+
+        print(f"ai-code-evals: {note}", file=sys.stderr)
+        req.model = settings.model
+
 
 def absolute_inputs(req: RunRequest) -> None:
     """Record input files as absolute paths, so that ``resume`` works from any directory."""
@@ -143,6 +165,7 @@ def build_config(req: RunRequest, env: Mapping[str, str], bus: EventBus,
     profiles = resolve_profiles(req.env)  # cheap option checks first
     get_selector(req.select)
     tasks = load_many(req.tasks)
+    check_model_endpoint(req, env)
     candidates, generator = load_candidates(req, tasks, env, bus)
     generated: dict[str, list[str]] = {}
     if req.generated_tests:
@@ -248,7 +271,7 @@ def load_resume(path: str | Path) -> ResumeState:
             candidates.append(Candidate(id=d["candidate_id"], task_id=d["task_id"], code=d["code"],
                                         label=d.get("label", ""), strategy=d.get("strategy", ""),
                                         origin=d.get("origin", ""), error=d.get("error"),
-                                        duplicate_of=d.get("duplicate_of")))
+                                        duplicate_of=d.get("duplicate_of"), usage=d.get("usage") or {}))
         generated = {e["sample_id"]: e["data"]["tests"] for e in record.of_type("generated_tests")}
         finished = {}
         for e in record.of_type("result"):
@@ -274,7 +297,7 @@ def load_resume(path: str | Path) -> ResumeState:
     return ResumeState(record, request, tasks, candidates, finished, generated, checks, missing)
 
 
-def source_candidates(req: RunRequest, tasks: list[Task], env: Mapping[str, str]):
+def source_candidates(req: RunRequest, tasks: list[Task], env: Mapping[str, str], bus: EventBus | None = None):
     """(candidates, generator) as the original run got them. Samples and the offline packs are
     deterministic: their full candidate list comes back. A model is not: it is asked again only
     for tasks without any logged candidate."""
@@ -284,7 +307,7 @@ def source_candidates(req: RunRequest, tasks: list[Task], env: Mapping[str, str]
         from ai_code_evals.generation.offline import pack_candidates
 
         return [c for t in tasks for c in pack_candidates(t, None, req.n)], None
-    return [], load_candidates(req, tasks, env, EventBus())[1]
+    return [], load_candidates(req, tasks, env, bus or EventBus())[1]
 
 
 def merge_candidates(logged: list[Candidate], source: list[Candidate]) -> list[Candidate]:
@@ -294,9 +317,11 @@ def merge_candidates(logged: list[Candidate], source: list[Candidate]) -> list[C
     return merged + list(by_id.values())
 
 
-def resume_config(state: ResumeState, env: Mapping[str, str]) -> tuple[RunConfig, RunLog]:
+def resume_config(state: ResumeState, env: Mapping[str, str],
+                  bus: EventBus | None = None) -> tuple[RunConfig, RunLog]:
     """A RunConfig that reruns only unfinished candidates, and the log reopened for appending
-    (a half-written last line is cut off first)."""
+    (a half-written last line is cut off first). A generator, when one is needed, publishes on
+    ``bus`` (give the bus the run will use)."""
     req = state.request
     rec = state.record
     with open(rec.path, "r+b") as fh:
@@ -309,7 +334,7 @@ def resume_config(state: ResumeState, env: Mapping[str, str]) -> tuple[RunConfig
         from ai_code_evals.generation.judge import configure_from_env
 
         configure_from_env(env, model=req.model)
-    source, generator = source_candidates(req, state.tasks, env)
+    source, generator = source_candidates(req, state.tasks, env, bus)
     candidates = merge_candidates(state.candidates, source)
     if generator is not None and not ({t.id for t in state.tasks} - {c.task_id for c in candidates}):
         generator = None
@@ -341,10 +366,12 @@ def resume_config(state: ResumeState, env: Mapping[str, str]) -> tuple[RunConfig
 BACKEND_CLOSE_TIMEOUT_S = 60.0
 
 
-async def run_headless(config: RunConfig, log_subscriber, extra_subscribers=()) -> dict:
-    """Run with the log (and e.g. a progress bar) subscribed; returns the summary.
+async def run_headless(config: RunConfig, log_subscriber, extra_subscribers=(),
+                       bus: EventBus | None = None) -> dict:
+    """Run with the log (and e.g. a progress bar) subscribed; returns the summary. ``bus``: the
+    one the config's generator publishes on (build_config's), so its notices are logged too.
     Raises InputError when the log could not be written (the run stops, resumable)."""
-    bus = EventBus()
+    bus = bus or EventBus()
     bus.subscribe(log_subscriber)
     for sub in extra_subscribers:
         bus.subscribe(sub)

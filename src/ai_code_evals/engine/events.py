@@ -69,7 +69,9 @@ class CandidateAdded(Event):
     error: str | None = None
     duplicate_of: str | None = None
     usage: dict = field(default_factory=dict)  # model, tokens, temperature (LLM-generated only)
-    raw_reply: str | None = None  # the model's reply, kept when no usable code came out of it
+    raw_reply: str | None = None  # the model's whole reply (LLM-generated only)
+    request: dict = field(default_factory=dict)  # what the model was sent: model, messages, parameters
+    extraction: dict = field(default_factory=dict)  # {"notes": [...]} or {"error": why no code}
     ts: float = field(default_factory=now)
 
 

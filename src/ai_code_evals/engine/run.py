@@ -168,7 +168,7 @@ class Engine:
                     candidate_id=cand.id, task_id=task.id, code=cand.code, label=cand.label,
                     strategy=cand.strategy, origin=cand.origin, error=cand.error,
                     duplicate_of=cand.duplicate_of, usage=cand.usage,
-                    raw_reply=cand.raw_reply if cand.error else None))
+                    raw_reply=cand.raw_reply, request=cand.request, extraction=cand.extraction))
                 for profile in self.cfg.profiles:
                     jobs.append(group.create_task(self._run_one(task, cand, profile, gate)))
             if gate is None:
@@ -389,10 +389,24 @@ class Engine:
             "isolation": getattr(self.cfg.backend, "isolation", ""),
             "profiles": [p.name for p in self.cfg.profiles],
             "select": self.cfg.select,
+            "tokens": self.tokens(),
             # versions that got no verdict because the infrastructure failed (resume reruns them)
             "infrastructure_errors": sum(1 for t in tasks_out for c in t["candidates"]
                                          if is_infrastructure_error(c)),
         }
+
+    def tokens(self) -> dict:
+        """Tokens the model spent writing this run's versions, as the endpoint reported them."""
+        out = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0, "versions": 0}
+        for cands in self.candidates.values():
+            for c in cands:
+                usage = c.usage or {}
+                if not any(isinstance(usage.get(k), int) for k in out):
+                    continue
+                out["versions"] += 1
+                for k in ("prompt_tokens", "completion_tokens", "total_tokens"):
+                    out[k] += usage.get(k, 0) if isinstance(usage.get(k), int) else 0
+        return out
 
 
 async def run_evaluation(config: RunConfig, bus: EventBus) -> dict:

@@ -70,7 +70,13 @@ class OfflineCompletionFn(GeneratorCompletionFn):
 
     def code_generator(self, tasks, bus, env):
         from ai_code_evals.generation.offline import OfflineGenerator
+        from ai_code_evals.tasks.packs import pack_variants
 
+        if tasks and not any(pack_variants(t.id, self.packs) for t in tasks):
+            raise InputError(f"{self.name} has no hand-written versions for any task of this eval (first "
+                             f"task: {tasks[0].id!r}), so there is nothing to evaluate: its versions cover "
+                             "the bundled packs (code-evals.demo); for other tasks use ai-code-evals/samples "
+                             "or ai-code-evals/openai")
         return OfflineGenerator(self.packs)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,16 @@ from ai_code_evals.evals_bridge.textfn import CompletionFnGenerator
 from ai_code_evals.tasks.model import Task
 
 
+def chosen_model(fn: Any, generator: Any) -> str | None:
+    """The model an eval's completion function uses: ``ai-code-evals/openai``'s settings, or
+    evals' own function's ``model`` (``oaieval gpt-4o-mini ...``); None for model-free ones."""
+    settings = getattr(generator, "settings", None)
+    if settings is not None and getattr(settings, "model_chosen", False):
+        return settings.model
+    model = getattr(fn, "model", None)
+    return model if isinstance(model, str) and model else None
+
+
 class CodeEval(evals.Eval):
     """Eval args (registry YAML or ``--extra_eval_params``): ``samples_jsonl``, ``backend``
     (``local``/``daytona``, or a SandboxBackend object when built in-process), ``n``, ``select``,
@@ -56,9 +67,15 @@ class CodeEval(evals.Eval):
 
     # -- evals' API ------------------------------------------------------------------------------
     def run(self, recorder: evals.record.RecorderBase) -> dict:
+        """What ``oaieval`` calls. A bad input (nothing to evaluate, a wrong setting) is one line
+        on stderr and exit status 1, before any sandbox starts, not a traceback."""
         indexed = evals.eval._index_samples(self.get_samples())  # honours --max_samples
         rows = [sample for sample, _ in sorted(indexed, key=lambda pair: pair[1])]
-        report = self.evaluate(rows, recorder)
+        try:
+            report = self.evaluate(rows, recorder)
+        except InputError as exc:
+            print(f"ai-code-evals: error: {exc}", file=sys.stderr)
+            raise SystemExit(1) from None
         normalise_usage(recorder)  # oaieval sums it next
         return report
 
@@ -102,6 +119,10 @@ class CodeEval(evals.Eval):
             generator = fn.code_generator(tasks, bus, env)
         else:  # any evals CompletionFn that answers with text
             generator = CompletionFnGenerator(fn, recorder)
+        if opts.select == "judge":  # the judge asks the model the user chose for this eval
+            from ai_code_evals.generation.judge import configure_from_env
+
+            configure_from_env(env, model=chosen_model(fn, generator))
         generated: dict[str, list[str]] = {}
         if opts.generated_tests:
             from ai_code_evals.generation.samples import load_generated_tests

@@ -14,11 +14,11 @@ from typing import Any
 
 from ai_code_evals.generation.base import Candidate, candidate_id
 from ai_code_evals.generation.dedupe import Deduper
-from ai_code_evals.generation.extract import extract_code
+from ai_code_evals.generation.extract import NO_CODE, NoUsableCode, extract_program
 from ai_code_evals.generation.prompts import CODE_SYSTEM, task_spec
 from ai_code_evals.tasks.model import Task
 
-NO_CODE = "no usable code in the reply"
+__all__ = ["NO_CODE", "CompletionFnGenerator", "code_messages"]
 
 
 def code_messages(task: Task) -> list[dict]:
@@ -49,15 +49,20 @@ class CompletionFnGenerator:
             result = self.fn(messages)
         return [t if isinstance(t, str) else str(t) for t in result.get_completions()]
 
-    def _candidate(self, task: Task, k: int, text: str) -> Candidate:
+    def _candidate(self, task: Task, k: int, text: str, messages: list[dict]) -> Candidate:
         base = {"id": candidate_id(task.id, k), "task_id": task.id, "strategy": "completion_fn",
-                "origin": "completion_fn", "raw_reply": text}
-        extracted = extract_code(text, task.entry_point, prompt=task.prompt if task.completion_style else "",
-                                 signature=task.signature)
-        if extracted is None:
-            return Candidate(**base, code="", label=f"{self.label} #{k}", error=NO_CODE)
+                "origin": "completion_fn", "raw_reply": text,
+                "request": {"completion_fn": self.label, "messages": messages}}
+        try:
+            extracted = extract_program(text, task.entry_point,
+                                        prompt=task.prompt if task.completion_style else "",
+                                        signature=task.signature)
+        except NoUsableCode as exc:
+            return Candidate(**base, code="", label=f"{self.label} #{k}", error=str(exc),
+                             extraction={"error": str(exc)})
         notes = f"; {', '.join(extracted.notes)}" if extracted.notes else ""
-        return Candidate(**base, code=extracted.code, label=f"{self.label} #{k}{notes}")
+        return Candidate(**base, code=extracted.code, label=f"{self.label} #{k}{notes}",
+                         extraction={"notes": extracted.notes})
 
     async def generate(self, task: Task, n: int):
         messages = code_messages(task)
@@ -77,5 +82,5 @@ class CompletionFnGenerator:
                 k += 1
                 continue
             for text in texts[: n - k]:
-                yield deduper.mark(self._candidate(task, k, text))
+                yield deduper.mark(self._candidate(task, k, text, messages))
                 k += 1

@@ -19,7 +19,9 @@ class Candidate(BaseModel):
     strategy: str = ""  # generation strategy (openai generator) or "hand-written"/"samples"
     origin: str = "offline"  # offline | samples | openai
     error: str | None = None  # set when no usable code could be obtained (status error)
-    raw_reply: str | None = None  # the model's reply when code came from an LLM
+    raw_reply: str | None = None  # the model's whole reply when code came from an LLM (always kept)
+    request: dict = Field(default_factory=dict)  # what the model was sent: model, messages, parameters
+    extraction: dict = Field(default_factory=dict)  # {"notes": [...]} or {"error": why no code}
     duplicate_of: str | None = None  # id of an equivalent candidate (executed once)
     multiplicity: int = 1
     usage: dict = Field(default_factory=dict)

@@ -2,8 +2,10 @@
 
 Models wrap code in prose, split it over several fenced blocks, forget imports, append example
 calls that crash on load, or (completion models) return only the function body. This module turns
-any of those into one program that defines the entry point, or says there is none (None), so the
-caller can record a candidate with status ``error`` and keep the reply.
+any of those into one program that defines the entry point, or says in one line why there is none
+(``NoUsableCode``: no code at all, code for another function, code that does not parse, or several
+different versions of the function), so the caller can record a candidate with status ``error``,
+keep the reply and go on.
 """
 from __future__ import annotations
 
@@ -44,10 +46,17 @@ COMMON_IMPORTS: dict[str, str] = {
 }
 
 
+NO_CODE = "no usable code in the reply"
+
+
 @dataclass
 class Extraction:
     code: str
     notes: list[str] = field(default_factory=list)  # what was repaired, e.g. "added import math"
+
+
+class NoUsableCode(ValueError):
+    """Why a reply gave no program; ``str()`` is one readable line for the pane, summary and log."""
 
 
 @dataclass
@@ -86,18 +95,29 @@ def _parse(code: str) -> ast.Module | None:
 
 
 def _strip_repl(code: str) -> str:
-    """A ``>>>`` transcript -> its code lines (outputs dropped)."""
-    lines = code.splitlines()
-    if not any(line.lstrip().startswith(">>> ") for line in lines):
+    """A ``>>>`` REPL transcript -> its code lines (outputs dropped).
+
+    Only a block that is really a transcript (it does not parse as Python and its first line is
+    a ``>>>`` prompt) is converted: a function whose docstring holds doctest examples is plain
+    code and stays whole. Code followed by a REPL session keeps the code before the session."""
+    if _parse(code) is not None:
         return code
-    out = []
-    for line in lines:
-        s = line.lstrip()
-        if s.startswith((">>> ", "... ")):
-            out.append(s[4:])
-        elif s in (">>>", "..."):
-            out.append("")
-    return "\n".join(out)
+    lines = code.splitlines()
+    first = next((line for line in lines if line.strip()), "")
+    if first.lstrip().startswith(">>>"):
+        out = []
+        for line in lines:
+            s = line.lstrip()
+            if s.startswith((">>> ", "... ")):
+                out.append(s[4:])
+            elif s in (">>>", "..."):
+                out.append("")
+        return "\n".join(out)
+    for i, line in enumerate(lines):
+        if line.startswith(">>>"):
+            head = "\n".join(lines[:i])
+            return head if _parse(head) is not None else code
+    return code
 
 
 def _top_defs(tree: ast.Module) -> dict[str, ast.stmt]:
@@ -285,27 +305,44 @@ def _as_body(text: str, header: str, entry_point: str) -> str | None:
 
 def extract_code(reply: str, entry_point: str, *, prompt: str = "", signature: str | None = None
                  ) -> Extraction | None:
-    """A program defining ``entry_point`` taken from ``reply``, or None when there is none.
+    """``extract_program``, with None instead of the reason."""
+    try:
+        return extract_program(reply, entry_point, prompt=prompt, signature=signature)
+    except NoUsableCode:
+        return None
+
+
+def extract_program(reply: str, entry_point: str, *, prompt: str = "", signature: str | None = None
+                    ) -> Extraction:
+    """A program defining ``entry_point`` taken from ``reply``; raises NoUsableCode (one line)
+    when there is none.
 
     ``prompt`` (a HumanEval-style prompt that ends in the function header and docstring) and
     ``signature`` let a body-only reply be completed into a whole function.
     """
     if not reply or not reply.strip():
-        return None
+        raise NoUsableCode(f"{NO_CODE}: the reply is empty")
     blocks = fenced_blocks(reply)
     texts = [_strip_repl(b.text) for b in blocks if b.lang in PYTHON_LANGS]
     if not blocks:
         texts = [reply]
     parsed: list[tuple[str, ast.Module]] = []
+    broken: list[tuple[str, SyntaxError | None]] = []  # python text that does not parse, and why
     for text in texts:
         tree = _parse(text)
         if tree is None and not blocks:
             trimmed = _trim_prose(text)
             tree = _parse(trimmed) if trimmed else None
+            if tree is None or not _defines(tree, entry_point):
+                code_part = _from_first_code_line(text)
+                broken.append((code_part, _syntax_error(code_part)))
             text = trimmed or text
+        elif tree is None:
+            broken.append((text, _syntax_error(text)))
         if tree is not None:
             parsed.append((text, tree))
 
+    _refuse_several_versions(parsed, entry_point)
     notes: list[str] = []
     chosen = next(((t, tree) for t, tree in parsed if _defines(tree, entry_point)), None)
     if chosen is not None:
@@ -316,14 +353,84 @@ def extract_code(reply: str, entry_point: str, *, prompt: str = "", signature: s
     else:
         code = _complete_body(reply, blocks, texts, entry_point, prompt, signature, notes)
         if code is None:
-            return None
+            raise NoUsableCode(_why_not(blocks, parsed, broken, entry_point))
     if prompt:
         code = _context_from_prompt(code, prompt, entry_point, notes)
     code = _add_imports(code, notes)
     tree = _parse(code)
     if tree is None or not _defines(tree, entry_point):
-        return None
+        raise NoUsableCode(f"{NO_CODE}: the repaired program does not define {entry_point}")
     return Extraction(code.rstrip() + "\n", notes)
+
+
+def _syntax_error(text: str) -> SyntaxError | None:
+    try:
+        ast.parse(text)
+    except SyntaxError as exc:
+        return exc
+    except ValueError:
+        return None
+    return None
+
+
+def _definitions(tree: ast.Module, entry_point: str) -> list[ast.stmt]:
+    return [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and n.name == entry_point]
+
+
+def _shape(node: ast.stmt) -> str:
+    """A definition without its docstring, for telling versions apart."""
+    body = list(getattr(node, "body", []))
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        body = body[1:]
+    return ast.dump(ast.Module(body=body, type_ignores=[])) + ast.dump(node.args)
+
+
+def _refuse_several_versions(parsed: list[tuple[str, ast.Module]], entry_point: str) -> None:
+    """Two different definitions of the function (an "alternative" block, an "improved" one)
+    are two candidates in one reply: which one was meant is a guess, so none is taken."""
+    shapes: list[str] = []
+    for _, tree in parsed:
+        for node in _definitions(tree, entry_point):
+            shape = _shape(node)
+            if shape not in shapes:
+                shapes.append(shape)
+    if len(shapes) > 1:
+        raise NoUsableCode(f"ambiguous reply: it holds {len(shapes)} different versions of {entry_point}; "
+                           "not guessing which one was meant")
+
+
+def _why_not(blocks: list[_Block], parsed: list[tuple[str, ast.Module]],
+             broken: list[tuple[str, SyntaxError | None]], entry_point: str) -> str:
+    """The one-line reason a reply gave no program."""
+    mentions = re.compile(rf"\bdef\s+{re.escape(entry_point)}\b")
+    for text, err in broken:
+        if mentions.search(text) and err is not None:
+            return f"{NO_CODE}: the code does not parse (line {err.lineno}: {err.msg})"
+    others = sorted({n.name for _, tree in parsed for n in tree.body
+                     if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))})
+    if others:
+        return f"{NO_CODE}: the code defines {', '.join(others[:4])}, not {entry_point}"
+    code_like = [(t, e) for t, e in broken if e is not None and (blocks or _looks_like_code(t))]
+    if code_like:
+        err = code_like[0][1]
+        return f"{NO_CODE}: the code does not parse (line {err.lineno}: {err.msg})"
+    if blocks and not any(b.lang in PYTHON_LANGS for b in blocks):
+        langs = ", ".join(sorted({b.lang for b in blocks}))
+        return f"{NO_CODE}: its code blocks are not Python ({langs})"
+    return f"{NO_CODE}: it holds no Python code"
+
+
+def _looks_like_code(text: str) -> bool:
+    return any(CODE_START.match(line) for line in text.splitlines())
+
+
+def _from_first_code_line(text: str) -> str:
+    """Prose before the code is not the code's syntax error."""
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if CODE_START.match(line)), 0)
+    return "\n".join(lines[start:])
 
 
 def _complete_body(reply: str, blocks: list[_Block], texts: list[str], entry_point: str, prompt: str,

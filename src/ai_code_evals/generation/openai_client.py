@@ -39,9 +39,11 @@ class ChatError(Exception):
     ``response_format_refused``: the server rejected structured output (ask again without it).
     """
 
-    def __init__(self, message: str, *, response_format_refused: bool = False) -> None:
+    def __init__(self, message: str, *, response_format_refused: bool = False,
+                 request: dict | None = None) -> None:
         super().__init__(message)
         self.response_format_refused = response_format_refused
+        self.request = request or {}  # what the last attempt sent (see ChatReply.request)
 
 
 @dataclass
@@ -52,6 +54,7 @@ class ChatReply:
     finish_reason: str | None = None
     model: str = ""
     latency_s: float = 0.0
+    request: dict = field(default_factory=dict)  # what was sent: model, messages, parameters
 
 
 @dataclass
@@ -148,12 +151,18 @@ def _temperature_refused(exc: BaseException) -> bool:
             and "temperature" in json.dumps(exc.body, default=str))
 
 
+def _audited(kwargs: dict) -> dict:
+    """A request as recorded in the run log: everything sent, the messages copied."""
+    return {**kwargs, "messages": [dict(m) for m in kwargs.get("messages", [])]}
+
+
 def _response_format_refused(exc: BaseException) -> bool:
     return (isinstance(exc, openai.APIStatusError) and exc.status_code in (400, 422)
             and "response_format" in json.dumps(exc.body, default=str))
 
 
 TextCallback = Callable[[str], None]
+RetryCallback = Callable[[str], None]  # one line: what failed and when the next attempt comes
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -191,9 +200,11 @@ class ChatClient:
 
     async def chat(self, messages: list[dict], *, temperature: float | None = None, model: str | None = None,
                    on_text: TextCallback | None = None, on_reset: Callable[[], None] | None = None,
-                   response_format: dict | None = None, stream: bool | None = None) -> ChatReply:
+                   response_format: dict | None = None, stream: bool | None = None,
+                   on_retry: RetryCallback | None = None) -> ChatReply:
         """The reply's text. Raises ChatError (one line) once retries are spent or on a
-        failure that retrying cannot fix (bad key, unknown model, bad request)."""
+        failure that retrying cannot fix (bad key, unknown model, bad request). ``on_retry`` hears
+        about every attempt that failed and will be made again."""
         client, sem = self._bind()
         stream = self.settings.stream if stream is None else stream
         model = model or self.settings.model
@@ -204,6 +215,7 @@ class ChatClient:
             got_text = False
             sent_options = stream and self.stream_options_ok
             sent_temperature = temperature is not None and self.temperature_ok
+            kwargs = self._request(messages, model, temperature, response_format, stream)
 
             def seen(text: str) -> None:
                 nonlocal got_text
@@ -214,9 +226,9 @@ class ChatClient:
             try:
                 async with sem:
                     async with asyncio.timeout(self.settings.timeout_s):
-                        reply = await self._once(client, messages, model, temperature, response_format,
-                                                 stream, seen)
+                        reply = await self._once(client, kwargs, seen)
                 reply.attempts = attempt
+                reply.request = _audited(kwargs)
                 reply.latency_s = round(time.monotonic() - started, 3)
                 return reply
             except asyncio.CancelledError:
@@ -238,19 +250,24 @@ class ChatClient:
                 exc.reply.attempts = attempt
                 exc.reply.finish_reason = "missing"
                 exc.reply.latency_s = round(time.monotonic() - started, 3)
+                exc.reply.request = _audited(kwargs)
                 return exc.reply
             if got_text and on_reset:
                 on_reset()
             if not failure.retryable or attempt > self.settings.max_retries:
                 tries = f" after {attempt} attempts" if attempt > 1 else ""
-                raise ChatError(failure.message + tries, response_format_refused=rf_refused)
+                raise ChatError(failure.message + tries, response_format_refused=rf_refused,
+                                request=_audited(kwargs))
             delay = failure.retry_after
             delay = backoff_delay(attempt, self.rng) if delay is None else min(delay, RETRY_AFTER_CAP_S)
+            if on_retry is not None:
+                on_retry(f"{failure.message}; attempt {attempt + 1} of {self.settings.max_retries + 1} "
+                         f"in {delay:.1f}s")
             await self.sleep(delay)
 
-    async def _once(self, client: openai.AsyncOpenAI, messages: list[dict], model: str,
-                    temperature: float | None, response_format: dict | None, stream: bool,
-                    on_text: TextCallback) -> ChatReply:
+    def _request(self, messages: list[dict], model: str, temperature: float | None,
+                 response_format: dict | None, stream: bool) -> dict:
+        """The keyword arguments of one attempt (what the endpoint is sent)."""
         kwargs: dict = {"model": model, "messages": messages}
         if temperature is not None and self.temperature_ok:
             kwargs["temperature"] = temperature
@@ -258,6 +275,15 @@ class ChatClient:
             kwargs["max_tokens"] = self.settings.max_tokens
         if response_format is not None:
             kwargs["response_format"] = response_format
+        if stream:
+            kwargs["stream"] = True
+            if self.stream_options_ok:
+                kwargs["stream_options"] = {"include_usage": True}
+        return kwargs
+
+    async def _once(self, client: openai.AsyncOpenAI, kwargs: dict, on_text: TextCallback) -> ChatReply:
+        model = kwargs["model"]
+        stream = bool(kwargs.get("stream"))
         if not stream:
             resp = await client.chat.completions.create(**kwargs)
             choice = resp.choices[0] if resp.choices else None
@@ -266,9 +292,6 @@ class ChatClient:
                 on_text(text)
             return ChatReply(text, _usage(resp.usage), finish_reason=choice.finish_reason if choice else None,
                              model=resp.model or model)
-        kwargs["stream"] = True
-        if self.stream_options_ok:
-            kwargs["stream_options"] = {"include_usage": True}
         resp = await client.chat.completions.create(**kwargs)
         parts: list[str] = []
         usage: dict = {}

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Mapping
 from ai_code_evals.engine.events import EngineNotice, EventBus, GenerationDelta
 from ai_code_evals.generation.base import Candidate, candidate_id
 from ai_code_evals.generation.dedupe import Deduper
-from ai_code_evals.generation.extract import extract_code
+from ai_code_evals.generation.extract import NO_CODE, NoUsableCode, extract_program
 from ai_code_evals.generation.generated_tests import generate_tests, generate_tests_sync
 from ai_code_evals.generation.openai_client import ChatClient, ChatError
 from ai_code_evals.generation.openai_settings import OpenAISettings
@@ -32,7 +32,6 @@ __all__ = [
     "make_openai_generator",
 ]
 
-NO_CODE = "no usable code in the reply"
 
 
 class OpenAIGenerator:
@@ -75,28 +74,35 @@ class OpenAIGenerator:
             self._publish(GenerationDelta(candidate_id=cid, task_id=task.id, text=text))
 
         def on_reset() -> None:
-            self._publish(EngineNotice(f"{cid}: the reply broke off; asking again", level="info",
-                                       candidate_id=cid))
             self._publish(GenerationDelta(candidate_id=cid, task_id=task.id, text="", reset=True))
 
+        def on_retry(why: str) -> None:
+            self._publish(EngineNotice(f"{cid}: {why}", level="info", candidate_id=cid))
+
+        messages = version_messages(task, version)
         try:
-            reply = await self.client.chat(version_messages(task, version), temperature=version.temperature,
-                                           on_text=on_text, on_reset=on_reset)
+            reply = await self.client.chat(messages, temperature=version.temperature,
+                                           on_text=on_text, on_reset=on_reset, on_retry=on_retry)
         except ChatError as exc:
-            return Candidate(**base, code="", error=f"generation failed: {exc}",
+            error = f"generation failed: {exc}"
+            return Candidate(**base, code="", error=error, extraction={"error": error},
+                             request=exc.request or {"model": self.settings.model, "messages": messages},
                              usage={"model": self.settings.model, "temperature": version.temperature})
         usage = {**reply.usage, "model": reply.model or self.settings.model,
                  "temperature": version.temperature, "attempts": reply.attempts,
                  "latency_s": reply.latency_s}
         if reply.finish_reason:
             usage["finish_reason"] = reply.finish_reason
-        extracted = extract_code(reply.text, task.entry_point,
-                                 prompt=task.prompt if task.completion_style else "",
-                                 signature=task.signature)
-        if extracted is None:
-            return Candidate(**base, code="", error=NO_CODE, raw_reply=reply.text, usage=usage)
+        audit = {"raw_reply": reply.text, "request": reply.request, "usage": usage}
+        try:
+            extracted = extract_program(reply.text, task.entry_point,
+                                        prompt=task.prompt if task.completion_style else "",
+                                        signature=task.signature)
+        except NoUsableCode as exc:
+            return Candidate(**base, **audit, code="", error=str(exc), extraction={"error": str(exc)})
         label = version.label + (f"; {', '.join(extracted.notes)}" if extracted.notes else "")
-        return Candidate(**{**base, "label": label}, code=extracted.code, raw_reply=reply.text, usage=usage)
+        return Candidate(**{**base, "label": label}, **audit, code=extracted.code,
+                         extraction={"notes": extracted.notes})
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -20,6 +20,7 @@ class OpenAISettings:
     api_key: str
     base_url: str | None = None
     model: str = DEFAULT_MODEL
+    model_chosen: bool = True  # False: DEFAULT_MODEL stands in (preflight asks a local server instead)
     judge_model: str | None = None  # defaults to model
     concurrency: int = 4  # requests in flight at once
     timeout_s: float = 120.0  # per attempt, whole reply included
@@ -48,6 +49,7 @@ class OpenAISettings:
             api_key=key or LOCAL_KEY,
             base_url=base_url,
             model=(model or env.get("ACE_MODEL") or DEFAULT_MODEL).strip(),
+            model_chosen=bool((model or env.get("ACE_MODEL") or "").strip()),
             judge_model=(env.get("ACE_JUDGE_MODEL") or "").strip() or None,
             concurrency=int_setting(env, "ACE_OPENAI_CONCURRENCY", 4),
             timeout_s=timeout,

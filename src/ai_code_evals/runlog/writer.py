@@ -175,10 +175,12 @@ class RunLog:
             self._hold = False
         # evals' own event types, so evals tooling reads the log
         if isinstance(event, CandidateAdded):
-            sampling = {"prompt": event.task_id, "sampled": [event.code], "strategy": event.strategy}
+            # evals' meaning: the prompt sent (the exact messages, for a model) and what came back
+            prompt = event.request.get("messages") if event.request else None
+            sampling = {"prompt": prompt or event.task_id, "sampled": [event.code], "strategy": event.strategy}
             if event.usage:  # LLM-generated: model, tokens, temperature, attempts
                 sampling["usage"] = event.usage
-            if event.raw_reply is not None:  # no usable code: keep what the model said
+            if event.raw_reply is not None and event.error:  # no usable code: what the model said
                 sampling["sampled"] = [event.raw_reply]
             self.record("sampling", event.candidate_id, sampling)
         elif finished:

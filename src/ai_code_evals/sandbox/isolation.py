@@ -29,6 +29,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ai_code_evals.config import setting as _setting
 from ai_code_evals.errors import ConfigError
 from ai_code_evals.sandbox.base import SandboxLimits
 
@@ -454,7 +455,7 @@ def works(level: str, host: Host) -> bool:
 def detect(forced: str | None, host: Host) -> tuple[str, dict[str, str]]:
     """The level to use and why stronger levels were skipped. ``forced`` (or ACE_ISOLATION)
     names one level that must work. Probes run once per process and level."""
-    forced = forced or os.environ.get(ENV_VAR) or None
+    forced = forced or _setting(ENV_VAR) or None  # environment > .env > toml
     if forced in ("", "auto"):
         forced = None
     if forced is not None and forced not in LEVELS:

@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import PurePosixPath
 from types import SimpleNamespace
 
+from ai_code_evals.config import setting as _setting
 from ai_code_evals.errors import ConfigError
 from ai_code_evals.sandbox import procs, uidslots
 from ai_code_evals.sandbox import warm as warm_mod
@@ -201,7 +202,7 @@ class LocalBackend:
 
     def __init__(self, isolation: str | None = None, *, temp_dir: str | None = None,
                  host: Host | None = None, warm: bool | None = None) -> None:
-        self._forced = _check_level(isolation) or _check_level(os.environ.get(ENV_VAR))
+        self._forced = _check_level(isolation) or _check_level(_setting(ENV_VAR))
         self._host = host or default_host()
         self._temp_parent = temp_dir or tempfile.gettempdir()
         self._level: str | None = None

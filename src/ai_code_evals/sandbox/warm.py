@@ -22,6 +22,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from ai_code_evals.config import setting as _setting
 from ai_code_evals.sandbox.base import SandboxError
 
 ENV_VAR = "ACE_WARM"
@@ -34,7 +35,7 @@ _ERR_KEEP = 4096
 
 def enabled(value: str | None = None) -> bool:
     """Whether ``value`` (default: $ACE_WARM) leaves the warm path on."""
-    value = os.environ.get(ENV_VAR, "1") if value is None else value
+    value = _setting(ENV_VAR, "1") if value is None else value  # environment > .env > toml
     return value.strip().lower() not in ("0", "off", "no", "false")
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import os
 import re
 import sys
 import time
@@ -25,6 +24,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
+from ai_code_evals.config import settings_env
 from ai_code_evals.engine.events import Event, EventBus, TaskSelected
 from ai_code_evals.errors import InputError
 from ai_code_evals.tui.amend import amend_user_selection
@@ -108,6 +108,7 @@ class WorkspaceApp(App[int]):
         self.paused = False
         self.selected: str | None = None  # candidate shown in the code panel, picked by enter
         self.diff_against: str | None = None  # "reference" or a candidate id
+        self.show_reply = False  # code panel: the model's whole reply instead of the code
         self._last_pane: PaneKey | None = None
         self._seen_version = -1
         self._topbar_text = ""
@@ -128,7 +129,7 @@ class WorkspaceApp(App[int]):
         self.theme_names = [t.name for t in themes]
         for t in themes:
             self.register_theme(t)
-        theme = theme or os.environ.get(THEME_NAME_ENV) or None
+        theme = theme or settings_env().get(THEME_NAME_ENV, "").strip() or None  # environment > .env > toml
         wanted = theme or DEFAULT_THEME
         if wanted not in self.available_themes:
             if theme:
@@ -310,12 +311,25 @@ class WorkspaceApp(App[int]):
             self._board_dirty = False
             self._board_due = now + BOARD_REFRESH_S
             self.leaderboard.refresh_rows()
-        if self.selected is None and self.model.pane_order:
-            self.selected = self.model.pane_order[0][0]
-            code.add(self.selected)
+        if self.selected is None:
+            # the first pane, or before any pane exists a version a model is writing, so its
+            # code streams into the code panel as it arrives
+            first = self.model.pane_order[0][0] if self.model.pane_order else self._first_writing(code)
+            if first is not None:
+                self.selected = first
+                code.add(first)
         if self.selected in code or tasks:
             self.show_code()
         self.update_topbar()
+
+    def _first_writing(self, changed: set[str]) -> str | None:
+        """Among candidates whose code just changed, the first one a model is still writing."""
+        for cid in sorted(changed):
+            task = self.model.tasks.get(self.model.task_of(cid) or "")
+            info = task.candidates.get(cid) if task else None
+            if info is not None and info.generating:
+                return cid
+        return None
 
     def show_notices(self, notices: list[tuple[str, str]]) -> None:
         """Engine notices as notifications; a burst becomes one toast, not a wall of them."""
@@ -342,6 +356,8 @@ class WorkspaceApp(App[int]):
         bits.append(f"{done}/{total} done" if narrow else f"{done}/{total} sandboxes finished")
         if m.results_failed:
             bits.append(f"{m.results_failed} failed")
+        if m.tokens:
+            bits.append(f"{m.tokens:,} tokens")
         infra = m.infrastructure_errors()
         if infra:
             bits.append(f"{infra} infrastructure error(s)")
@@ -382,7 +398,7 @@ class WorkspaceApp(App[int]):
             elif self.diff_against in task.candidates and self.diff_against != cid:
                 against = (self.diff_against, task.candidates[self.diff_against].code)
         self.code.show(cid, info.code if info else None, info.label if info else "", against,
-                       bool(info and info.generating))
+                       bool(info and info.generating), info.raw_reply if info else None, self.show_reply)
 
     # -- selection helpers ----------------------------------------------------------------------
     def focused_pane_key(self) -> PaneKey | None:
@@ -708,6 +724,10 @@ class WorkspaceApp(App[int]):
         if slot is not None:
             self.call_after_refresh(slot.focus)
 
+    def action_raw_reply(self) -> None:
+        self.show_reply = not self.show_reply
+        self.show_code()
+
     def action_switch_task(self) -> None:
         if len(self.model.tasks) < 2:
             self.notify("this run has one task", timeout=3)
@@ -784,12 +804,12 @@ class WorkspaceApp(App[int]):
 
 
 # -- entry points ----------------------------------------------------------------------------
-def run_live(config, runlog, *, log_subscriber: Callable[[Event], None] | None = None,
-             theme: str | None = None, theme_dirs: list[Path] | None = None) -> int:
-    """Evaluate ``config`` (a ``RunConfig``) with the TUI open. Every event goes to
-    ``log_subscriber`` (default ``runlog.on_event``; resume passes its de-duplicating recorder);
-    ``runlog`` is closed on quit. On resume (``config.finished`` not empty) the results already in
-    ``config.record`` are shown too. Returns 0 when the run completed, 2 when interrupted."""
+def live_app(config, runlog, *, log_subscriber: Callable[[Event], None] | None = None,
+             bus: EventBus | None = None, theme: str | None = None, theme_dirs: list[Path] | None = None,
+             gc_freeze: bool = False) -> WorkspaceApp:
+    """The app for evaluating ``config`` (a ``RunConfig``). ``bus``: the one the config's
+    generator publishes on (``session.build_config``'s), so streamed code and retry notices
+    reach the code panel and the notifications; the engine publishes there too."""
     from ai_code_evals.engine.run import run_evaluation
 
     async def engine(bus: EventBus) -> dict:
@@ -803,8 +823,18 @@ def run_live(config, runlog, *, log_subscriber: Callable[[Event], None] | None =
     refs = {t.id: t.reference for t in getattr(config, "tasks", []) if getattr(t, "reference", None)}
     record = getattr(config, "record", None)
     history = Path(record) if getattr(config, "finished", None) and record and Path(record).exists() else None
-    app = WorkspaceApp(engine=engine, runlog=runlog, log_subscriber=log_subscriber, history=history,
-                       theme=theme, theme_dirs=theme_dirs, reference_code=refs, gc_freeze=True)
+    return WorkspaceApp(engine=engine, runlog=runlog, log_subscriber=log_subscriber, history=history, bus=bus,
+                        theme=theme, theme_dirs=theme_dirs, reference_code=refs, gc_freeze=gc_freeze)
+
+
+def run_live(config, runlog, *, log_subscriber: Callable[[Event], None] | None = None,
+             bus: EventBus | None = None, theme: str | None = None, theme_dirs: list[Path] | None = None) -> int:
+    """Evaluate ``config`` with the TUI open (see ``live_app``). Every event goes to
+    ``log_subscriber`` (default ``runlog.on_event``; resume passes its de-duplicating recorder);
+    ``runlog`` is closed on quit. On resume (``config.finished`` not empty) the results already in
+    ``config.record`` are shown too. Returns 0 when the run completed, 2 when interrupted."""
+    app = live_app(config, runlog, log_subscriber=log_subscriber, bus=bus, theme=theme, theme_dirs=theme_dirs,
+                   gc_freeze=True)
     try:
         result = app.run()
     finally:
@@ -814,7 +844,7 @@ def run_live(config, runlog, *, log_subscriber: Callable[[Event], None] | None =
         status = EXIT_INTERRUPTED if not app.run_done else EXIT_DONE
     else:
         status = int(result)
-    print_exit_summary(app, record, interrupted=status == EXIT_INTERRUPTED)
+    print_exit_summary(app, getattr(config, "record", None), interrupted=status == EXIT_INTERRUPTED)
     return status
 
 

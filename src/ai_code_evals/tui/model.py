@@ -54,6 +54,17 @@ def format_ts(ts: float | None, start: float | None = None) -> str:
     return clock
 
 
+def _tokens(usage) -> int:
+    """Total tokens of a candidate's ``usage`` (0 when the endpoint did not say)."""
+    if not isinstance(usage, dict):
+        return 0
+    total = usage.get("total_tokens")
+    if isinstance(total, int):
+        return total
+    parts = [usage.get(k) for k in ("prompt_tokens", "completion_tokens")]
+    return sum(p for p in parts if isinstance(p, int))
+
+
 @dataclass
 class PaneModel:
     """One sandbox: a (candidate, profile) pair, its snapshots and its output."""
@@ -126,6 +137,8 @@ class CandidateInfo:
     error: str | None = None
     duplicate_of: str | None = None
     generating: bool = False  # partial text from a model that is still writing
+    raw_reply: str | None = None  # the model's whole reply (LLM-generated candidates)
+    tokens: int = 0  # total tokens the model spent on this candidate
     pos: int = 0  # length of the run's timeline when the candidate arrived (time travel)
 
 
@@ -227,6 +240,7 @@ class RunModel:
         self.lines_total = 0
         self.results_done = 0  # panes with a result
         self.results_failed = 0  # of those, finished without passing (failed, error, timeout, killed)
+        self.tokens = 0  # tokens the model spent on this run's candidates (as far as reported)
         # change tracking, drained by the UI
         self.version = 0
         self.dirty_panes: set[PaneKey] = set()
@@ -314,8 +328,10 @@ class RunModel:
         task.candidates[cid] = CandidateInfo(
             candidate_id=cid, task_id=task.task_id, code=d.get("code") or "", label=d.get("label", ""),
             strategy=d.get("strategy", ""), origin=d.get("origin", ""), error=d.get("error"),
-            duplicate_of=d.get("duplicate_of"),
+            duplicate_of=d.get("duplicate_of"), raw_reply=d.get("raw_reply"),
+            tokens=_tokens(d.get("usage")),
             pos=old.pos if (old := task.candidates.get(cid)) is not None else len(self.timeline))
+        self.tokens += task.candidates[cid].tokens - (old.tokens if old is not None else 0)
         self.dirty_tasks.add(task.task_id)
         self.dirty_code.add(cid)
 

@@ -67,9 +67,11 @@ class CodePanel(VerticalScroll):
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self.rehighlight())
 
     def show(self, candidate_id: str | None, code: str | None, label: str = "",
-             against: tuple[str, str] | None = None, generating: bool = False) -> None:
-        """``against`` = (name, code) switches to a diff view."""
-        args = (candidate_id, code, label, against, generating)
+             against: tuple[str, str] | None = None, generating: bool = False,
+             raw_reply: str | None = None, raw: bool = False) -> None:
+        """``against`` = (name, code) switches to a diff view; ``raw`` shows ``raw_reply``, the
+        model's whole reply, instead of the code taken out of it."""
+        args = (candidate_id, code, label, against, generating, raw_reply, raw)
         if args == self._args:
             return
         self._args = args
@@ -79,12 +81,14 @@ class CodePanel(VerticalScroll):
     def mode(self) -> str:
         if not self._args or self._args[0] is None:
             return "empty"
+        if self._args[6]:
+            return "reply"
         return "diff" if self._args[3] else "code"
 
     def rehighlight(self) -> None:
         if self._args is None:
             return
-        cid, code, label, against, generating = self._args
+        cid, code, label, against, generating, raw_reply, raw = self._args
         if cid is None:
             self.border_title = "Code"
             self.plain = ""
@@ -94,7 +98,15 @@ class CodePanel(VerticalScroll):
         suffix = f" · {label}" if label else ""
         if generating:
             suffix += " · generating…"
-        if against is not None:
+        if raw:
+            self.border_title = Content(f"Model reply · {cid}{suffix} · r: code")
+            self.plain = raw_reply or ""
+            if raw_reply:
+                self._body.update(highlight(raw_reply, language="markdown"))
+            else:
+                self._body.update(Content.styled("(no model reply: this version was not written by a model "
+                                                 "in this run)", "$text-muted"))
+        elif against is not None:
             name, other = against
             self.border_title = Content(f"Diff · {name} → {cid}")  # not markup: ids are data
             self.plain = diff_text(other, code or "", name, cid)
