@@ -81,3 +81,56 @@ def test_status_needs_an_explicit_verdict():
     assert decide_status(ok, exit_code=0, sig=None, timed_out=False, stalled_in=None)[0] == "passed"
     assert decide_status({"tests_passed": 1, "tests_total": 2, "timeouts": 1}, exit_code=0, sig=None,
                          timed_out=False, stalled_in=None)[0] == "timeout"
+
+
+def timed(cid, runs, kib=1000, lines=None):
+    r = result(cid, ms=sorted(runs)[len(runs) // 2], kib=kib)
+    r.perf_runs_ms = list(runs)
+    r.code_lines = lines
+    return r
+
+
+def test_close_timings_are_a_tie_within_noise_and_identical_runs_pick_the_same_winner():
+    """Was: merge_intervals #2 vs #0 flipped between two identical runs, each time with a
+    confident "N× faster". Two runs of the same pair whose repeat ranges overlap, medians swapped."""
+    run1 = [timed("m#0", [1.00, 1.02, 1.05, 1.30, 1.10], lines=6), timed("m#2", [0.98, 1.01, 1.04, 1.20, 1.07], lines=4)]
+    run2 = [timed("m#0", [0.97, 1.00, 1.03, 1.20, 1.06], lines=6), timed("m#2", [1.01, 1.03, 1.06, 1.30, 1.12], lines=4)]
+    picks = []
+    for rows in (run1, run2):
+        score_task(rows, Weights())
+        assert rows[0].score_parts["speed"] == rows[1].score_parts["speed"] == 1.0
+        sel = select_by_score(rows)
+        picks.append(sel.winner)
+        assert "tied within noise on speed with m#0" in sel.reason and "faster" not in sel.reason
+        assert "fewer lines" in sel.reason and "5 runs" in sel.reason
+    assert picks == ["m#2", "m#2"]  # the simpler one, both times
+
+
+def test_faster_is_claimed_only_when_repeat_ranges_do_not_overlap():
+    rows = [timed("t#0", [2.0, 2.1, 2.2, 2.3, 2.4]), timed("t#1", [0.9, 1.0, 1.0, 1.1, 1.2])]
+    score_task(rows, Weights())
+    assert rows[1].score_parts["speed"] == 1.0 and rows[0].score_parts["speed"] < 1.0
+    sel = select_by_score(rows)
+    assert sel.winner == "t#1"
+    assert "2.2× faster than the next (t#0): 1 ms (0.9–1.2, 5 runs) vs 2.2 ms (2–2.4, 5 runs)" in sel.reason
+    # one slow outlier of the winner makes the ranges overlap: no claim
+    rows = [timed("t#0", [2.0, 2.1, 2.2, 2.3, 2.4]), timed("t#1", [0.9, 1.0, 1.0, 1.1, 2.1])]
+    score_task(rows, Weights())
+    assert "tied within noise" in select_by_score(rows).reason
+
+
+def test_memory_within_noise_is_a_tie():
+    rows = [timed("t#0", [1, 1, 1], kib=10_000, lines=3), timed("t#1", [1, 1, 1], kib=10_200, lines=3)]
+    score_task(rows, Weights())
+    assert rows[0].score_parts["memory"] == rows[1].score_parts["memory"] == 1.0
+    rows = [timed("t#0", [1, 1, 1], kib=10_000), timed("t#1", [1, 1, 1], kib=20_000)]
+    score_task(rows, Weights())
+    assert rows[1].score_parts["memory"] == 0.5
+    assert "uses the least memory" in select_by_score(rows).reason
+
+
+def test_repeat_totals_sum_the_cases_per_repeat():
+    from ai_code_evals.engine.results import repeat_totals
+
+    assert repeat_totals([[1.0, 2.0, 3.0], [0.5, 0.5]]) == [1.5, 2.5]
+    assert repeat_totals([[], []]) == []

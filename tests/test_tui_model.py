@@ -58,7 +58,7 @@ def test_event_data_fast_path_equals_to_data():
 def test_model_builds_panes_tasks_leaderboard_and_selection():
     model = build_model()
     assert model.run_id == RUN_ID
-    assert list(model.tasks) == ["sort_unique", "parse_int"]
+    assert list(model.tasks) == ["sort_unique", "to_int"]
     assert len(model.panes) == 6
     rows = model.leaderboard("sort_unique")
     assert [r.candidate_id for r in rows][:2] == ["sort_unique#0", "sort_unique#1"]
@@ -189,18 +189,18 @@ def test_replayed_log_gives_the_same_leaderboard_as_live(tmp_path):
 def test_amend_inserts_user_selection_before_final_report(tmp_path):
     path = write_log(tmp_path)
     before = read_record(path)
-    sel = TaskSelected(task_id="parse_int", winner="parse_int#1", reason="I like it", strategy="user", by="user")
+    sel = TaskSelected(task_id="to_int", winner="to_int#1", reason="I like it", strategy="user", by="user")
     new_id = amend_user_selection(path, sel.to_data())
     after = read_record(path)
     assert new_id == before.next_event_id
     assert len(after.events) == len(before.events) + 1
     last = after.events[-1]
     assert last["type"] == "selection" and last["data"]["by"] == "user" and last["event_id"] == new_id
-    assert after.final_report["user_selections"]["parse_int"]["winner"] == "parse_int#1"
+    assert after.final_report["user_selections"]["to_int"]["winner"] == "to_int#1"
     assert json.loads(path.read_text().splitlines()[-1]).keys() >= {"final_report"}
-    amend_user_selection(path, {**sel.to_data(), "winner": "parse_int#0"})
+    amend_user_selection(path, {**sel.to_data(), "winner": "to_int#0"})
     again = read_record(path)
-    assert again.final_report["user_selections"]["parse_int"]["winner"] == "parse_int#0"
+    assert again.final_report["user_selections"]["to_int"]["winner"] == "to_int#0"
     assert [e["event_id"] for e in again.events] == sorted(e["event_id"] for e in again.events)
     assert not list(tmp_path.glob(".run.jsonl.*"))  # no temp file left behind
 
@@ -268,9 +268,9 @@ def test_panes_are_grouped_by_task_then_candidate_whatever_the_arrival_order():
     events = scripted_events()
     head = [e for e in events if e.kind in ("run_started", "candidate")]
     snaps = [e for e in events if e.kind == "snapshot" and e.state == "queued"]
-    model = build_model(head + list(reversed(snaps)))  # parse_int's panes arrive first
+    model = build_model(head + list(reversed(snaps)))  # to_int's panes arrive first
     assert [k[0] for k in model.pane_order] == ["sort_unique#0", "sort_unique#1", "sort_unique#2",
-                                                 "sort_unique#3", "parse_int#0", "parse_int#1"]
+                                                 "sort_unique#3", "to_int#0", "to_int#1"]
     row = next(r for r in model.leaderboard("sort_unique") if r.candidate_id == "sort_unique#0")
     assert row.status == "queued" and not row.finished
 

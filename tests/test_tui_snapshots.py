@@ -17,7 +17,7 @@ SIZE = (160, 48)
 async def finish(pilot) -> None:
     app = pilot.app
     await app.workers.wait_for_complete()
-    await pilot.pause()
+    await pilot.pause(0.3)  # timers settle: the code panel follows focus, the board its throttle
     app.flush()
     app.clear_notifications()  # toasts expire on the wall clock: keep them out of the picture
     await pilot.pause()
@@ -65,3 +65,35 @@ def test_replay_screen_in_time_travel(snap_compare, tmp_path, monkeypatch):
         await pilot.pause()
 
     assert snap_compare(WorkspaceApp(record=path, theme="ace-light"), terminal_size=SIZE, run_before=run_before)
+
+
+def test_detail_view_of_a_failed_version(snap_compare, tmp_path, monkeypatch):
+    """`i` on sort_unique#2: first failing case (call, expected, got), the others, stderr,
+    time and memory per profile, the diff against the winner."""
+    monkeypatch.delenv("ACE_THEME_DIR", raising=False)
+
+    async def run_before(pilot):
+        await finish(pilot)
+        app = pilot.app
+        n = next(i for i, s in enumerate(app.workspace.slots) if s.key and s.key[0] == "sort_unique#2")
+        await pilot.press(str(n + 1), "i")
+        app.clear_notifications()
+        await pilot.pause(0.3)
+
+    assert snap_compare(live_app(tmp_path), terminal_size=SIZE, run_before=run_before)
+
+
+def test_filter_box_over_a_filtered_grid(snap_compare, tmp_path, monkeypatch):
+    """`/` status:failed, enter: the grid keeps 3 of 6 panes and says so; `/` again shows the box."""
+    monkeypatch.delenv("ACE_THEME_DIR", raising=False)
+
+    async def run_before(pilot):
+        await finish(pilot)
+        await pilot.press("slash", *"status", "colon", *"failed", "enter")
+        await pilot.pause(0.3)
+        await pilot.press("slash")
+        pilot.app.screen.query_one("#filter-input").cursor_blink = False
+        pilot.app.clear_notifications()
+        await pilot.pause(0.3)
+
+    assert snap_compare(live_app(tmp_path), terminal_size=SIZE, run_before=run_before)

@@ -111,6 +111,16 @@ def test_real_cli_under_tmux_shows_winner_and_quits_clean(tmp_path, args):
         assert len(logs) == 1
         last = json.loads(logs[0].read_text().splitlines()[-1])
         assert "final_report" in last  # written when the app quit
+        # what the terminal shows once the TUI has gone: winners, the log, the commands
+        after = wait_for(lambda s: "replay: ai-code-evals replay" in s, 10, "the exit summary", session)
+        summary = after[after.index("ai-code-evals: run "):]
+        assert "complete" in summary.splitlines()[0]
+        winners = last["final_report"]["tasks"]
+        for task in winners:
+            assert f"  {task['task_id']}: {task['winner'] or 'none'}" in summary, summary
+        rel = logs[0].relative_to(tmp_path)
+        assert f"log: {rel}" in summary and f"replay: ai-code-evals replay {rel}" in summary
+        assert "resume:" not in summary  # nothing to resume after a finished run
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
     # the same run, replayed
@@ -136,5 +146,8 @@ def test_q_in_the_middle_of_a_real_run_destroys_every_sandbox(tmp_path):
         assert sandbox_processes(cli_pid) == []
         log = next((tmp_path / "runs").glob("*.jsonl"))
         assert "final_report" not in log.read_text()  # resumable
+        rel = log.relative_to(tmp_path)
+        after = wait_for(lambda s: "resume: ai-code-evals resume" in s, 10, "the exit summary", session)
+        assert "interrupted" in after and f"resume: ai-code-evals resume {rel}" in after
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)

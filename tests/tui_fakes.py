@@ -39,21 +39,42 @@ CANDIDATES = {
         ("sort_unique#3", "busy loop", "def sort_unique(xs):\n    while True:\n        pass\n",
          {"status": "timeout", "tests_passed": 0, "errors_handled": 0, "median_ms": None, "peak_kib": 8800}),
     ],
-    "parse_int": [
-        ("parse_int#0", "int()", "def parse_int(s):\n    return int(s.strip())\n",
+    "to_int": [
+        ("to_int#0", "int()", "def to_int(s):\n    return int(s.strip())\n",
          {"status": "passed", "tests_passed": 4, "errors_handled": 1, "median_ms": 0.12, "peak_kib": 8700}),
-        ("parse_int#1", "syntax error", "def parse_int(s)\n    return int(s)\n",
+        ("to_int#1", "syntax error", "def to_int(s)\n    return int(s)\n",
          {"status": "error", "tests_passed": 0, "errors_handled": 0, "median_ms": None, "peak_kib": None}),
     ],
 }
-TESTS_TOTAL = {"sort_unique": 6, "parse_int": 4}
-ERRORS_TOTAL = {"sort_unique": 2, "parse_int": 1}
+TESTS_TOTAL = {"sort_unique": 6, "to_int": 4}
+ERRORS_TOTAL = {"sort_unique": 2, "to_int": 1}
 SCORES = {"sort_unique#0": 100.0, "sort_unique#1": 83.9, "sort_unique#2": 45.0, "sort_unique#3": 0.0,
-          "parse_int#0": 100.0, "parse_int#1": 0.0}
+          "to_int#0": 100.0, "to_int#1": 0.0}
 SELECTIONS = {
     "sort_unique": ("sort_unique#0", ("sort_unique#0: passes 6/6, handles 2/2 bad inputs, "
                                       "2.3× faster than the next (sort_unique#1) (score 100.0)")),
-    "parse_int": ("parse_int#0", "parse_int#0: passes 4/4, handles 1/1 bad inputs, median 0.12 ms (score 100.0)"),
+    "to_int": ("to_int#0", "to_int#0: passes 4/4, handles 1/1 bad inputs, median 0.12 ms (score 100.0)"),
+}
+# What the runner captures about a failure (the call, expected and got, or the traceback;
+# stderr's last lines; how the process ended), for the detail view.
+FAILURE_FACTS = {
+    "sort_unique#2": {
+        "failures": [
+            {"group": "tests", "name": "test 4", "error": "wrong answer", "call": "sort_unique([3, 1, 3])",
+             "expected": "[1, 3]", "got": "[1, 3, 3]"},
+            {"group": "tests", "name": "test 5", "error": "wrong answer", "call": "sort_unique([2, 2])",
+             "expected": "[2]", "got": "[2, 2]"},
+            {"group": "tests", "name": "test 6", "error": "TypeError: '<' not supported between instances "
+             "of 'str' and 'int'", "call": "sort_unique([1, 'a'])",
+             "traceback": ('  File "candidate.py", line 2, in sort_unique\n    return sorted(xs)\n'
+                           "TypeError: '<' not supported between instances of 'str' and 'int'")},
+        ],
+        "stderr_tail": ["AssertionError: test 4", "AssertionError: test 5", "AssertionError: test 6"],
+    },
+    "sort_unique#3": {
+        "failures": [{"group": "tests", "name": "first", "error": "timed out", "call": "sort_unique([])"}],
+        "exit_cause": "timeout; last line printed: [sort_unique#3] test 1 line 1: ok=False",
+    },
 }
 HOSTILE_LINES = ["\x1b[2J\x1b[H screen cleared?", "\x1b]0;pwned title\x07 title set?", "bell\x07 and \r back"]
 
@@ -128,7 +149,7 @@ def scripted_events(lines_per_candidate: int = 6, profiles: tuple[str, ...] = ("
                                          reason=reason, tests_passed=facts["tests_passed"], tests_total=total,
                                          errors_handled=facts["errors_handled"], errors_total=ERRORS_TOTAL[tid],
                                          median_ms=facts["median_ms"], peak_kib=facts["peak_kib"],
-                                         duration_s=1.0, output_lines=trail.n)
+                                         duration_s=1.0, output_lines=trail.n, **FAILURE_FACTS.get(cid, {}))
                 results[tid].append(result)
                 events.append(trail.snap(t, "finished", status=facts["status"], step=step,
                                          passed=facts["tests_passed"], detail=reason, elapsed=step * 0.1 + 0.2))

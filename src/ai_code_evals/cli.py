@@ -29,8 +29,9 @@ EPILOG = """examples:
 
 class ArgParser(argparse.ArgumentParser):
     def error(self, message: str):  # one line and exit 1, as for every input error
-        self.print_usage(sys.stderr)
-        print(f"ai-code-evals: error: {message}", file=sys.stderr)
+        command = self.prog.split(" ", 1)[1] + " " if " " in self.prog else ""
+        print(f"ai-code-evals: error: {message} (ai-code-evals {command}--help shows the options)",
+              file=sys.stderr)
         raise SystemExit(EXIT_INPUT)
 
 

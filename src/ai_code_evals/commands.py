@@ -125,8 +125,11 @@ def export(args) -> int:
         out = Path(args.out) if args.out else Path(f"{task_id.replace('/', '_')}_winner.py")
         if len(chosen) > 1 and args.out:
             out = Path(args.out) / f"{task_id.replace('/', '_')}_winner.py"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(code, encoding="utf-8")
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(code, encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"cannot write {task_id}'s winner: {exc.strerror or exc}", path=str(out)) from None
         print(f"{task_id}: wrote {cand_id} to {out}")
         written += 1
     return EXIT_OK if written else 1

@@ -132,6 +132,23 @@ def load_candidates(req: RunRequest, tasks: list[Task], env: Mapping[str, str], 
     raise InputError(f"unknown generator {req.generator!r} (choose from offline, openai)")
 
 
+def check_some_versions(req: RunRequest, tasks: list[Task], candidates: list[Candidate] | None) -> None:
+    """A run with nothing to evaluate is an input error, not an empty success: an empty samples
+    file, or task files for which the offline generator has no bundled versions."""
+    if not tasks:
+        raise InputError("no tasks to evaluate in " + ", ".join(map(str, req.tasks)))
+    if candidates is not None:
+        if not candidates:
+            raise InputError("no versions in this samples file (one {\"task_id\", \"completion\"} per line)",
+                             path=str(req.samples))
+        return
+    if req.generator == "offline":
+        from ai_code_evals.generation.offline import pack_candidates
+
+        if not any(pack_candidates(t, n=1) for t in tasks):
+            raise InputError("no versions for any task: the offline generator only has the bundled packs' "
+                             "versions; give --samples FILE or --generator openai")
+
 def check_model_endpoint(req: RunRequest, env: Mapping[str, str]) -> None:
     """When the run asks a model anything, check the endpoint now (before any sandbox starts):
     a wrong URL, key or model is one ConfigError in seconds. A model found on the server (no
@@ -195,6 +212,7 @@ def build_config(req: RunRequest, env: Mapping[str, str], bus: EventBus,
         from ai_code_evals.generation.samples import load_generated_tests
 
         generated = load_generated_tests(req.generated_tests)
+    check_some_versions(req, tasks, candidates)
     if req.generate_tests:
         from ai_code_evals.generation.openai_gen import generate_tests
 

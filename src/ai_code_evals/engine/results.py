@@ -30,6 +30,10 @@ class CandidateResult(BaseModel):
     probe_outputs: list[str] | None = None  # behaviour on the selection probes (see sandbox/runner.py)
     unchecked: str | None = None  # why some tests could not be run against the version
     phases: dict = Field(default_factory=dict)  # where the wall time went, ms (engine/job.py phases())
+    # per repeat of the perf cases, the time of that repeat summed over the cases (ms): the
+    # spread that speed claims are checked against (empty: only the median is known)
+    perf_runs_ms: list[float] = Field(default_factory=list)
+    code_lines: int | None = None  # non-blank lines of the version's code (simplicity tie-break)
     exit_code: int | None = None
     signal: int | None = None
     output_lines: int = 0
@@ -39,6 +43,15 @@ class CandidateResult(BaseModel):
     duplicate_of: str | None = None
     score: float | None = None
     score_parts: dict = Field(default_factory=dict)
+
+
+def repeat_totals(per_case_runs: list[list[float]]) -> list[float]:
+    """``perf_runs_ms`` from the runner's per-case ``runs_ms`` lists: repeat i's time summed over
+    the perf cases (as many repeats as the shortest list)."""
+    cases = [runs for runs in per_case_runs if runs]
+    if not cases:
+        return []
+    return [round(sum(runs[i] for runs in cases), 4) for i in range(min(len(runs) for runs in cases))]
 
 
 def signal_name(num: int | None) -> str:

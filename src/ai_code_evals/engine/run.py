@@ -315,9 +315,12 @@ class Engine:
 
     def task_results(self, task: Task) -> list[CandidateResult]:
         """One row per candidate, scored per profile then combined across profiles."""
+        lines = {c.id: sum(1 for ln in (c.code or "").splitlines() if ln.strip()) for c in self.candidates[task.id]}
         for profile in self.cfg.profiles:
             rows = [self.results[(c.id, profile.name)] for c in self.candidates[task.id]
                     if (c.id, profile.name) in self.results]
+            for r in rows:  # simplicity, the tie-break after correctness
+                r.code_lines = lines.get(r.candidate_id)
             score_task(rows, task.weights)
         combined = []
         for c in self.candidates[task.id]:

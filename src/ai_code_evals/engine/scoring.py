@@ -1,23 +1,77 @@
-"""Scores, the `score` selection strategy and pass@k (DESIGN §5).
+"""Scores, the `score` selection strategy and pass@k.
 
 Efficiency is relative: the fastest correct version of a task gets speed 1.0 and the others
 fastest/theirs, likewise for memory. A version that does not pass every test gets no speed
-or memory credit, so a fast wrong answer never beats a slow right one. Differences under 10% are treated as noise.
+or memory credit, so a fast wrong answer never beats a slow right one.
+
+Speed and memory claims are only made when the difference is larger than the noise:
+
+- Speed: every perf case runs several times; a version is *faster* than another only when
+  its slowest repeat is quicker than the other's quickest (the repeats' ranges do not overlap,
+  with 5 repeats each that happens by chance with probability 1/126). Without repeat timings
+  (older logs) a difference under 10% of the median counts as noise.
+- Memory: one peak per run; a difference under 10% or 256 KiB counts as noise.
+
+Versions tied within noise get the same speed (memory) credit, and the pick among equal scores
+follows a stated rule, never the noisy raw figures: tests passed, bad inputs handled, fewer
+lines of code (simplicity), then id. So identical runs pick identical winners.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from math import comb
-from statistics import mean
+from statistics import mean, median
 
 from ai_code_evals.engine.results import CandidateResult
 from ai_code_evals.tasks.model import Weights
 
-NOISE = 1.10  # speed and memory within 10% of the best count as equal: timing on a busy machine jitters
+NOISE = 1.10  # without repeat timings: within 10% counts as equal
+MEM_NOISE = 1.10
+MEM_NOISE_KIB = 256
+MIN_REPEATS = 3  # fewer repeats than this bound nothing: fall back to NOISE
+TIE_RULE = "tests passed, then bad inputs handled, then fewer lines, then id"
+
+
+@dataclass(frozen=True)
+class Timing:
+    median: float
+    low: float
+    high: float
+    repeats: int
+
+    def describe(self) -> str:
+        if self.repeats >= MIN_REPEATS:
+            return f"{self.median:.3g} ms ({self.low:.3g}–{self.high:.3g}, {self.repeats} runs)"
+        return f"{self.median:.3g} ms"
+
+
+def timing(r: CandidateResult) -> Timing | None:
+    runs = [x for x in r.perf_runs_ms if isinstance(x, (int, float)) and x >= 0]
+    if len(runs) >= MIN_REPEATS:
+        return Timing(r.median_ms if r.median_ms else median(runs), min(runs), max(runs), len(runs))
+    if r.median_ms:
+        return Timing(r.median_ms, r.median_ms, r.median_ms, len(runs))
+    return None
+
+
+def clearly_faster(a: CandidateResult, b: CandidateResult) -> bool:
+    """Whether ``a`` is faster than ``b`` by more than the measured noise."""
+    ta, tb = timing(a), timing(b)
+    if ta is None or tb is None:
+        return False
+    if ta.repeats >= MIN_REPEATS and tb.repeats >= MIN_REPEATS:
+        return ta.high < tb.low
+    return ta.median * NOISE < tb.median
+
+
+def clearly_leaner(a: CandidateResult, b: CandidateResult) -> bool:
+    if not a.peak_kib or not b.peak_kib:
+        return False
+    return a.peak_kib * MEM_NOISE < b.peak_kib and b.peak_kib - a.peak_kib > MEM_NOISE_KIB
 
 
 def relative(best: float, value: float | None) -> float:
-    """best/value in (0, 1], with differences under NOISE treated as ties."""
+    """best/value in (0, 1], with differences under NOISE treated as ties (no repeat timings)."""
     if not value:
         return 0.0
     return 1.0 if value <= best * NOISE else best / value
@@ -26,17 +80,25 @@ def relative(best: float, value: float | None) -> float:
 def score_task(results: list[CandidateResult], weights: Weights) -> None:
     """Fill ``score`` (0–100) and ``score_parts`` of every result of one task and profile."""
     correct = [r for r in results if r.status == "passed"]
-    fastest = min((r.median_ms for r in correct if r.median_ms), default=None)
-    leanest = min((r.peak_kib for r in correct if r.peak_kib), default=None)
+    timed = [r for r in correct if r.median_ms]
+    fastest = min(timed, key=lambda r: (r.median_ms, r.candidate_id), default=None)
+    sized = [r for r in correct if r.peak_kib]
+    leanest = min(sized, key=lambda r: (r.peak_kib, r.candidate_id), default=None)
     for r in results:
         parts: dict[str, float] = {}
         parts["correctness"] = r.tests_passed / r.tests_total if r.tests_total else float(r.status == "passed")
         if r.errors_total:
             parts["error_handling"] = r.errors_handled / r.errors_total
         if fastest is not None:
-            parts["speed"] = relative(fastest, r.median_ms) if r in correct else 0.0
+            if r not in correct or not r.median_ms:
+                parts["speed"] = 0.0
+            else:
+                parts["speed"] = fastest.median_ms / r.median_ms if clearly_faster(fastest, r) else 1.0
         if leanest is not None:
-            parts["memory"] = relative(leanest, r.peak_kib) if r in correct else 0.0
+            if r not in correct or not r.peak_kib:
+                parts["memory"] = 0.0
+            else:
+                parts["memory"] = leanest.peak_kib / r.peak_kib if clearly_leaner(leanest, r) else 1.0
         total_w = sum(getattr(weights, k) for k in parts)
         value = sum(getattr(weights, k) * v for k, v in parts.items()) / total_w if total_w else 0.0
         r.score = round(100 * value, 2)
@@ -44,13 +106,13 @@ def score_task(results: list[CandidateResult], weights: Weights) -> None:
 
 
 def rank_key(r: CandidateResult):
-    """Deterministic order: score, tests passed, bad inputs handled, speed, memory, id."""
+    """Deterministic order: score, tests passed, bad inputs handled, fewer lines, id. Raw times
+    and peaks are left out on purpose: they differ from run to run within the noise."""
     return (
         -(r.score or 0.0),
         -r.tests_passed,
         -r.errors_handled,
-        r.median_ms if r.median_ms is not None else float("inf"),
-        r.peak_kib if r.peak_kib is not None else float("inf"),
+        r.code_lines if r.code_lines is not None else float("inf"),
         r.candidate_id,
     )
 
@@ -59,6 +121,28 @@ def rank_key(r: CandidateResult):
 class Selection:
     winner: str | None
     reason: str
+
+
+def _speed_claim(best: CandidateResult, others: list[CandidateResult]) -> str | None:
+    """One clause about speed against the next correct version, or None (no timing)."""
+    tb = timing(best)
+    if tb is None:
+        return None
+    rivals = [r for r in others if r.status == "passed" and timing(r) is not None]
+    if not rivals:
+        return f"median {tb.describe()}"
+    tied = [r for r in rivals if not clearly_faster(best, r) and not clearly_faster(r, best)]
+    if tied:
+        r = min(tied, key=rank_key)
+        return (f"tied within noise on speed with {r.candidate_id} ({tb.describe()} vs "
+                f"{timing(r).describe()}; ties go by {TIE_RULE})")
+    slower = [r for r in rivals if clearly_faster(best, r)]
+    if slower:
+        nxt = min(slower, key=lambda r: (timing(r).median, r.candidate_id))
+        tn = timing(nxt)
+        return (f"{tn.median / tb.median:.1f}× faster than the next ({nxt.candidate_id}): "
+                f"{tb.describe()} vs {tn.describe()}")
+    return f"median {tb.describe()}"
 
 
 def select_by_score(results: list[CandidateResult]) -> Selection:
@@ -70,11 +154,12 @@ def select_by_score(results: list[CandidateResult]) -> Selection:
     bits = [f"passes {best.tests_passed}/{best.tests_total}"]
     if best.errors_total:
         bits.append(f"handles {best.errors_handled}/{best.errors_total} bad inputs")
-    runner_up = next((r for r in ranked[1:] if r.status == "passed" and r.median_ms), None)
-    if best.median_ms and runner_up and runner_up.median_ms > best.median_ms:
-        bits.append(f"{runner_up.median_ms / best.median_ms:.1f}× faster than the next ({runner_up.candidate_id})")
-    elif best.median_ms:
-        bits.append(f"median {best.median_ms:.2f} ms")
+    claim = _speed_claim(best, ranked[1:]) if best.status == "passed" else None
+    if claim:
+        bits.append(claim)
+    leaner_than = [r for r in ranked[1:] if r.status == "passed" and clearly_leaner(best, r)]
+    if leaner_than and len(leaner_than) == sum(1 for r in ranked[1:] if r.status == "passed" and r.peak_kib):
+        bits.append("uses the least memory")
     if best.status != "passed":
         bits.append("no version passes every test")
     return Selection(best.candidate_id, f"{best.candidate_id}: " + ", ".join(bits) + f" (score {best.score:.1f})")

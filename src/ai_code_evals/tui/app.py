@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import re
+import sys
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
@@ -17,7 +19,8 @@ from pathlib import Path
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal
-from textual.screen import Screen
+from textual.content import Content
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
@@ -25,8 +28,14 @@ from ai_code_evals.config import settings_env
 from ai_code_evals.engine.events import Event, EventBus, TaskSelected
 from ai_code_evals.errors import InputError
 from ai_code_evals.tui.amend import amend_user_selection
+from ai_code_evals.tui.clipboard import osc52_supported, write_code_file
+from ai_code_evals.tui.exit_summary import exit_summary
+from ai_code_evals.tui.filter import PaneFilter
 from ai_code_evals.tui.keys import KEYMAP, PANE_KEYS, bindings
 from ai_code_evals.tui.model import PaneKey, RunModel, event_data, format_ts
+from ai_code_evals.tui.screens.confirm import ConfirmScreen
+from ai_code_evals.tui.screens.detail import DetailScreen
+from ai_code_evals.tui.screens.find import FilterScreen, JumpScreen
 from ai_code_evals.tui.screens.help import HelpScreen
 from ai_code_evals.tui.themes import DEFAULT_THEME, THEME_NAME_ENV, load_themes
 from ai_code_evals.tui.travel import TimeTravel
@@ -37,6 +46,7 @@ from ai_code_evals.tui.widgets.leaderboard import (
     CandidateChosen,
     CandidateHighlighted,
     Leaderboard,
+    LeaderTable,
     TaskShown,
 )
 from ai_code_evals.tui.widgets.pane import PaneFocused, SandboxPane
@@ -50,6 +60,16 @@ EXIT_DONE, EXIT_INTERRUPTED = 0, 2
 MAX_TOASTS_PER_FLUSH = 3
 GC_THRESHOLDS = (10_000, 20, 50)  # see _freeze_startup_objects
 CODE_FOLLOW_S = 0.05  # the code panel follows a new selection after this delay
+BOARD_REFRESH_S = 0.25  # the leaderboard follows the run at most 4 times a second
+SHORT_HEIGHT = 32  # below this many rows the grid and the board take turns (v switches)
+NARROW_WIDTH = 120
+
+
+def format_eta(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
 def export_name(task_id: str) -> str:
@@ -100,6 +120,11 @@ class WorkspaceApp(App[int]):
         self.engine_error: str | None = None
         self.exported: list[Path] = []
         self.messages: deque[tuple[str, str]] = deque(maxlen=200)  # (severity, text) of notifications
+        self._started = time.monotonic()
+        self._board_dirty = False
+        self._board_due = 0.0
+        self._pick_history: list[tuple[str, str | None, str | None]] = []  # (task, user pick before, after)
+        self.board_view = False  # short terminals: the board instead of the grid
         themes, self._theme_problems = load_themes(theme_dirs)
         self.theme_names = [t.name for t in themes]
         for t in themes:
@@ -114,17 +139,24 @@ class WorkspaceApp(App[int]):
 
     def notify(self, message: str, *, title: str = "", severity="information", timeout=None,
                markup: bool = False) -> None:
-        """As App.notify, without markup (messages quote untrusted text) and remembered."""
+        """As App.notify, without markup (messages quote untrusted text) and remembered.
+        Textual's own messages are written in markup: shown as the text they mean."""
+        caller = sys._getframe(1).f_globals.get("__name__", "")
+        if not markup and caller.startswith("textual"):
+            message = Content.from_markup(message).plain
+            title = Content.from_markup(title).plain if title else title
         self.messages.append((severity, f"{title}: {message}" if title else message))
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     # -- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         self.topbar = Static("", id="topbar", markup=False)
+        self.gridbar = Static("", id="gridbar", markup=False)
         self.workspace = Workspace(self.model, self.travel, id="workspace")
         self.leaderboard = Leaderboard(self.model, self.travel, id="leaderboard")
         self.code = CodePanel(id="code")
         yield self.topbar
+        yield self.gridbar
         yield self.workspace
         with Horizontal(id="bottom"):
             yield self.leaderboard
@@ -164,7 +196,25 @@ class WorkspaceApp(App[int]):
         gc.set_threshold(*GC_THRESHOLDS)
 
     def on_resize(self, event) -> None:
-        self.set_class(event.size.width < 120, "-narrow")
+        self.set_class(event.size.width < NARROW_WIDTH, "-narrow")
+        short = event.size.height < SHORT_HEIGHT
+        self.set_class(short, "-short")
+        self.set_class(short and self.board_view, "-board")
+        self._topbar_text = ""
+        self.update_topbar()
+
+    def action_toggle_view(self) -> None:
+        """Short terminals show the grid or the leaderboard with the code, not both squeezed."""
+        if not self.has_class("-short"):
+            self.notify("the grid and the leaderboard are both on screen (v matters below "
+                        f"{SHORT_HEIGHT} rows)", timeout=3)
+            return
+        self.board_view = not self.board_view
+        self.set_class(self.board_view, "-board")
+        if self.board_view:
+            self.leaderboard.table.focus()
+        else:
+            self.call_after_refresh(self._focus_first_slot)
 
     def _load_history(self) -> None:
         from ai_code_evals.runlog.reader import read_record
@@ -238,8 +288,16 @@ class WorkspaceApp(App[int]):
 
     # -- refresh -------------------------------------------------------------------------------
     def flush(self) -> None:
-        """Move the model's pending changes to the widgets (runs REFRESH_HZ times a second)."""
+        """Move the model's pending changes to the widgets (runs REFRESH_HZ times a second).
+        Not while a modal screen (help, detail, filter, jump, confirm) is up: every frame would
+        redraw the whole dimmed workspace behind it; the widgets catch up when it closes."""
+        if isinstance(self.screen, ModalScreen):
+            return
         if self.model.version == self._seen_version:
+            if self._board_dirty and time.monotonic() >= self._board_due:
+                self._board_dirty = False
+                self._board_due = time.monotonic() + BOARD_REFRESH_S
+                self.leaderboard.refresh_rows()
             return
         self._seen_version = self.model.version
         panes, tasks, code, notices = self.model.drain()
@@ -247,6 +305,11 @@ class WorkspaceApp(App[int]):
         self.workspace.sync(panes, self.paused)
         self.leaderboard.sync_tasks()
         if self.leaderboard.task_id in tasks:
+            self._board_dirty = True
+        now = time.monotonic()
+        if self._board_dirty and (now >= self._board_due or self.model.finished):  # progress cells change on every snapshot
+            self._board_dirty = False
+            self._board_due = now + BOARD_REFRESH_S
             self.leaderboard.refresh_rows()
         if self.selected is None:
             # the first pane, or before any pane exists a version a model is writing, so its
@@ -283,13 +346,18 @@ class WorkspaceApp(App[int]):
 
     def update_topbar(self) -> None:
         m = self.model
-        done = sum(1 for p in m.panes.values() if p.result is not None)
-        bits = [f"ai-code-evals · {self.mode.upper()}", f"run {m.run_id or '…'}"]
-        if m.backend:
-            bits.append(f"{m.backend}{' (' + m.isolation + ')' if m.isolation else ''}")
+        done, total = m.results_done, m.expected_panes
+        narrow = self.size.width < NARROW_WIDTH
+        bits = [f"ai-code-evals · {self.mode.upper()}"]
+        if not narrow:
+            bits.append(f"run {m.run_id or '…'}")
+            if m.backend:
+                bits.append(f"{m.backend}{' (' + m.isolation + ')' if m.isolation else ''}")
         if m.unsafe_isolation:
             bits.append("UNSAFE ISOLATION: candidates are not contained")
-        bits.append(f"{done}/{len(m.panes)} sandboxes finished")
+        bits.append(f"{done}/{total} done" if narrow else f"{done}/{total} sandboxes finished")
+        if m.results_failed:
+            bits.append(f"{m.results_failed} failed")
         if m.tokens:
             bits.append(f"{m.tokens:,} tokens")
         infra = m.infrastructure_errors()
@@ -299,7 +367,10 @@ class WorkspaceApp(App[int]):
             bits.append(m.backend_status)
         if m.finished:
             bits.append("run interrupted" if m.interrupted else "run complete")
-        if self.workspace.pages > 1:
+        elif self.mode == "live" and 0 < done < total:
+            rate = done / max(1e-6, time.monotonic() - self._started)
+            bits.append(f"ETA {format_eta((total - done) / rate)}")
+        if self.workspace.laid_out and self.workspace.pages > 1:
             bits.append(f"page {self.workspace.page + 1}/{self.workspace.pages}")
         if self.paused:
             bits.append("PAUSED (space resumes)")
@@ -350,14 +421,26 @@ class WorkspaceApp(App[int]):
     def on_task_shown(self, message: TaskShown) -> None:
         """Turn the grid to the page holding the task's first pane (not for the first task
         at start, and not when one of its panes is already on screen)."""
-        keys = [k for k in self.model.pane_order if self.model.panes[k].task_id == message.task_id]
+        keys = [k for k in self.workspace.keys if self.model.panes[k].task_id == message.task_id]
         if not keys or any(s.key in keys for s in self.workspace.slots):
             return
         self.workspace.show_key(keys[0])
         self.update_topbar()
 
+    def on_workspace_reflowed(self, message: Workspace.Reflowed) -> None:
+        self.update_gridbar()
+        self.update_topbar()
+
+    def update_gridbar(self) -> None:
+        """The grid's title while a filter is on: what it keeps, N of M."""
+        flt = self.workspace.filter
+        self.gridbar.set_class(flt is not None, "-shown")
+        if flt is not None:
+            self.gridbar.update(f"Filter: {flt.text} · {len(self.workspace.keys)} of "
+                                f"{len(self.model.pane_order)} sandboxes · / edits, esc in the box clears")
+
     def on_candidate_chosen(self, message: CandidateChosen) -> None:
-        self.pick(message.task_id, message.candidate_id)
+        self.confirm_pick(message.task_id, message.candidate_id)
 
     def select_candidate(self, cid: str) -> None:
         """The code panel follows the selection a moment later, so the frame that shows the
@@ -377,7 +460,24 @@ class WorkspaceApp(App[int]):
 
     # -- actions --------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return not (action in WORKSPACE_ACTIONS and isinstance(self.screen, HelpScreen))
+        """Workspace keys are off while a modal screen (help, detail, filter ...) is up."""
+        return not (action in WORKSPACE_ACTIONS and isinstance(self.screen, ModalScreen))
+
+    def focused_candidate(self) -> str | None:
+        """The version the user points at: the focused pane, the leaderboard's highlighted row
+        when the board has focus, else the selected one."""
+        if isinstance(self.focused, SandboxPane) and self.focused.key is not None:
+            return self.focused.key[0]
+        if isinstance(self.focused, LeaderTable) and self.leaderboard.highlighted:
+            return self.leaderboard.highlighted
+        return self.selected
+
+    def action_detail(self) -> None:
+        cid = self.focused_candidate()
+        if cid is None or self.model.task_of(cid) is None:
+            self.notify("focus a pane or a leaderboard row first", severity="warning", timeout=3)
+            return
+        self.push_screen(DetailScreen(self.model, cid))
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -391,6 +491,9 @@ class WorkspaceApp(App[int]):
             self.notify(f"there is no pane {n} on this page", severity="warning", timeout=3)
 
     def action_page(self, delta: int) -> None:
+        if isinstance(self.focused, CodePanel):  # pgup/pgdn scroll the code panel it has focus
+            (self.focused.scroll_page_down if delta > 0 else self.focused.scroll_page_up)()
+            return
         if self.workspace.set_page(self.workspace.page + delta):
             self.call_after_refresh(self._focus_first_slot)
         self.update_topbar()
@@ -422,7 +525,8 @@ class WorkspaceApp(App[int]):
 
     def action_step(self, delta: int) -> None:
         key = self.focused_pane_key()
-        if self.travel.step(key, delta):
+        visible = [s.key for s in self.workspace.slots if s.key is not None]
+        if self.travel.step(key, delta, visible):
             if key is not None and not self.travel.all_panes:
                 slot = self.workspace.show_key(key)
                 if slot is not None:
@@ -455,14 +559,46 @@ class WorkspaceApp(App[int]):
         if not cid or not task_id:
             self.notify("select a candidate first (a pane or a leaderboard row)", severity="warning")
             return
-        self.pick(task_id, cid)
+        self.confirm_pick(task_id, cid)
 
-    def pick(self, task_id: str, cid: str) -> None:
+    def confirm_pick(self, task_id: str, cid: str) -> None:
+        """A pick changes the recorded winner: ask first."""
+        task = self.model.tasks.get(task_id)
+        current = task.winner if task else None
+        if current == cid:
+            self.notify(f"{cid} is already the winner of {task_id}", timeout=3)
+            return
+        where = "the run log" if self.mode == "live" else str(self.record_path)
+        question = (f"Make {cid} the winner of {task_id}" + (f" instead of {current}" if current else "")
+                    + f"?\nThe pick is recorded in {where}, beside the engine's; u undoes it.")
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.pick(task_id, cid)
+
+        self.push_screen(ConfirmScreen(question, "Pick a winner"), answered)
+
+    def action_undo_pick(self) -> None:
+        """Undo the last pick: the user pick before it comes back (the engine's pick when there
+        was none, recorded as a pick of that version)."""
+        if not self._pick_history:
+            self.notify("no pick to undo", timeout=3)
+            return
+        task_id, before, _after = self._pick_history.pop()
+        task = self.model.tasks.get(task_id)
+        target = before or ((task.engine_selection or {}).get("winner") if task else None)
+        if not target:
+            self.notify(f"{task_id} had no winner before your pick; pick one with enter", severity="warning")
+            return
+        self.pick(task_id, target, undo=True)
+
+    def pick(self, task_id: str, cid: str, undo: bool = False) -> None:
         """The user's winner: recorded beside the engine's pick (bus + run log, or the record file)."""
         task = self.model.tasks.get(task_id)
         engine = (task.engine_selection or {}).get("winner") if task else None
-        reason = "picked by the user in the TUI" + (f" (engine picked {engine})" if engine and engine != cid
-                                                    else "")
+        before = (task.user_selection or {}).get("winner") if task else None
+        reason = ("pick undone" if undo else "picked by the user in the TUI") + (
+            f" (engine picked {engine})" if engine and engine != cid else "")
         event = TaskSelected(task_id=task_id, winner=cid, reason=reason, strategy="user", by="user")
         if self.mode == "live":
             self.bus.publish(event)  # the model and the run log both subscribe
@@ -476,10 +612,13 @@ class WorkspaceApp(App[int]):
                 except InputError as exc:
                     self.notify(str(exc), title="Not saved", severity="error", timeout=15)
                     return
+        if not undo:
+            self._pick_history.append((task_id, before, cid))
         self.leaderboard.show_task(task_id)
         self.flush()
         where = "run log" if self.mode == "live" else str(self.record_path)
-        self.notify(f"{cid} is now the winner of {task_id} (recorded in the {where}).", timeout=5)
+        self.notify(f"{cid} is {'again' if undo else 'now'} the winner of {task_id} (recorded in the {where})."
+                    + ("" if undo else " u undoes."), timeout=5)
 
     def action_export(self) -> None:
         task_id = self.leaderboard.task_id
@@ -501,6 +640,32 @@ class WorkspaceApp(App[int]):
         self.exported.append(path)
         shown = f"./{path.name}" if path.parent.resolve() == Path.cwd().resolve() else str(path)
         self.notify(f"Exported {winner} to {shown}", title="Export", timeout=8)
+
+    def action_copy_code(self) -> None:
+        """The focused version's code to the clipboard (OSC 52) or, where the terminal is not
+        known to take that, to ./<version>.py; the notification says which."""
+        cid = self.focused_candidate()
+        code = self.model.code_of(cid) if cid else None
+        if not cid or code is None:
+            self.notify("focus a pane or a leaderboard row first", severity="warning", timeout=3)
+            return
+        if osc52_supported():
+            self.copy_to_clipboard(code)
+            self.notify(f"Copied {cid}'s code ({len(code.splitlines())} lines) to the clipboard (OSC 52).",
+                        title="Copy", timeout=5)
+            return
+        try:
+            path = write_code_file(self.export_dir, cid, code)
+        except OSError as exc:
+            self.notify(f"cannot write {cid}'s code: {exc.strerror or exc}", severity="error")
+            return
+        self.notify(f"This terminal is not known to take clipboard writes (OSC 52): wrote {cid}'s code to "
+                    f"{path} (ACE_CLIPBOARD=osc52 forces the clipboard).", title="Copy", timeout=8)
+
+    def action_help_quit(self) -> None:
+        """ctrl+c: say how to quit (Textual's own message is markup)."""
+        self.notify("q stops the run (every sandbox is destroyed), saves the log and quits.",
+                    title="Do you want to quit?", timeout=5)
 
     def action_diff(self) -> None:
         cid = self.selected
@@ -524,6 +689,43 @@ class WorkspaceApp(App[int]):
             self.notify("nothing to compare with: no reference and no other candidate", timeout=3)
         self.show_code()
 
+    def action_filter(self) -> None:
+        current = self.workspace.filter.text if self.workspace.filter else ""
+        self.push_screen(FilterScreen(current), self.apply_filter)
+
+    def apply_filter(self, text: str | None) -> None:
+        """Narrow the grid to the panes the filter keeps ("" or None: every pane)."""
+        if text is None:
+            return
+        flt = PaneFilter.parse(text) if text else None
+        self.workspace.set_filter(flt)
+        self.update_gridbar()
+        self.update_topbar()
+        if flt is not None and not self.workspace.keys:
+            self.notify(f"no sandbox matches {text!r} (/ then esc clears the filter)", severity="warning",
+                        timeout=5)
+        self.call_after_refresh(self._focus_first_slot)
+
+    def action_jump_task(self) -> None:
+        if not self.model.task_ids:
+            self.notify("no task yet", severity="warning", timeout=3)
+            return
+        self.push_screen(JumpScreen(self.model), self.jump_to_task)
+
+    def jump_to_task(self, task_id: str | None) -> None:
+        """Show the task's leaderboard and turn the grid to its first pane, focused."""
+        if not task_id or task_id not in self.model.tasks:
+            return
+        self.leaderboard.show_task(task_id)
+        keys = [k for k in self.workspace.keys if self.model.panes[k].task_id == task_id]
+        if not keys and self.workspace.filter is not None:
+            self.notify(f"the filter hides every pane of {task_id}", severity="warning", timeout=4)
+            return
+        slot = self.workspace.show_key(keys[0]) if keys else None
+        self.update_topbar()
+        if slot is not None:
+            self.call_after_refresh(slot.focus)
+
     def action_raw_reply(self) -> None:
         self.show_reply = not self.show_reply
         self.show_code()
@@ -534,6 +736,8 @@ class WorkspaceApp(App[int]):
         self.leaderboard.next_task()
 
     def action_focus_leaderboard(self) -> None:
+        if self.has_class("-short") and not self.board_view:
+            self.action_toggle_view()
         self.leaderboard.table.focus()
 
     def action_cycle_theme(self) -> None:
@@ -639,8 +843,21 @@ def run_live(config, runlog, *, log_subscriber: Callable[[Event], None] | None =
         if runlog is not None:
             runlog.close()  # idempotent; covers an exit that did not go through `q`
     if result is None:  # the app ended without `q` (a crash or ctrl+c before the run ended)
-        return EXIT_INTERRUPTED if not app.run_done else EXIT_DONE
-    return int(result)
+        status = EXIT_INTERRUPTED if not app.run_done else EXIT_DONE
+    else:
+        status = int(result)
+    print_exit_summary(app, getattr(config, "record", None), interrupted=status == EXIT_INTERRUPTED)
+    return status
+
+
+def print_exit_summary(app: WorkspaceApp, record, *, interrupted: bool) -> None:
+    """Winners, the log and the commands to replay or resume, on the terminal the TUI left."""
+    try:
+        for line in exit_summary(app.model, record, mode=app.mode, interrupted=interrupted):
+            print(line)
+        sys.stdout.flush()
+    except (OSError, ValueError):  # stdout closed: nothing to tell
+        pass
 
 
 def run_replay(record_path: Path, *, theme: str | None = None, theme_dirs: list[Path] | None = None) -> int:
@@ -650,4 +867,5 @@ def run_replay(record_path: Path, *, theme: str | None = None, theme_dirs: list[
     read_record(record_path)  # a missing or malformed log is one readable line, before the UI opens
     app = WorkspaceApp(record=Path(record_path), theme=theme, theme_dirs=theme_dirs, gc_freeze=True)
     app.run()
+    print_exit_summary(app, record_path, interrupted=False)
     return EXIT_DONE

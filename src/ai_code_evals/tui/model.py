@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -26,7 +27,14 @@ VERDICT_WORDS = {
     "killed": "KILLED", "skipped": "SKIPPED", "unchecked": "UNCHECKED",
 }
 
+FAILED_STATUSES = frozenset({"failed", "error", "timeout", "killed"})
 PaneKey = tuple[str, str]  # (candidate_id, profile)
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(text: str) -> tuple:
+    """Sort key with numbers compared as numbers: HumanEval/2 before HumanEval/10."""
+    return tuple(int(part) if part.isdigit() else part.lower() for part in _DIGITS.split(text))
 
 
 def event_data(event: Event) -> dict[str, Any]:
@@ -222,6 +230,9 @@ class RunModel:
         self.interrupted = False
         self.summary: dict | None = None
         self.tasks: dict[str, TaskModel] = {}
+        self.task_ids: list[str] = []  # task ids in natural order (HumanEval/2 before HumanEval/10)
+        self._task_keys: list[tuple] = []
+        self._cand_task: dict[str, str] = {}  # candidate id -> task id
         self.panes: dict[PaneKey, PaneModel] = {}
         self.pane_order: list[PaneKey] = []
         self.panes_of: dict[str, list[PaneKey]] = {}  # candidate id -> its panes (one per profile)
@@ -229,6 +240,8 @@ class RunModel:
         self._cand_ordinal: dict[str, int] = {}
         self.timeline: list[PaneKey] = []  # every snapshot of the run, in arrival order
         self.lines_total = 0
+        self.results_done = 0  # panes with a result
+        self.results_failed = 0  # of those, finished without passing (failed, error, timeout, killed)
         self.tokens = 0  # tokens the model spent on this run's candidates (as far as reported)
         # change tracking, drained by the UI
         self.version = 0
@@ -277,6 +290,10 @@ class RunModel:
         task = self.tasks.get(task_id)
         if task is None:
             task = self.tasks[task_id] = TaskModel(task_id=task_id)
+            key = natural_key(task_id) + (task_id,)
+            i = bisect.bisect_right(self._task_keys, key)
+            self._task_keys.insert(i, key)
+            self.task_ids.insert(i, task_id)
         return task
 
     def _on_run_started(self, d: dict) -> None:
@@ -312,6 +329,7 @@ class RunModel:
         cid = d.get("candidate_id", "?")
         task = self._task(d.get("task_id", "?"))
         self._cand_ordinal.setdefault(cid, len(task.candidates))
+        self._cand_task[cid] = task.task_id
         task.candidates[cid] = CandidateInfo(
             candidate_id=cid, task_id=task.task_id, code=d.get("code") or "", label=d.get("label", ""),
             strategy=d.get("strategy", ""), origin=d.get("origin", ""), error=d.get("error"),
@@ -327,6 +345,7 @@ class RunModel:
         task = self._task(d.get("task_id", "?"))
         info = task.candidates.get(cid)
         if info is None:
+            self._cand_task[cid] = task.task_id
             info = task.candidates[cid] = CandidateInfo(cid, task.task_id, generating=True,
                                                         pos=len(self.timeline))
             self.dirty_tasks.add(task.task_id)
@@ -349,10 +368,8 @@ class RunModel:
         return pane
 
     def _insert_ordered(self, key: PaneKey, task_id: str) -> None:
-        """Panes are grouped by task (run order), then candidate (arrival), then profile."""
-        tasks = list(self.tasks)
-        sort_key = (tasks.index(task_id) if task_id in self.tasks else len(tasks) + 1000,
-                    self._cand_ordinal.get(key[0], 1_000_000),
+        """Panes are grouped by task (natural order of ids), then candidate (arrival), then profile."""
+        sort_key = (natural_key(task_id), task_id, self._cand_ordinal.get(key[0], 1_000_000),
                     self.profiles.index(key[1]) if key[1] in self.profiles else len(self.profiles),
                     len(self.panes))
         i = bisect.bisect_right(self._order_keys, sort_key)
@@ -377,6 +394,11 @@ class RunModel:
     def _on_result(self, d: dict) -> None:
         pane = self._pane(d.get("candidate_id", "?"), d.get("profile", "default"), d.get("task_id"))
         result = d.get("result") or {}
+        if pane.result is not None:  # a result replaced (resume): count it once
+            self.results_done -= 1
+            self.results_failed -= pane.result.get("status") in FAILED_STATUSES
+        self.results_done += 1
+        self.results_failed += result.get("status") in FAILED_STATUSES
         pane.result = result
         if is_infrastructure_error(result):
             self.infrastructure_failed.add(pane.key)
@@ -434,6 +456,11 @@ class RunModel:
     }
 
     # -- queries --------------------------------------------------------------------------
+    @property
+    def expected_panes(self) -> int:
+        """Sandboxes the run will have: every known version under every profile."""
+        return max(len(self.panes), len(self._cand_task) * max(1, len(self.profiles)))
+
     def pane_snapshot(self, key: PaneKey, index: int | None) -> tuple[dict | None, int]:
         """(snapshot, output position) of a pane at snapshot ``index``; None = live."""
         pane = self.panes[key]
@@ -519,15 +546,13 @@ class RunModel:
         return "queued"
 
     def code_of(self, candidate_id: str) -> str | None:
-        for task in self.tasks.values():
-            if candidate_id in task.candidates:
-                return task.candidates[candidate_id].code
-        return None
+        task = self.tasks.get(self._cand_task.get(candidate_id, ""))
+        info = task.candidates.get(candidate_id) if task else None
+        return info.code if info else None
 
     def task_of(self, candidate_id: str) -> str | None:
-        for task in self.tasks.values():
-            if candidate_id in task.candidates:
-                return task.task_id
+        if candidate_id in self._cand_task:
+            return self._cand_task[candidate_id]
         keys = self.panes_of.get(candidate_id)
         return self.panes[keys[0]].task_id if keys else None
 

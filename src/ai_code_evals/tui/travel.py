@@ -31,11 +31,19 @@ class TimeTravel:
             return -1 if i is None else i
         return self.per_pane.get(key)
 
-    def step(self, key: PaneKey | None, delta: int) -> bool:
+    def step(self, key: PaneKey | None, delta: int, visible: list[PaneKey] | None = None) -> bool:
         """Move back (delta < 0) or forward; stepping forward past the end returns to live.
-        Returns whether anything changed."""
+        All panes: each step moves every ``visible`` pane to its next (previous) snapshot
+        (without ``visible``: one snapshot of the run's timeline). Returns whether anything changed."""
         if self.all_panes:
-            return self._step_global(delta)
+            if not visible:
+                return self._step_global(delta)
+            changed = False
+            for _ in range(abs(delta)):
+                if not self._step_visible(visible, 1 if delta > 0 else -1):
+                    break
+                changed = True
+            return changed
         if key is None or key not in self.model.panes:
             return False
         n = len(self.model.panes[key].snapshots)
@@ -56,6 +64,44 @@ class TimeTravel:
                 return False
         self.per_pane[key] = new
         return True
+
+    def _step_visible(self, keys: list[PaneKey], direction: int) -> bool:
+        """One step of every visible pane on the global timeline: forward to the point where
+        each of them has reached its next snapshot; back to just before the current snapshot
+        of each (so no visible pane stays put while its neighbours move)."""
+        n = len(self.model.timeline)
+        if n == 0:
+            return False
+        cur = self.global_pos if self.global_pos is not None else n - 1
+        if direction > 0:
+            if self.global_pos is None:
+                return False
+            nexts = []
+            for key in keys:
+                pane = self.model.panes.get(key)
+                if pane is None or not pane.timeline_pos:
+                    continue
+                i = pane.snapshot_index_at(cur)
+                j = 0 if i is None else i + 1
+                if j < len(pane.timeline_pos):
+                    nexts.append(pane.timeline_pos[j])
+            if not nexts:
+                self.global_pos = None
+                return True
+            self.global_pos = max(nexts)
+            return True
+        befores = []
+        for key in keys:
+            pane = self.model.panes.get(key)
+            i = pane.snapshot_index_at(cur) if pane is not None else None
+            if i is not None:
+                befores.append(pane.timeline_pos[i] - 1)
+        if not befores:
+            return False
+        new = max(0, min(befores))
+        changed = new != self.global_pos
+        self.global_pos = new
+        return changed
 
     def _step_global(self, delta: int) -> bool:
         n = len(self.model.timeline)

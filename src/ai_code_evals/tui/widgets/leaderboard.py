@@ -21,6 +21,7 @@ from ai_code_evals.tui.travel import TimeTravel
 
 COLUMNS = (("pick", "Pick"), ("cand", "Candidate"), ("score", "Score"), ("tests", "Tests"),
            ("errors", "Errors handled"), ("median", "Median ms"), ("peak", "Peak KiB"), ("status", "Status"))
+STATUS_WIDTH = 26  # "timeout (profiles differ)", "running 120/120"
 STATUS_COLOUR = {"passed": "success", "failed": "error", "error": "error", "timeout": "warning",
                  "killed": "warning", "skipped": "text-muted"}
 
@@ -72,7 +73,10 @@ class Leaderboard(Vertical):
         self.tabs = Tabs(classes="-single")
         self.reason = Static("", id="reason", markup=False)
         self._cells: dict[str, tuple[str, ...]] = {}
-        self._task_tabs: list[str] = []
+        self._reason_shown: str | None = None
+        self._task_tabs: list[str] = []  # task ids in tab order (natural order)
+        self._tab_of: dict[str, str] = {}  # task id -> tab id
+        self._task_of_tab: dict[str, str] = {}
         self._theme_key = ""
         self._colours: dict[str, str] = {}
 
@@ -82,54 +86,71 @@ class Leaderboard(Vertical):
         yield self.table
 
     def on_mount(self) -> None:
-        for key, label in COLUMNS:
-            self.table.add_column(label, key=key)
+        for key, label in COLUMNS:  # Status: a fixed width, so the layout never depends on timing
+            self.table.add_column(label, key=key, width=STATUS_WIDTH if key == "status" else None)
         self.app.theme_changed_signal.subscribe(self, lambda _t: self.refresh_rows(force=True))
 
     # -- tasks ------------------------------------------------------------------------------
     def sync_tasks(self) -> None:
-        """Add a tab per new task; the first task becomes current."""
-        for task_id in self.model.tasks:
-            if task_id not in self._task_tabs:
-                self._task_tabs.append(task_id)
-                self.tabs.add_tab(Tab(Content(task_id), id=f"task-{len(self._task_tabs) - 1}"))
+        """Add a tab per new task, in the natural order of task ids; the first becomes current."""
+        if len(self._tab_of) != len(self.model.task_ids) and self._tabs_mounted():
+            ids = self.model.task_ids
+            for i, task_id in enumerate(ids):
+                if task_id in self._tab_of:
+                    continue
+                tab_id = f"task-{len(self._tab_of)}"
+                self._tab_of[task_id] = tab_id
+                self._task_of_tab[tab_id] = task_id
+                after = next((self._tab_of[t] for t in reversed(ids[:i]) if t in self._tab_of
+                              and self._tab_of[t] != tab_id), None)
+                before = None if after else next((self._tab_of[t] for t in ids[i + 1:] if t in self._tab_of), None)
+                self.tabs.add_tab(Tab(Content(task_id), id=tab_id), after=after, before=before)
+            self._task_tabs = list(ids)
         self.tabs.set_class(len(self._task_tabs) <= 1, "-single")
         if self.task_id is None and self._task_tabs:
             self.show_task(self._task_tabs[0])
+
+    def _tabs_mounted(self) -> bool:
+        """Whether every tab added so far is mounted (a new tab is placed relative to them;
+        one still mounting cannot be: the next refresh adds the new ones)."""
+        return len(self.tabs.query("Tab")) >= len(self._tab_of)
 
     def show_task(self, task_id: str) -> None:
         if task_id not in self.model.tasks or task_id == self.task_id:
             return
         self.task_id = task_id
-        index = self._task_tabs.index(task_id) if task_id in self._task_tabs else -1
-        if index >= 0:
-            self._activate_tab(f"task-{index}")
+        if task_id in self._tab_of:
+            self._activate_tab(self._tab_of[task_id])
         self.refresh_rows()
         self.post_message(TaskShown(task_id))
 
     def _activate_tab(self, tab_id: str, tries: int = 20) -> None:
         """Mark the task's tab; a tab added a moment ago may not be mounted yet."""
-        if self.tabs.active == tab_id or tries <= 0:
+        if self.tabs.active == tab_id or tries <= 0 or self._tab_of.get(self.task_id or "") != tab_id:
             return
         if not self.tabs.query(f"#{tab_id}"):
             self.call_after_refresh(self._activate_tab, tab_id, tries - 1)
             return
         self.tabs.active = tab_id
 
-    def next_task(self) -> str | None:
+    def next_task(self, step: int = 1) -> str | None:
         if not self._task_tabs:
             return None
         i = self._task_tabs.index(self.task_id) if self.task_id in self._task_tabs else -1
-        self.show_task(self._task_tabs[(i + 1) % len(self._task_tabs)])
+        self.show_task(self._task_tabs[(i + step) % len(self._task_tabs)])
         return self.task_id
 
     def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
+        """A click on a tab (or our own activation coming back). An activation that is no
+        longer the active tab is stale: two quick ``s`` presses queue two of them, and
+        following the older one re-activated its tab, whose message re-activated the other,
+        forever."""
         event.stop()
-        if event.tab is None or not event.tab.id:
+        if event.tab is None or not event.tab.id or event.tab.id != self.tabs.active:
             return
-        index = int(event.tab.id.split("-", 1)[1])
-        if index < len(self._task_tabs):
-            self.show_task(self._task_tabs[index])
+        task_id = self._task_of_tab.get(event.tab.id)
+        if task_id is not None:
+            self.show_task(task_id)
 
     # -- rows -------------------------------------------------------------------------------
     def _palette(self) -> dict[str, str]:
@@ -168,7 +189,10 @@ class Leaderboard(Vertical):
             self._theme_key = ""
         task = self.model.tasks.get(self.task_id) if self.task_id else None
         at = self.at
-        self.reason.update(self._reason_text(task, at))
+        reason = self._reason_text(task, at)
+        if reason != self._reason_shown:  # an update relays out the screen: only on change
+            self._reason_shown = reason
+            self.reason.update(reason)
         rows = self.model.leaderboard(self.task_id, at) if task else []
         want = {r.candidate_id for r in rows}
         for cid in [c for c in self._cells if c not in want]:
@@ -182,8 +206,9 @@ class Leaderboard(Vertical):
                 table.add_row(*(self._styled(k, v) for k, v in zip(keys, cells)), key=row.candidate_id)
             else:
                 for k, a, b in zip(keys, old, cells):
-                    if a != b or force:
-                        table.update_cell(row.candidate_id, k, self._styled(k, b), update_width=True)
+                    if a != b or force:  # widths recomputed (a relayout) only when a cell grows
+                        wider = len(b) > table.columns[k].content_width
+                        table.update_cell(row.candidate_id, k, self._styled(k, b), update_width=wider)
             self._cells[row.candidate_id] = cells
         order = [r.candidate_id for r in rows]
         current = [r.key.value for r in table.ordered_rows]

@@ -5,7 +5,10 @@ page, and it renders from the model (live, or at a snapshot index when time-trav
 """
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.content import Content
 from textual.message import Message
 from textual.widget import Widget
@@ -29,8 +32,24 @@ def _mem(kib: int | None) -> str:
     return f"{kib / 1024:.1f}MiB" if kib < 1024 * 1024 else f"{kib / 1024 / 1024:.2f}GiB"
 
 
+def progress_text(snap: dict, result: dict | None) -> str:
+    """What the pane counts. Finished with a result: the result's own figures (tests passed,
+    bad inputs handled), the same as the leaderboard's; a duplicate says whose verdict it
+    shares. Otherwise the runner's steps (tests, bad inputs, generated tests and perf cases
+    together), called steps so that they are not mistaken for tests."""
+    if result is not None:
+        if result.get("duplicate_of"):
+            return f"same program as {result['duplicate_of']}"
+        text = f"passes {result.get('tests_passed', 0)}/{result.get('tests_total', 0)}"
+        if result.get("errors_total"):
+            text += f" · bad inputs {result.get('errors_handled', 0)}/{result['errors_total']}"
+        return text
+    total = snap.get("tests_total") or 0
+    return f"step {snap.get('test_index', 0)}/{total}" if total else "step –"
+
+
 def status_content(cid: str, snap: dict | None, result: dict | None) -> Content:
-    """Status line: candidate id, status word, test i/N, elapsed, CPU, memory."""
+    """Status line: candidate id, status word, progress, elapsed, CPU, memory."""
     if snap is None:
         return Content.assemble((cid, "bold"), "  ", ("not started", "$text-muted"))
     status = None
@@ -41,8 +60,7 @@ def status_content(cid: str, snap: dict | None, result: dict | None) -> Content:
             status, "bold"))
     else:
         word = (snap.get("state", "?").upper(), "bold $text-primary")
-    total = snap.get("tests_total") or 0
-    tests = f"test {snap.get('test_index', 0)}/{total}" if total else "test –"
+    tests = progress_text(snap, result if snap.get("state") == "finished" else None)
     cpu = snap.get("cpu_s")
     parts = [
         (cid, "bold"), " ", word, " · ", tests,
@@ -57,6 +75,16 @@ class SandboxPane(Widget, can_focus=True):
     """A view slot of the workspace grid; ``bind`` it to a pane of the model."""
 
     ALLOW_MAXIMIZE = True
+    BINDINGS: ClassVar = [
+        Binding("left", "move(-1, 0)", "Left", show=False),
+        Binding("right", "move(1, 0)", "Right", show=False),
+        Binding("up", "move(0, -1)", "Up", show=False),
+        Binding("down", "move(0, 1)", "Down", show=False),
+        Binding("shift+up", "scroll_output(1)", "Scroll up", show=False),
+        Binding("shift+down", "scroll_output(-1)", "Scroll down", show=False),
+        Binding("shift+pageup", "scroll_output_page(1)", "Scroll up", show=False),
+        Binding("shift+pagedown", "scroll_output_page(-1)", "Scroll down", show=False),
+    ]
     DEFAULT_CSS = """
     SandboxPane {
         border: round $panel-lighten-2; border-title-color: $text; border-subtitle-color: $text-muted;
@@ -71,7 +99,7 @@ class SandboxPane(Widget, can_focus=True):
     SandboxPane.-travel { border: double $secondary; }
     SandboxPane:focus.-passed, SandboxPane:focus.-failed, SandboxPane:focus.-error,
     SandboxPane:focus.-timeout, SandboxPane:focus.-killed, SandboxPane:focus.-running { border: thick $accent; }
-    SandboxPane > .pane--status { height: auto; max-height: 2; }
+    SandboxPane > .pane--status { height: 2; }
     SandboxPane > .pane--snap { height: 1; color: $text-muted; }
     SandboxPane.-travel > .pane--snap { color: $text-secondary; text-style: bold; }
     """
@@ -163,17 +191,18 @@ class SandboxPane(Widget, can_focus=True):
         if info is not None and info.label:
             title.append(info.label)
         self.border_title = Content(" · ".join(title))  # Content: ids and labels are not markup
-        self._status.update(status_content(cid, snap, result))
+        self._set_status(status_content(cid, snap, result))
         n = len(pane.snapshots)
         detail = (snap or {}).get("detail", "")
         if live:
-            where = f"live · snapshot {n}/{n}" if n else "live"
+            end = "final" if self.model.finished or pane.result is not None else "live"
+            where = f"{end} · snapshot {n}/{n}" if n else end
         elif snap is None:
             where = "« not started yet at this time"
         else:
             where = (f"« snapshot {self.index + 1}/{n} · {snap.get('state', '?')} · "
                      f"{format_ts(snap.get('ts'), self.model.started_at)}")
-        self._snap.update(f"{where} · {detail}" if detail else where)
+        self._snap.update(f"{where} · {detail}" if detail else where, layout=False)  # one line, always
         status = None
         if snap is not None and snap.get("state") == "finished":
             status = snap.get("status") or (result or {}).get("status")
@@ -187,6 +216,27 @@ class SandboxPane(Widget, can_focus=True):
                                                    else "-queued")
         for cls in STATE_CLASSES:
             self.set_class(cls == state_class or (cls == "-travel" and not live), cls)
+
+    def _set_status(self, content: Content) -> None:
+        """The status line: a fixed two lines, so that an update never relays out the screen
+        (a layout per update was most of the app's cost in a big run)."""
+        self._status.update(content, layout=False)  # two lines, always
+
+    def action_move(self, dx: int, dy: int) -> None:
+        """Arrow keys: focus the neighbouring pane (the next page past the edge)."""
+        grid = self.parent
+        target = grid.move_focus(self, dx, dy) if hasattr(grid, "move_focus") else None
+        if target is not None:
+            target.focus()
+            self.app.call_after_refresh(target.focus)  # a slot rebound by a page turn
+
+    def action_scroll_output(self, lines: int) -> None:
+        """shift+up / shift+down: scroll the output back and forward by a line."""
+        self._output.scroll_back(lines)
+
+    def action_scroll_output_page(self, pages: int) -> None:
+        """shift+pgup / shift+pgdn: by a screenful."""
+        self._output.scroll_back(pages * max(1, self._output.size.height - 1))
 
     def on_focus(self) -> None:
         if self.key is not None:

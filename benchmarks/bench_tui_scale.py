@@ -1,0 +1,223 @@
+"""The workspace at real scale: 3,280 real versions (the first 40 of each of the 82 tasks of
+../shared/data/codet-humaneval-dev, CodeGen-16B samples) through the real engine and the
+real local backend, with the TUI open, and the same files headless as the peer.
+
+Measures, in one process, headless first then with the TUI (same loader, same engine):
+- first frame: from the start of loading the files to the first frame that shows panes;
+- key latency while the sandboxes run: keys sent through the driver like real input every
+  300 ms (pgdn, pgup, a pane digit, z, z, s, arrows, / and g opening and esc closing), timed from the key entering
+  the app to the first frame showing its effect; median and worst, keys lost;
+- the app's peak RSS during the TUI run (sampled from /proc/self/status);
+- the TUI run's wall time against the headless run's (ratio).
+
+No thresholds: the figures and the ratio are the result. Run:
+    uv run python benchmarks/bench_tui_scale.py [--per-task 40] [--tasks 82]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from textual import events
+
+from ai_code_evals.config import settings_env
+from ai_code_evals.engine.events import EventBus
+from ai_code_evals.engine.run import run_evaluation
+from ai_code_evals.runlog.writer import RunLog
+from ai_code_evals.session import RecordingSubscriber, RunRequest, build_config, open_run_log, run_headless
+from ai_code_evals.tui.app import WorkspaceApp
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "codet-humaneval-dev"
+SIZE = (160, 48)
+KEY_EVERY_S = 0.3
+KEY_GIVE_UP_S = 5.0
+CHARS = {"slash": "/"}
+
+
+def make_samples(per_task: int, tasks: int, out: Path) -> tuple[Path, int]:
+    """The first ``per_task`` samples of the first ``tasks`` tasks, in file order."""
+    task_rows = [json.loads(line) for line in (DATA / "tasks_with_tests.jsonl").read_text().splitlines() if line]
+    keep = {r["task_id"] for r in task_rows[:tasks]}
+    (out / "tasks.jsonl").write_text("".join(json.dumps(r) + "\n" for r in task_rows if r["task_id"] in keep))
+    seen: dict[str, int] = defaultdict(int)
+    rows = []
+    with (DATA / "samples.jsonl").open() as fh:
+        for line in fh:
+            row = json.loads(line)
+            if row["task_id"] in keep and seen[row["task_id"]] < per_task:
+                seen[row["task_id"]] += 1
+                rows.append(row)
+    path = out / "samples.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path, len(rows)
+
+
+def rss_kib() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def request(tmp: Path, samples: Path, name: str) -> RunRequest:
+    return RunRequest(tasks=[str(tmp / "tasks.jsonl")], samples=str(samples), record=str(tmp / f"{name}.jsonl"))
+
+
+async def headless_run(tmp: Path, samples: Path) -> float:
+    t0 = time.perf_counter()
+    req = request(tmp, samples, "headless")
+    config = build_config(req, settings_env(), EventBus())
+    log = open_run_log(config, req)
+    try:
+        await run_headless(config, RecordingSubscriber(log))
+    finally:
+        log.close()
+    return time.perf_counter() - t0
+
+
+class KeyProbe:
+    """Sends keys through the driver; a key is answered at the first frame whose state differs
+    from the state before it (page, focus, zoom, task, filter)."""
+
+    KEYS = ("pagedown", "3", "z", "z", "s", "right", "2", "down", "slash", "escape", "g", "escape", "pageup")
+
+    def __init__(self, app: WorkspaceApp) -> None:
+        self.app = app
+        self.pending: tuple[float, tuple, str] | None = None
+        self.latencies: list[tuple[str, float]] = []
+        self.lost = 0
+        self.sent = 0
+
+    def state(self) -> tuple:
+        app = self.app
+        return (app.workspace.page, id(app.focused), app.screen.maximized is not None, app.leaderboard.task_id,
+                type(app.screen).__name__)
+
+    def on_frame(self) -> None:
+        if self.pending is None:
+            return
+        t0, before, key = self.pending
+        if self.state() != before:
+            self.latencies.append((key, time.perf_counter() - t0))
+            self.pending = None
+
+    async def run(self, until) -> None:
+        i = 0
+        while not until():
+            if self.pending is not None and time.perf_counter() - self.pending[0] > KEY_GIVE_UP_S:
+                self.lost += 1
+                self.pending = None
+                if type(self.app.screen).__name__ != "Screen":  # leave no box open behind a lost key
+                    self.app.pop_screen()
+            if self.pending is None:
+                key = self.KEYS[i % len(self.KEYS)]
+                i += 1
+                event = events.Key(key, CHARS.get(key, key if len(key) == 1 else None))
+                event.set_sender(self.app)
+                self.pending = (time.perf_counter(), self.state(), key)
+                self.app._driver.send_message(event)
+                self.sent += 1
+            await asyncio.sleep(KEY_EVERY_S)
+
+
+class MeasuredApp(WorkspaceApp):
+    probe: KeyProbe | None = None
+    first_frame: float | None = None
+    t0 = 0.0
+    peak_rss = 0
+
+    def _display(self, screen, renderable) -> None:
+        super()._display(screen, renderable)
+        if renderable is None:
+            return
+        if self.first_frame is None and self.workspace.slots and self.workspace.slots[0].key is not None:
+            self.first_frame = time.perf_counter() - self.t0
+        if self.probe is not None:
+            self.probe.on_frame()
+
+
+async def tui_run(tmp: Path, samples: Path) -> dict:
+    t0 = time.perf_counter()
+    req = request(tmp, samples, "tui")
+    config = build_config(req, settings_env(), EventBus())
+    log: RunLog = open_run_log(config, req)
+    load_s = time.perf_counter() - t0  # reading, checking and de-duplicating the files
+    done = asyncio.Event()
+
+    async def engine(bus):
+        try:
+            return await run_evaluation(config, bus)
+        finally:
+            if hasattr(config.backend, "aclose"):
+                await config.backend.aclose()
+            done.set()
+
+    app = MeasuredApp(engine=engine, runlog=log, gc_freeze=True)
+    app.t0 = t0
+    async with app.run_test(size=SIZE) as pilot:
+        probe = app.probe = KeyProbe(app)
+
+        async def sample_rss():
+            while not done.is_set():
+                app.peak_rss = max(app.peak_rss, rss_kib())
+                await asyncio.sleep(0.5)
+
+        sampler = asyncio.create_task(sample_rss())
+        keys = asyncio.create_task(probe.run(done.is_set))
+        await done.wait()
+        run_s = time.perf_counter() - t0
+        await keys
+        await sampler
+        app.flush()
+        await pilot.pause()
+        finished = app.model.results_done
+        panes = len(app.model.pane_order)
+        slots = len(app.workspace.slots)
+    log.close()
+    return {"run_s": run_s, "first_frame_s": app.first_frame, "load_s": load_s, "latencies": probe.latencies, "lost": probe.lost,
+            "sent": probe.sent, "peak_rss_mib": app.peak_rss / 1024, "finished": finished, "panes": panes,
+            "slots": slots}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--per-task", type=int, default=40)
+    parser.add_argument("--tasks", type=int, default=82)
+    args = parser.parse_args(argv)
+    if not (DATA / "samples.jsonl").exists():
+        print(f"no data at {DATA}", file=sys.stderr)
+        return 1
+    with tempfile.TemporaryDirectory(prefix="bench-tui-scale-") as tmp_s:
+        tmp = Path(tmp_s)
+        samples, n = make_samples(args.per_task, args.tasks, tmp)
+        print(f"{n} versions of {args.tasks} tasks ({args.per_task} each), local backend, default jobs")
+        headless_s = asyncio.run(headless_run(tmp, samples))
+        print(f"headless run: {headless_s:.1f} s")
+        tui = asyncio.run(tui_run(tmp, samples))
+    lat = [s for _, s in tui["latencies"]]
+    by_key: dict[str, list[float]] = defaultdict(list)
+    for key, s in tui["latencies"]:
+        by_key[key].append(s)
+    print(f"TUI run:      {tui['run_s']:.1f} s = {tui['run_s'] / headless_s:.2f}x the headless run "
+          f"({tui['finished']}/{tui['panes']} sandboxes finished, {tui['slots']} panes drawn)")
+    print(f"first frame:  {tui['first_frame_s']:.2f} s after loading started: {tui['load_s']:.2f} s loading the files "
+          f"(as headless does), {tui['first_frame_s'] - tui['load_s']:.2f} s the app")
+    if lat:
+        print(f"key latency while sandboxes run: median {statistics.median(lat) * 1000:.0f} ms, "
+              f"worst {max(lat) * 1000:.0f} ms over {len(lat)} keys ({tui['lost']} lost of {tui['sent']})")
+        for key, values in sorted(by_key.items()):
+            print(f"  {key:<9} median {statistics.median(values) * 1000:6.0f} ms  worst {max(values) * 1000:6.0f} ms"
+                  f"  ({len(values)})")
+    print(f"app peak RSS during the TUI run: {tui['peak_rss_mib']:.0f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
