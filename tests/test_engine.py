@@ -135,3 +135,12 @@ def test_each_result_says_where_its_time_went(default_run):
     assert sum(fast["phases"].values()) <= fast["duration_s"] * 1000 + 1
     deaf = results[next(c.id for c in candidates() if c.label == "deaf")]
     assert deaf["phases"]["timeouts"] > 0
+
+
+def test_perf_repeats_reach_the_result_for_honest_speed_claims(default_run):
+    _, events = default_run
+    results = {e.candidate_id: e.result for e in events if isinstance(e, CandidateFinished)}
+    fast = results[next(c.id for c in candidates() if c.label == "fast")]
+    assert len(fast["perf_runs_ms"]) == 3 and all(x > 0 for x in fast["perf_runs_ms"])
+    wrong = results[next(c.id for c in candidates() if c.label == "wrong")]
+    assert wrong["perf_runs_ms"] == []  # perf runs only once every test passes

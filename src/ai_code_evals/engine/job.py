@@ -18,7 +18,7 @@ from importlib import resources
 from ai_code_evals.engine.calls import generated_calls
 from ai_code_evals.engine.events import CandidateFinished, EngineNotice, EventBus, OutputLine, Snapshot
 from ai_code_evals.engine.profiles import EnvProfile
-from ai_code_evals.engine.results import CandidateResult, decide_status, infrastructure_reason
+from ai_code_evals.engine.results import CandidateResult, decide_status, infrastructure_reason, repeat_totals
 from ai_code_evals.engine.timelimits import TimeLimit
 from ai_code_evals.engine.verdict import check_verdict
 from ai_code_evals.generation.base import Candidate
@@ -94,6 +94,7 @@ class CandidateJob:
         self.stderr_tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)
         self.marks: dict[str, float] = {}  # monotonic times of each phase's end (see phases())
         self.timeout_ms = 0.0  # spent in tests that hit their time limit
+        self.perf_runs: list[list[float]] = []  # each perf case's repeat times, as the checker timed them
         self.nonce = secrets.token_hex(16)
         self.seq = 0
         self.state = "queued"
@@ -235,6 +236,10 @@ class CandidateJob:
                     self.passed += 1
                 else:
                     self.failed += 1
+            runs = ev.get("runs_ms")
+            if ev.get("group") == "perf" and ev.get("ok") and isinstance(runs, list):
+                self.perf_runs.append([float(x) for x in runs[:1000]
+                                       if isinstance(x, (int, float)) and not isinstance(x, bool) and x >= 0])
             if ev.get("timeout") is True and isinstance(ms, (int, float)) and 0 <= ms < float("inf"):
                 self.timeout_ms += float(ms)
             if not ev.get("ok") and len(self.failures) < MAX_FAILURES_KEPT:
@@ -416,6 +421,7 @@ class CandidateJob:
             exit_cause=None if status == "passed" else exit_cause(status, reason, self.tail),
             probe_outputs=self.probe_outputs,
             phases=self.phases(),
+            perf_runs_ms=repeat_totals(self.perf_runs) if (v or {}).get("median_ms") is not None else [],
             unchecked=(v or {}).get("unchecked"),
         )
         self.detail = reason
