@@ -235,3 +235,11 @@ def test_a_test_that_needs_the_versions_globals_is_named(tmp_path):
     events, _, _ = run_job(tmp_path, program, [{"kind": "code", "code": "assert helper(2) == 2"}])
     v = verdict(events)
     assert v["tests_passed"] == 0 and "name 'helper' is not defined" in v["unchecked"]
+
+
+def test_a_version_that_never_ends_stops_costing_after_three_probe_timeouts(tmp_path):
+    program = "def f(x):\n    while x:\n        pass\n    return 0\n"
+    probes = ["((1,), {})"] * 6 + ["((0,), {})"]
+    events, _, _ = run_job(tmp_path, program, [], probes=probes, limit=0.2)
+    outputs = next(e for e in events if e["ev"] == "probes")["outputs"]
+    assert outputs == ["t"] * 7  # three ran into the limit; the rest were not run
