@@ -34,6 +34,8 @@ import time
 import uuid
 from dataclasses import dataclass
 
+from ai_code_evals.config import setting
+
 ROOT = "/sys/fs/cgroup"
 V1_CONTROLLERS = ("memory", "pids", "cpu", "freezer")
 CPU_PERIOD_US = 100_000
@@ -161,7 +163,7 @@ def available() -> tuple[Backend | None, str]:
     global _probed
     with _lock:
         if _probed is None:
-            if os.environ.get("ACE_CGROUPS", "1").strip().lower() in ("0", "off", "no", "false"):
+            if (setting("ACE_CGROUPS", "1") or "1").strip().lower() in ("0", "off", "no", "false"):
                 _probed = (None, "turned off (ACE_CGROUPS=0)")
             else:
                 v2, why2 = _probe_v2()
