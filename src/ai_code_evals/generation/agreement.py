@@ -58,7 +58,9 @@ def agreement_groups(results: list[CandidateResult], candidates: dict[str, Candi
     return groups
 
 
-def _pool(ctx: SelectionContext) -> list[CandidateResult]:
+def candidate_pool(ctx: SelectionContext) -> list[CandidateResult]:
+    """The versions selection may pick from: those that ran, and of a task with tests, only
+    those passing the most of them."""
     ran = [r for r in ctx.results if r.status not in NOT_RUN]
     if ctx.task.tests and ran:
         top = max(r.tests_passed for r in ran)
@@ -76,7 +78,7 @@ async def select_by_codet(ctx: SelectionContext) -> Selection:
         ctx.notices.append("codet selection needs generated tests and this task has none "
                            "(use --generate-tests or --generated-tests); selected by score")
         return select_by_score(ctx.results)
-    pool = _pool(ctx)
+    pool = candidate_pool(ctx)
     groups = agreement_groups(pool, ctx.candidates)
     if not groups or groups[0].score == 0:
         ctx.notices.append("no version passes any generated test; selected by score")

@@ -13,7 +13,7 @@ from ai_code_evals.engine.calls import parse_generated_test
 from ai_code_evals.engine.results import CandidateResult
 from ai_code_evals.engine.scoring import Selection, select_by_score
 from ai_code_evals.engine.selection import SelectionContext
-from ai_code_evals.generation.agreement import NOT_RUN, n_generated
+from ai_code_evals.generation.agreement import candidate_pool, n_generated
 from ai_code_evals.generation.behaviour import Cluster, Ranking, Version, rank_by_behaviour
 
 CLEAR_LEAD = 1.5  # winner's support over the runner-up's: "clear" above, "narrow" under NARROW_LEAD
@@ -29,14 +29,6 @@ def _outputs(r: CandidateResult, n_probes: int, n_tests: int) -> tuple[str, ...]
         return tuple(outs + ["x"] * (n_probes - len(outs)))
     passed = set(r.generated_passed)
     return tuple("v:pass" if i in passed else "v:fail" for i in range(n_tests))
-
-
-def _pool(ctx: SelectionContext) -> list[CandidateResult]:
-    ran = [r for r in ctx.results if r.status not in NOT_RUN]
-    if ctx.task.tests and ran:
-        top = max(r.tests_passed for r in ran)
-        ran = [r for r in ran if r.tests_passed == top]
-    return ran
 
 
 def no_winner_reason(results: list[CandidateResult]) -> str:
@@ -59,7 +51,7 @@ def usable_tests(ctx: SelectionContext) -> int:
 
 
 def rank_task(ctx: SelectionContext) -> tuple[Ranking, dict[str, CandidateResult]]:
-    pool = _pool(ctx)
+    pool = candidate_pool(ctx)
     n_tests = n_generated(ctx)
     n_probes = max((len(getattr(r, "probe_outputs", None) or []) for r in pool), default=0)
     versions = [Version(r.candidate_id, _outputs(r, n_probes, n_tests), frozenset(r.generated_passed),
