@@ -95,16 +95,17 @@ class Leaderboard(Vertical):
         """Add a tab per new task, in the natural order of task ids; the first becomes current."""
         if len(self._tab_of) != len(self.model.task_ids) and self._tabs_mounted():
             ids = self.model.task_ids
+            mounted = set(self._tab_of)  # a new tab is placed only relative to these
             for i, task_id in enumerate(ids):
                 if task_id in self._tab_of:
                     continue
                 tab_id = f"task-{len(self._tab_of)}"
                 self._tab_of[task_id] = tab_id
                 self._task_of_tab[tab_id] = task_id
-                after = next((self._tab_of[t] for t in reversed(ids[:i]) if t in self._tab_of
-                              and self._tab_of[t] != tab_id), None)
-                before = None if after else next((self._tab_of[t] for t in ids[i + 1:] if t in self._tab_of), None)
-                self.tabs.add_tab(Tab(Content(task_id), id=tab_id), after=after, before=before)
+                # before the next mounted tab, else at the end: tabs added in one pass keep their
+                # order either way, and none is placed relative to one that is still mounting
+                before = next((self._tab_of[t] for t in ids[i + 1:] if t in mounted), None)
+                self.tabs.add_tab(Tab(Content(task_id), id=tab_id), before=before)
             self._task_tabs = list(ids)
         self.tabs.set_class(len(self._task_tabs) <= 1, "-single")
         if self.task_id is None and self._task_tabs:
