@@ -351,6 +351,30 @@ async def test_d_cycles_code_reference_diff_and_candidate_diffs(tmp_path):
         assert app.code.mode == "code"
 
 
+async def test_keys_typed_together_act_on_the_pane_just_focused(tmp_path):
+    """"3d" and "3i" arriving in one read (both keys queued before either is handled): the diff
+    and the detail are of pane 3's version, not of the version focused before (seen in CI under
+    load: focus moved on a later event, after "d" had already acted)."""
+    from textual import events
+
+    from ai_code_evals.tui.screens.detail import DetailScreen
+
+    app = live_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        third = app.workspace.slots[2].key[0]
+        for key in ("3", "d"):
+            app.post_message(events.Key(key, key))
+        await pilot.pause()
+        assert app.selected == third
+        assert app.code.border_title == f"Diff · reference → {third}"
+        for key in ("1", "i"):
+            app.post_message(events.Key(key, key))
+        await pilot.pause()
+        assert isinstance(app.screen, DetailScreen)
+        assert app.screen.candidate_id == app.workspace.slots[0].key[0]
+
+
 async def test_s_and_tab_clicks_switch_task(tmp_path):
     app = live_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:

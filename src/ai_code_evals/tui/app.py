@@ -484,9 +484,14 @@ class WorkspaceApp(App[int]):
             self.push_screen(HelpScreen())
 
     def action_focus_pane(self, n: int) -> None:
+        """Focus and select at once, not on a later focus event: keys typed together ("3d",
+        "3i") would otherwise act on the version that had focus before."""
         slots = self.workspace.slots
         if 1 <= n <= len(slots) and slots[n - 1].key is not None:
-            slots[n - 1].focus()
+            slot = slots[n - 1]
+            self.screen.set_focus(slot)
+            self._last_pane = slot.key
+            self.select_candidate(slot.key[0])
         else:
             self.notify(f"there is no pane {n} on this page", severity="warning", timeout=3)
 
