@@ -130,6 +130,12 @@ def test_yaml_single_task_and_several_documents(tmp_path):
          "tasks.yaml:2: task 'x': entry_point: 'my func' is not a Python function name"),
         ("- id: x\n  entry_point: f\n  reference: 'def f(:'\n",
          "tasks.yaml:3: task 'x': reference: syntax error"),
+        ("- id: x\n  entry_point: f\n  requirements:\n    - numpy\n    - 'numpy>>1'\n",
+         "tasks.yaml:5: task 'x': requirements.1: 'numpy>>1' is not a PEP 508 requirement (Expected "),
+        ("- id: x\n  entry_point: f\n  requirements: 5\n",
+         "tasks.yaml:3: task 'x': requirements: Input should be a valid list (got 5)"),
+        ("- id: x\n  entry_point: f\n  requirements: [3]\n",
+         "tasks.yaml:3: task 'x': requirements.0: Input should be a valid string (got 3)"),
         ("- id: x\n  entry_point: f\n- null\n", "tasks.yaml:3: expected a task (a mapping"),
         ("- id: x\n  entry_point: f\n- id: x\n  entry_point: g\n", "tasks.yaml:3: duplicate task id 'x'"),
         # YAML itself
@@ -191,6 +197,31 @@ def test_humaneval_mbpp_and_task_rows(tmp_path):
     assert [t.code for t in mbpp.tests] == MBPP_ROW["test_list"] and mbpp.reference == MBPP_ROW["code"]
     assert "double a number" in mbpp.prompt and mbpp.source == f"{p}:3"
     assert nat.tests[0].kind == "code" and nat.source == f"{p}:4"
+
+
+def test_requirements_in_every_task_format(tmp_path):
+    """YAML (a list, or one string), packs, and HumanEval, MBPP and task rows all take a
+    ``requirements`` field; it is normalised the way pip reads it, and absent means none."""
+    yaml_text = ("- id: a\n  entry_point: f\n  requirements: ['numpy >=1.26, <3', 'attrs']\n"
+                 "- id: b\n  entry_point: f\n  requirements: acetoy==0.1\n"
+                 "- id: c\n  entry_point: f\n")
+    a, b, c = load_tasks(write(tmp_path, "t.yaml", yaml_text))
+    assert a.requirements == ["numpy<3,>=1.26", "attrs"] and b.requirements == ["acetoy==0.1"]
+    assert c.requirements == []
+    native = {"id": "native", "entry_point": "f", "requirements": ["acetoy"]}
+    rows = [{**HE_ROW, "requirements": ["acetoy"]}, {**MBPP_ROW, "requirements": ["acetoy"]}, native,
+            {**HE_ROW, "task_id": "X/9"}]
+    he, mbpp, nat, plain = load_tasks(write(tmp_path, "r.jsonl", jsonl(rows)))
+    assert he.requirements == mbpp.requirements == nat.requirements == ["acetoy"] and plain.requirements == []
+    pack = tmp_path / "pack" / "t1"
+    pack.mkdir(parents=True)
+    (pack / "task.yaml").write_text("id: t1\nentry_point: f\nrequirements: [acetoy]\n")
+    assert load_tasks(tmp_path / "pack")[0].requirements == ["acetoy"]
+    # a bad value in a row is one line naming the file and the row's line
+    bad = write(tmp_path, "bad.jsonl", jsonl([HE_ROW, {**HE_ROW, "task_id": "X/1", "requirements": ["a b"]}]))
+    with pytest.raises(InputError) as err:
+        load_tasks(bad)
+    assert str(err.value).startswith(f"{bad}:2: task 'X/1': requirements.0: 'a b' is not a PEP 508 requirement")
 
 
 def test_jsonl_gz_and_gzip_under_a_plain_name(tmp_path):

@@ -68,6 +68,10 @@ def normalize(raw: dict[str, Any]) -> dict[str, Any]:
             d[key] = [_norm_test(t) for t in items]
         elif items is None and key in d:
             d[key] = []
+    if isinstance(d.get("requirements"), str):  # one requirement ("numpy>=1,<2" is one too)
+        d["requirements"] = [d["requirements"]]
+    elif d.get("requirements") is None and "requirements" in d:
+        d["requirements"] = []
     perf = d.get("perf")
     if isinstance(perf, dict):
         d["perf"] = [perf]

@@ -5,9 +5,10 @@ message naming the field instead of a failure deep inside a sandbox.
 """
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from packaging.requirements import InvalidRequirement, Requirement
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 
 class TestCase(BaseModel):
@@ -61,6 +62,15 @@ class Weights(BaseModel):
     memory: float = Field(default=0.10, ge=0)
 
 
+def _pep508(text: str) -> str:
+    """A requirement as pip and uv read it (``numpy>=1.26``, ``attrs; python_version < '3.12'``)."""
+    try:
+        return str(Requirement(text))
+    except InvalidRequirement as exc:
+        why = (str(exc).splitlines() or ["invalid"])[0]
+        raise ValueError(f"{text!r} is not a PEP 508 requirement ({why})") from None
+
+
 class Task(BaseModel):
     """A function to write, with the tests that judge its versions."""
 
@@ -81,6 +91,10 @@ class Task(BaseModel):
     tests_from_docstring: bool = False
     # HumanEval style: a candidate's program is prompt + completion.
     completion_style: bool = False
+    # PEP 508 requirements its versions (and its tests) may import; installed once per set into
+    # a cached environment that sandboxes see read-only (sandbox/requirements.py). Empty: the
+    # standard library only.
+    requirements: list[Annotated[str, AfterValidator(_pep508)]] = Field(default_factory=list)
 
     @property
     def tests_total(self) -> int:

@@ -69,6 +69,13 @@ def humaneval_raw(row: dict[str, Any], name: str, line: int) -> dict[str, Any]:
                                                                              line)}]
     if "canonical_solution" in row:
         raw["reference"] = prompt + _need_str(row, "canonical_solution", "HumanEval", name, line)
+    return _with_requirements(raw, row)
+
+
+def _with_requirements(raw: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
+    """HumanEval and MBPP rows may carry this project's ``requirements`` field too."""
+    if "requirements" in row:
+        raw["requirements"] = row["requirements"]
     return raw
 
 
@@ -94,14 +101,14 @@ def mbpp_raw(row: dict[str, Any], name: str, line: int) -> dict[str, Any]:
         raise InputError("MBPP row: cannot tell the function under test (no function in 'code' is "
                          "called by 'test_list')", path=name, line=line)
     example = f"\n{tests[0]}" if tests else ""
-    return {
+    return _with_requirements({
         "id": mbpp_id(task_id),
         "prompt": f'"""\n{text.strip()}{example}\n"""\n',
         "entry_point": entry_point,
         "tests": [{"kind": "code", "name": f"test {i + 1}", "code": f"{setup}\n{t}" if setup.strip() else t}
                   for i, t in enumerate(tests)],
         "reference": code,
-    }
+    }, row)
 
 
 def _mbpp_entry_point(code: str, tests: list[str]) -> str | None:
