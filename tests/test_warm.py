@@ -279,8 +279,8 @@ def test_without_root_the_warm_path_runs_commands_as_the_user_without_capabiliti
 
     src = Path(__file__).resolve().parents[1] / "src"
     python = next((p for p in ("/usr/bin/python3", shutil.which("python3")) if p and
-                   isolation._reachable_by_others(p)), None)
-    if not HOST.root or HOST.setpriv is None or python is None or not isolation._reachable_by_others(
+                   isolation.reachable_by_others(p)), None)
+    if not HOST.root or HOST.setpriv is None or python is None or not isolation.reachable_by_others(
             str(src / "ai_code_evals" / "sandbox")):
         pytest.skip("needs root (to become another user), setpriv, and a python3 and checkout that user can reach")
     proc = subprocess.run([HOST.setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--", python, "-c",

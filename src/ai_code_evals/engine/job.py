@@ -264,8 +264,10 @@ class CandidateJob:
             self.snapshot("scoring")
 
     # -- lifecycle -------------------------------------------------------------------------
-    async def run(self, backend: SandboxBackend, labels: dict[str, str]) -> CandidateResult:
-        """Evaluate and publish the result. Never raises except CancelledError."""
+    async def run(self, backend: SandboxBackend, labels: dict[str, str],
+                  packages: str | None = None) -> CandidateResult:
+        """Evaluate and publish the result. Never raises except CancelledError. ``packages``:
+        the task's prepared requirements (the backend's ``prepare_requirements``), if any."""
         self.started = time.monotonic()
         self.snapshot("starting")
         sandbox = None
@@ -279,7 +281,7 @@ class CandidateJob:
             start_timeout_s = max(SANDBOX_START_TIMEOUT_S, getattr(backend, "start_timeout_s", 0) or 0)
             async with asyncio.timeout(start_timeout_s):
                 sandbox = await backend.create(SandboxSpec(limits=self.profile.limits, labels=labels,
-                                                           env=dict(self.profile.env)))
+                                                           env=dict(self.profile.env), packages=packages))
                 self.isolation = getattr(sandbox, "isolation", "")
                 self.sandbox_info = dict(getattr(sandbox, "info", {}) or {})
                 job = build_job(self.task, self.candidate, self.profile, self.nonce, self.generated_tests,

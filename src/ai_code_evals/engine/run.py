@@ -39,7 +39,7 @@ from ai_code_evals.engine.timelimits import (
     own_limit,
 )
 from ai_code_evals.generation.base import Candidate, Generator
-from ai_code_evals.sandbox.base import SandboxBackend
+from ai_code_evals.sandbox.base import RequirementsError, SandboxBackend
 from ai_code_evals.tasks.model import Task
 
 
@@ -92,6 +92,8 @@ class Engine:
         self.task_errors: dict[str, list[str]] = {}  # problems with the task itself, not its candidates
         self.limits: dict[str, TimeLimit] = {}  # task_id -> per-test limit its candidates run under
         self.deriving: set[str] = set()  # tasks whose limit waits for their reference's run
+        # (task id, interpreter) -> its packages being prepared: a directory, or why not
+        self.envs: dict[tuple[str, str], asyncio.Task] = {}
         for task_id, check in config.reference_checks.items():
             if check.get("error"):
                 self.task_errors.setdefault(task_id, []).append(check["error"])
@@ -104,8 +106,8 @@ class Engine:
         cfg = self.cfg
         self.bus.publish(RunStarted(
             run_id=cfg.run_id, record=str(cfg.record or ""),
-            tasks=[{"task_id": t.id, "entry_point": t.entry_point, "reference": bool(t.reference)}
-                   for t in cfg.tasks],
+            tasks=[{"task_id": t.id, "entry_point": t.entry_point, "reference": bool(t.reference),
+                    **({"requirements": t.requirements} if t.requirements else {})} for t in cfg.tasks],
             profiles=[p.name for p in cfg.profiles], backend=getattr(cfg.backend, "name", "?"),
             isolation=getattr(cfg.backend, "isolation", ""), select=cfg.select,
             unsafe_isolation=getattr(cfg.backend, "unsafe_isolation", "") or ""))
@@ -154,6 +156,9 @@ class Engine:
         seen: set[str] = set()
         same = None
         async with asyncio.TaskGroup() as group:
+            if task.requirements:  # built (or found in the cache) while the first versions arrive
+                for python in dict.fromkeys(p.python for p in self.cfg.profiles):
+                    self.envs[(task.id, python)] = group.create_task(self._prepare_packages(task, python))
             limit = self._initial_limit(task)
             gate = None  # the reference's run: this task's candidates start once it has a limit
             if limit is None:
@@ -183,6 +188,27 @@ class Engine:
             if result is not None:
                 self._judge_reference(task, result)
         await self._select(task)
+
+    # -- the task's own packages --------------------------------------------------------------
+    async def _prepare_packages(self, task: Task, python: str) -> str | RequirementsError:
+        """The task's ``requirements`` for one interpreter, from the backend (cached there); a
+        failure is one task error, and the task's versions are not run under that interpreter."""
+        prepare = getattr(self.cfg.backend, "prepare_requirements", None)
+        try:
+            if prepare is None:
+                raise RequirementsError(
+                    f"the {getattr(self.cfg.backend, 'name', '?')} backend cannot install a task's requirements "
+                    f"({', '.join(task.requirements)}) yet: run this task with --backend local")
+            return await prepare(task.requirements, python, on_progress=lambda msg: self.bus.publish(
+                EngineNotice(f"{task.id}: {msg}", level="info")))
+        except RequirementsError as exc:
+            self.task_error(task, str(exc))
+            return exc
+
+    async def _packages(self, task: Task, profile: EnvProfile) -> str | RequirementsError | None:
+        """What ``_prepare_packages`` gave for this profile's interpreter (None: no requirements)."""
+        prepared = self.envs.get((task.id, profile.python))
+        return None if prepared is None else await asyncio.shield(prepared)
 
     # -- the task's own reference --------------------------------------------------------------
     def _wants_reference_check(self, task: Task) -> bool:
@@ -218,11 +244,16 @@ class Engine:
         ref = Candidate(id=f"{task.id}#reference", task_id=task.id, code=task.reference or "",
                         label="reference", origin="reference")
         profile = self.cfg.profiles[0]
+        packages = await self._packages(task, profile)
+        if isinstance(packages, RequirementsError):  # the task error says why; nothing to measure
+            if task.id in self.deriving:
+                self.limits[task.id] = own_limit(task.time_limit_s, "its requirements could not be installed")
+            return
         job = CandidateJob(task.model_copy(update={"perf": []}), ref, profile, EventBus())
         async with self.sem:
             labels = {"app": "ai-code-evals", "run_id": self.cfg.run_id, "candidate": ref.id,
                       "profile": profile.name}
-            result = await job.run(self.cfg.backend, labels)
+            result = await job.run(self.cfg.backend, labels, packages=packages)
         self._judge_reference(task, result, job)
 
     def _limit_from_reference(self, task: Task, result: CandidateResult, job: CandidateJob | None) -> TimeLimit:
@@ -270,6 +301,11 @@ class Engine:
         job = CandidateJob(task, cand, profile, self.bus, self.cfg.generated_tests.get(task.id),
                            self.cfg.probes.get(task.id))
         job.snapshot("queued")
+        packages = await self._packages(task, profile)
+        if isinstance(packages, RequirementsError):  # not the version's fault: resume tries again
+            self.results[key] = error_result(task, cand, profile, self.bus, infrastructure_reason(
+                f"not run: the task's requirements could not be installed ({packages})"))
+            return
         if gate is not None:
             await asyncio.shield(gate)  # the reference's run decides the limit (not our slot)
         job.set_time_limit(self.limits.get(task.id)
@@ -277,7 +313,7 @@ class Engine:
         async with self.sem:
             labels = {"app": "ai-code-evals", "run_id": self.cfg.run_id, "candidate": cand.id,
                       "profile": profile.name}
-            self.results[key] = await job.run(self.cfg.backend, labels)
+            self.results[key] = await job.run(self.cfg.backend, labels, packages=packages)
         unchecked = self.results[key].unchecked
         if unchecked and not any(unchecked in e for e in self.task_errors.get(task.id, [])):
             self.task_error(task, f"some of its tests cannot be run against a version: {unchecked}")

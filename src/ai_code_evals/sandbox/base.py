@@ -44,6 +44,9 @@ class SandboxSpec:
     limits: SandboxLimits = field(default_factory=SandboxLimits)
     labels: dict[str, str] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)  # extra environment for the command
+    # a task's packages: what the backend's ``prepare_requirements`` returned (locally, a
+    # site-packages directory shown read-only inside); None: the standard library only
+    packages: str | None = None
 
 
 @dataclass
@@ -91,3 +94,8 @@ class SandboxBackend(Protocol):
 
 class SandboxError(Exception):
     """A sandbox could not be created or used (not the candidate's fault)."""
+
+
+class RequirementsError(Exception):
+    """A task's requirements could not be installed: one readable line (a problem of the task
+    or of the machine's access to packages, not of any version)."""

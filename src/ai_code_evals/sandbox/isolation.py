@@ -40,6 +40,7 @@ from ai_code_evals.config import setting as _setting
 from ai_code_evals.errors import ConfigError
 from ai_code_evals.sandbox import interpreter, seccomp
 from ai_code_evals.sandbox.base import SandboxLimits
+from ai_code_evals.sandbox.requirements import SITE_VAR
 
 LEVELS = ("bwrap", "unshare", "rlimits")
 ENV_VAR = "ACE_ISOLATION"
@@ -69,7 +70,7 @@ def _under(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip("/") + "/")
 
 
-def _reachable_by_others(path: str) -> bool:
+def reachable_by_others(path: str) -> bool:
     """Can an unprivileged uid without groups execute ``path`` (every directory searchable)?"""
     real = os.path.realpath(path)
     parts = Path(real).parents
@@ -124,11 +125,11 @@ class Host:
     def rlimits_python(self) -> str | None:
         """The interpreter for the rlimits level: the clean one if the sandbox uid can reach it,
         else a system python3 (the runner is stdlib-only). None when there is none."""
-        if not self.root or _reachable_by_others(self.python.executable):
+        if not self.root or reachable_by_others(self.python.executable):
             return self.python.executable
         for name in ("python3", "python"):
             found = _which(name)
-            if found and _reachable_by_others(found):
+            if found and reachable_by_others(found):
                 return found
         return None
 
@@ -191,6 +192,8 @@ class ExecPlan:
     # it into the working directory, where the command may delete it (the runner deletes its
     # job file, which holds the verdict nonce); files without one are bound read-only
     file_fds: dict[str, int] = field(default_factory=dict)
+    # a task's site-packages directory (requirements.py): read-only inside at its own path
+    packages: str | None = None
 
 
 def sandbox_env(plan: ExecPlan) -> dict[str, str]:
@@ -198,6 +201,8 @@ def sandbox_env(plan: ExecPlan) -> dict[str, str]:
     env = {"PATH": SYS_PATH, "HOME": plan.workdir, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
            "PYTHONDONTWRITEBYTECODE": "1", "TMPDIR": tmp}
     env.update(plan.env)
+    if plan.packages:  # the runner adds it to sys.path, after the standard library
+        env[SITE_VAR] = plan.packages
     return env
 
 
@@ -273,9 +278,11 @@ def system_view() -> list[str]:
 
 
 def _bwrap_view(host: Host, py: interpreter.Interpreter | None, budget: str, workdir: str | None,
-                files: list[str], masks: list[str], file_fds: dict[str, int] | None = None) -> list[str]:
+                files: list[str], masks: list[str], file_fds: dict[str, int] | None = None,
+                packages: str | None = None) -> list[str]:
     """bwrap's mount arguments, an allow-list on an empty root: the system (``system_view``),
-    the interpreter's own directories read-only with its site-packages empty, a fresh /dev,
+    the interpreter's own directories read-only with its site-packages empty, the task's own
+    packages (``packages``, a site-packages directory) read-only, a fresh /dev,
     /proc, and private size-limited tmpfs for /tmp, /var/tmp and /dev/shm; then (if given) the
     working directory as its own tmpfs with ``files`` copied into it from ``file_fds`` (else
     bound read-only). ``masks`` (secret files) are hidden where a bound directory holds one."""
@@ -305,6 +312,10 @@ def _bwrap_view(host: Host, py: interpreter.Interpreter | None, budget: str, wor
     for d in (py.site_dirs if py is not None else ()):
         if any(_under(d, b) for b in bound):
             cmd += ["--perms", "0555", "--size", "4096", "--tmpfs", d, "--remount-ro", d]
+    if packages:
+        make_parents(packages)
+        cmd += ["--ro-bind", packages, packages]
+        made.add(packages)
     if workdir is not None:
         make_parents(workdir)
         cmd += ["--perms", "0777", "--size", budget, "--tmpfs", workdir]
@@ -343,7 +354,7 @@ def bwrap_command(plan: ExecPlan, host: Host) -> list[str]:
     if plan.seccomp_fd is not None:
         cmd += ["--add-seccomp-fd", str(plan.seccomp_fd)]
     cmd += _bwrap_view(host, plan_python(plan, host), str(disk_budget(plan.limits)), plan.workdir, plan.files,
-                       plan.masks, plan.file_fds)
+                       plan.masks, plan.file_fds, plan.packages)
     cmd += ["--chdir", plan.workdir, *_bwrap_env(sandbox_env(plan)), "--", *_init(host)]
     if plan.uid is not None:
         cmd += _setpriv(plan, host, pdeath=False)
@@ -353,12 +364,16 @@ def bwrap_command(plan: ExecPlan, host: Host) -> list[str]:
     return _prlimit(plan, host) + cmd + resolve_argv(plan, host)
 
 
-def warm_server_command(host: Host, env: dict[str, str], masks: list[str], source: str) -> list[str]:
+def warm_server_command(host: Host, env: dict[str, str], masks: list[str], source: str,
+                        packages: str | None = None) -> list[str]:
     """The long-lived bwrap sandbox of a warm server (``warm.py``): the same view as
     ``bwrap_command`` without a working directory, with capabilities so that the server can
     confine each command it forks: as root, real ones (commands then get their own uids);
     otherwise ones inside a user namespace holding only the user's own uid, where no further
-    user namespace can be made (commands keep that uid, without capabilities). The server's source goes on the command line: its file may sit in a directory we hide."""
+    user namespace can be made (commands keep that uid, without capabilities). ``packages``: a
+    task's site-packages directory, read-only (one server per directory: a fork can only show
+    what its server sees). The server's source goes on the command line: its file may sit in a
+    directory we hide."""
     if host.bwrap is None:
         raise OSError("bwrap not found")
     # no cgroup namespace for the server: each command's holder joins its sandbox's cgroup first,
@@ -367,7 +382,7 @@ def warm_server_command(host: Host, env: dict[str, str], masks: list[str], sourc
     if not host.root:  # each command gets a user namespace of its own, then the seccomp filter
         cmd += ["--unshare-user", "--uid", str(os.getuid()), "--gid", str(os.getgid())]
     py = host.python
-    cmd += _bwrap_view(host, py, str(SMALL_TMPFS), None, [], masks)
+    cmd += _bwrap_view(host, py, str(SMALL_TMPFS), None, [], masks, packages=packages)
     cmd += ["--chdir", "/", *_bwrap_env(env), "--", py.executable, *py.flags(), "-c", source]
     return cmd
 
@@ -406,7 +421,7 @@ def unshare_command(plan: ExecPlan, host: Host) -> list[str]:
         "host_mntns": host.host_mntns,
         "system": system,
         "tmpfs": [["/tmp", budget, 0o1777], ["/var/tmp", SMALL_TMPFS, 0o1777], ["/dev/shm", SMALL_TMPFS, 0o1777]],
-        "ro_binds": list(py.dirs) if py else [],
+        "ro_binds": (list(py.dirs) if py else []) + ([plan.packages] if plan.packages else []),
         "empty": list(py.site_dirs) if py else [],
         "workdir": [plan.workdir, budget],
         "files": [[os.path.join(plan.workdir, r)] * 2 for r in plan.files],
@@ -433,6 +448,8 @@ def rlimits_command(plan: ExecPlan, host: Host) -> list[str]:
     if py is not None:
         ro.append(str(Path(os.path.realpath(py)).parent.parent))
     ro += [sys.prefix, sys.base_prefix]
+    if plan.packages:
+        ro.append(plan.packages)
     launch = {"setsid": True, "rlimits": rlimit_pairs(plan.limits, plan.limits.processes if host.root else None),
               "seccomp": seccomp.program(),
               "landlock": {"ro": ro, "dev": ["/dev"], "rw": [plan.workdir]}, "require_landlock": False,

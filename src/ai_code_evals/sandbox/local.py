@@ -31,15 +31,25 @@ import threading
 import time
 import uuid
 import weakref
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import PurePosixPath
 from types import SimpleNamespace
 
 from ai_code_evals.config import setting as _setting
 from ai_code_evals.errors import ConfigError
-from ai_code_evals.sandbox import cgroups, procs, seccomp, uidslots
+from ai_code_evals.sandbox import cgroups, interpreter, procs, seccomp, uidslots
+from ai_code_evals.sandbox import requirements as requirements_mod
 from ai_code_evals.sandbox import warm as warm_mod
-from ai_code_evals.sandbox.base import ExecResult, OnLine, SandboxError, SandboxLimits, SandboxSpec, Stream
+from ai_code_evals.sandbox.base import (
+    ExecResult,
+    OnLine,
+    RequirementsError,
+    SandboxError,
+    SandboxLimits,
+    SandboxSpec,
+    Stream,
+)
 from ai_code_evals.sandbox.isolation import (
     ENV_VAR,
     LEVELS,
@@ -52,6 +62,7 @@ from ai_code_evals.sandbox.isolation import (
     detect,
     disk_budget,
     gaps,
+    reachable_by_others,
     rlimit_pairs,
     sandbox_env,
     secret_files,
@@ -242,6 +253,31 @@ class LocalBackend:
             await asyncio.to_thread(lambda: self.isolation)
         return self.isolation
 
+    # -- a task's packages (requirements.py) -------------------------------------------------
+    async def prepare_requirements(self, requirements: list[str], python: str = "python",
+                                   on_progress: Callable[[str], None] | None = None) -> str:
+        """The site-packages directory holding ``requirements`` for the interpreter that
+        ``python`` (a command's first word) runs at this level: from the cache, or built now.
+        Give it to ``create`` as ``SandboxSpec.packages``. Raises RequirementsError (one line)."""
+        level = await self.detect()
+        try:
+            if level == "rlimits" and python == "python":
+                exe = self._host.rlimits_python()
+                if exe is None:
+                    raise OSError("no Python interpreter is reachable by the sandbox user")
+                py = await asyncio.to_thread(interpreter.describe, os.path.realpath(exe))
+            else:
+                py = await asyncio.to_thread(interpreter.for_command, python)
+        except OSError as exc:
+            raise RequirementsError(str(exc)) from None
+        env = await requirements_mod.ensure(py, requirements, on_progress=on_progress)
+        site = str(env.site_packages)
+        if level == "rlimits" and self._host.root and not reachable_by_others(site):
+            raise RequirementsError(f"the environment in {env.path} is not readable by the sandboxes' own uids "
+                                    f"(at the rlimits level nothing hides the rest of the path): set "
+                                    f"{requirements_mod.CACHE_VAR} to a directory every user can read")
+        return site
+
     # -- sandboxes ---------------------------------------------------------------------------
     def _private_root(self) -> str:
         """The temp root (created on first use). Call with ``_root_lock`` held."""
@@ -272,14 +308,15 @@ class LocalBackend:
         seed, so a per-process random seed would become a shared one."""
         return level == "bwrap" and self.warm_off is None and "PYTHONHASHSEED" in spec.env
 
-    async def warm_server(self, env: dict[str, str]) -> warm_mod.WarmServer | None:
-        """The running warm server for ``env`` (started on first use); None when the fast path
-        does not work here, with the reason in ``warm_off`` (the ordinary bwrap path is used).
+    async def warm_server(self, env: dict[str, str], packages: str | None = None) -> warm_mod.WarmServer | None:
+        """The running warm server for ``env`` and ``packages`` (a task's site-packages, which
+        its view must hold; started on first use); None when the fast path does not work here,
+        with the reason in ``warm_off`` (the ordinary bwrap path is used).
 
         Only ``PYTHON*`` variables reach the server (the interpreter reads them at start:
         hash seed, bytecode, I/O encoding...); each command gets its whole environment itself."""
         env = {k: v for k, v in env.items() if k.startswith("PYTHON")}
-        key = tuple(sorted(env.items()))
+        key = (tuple(sorted(env.items())), packages)
         server = self._warm.get(key)
         if server is not None and not server.dead and server.loop is not asyncio.get_running_loop():
             server.close()  # started under another event loop (a second asyncio.run): start anew
@@ -296,7 +333,8 @@ class LocalBackend:
             plan = ExecPlan(level="bwrap", workdir="/", files=[], uid=None, limits=SandboxLimits(),
                             env=dict(env), argv=[])
             try:
-                cmd = warm_server_command(self._host, sandbox_env(plan), secret_files(), warm_mod.SERVER.read_text())
+                cmd = warm_server_command(self._host, sandbox_env(plan), secret_files(), warm_mod.SERVER.read_text(),
+                                          packages)
                 server = warm_mod.WarmServer(cmd, sandbox_env(plan))
                 await server.start()
             except (OSError, SandboxError) as exc:
@@ -463,6 +501,8 @@ class LocalSandbox:
         if warm:
             self.info["warm"] = True
         self.info["cgroup"] = f"v{group.version}" if group else f"none: {backend.cgroups_off}"
+        if spec.packages:
+            self.info["packages"] = spec.packages
 
     async def __aenter__(self) -> LocalSandbox:  # noqa: PYI034
         return self
@@ -500,7 +540,8 @@ class LocalSandbox:
                         limits=self.spec.limits, env=dict(self.spec.env), argv=list(argv),
                         masks=secret_files(), status_fd=STATUS_FD if bwrap else None,
                         seccomp_fd=SECCOMP_FD if bwrap and SECCOMP else None,
-                        file_fds={rel: FIRST_FILE_FD + i for i, rel in enumerate(self._files)} if bwrap else {})
+                        file_fds={rel: FIRST_FILE_FD + i for i, rel in enumerate(self._files)} if bwrap else {},
+                        packages=self.spec.packages)
         cmd = build_command(plan, host)
         if self._cgroup is not None and host.sh is not None:  # joined before anything starts
             cmd = self._cgroup.join_argv(host.sh) + cmd
@@ -552,7 +593,7 @@ class LocalSandbox:
             raise SandboxError("empty command")
         if self._mem is not None:
             if argv[0] == "python" and len(argv) > 1 and argv[1] in self._mem:
-                server = await self._backend.warm_server(dict(self.spec.env))
+                server = await self._backend.warm_server(dict(self.spec.env), self.spec.packages)
                 if server is not None:
                     return await self._exec_warm(server, argv[1:], on_line, timeout_s)
             await self._materialize()
@@ -611,9 +652,10 @@ class LocalSandbox:
         comes after the kernel emptied the command's pid namespace: no /proc scan needed."""
         limits = self.spec.limits
         plan = ExecPlan(level=self.isolation, workdir=self.workdir, files=[], uid=self.uid, limits=limits,
-                        env=dict(self.spec.env), argv=argv)
+                        env=dict(self.spec.env), argv=argv, packages=self.spec.packages)
+        keep = self._backend._host.python_dirs() + ([self.spec.packages] if self.spec.packages else [])
         request = {"uid": self.uid, "workdir": self.workdir, "files": dict(self._mem or {}), "argv": argv,
-                   "env": sandbox_env(plan), "keep": self._backend._host.python_dirs(),
+                   "env": sandbox_env(plan), "keep": keep,
                    # as root its own uid, else its own user namespace (made by the server's fork)
                    "rlimits": rlimit_pairs(limits, limits.processes + (0 if self.uid is not None else 2)),
                    "seccomp": SECCOMP or b"", "tmp_size": disk_budget(limits),

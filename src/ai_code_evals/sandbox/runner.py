@@ -1074,8 +1074,21 @@ def load(job, child):
     return None
 
 
+def add_task_packages():
+    """The task's own packages (its ``requirements``), when the sandbox has them: a read-only
+    site-packages directory named by SANDBOX_SITE_PACKAGES, added after the standard library
+    (so a package cannot shadow a module the checker uses). The checker sees them too: a
+    task's own tests may import them."""
+    path = os.environ.get("SANDBOX_SITE_PACKAGES")
+    if path and os.path.isdir(path) and path not in sys.path:
+        import site
+
+        site.addsitedir(path)
+
+
 def main():
     global _OUT_FD, _NONCE
+    add_task_packages()
     if sys.argv[1:2] == ["--child"]:
         child_main()
         os._exit(0)
