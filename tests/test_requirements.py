@@ -259,3 +259,36 @@ def test_cli_task_requirements_end_to_end(tmp_path, offline_uv):
     tasks, stderr = cli(tmp_path, env, "second", without_unsatisfiable)
     assert tasks["with-packages"]["candidates"][0]["status"] == "passed", tasks
     assert "installing acetoy" not in stderr and not (tmp_path / "uv-was-called").exists()
+
+
+async def test_daytona_says_in_one_line_that_requirements_are_not_supported_yet(tmp_path):
+    """Daytona's sandboxes have no network by default and no cache of ours: a task with
+    requirements is one task error there (its versions are not run), the other tasks run."""
+    import asyncio
+
+    from daytona_server import DaytonaTestServer
+
+    server = await DaytonaTestServer().start()
+    try:
+        (tmp_path / "t.yaml").write_text(TASKS[:TASKS.index("- id: without-packages")] + TASKS[TASKS.index("- id: plain"):])
+        samples = tmp_path / "s.jsonl"
+        samples.write_text(json.dumps({"task_id": "with-packages", "completion": VERSION}) + "\n"
+                           + json.dumps({"task_id": "plain", "completion": "def f(x):\n    return 2 * x\n"}) + "\n")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DAYTONA_", "ACE_DAYTONA_"))}
+        env.update({"DAYTONA_API_URL": server.api_url, "DAYTONA_API_KEY": server.api_key, "DAYTONA_TARGET": "local",
+                    "COLUMNS": "1000"})
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "ai_code_evals", "run", str(tmp_path / "t.yaml"), "--samples", str(samples),
+            "--backend", "daytona", "--headless", "--json", "--record", str(tmp_path / "d.jsonl"),
+            cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await proc.communicate()
+        assert proc.returncode == 0, err.decode()[-2000:]
+        tasks = {t["task_id"]: t for t in json.loads(out)["tasks"]}
+        assert tasks["plain"]["candidates"][0]["status"] == "passed"
+        assert tasks["with-packages"]["candidates"][0]["status"] == "error"
+        lines = [ln for ln in err.decode().splitlines() if ln.startswith("error:")]
+        assert lines == [("error: with-packages: the daytona backend cannot install a task's requirements (acetoy) "
+                          "yet: run this task with --backend local")]
+        assert server.created == 1 and server.live_sandboxes() == []  # only the plain task's version ran
+    finally:
+        await server.close()
