@@ -38,6 +38,7 @@ from ai_code_evals.config import setting
 
 ROOT = "/sys/fs/cgroup"
 V1_CONTROLLERS = ("memory", "pids", "cpu", "freezer")
+V2_CONTROLLERS = ("memory", "pids", "cpu")
 CPU_PERIOD_US = 100_000
 JOIN_SCRIPT = 'while [ "$1" != -- ]; do echo 0 > "$1" || exit 125; shift; done; shift; exec "$@"'
 MIB = 1 << 20
@@ -135,15 +136,22 @@ def _probe_v1() -> tuple[Backend | None, str]:
     return Backend(1, parents), ""
 
 
-def _probe_v2() -> tuple[Backend | None, str]:
+def _probe_v2(root: str = ROOT) -> tuple[Backend | None, str]:
+    """The v2 interface under this process's cgroup of the hierarchy mounted at ``root``."""
     own = _own_path(None)
-    if own is None or not os.path.isfile(os.path.join(ROOT, "cgroup.controllers")):
-        return None, "no cgroup v2 hierarchy at /sys/fs/cgroup"
-    parent = os.path.normpath(ROOT + own)
+    if own is None or not os.path.isfile(os.path.join(root, "cgroup.controllers")):
+        return None, f"no cgroup v2 hierarchy at {root}"
+    parent = os.path.normpath(root + own)
     try:
+        with open(os.path.join(parent, "cgroup.controllers")) as f:
+            offered = set(f.read().split())
+        absent = [c for c in V2_CONTROLLERS if c not in offered]
+        if absent:  # a controller lives in one hierarchy: on a hybrid host, v1 holds them
+            return None, (f"cgroup v2 {parent} offers no {', '.join(absent)} controller (bound to cgroup v1, "
+                          "or not delegated)")
         with open(os.path.join(parent, "cgroup.subtree_control")) as f:
             enabled = set(f.read().split())
-        missing = {"memory", "pids", "cpu"} - enabled
+        missing = set(V2_CONTROLLERS) - enabled
         if missing:
             _write(os.path.join(parent, "cgroup.subtree_control"), " ".join(f"+{c}" for c in sorted(missing)))
         probe = os.path.join(parent, f"ace-probe-{os.getpid()}")
