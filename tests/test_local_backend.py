@@ -618,3 +618,28 @@ async def test_cgroups_of_a_killed_app_are_removed_and_clean_ones_reused():
     finally:
         await backend.aclose()
     assert not any(os.path.exists(d) for d in group.dirs.values())
+
+
+async def test_a_stale_cgroup_found_in_some_v1_hierarchies_only_is_reaped():
+    """Seen on a shared machine: another app's reaper (its memory cgroup differs from ours, its
+    pids/cpu/freezer parents are the same) removed a dead app's directories in the shared
+    hierarchies only, and the next backend's first sandbox failed with ``KeyError: 'pids'``
+    while reaping what was left in the memory hierarchy."""
+    from ai_code_evals.sandbox import cgroups
+
+    iface, why = cgroups.available()
+    if iface is None or iface.version != 1:
+        pytest.skip(f"no writable cgroup v1 here ({why or 'v2'})")
+    dead = await asyncio.create_subprocess_exec("true")
+    await dead.wait()
+    stale = os.path.join(iface.parents["memory"], f"ace-{dead.pid}-partial000")
+    os.mkdir(stale)
+    backend = LocalBackend(WORKING[0], unsafe=True)
+    try:
+        box = await backend.create(SandboxSpec())
+        assert box._cgroup is not None and not os.path.exists(stale)
+        await box.destroy()
+    finally:
+        await backend.aclose()
+        if os.path.isdir(stale):
+            os.rmdir(stale)

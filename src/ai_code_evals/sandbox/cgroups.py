@@ -189,7 +189,11 @@ class SandboxCgroup:
         self.limits: Limits | None = None  # as last applied
 
     def _file(self, controller: str, name: str) -> str:
-        return os.path.join(self.dirs["" if self.version == 2 else controller], name)
+        """A file of ``controller``'s directory. A stale cgroup may be found in some v1
+        hierarchies only (another app's parents differ in one controller, or one rmdir failed):
+        its processes are then read from a directory it has (``cgroup.procs`` is in every one)."""
+        d = self.dirs.get("" if self.version == 2 else controller) or next(iter(self.dirs.values()))
+        return os.path.join(d, name)
 
     def apply(self, limits: Limits) -> None:
         if limits == self.limits:
