@@ -186,7 +186,7 @@ class ExecPlan:
     env: dict[str, str]
     argv: list[str]
     masks: list[str] = field(default_factory=list)
-    status_fd: int | None = None  # bwrap level: an fd for bwrap's --json-status-fd (see local.py)
+    status_fd: int | None = None  # bwrap level: an fd for bwrap's --json-status-fd (see process.py)
     seccomp_fd: int | None = None  # bwrap level: an fd holding the seccomp program (seccomp.py)
     # bwrap level: the descriptor each uploaded file is open on when bwrap starts; bwrap copies
     # it into the working directory, where the command may delete it (the runner deletes its
