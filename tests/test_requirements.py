@@ -12,8 +12,6 @@ cached environment, and versions import it inside real sandboxes.
 """
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import os
 import re
@@ -21,10 +19,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import zipfile
 from pathlib import Path
 
 import pytest
+from wheels import TOY, write_wheel
 
 from ai_code_evals.engine.events import EventBus
 from ai_code_evals.engine.job import CandidateJob
@@ -46,28 +44,6 @@ LEVELS = [lv for lv in isolation.LEVELS if isolation.works(lv, HOST) and (lv != 
 if "bwrap" in LEVELS:
     LEVELS.insert(1, "bwrap-warm")
 CONTAINED = ("bwrap", "bwrap-warm", "unshare")
-
-TOY = "VALUE = 42\n\ndef double(x):\n    return 2 * x\n"
-
-
-def write_wheel(folder: Path, name: str = "acetoy", version: str = "0.1", source: str = TOY) -> Path:
-    """A pure-Python wheel, written by hand (no build backend, no network)."""
-    dist = f"{name}-{version}.dist-info"
-    files = {f"{name}/__init__.py": source.encode(),
-             f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
-             f"{dist}/WHEEL": b"Wheel-Version: 1.0\nGenerator: ace-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
-
-    def record(path: str, data: bytes) -> str:
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        return f"{path},sha256={digest},{len(data)}"
-
-    folder.mkdir(parents=True, exist_ok=True)
-    wheel = folder / f"{name}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as zf:
-        for path, data in files.items():
-            zf.writestr(path, data)
-        zf.writestr(f"{dist}/RECORD", "\n".join([record(p, d) for p, d in files.items()] + [f"{dist}/RECORD,,"]) + "\n")
-    return wheel
 
 
 @pytest.fixture
