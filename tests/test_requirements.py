@@ -130,6 +130,31 @@ async def test_packages_are_importable_read_only_at_every_level(level, offline_u
         await backend.aclose()
 
 
+@pytest.mark.skipif("bwrap" not in LEVELS, reason="no bwrap here: no warm servers")
+async def test_warm_servers_per_set_of_packages_are_capped(offline_uv, monkeypatch):
+    """One warm server per set of packages: past the cap, the least recently used idle one is
+    closed, and a later version of its task starts it again."""
+    from ai_code_evals.sandbox import local
+
+    write_wheel(offline_uv / "wheels", "acetwo", "0.1", "def double(x):\n    return x + x\n")
+    monkeypatch.setattr(local, "WARM_SERVERS_MAX", 1)
+    backend = backend_at("bwrap-warm")
+    try:
+        one = await backend.prepare_requirements(["acetoy"])
+        two = await backend.prepare_requirements(["acetwo"])
+        code = VERSION.replace("acetoy", "{pkg}")
+        servers = []
+        for site, pkg in ((one, "acetoy"), (two, "acetwo"), (one, "acetoy")):
+            task = toy_task(task_id=pkg).model_copy(update={"tests": toy_task().tests[:1], "requirements": [pkg]})
+            result = await run_version(backend, task, code.format(pkg=pkg), site)
+            assert result.status == "passed", result.reason
+            assert [k[1] for k in backend._warm] == [site]  # the other one was closed
+            servers.append(backend._warm[next(iter(backend._warm))])
+        assert servers[0] is not servers[2] and servers[0]._sock is None  # closed, then started anew
+    finally:
+        await backend.aclose()
+
+
 async def test_the_cache_is_reused_and_a_bad_requirement_is_one_line(offline_uv):
     backend = LocalBackend()
     try:

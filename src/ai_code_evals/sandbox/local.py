@@ -52,6 +52,9 @@ from ai_code_evals.sandbox.workdir import ROOT_PREFIX, reap_stale_roots
 __all__ = ["LocalBackend", "LocalSandbox"]
 
 CGROUP_POOL = 64  # empty per-sandbox cgroups kept for reuse (creating one costs ~1-3 ms)
+# warm servers kept at once (one per hash seed and set of task packages); past it, the least
+# recently used idle one is closed (a later command for it starts it again)
+WARM_SERVERS_MAX = 8
 
 _backends: weakref.WeakSet[LocalBackend] = weakref.WeakSet()
 
@@ -191,6 +194,7 @@ class LocalBackend:
         if server is not None and not server.dead and server.loop is not asyncio.get_running_loop():
             server.close()  # started under another event loop (a second asyncio.run): start anew
         if server is not None and not server.dead:
+            self._warm[key] = self._warm.pop(key)  # the most recently used last
             return server
         if self._warm_lock is None:
             self._warm_lock = asyncio.Lock()
@@ -210,6 +214,7 @@ class LocalBackend:
             except (OSError, SandboxError) as exc:
                 self.warm_off = f"warm server unavailable: {exc}"
                 return None
+            self._close_idle_warm(keep=WARM_SERVERS_MAX - 1)
             self._warm[key] = server
             return server
 
@@ -227,6 +232,17 @@ class LocalBackend:
         for group in pool:
             with contextlib.suppress(Exception):
                 group.remove()
+
+    def _close_idle_warm(self, keep: int) -> None:
+        """Close the least recently used idle warm servers until at most ``keep`` are left."""
+        for key in list(self._warm):
+            if len(self._warm) <= keep:
+                return
+            server = self._warm[key]
+            if server.dead or not server.busy:
+                del self._warm[key]
+                with contextlib.suppress(Exception):
+                    server.close()
 
     def _close_warm(self) -> None:
         servers, self._warm = list(self._warm.values()), {}

@@ -66,6 +66,11 @@ class WarmServer:
         self.dead: str | None = None  # why it stopped working
 
     @property
+    def busy(self) -> bool:
+        """Whether a command of ours is running in it (or starting)."""
+        return bool(self._pending)
+
+    @property
     def loop(self) -> asyncio.AbstractEventLoop | None:
         """The event loop the server's replies are read on."""
         return self._loop
