@@ -65,7 +65,7 @@ def task():
 
 
 def candidates(copies: int, hostile: bool):
-    from ai_code_evals.generation.base import Candidate
+    from ai_code_evals.core.candidate import Candidate
 
     out = []
     for name, code in CORRECT.items():
@@ -79,7 +79,7 @@ def candidates(copies: int, hostile: bool):
 
 
 def run_once(copies: int, hostile: bool, profiles: list[str], jobs: int) -> tuple[dict, float, dict]:
-    from ai_code_evals.engine.events import CandidateFinished, EventBus
+    from ai_code_evals.core.events import CandidateFinished, EventBus
     from ai_code_evals.engine.profiles import resolve_profiles
     from ai_code_evals.engine.run import RunConfig, run_evaluation
     from ai_code_evals.sandbox.local import LocalBackend

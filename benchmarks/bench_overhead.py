@@ -46,8 +46,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_sandbox import PROFILE, cpu_ms
 
+from ai_code_evals.core.candidate import Candidate
 from ai_code_evals.engine.job import build_job, runner_source
-from ai_code_evals.generation.base import Candidate
 from ai_code_evals.sandbox import isolation, uidslots
 from ai_code_evals.sandbox.base import SandboxSpec
 from ai_code_evals.sandbox.local import LocalBackend

@@ -37,9 +37,9 @@ import sys
 import tempfile
 import time
 
+from ai_code_evals.core.candidate import Candidate
 from ai_code_evals.engine.job import build_job, runner_source
 from ai_code_evals.engine.profiles import resolve_profiles
-from ai_code_evals.generation.base import Candidate
 from ai_code_evals.sandbox import isolation, uidslots
 from ai_code_evals.sandbox.base import SandboxSpec
 from ai_code_evals.sandbox.local import LocalBackend

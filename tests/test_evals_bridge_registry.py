@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ai_code_evals.errors import ConfigError, InputError
+from ai_code_evals.core.errors import ConfigError, InputError
 from ai_code_evals.evals_bridge import registry_dir
 from ai_code_evals.evals_bridge.completion_fns import OfflineCompletionFn, SamplesCompletionFn
 from ai_code_evals.evals_bridge.options import EvalOptions

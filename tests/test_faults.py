@@ -8,10 +8,10 @@ import asyncio
 import pytest
 from reliability_util import processes_under
 
+from ai_code_evals.core.candidate import Candidate
+from ai_code_evals.core.events import CandidateFinished, EngineNotice, EventBus, OutputLine
 from ai_code_evals.engine import job as job_mod
-from ai_code_evals.engine.events import CandidateFinished, EngineNotice, EventBus, OutputLine
 from ai_code_evals.engine.run import RunConfig, run_evaluation
-from ai_code_evals.generation.base import Candidate
 from ai_code_evals.sandbox.faulty import FaultyBackend, FaultyGenerator
 from ai_code_evals.sandbox.local import LocalBackend
 from ai_code_evals.tasks.model import Task, TestCase

@@ -11,9 +11,9 @@ import asyncio
 import pytest
 from daytona_server import DaytonaTestServer
 
-from ai_code_evals.engine.events import EventBus
+from ai_code_evals.core.candidate import Candidate
+from ai_code_evals.core.events import EventBus
 from ai_code_evals.engine.run import RunConfig, run_evaluation
-from ai_code_evals.generation.base import Candidate
 from ai_code_evals.sandbox import isolation
 from ai_code_evals.sandbox.daytona import DaytonaBackend
 from ai_code_evals.sandbox.daytona_settings import DaytonaSettings

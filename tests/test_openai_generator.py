@@ -8,8 +8,8 @@ import re
 import pytest
 from openai_server import OpenAITestServer, Reply, code_reply, user_text
 
-from ai_code_evals.engine.events import EngineNotice, EventBus, GenerationDelta
-from ai_code_evals.errors import ConfigError
+from ai_code_evals.core.errors import ConfigError
+from ai_code_evals.core.events import EngineNotice, EventBus, GenerationDelta
 from ai_code_evals.generation.openai_client import ChatClient
 from ai_code_evals.generation.openai_gen import NO_CODE, OpenAIGenerator, make_openai_generator
 from ai_code_evals.generation.openai_settings import LOCAL_KEY, OpenAISettings

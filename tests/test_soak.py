@@ -13,9 +13,9 @@ import time
 
 import pytest
 
-from ai_code_evals.engine.events import CandidateFinished, EventBus
+from ai_code_evals.core.candidate import Candidate
+from ai_code_evals.core.events import CandidateFinished, EventBus
 from ai_code_evals.engine.run import RunConfig, run_evaluation
-from ai_code_evals.generation.base import Candidate
 from ai_code_evals.runlog.writer import RunLog
 from ai_code_evals.sandbox.local import LocalBackend
 from ai_code_evals.tasks.model import Task, TestCase

@@ -6,15 +6,12 @@ Every user error becomes one line on stderr and exit status 1 (a traceback only 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from ai_code_evals import __version__
+from ai_code_evals.core.errors import EXIT_INPUT, EXIT_INTERRUPTED, InputError
+from ai_code_evals.core.sanitize import sanitize_text
 from ai_code_evals.engine.timelimits import DEFAULT_MIN_TIME_LIMIT_S, DEFAULT_TIME_LIMIT_FACTOR
-from ai_code_evals.errors import InputError
-from ai_code_evals.tui.sanitize import sanitize_text
-
-EXIT_OK, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2
 
 EPILOG = """examples:
   ai-code-evals                                  open the TUI on the bundled offline demo
@@ -133,10 +130,6 @@ def dispatch(args) -> int:
     if args.command == "registry-path":
         return commands.registry_path()
     raise InputError(f"unknown command {args.command!r}")
-
-
-def print_json(obj) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
 
 
 if __name__ == "__main__":

@@ -15,13 +15,13 @@ import time
 from collections import deque
 from importlib import resources
 
+from ai_code_evals.core.candidate import Candidate
+from ai_code_evals.core.events import CandidateFinished, EngineNotice, EventBus, OutputLine, Snapshot
 from ai_code_evals.engine.calls import generated_calls
-from ai_code_evals.engine.events import CandidateFinished, EngineNotice, EventBus, OutputLine, Snapshot
 from ai_code_evals.engine.profiles import EnvProfile
 from ai_code_evals.engine.results import CandidateResult, decide_status, infrastructure_reason, repeat_totals
 from ai_code_evals.engine.timelimits import TimeLimit
 from ai_code_evals.engine.verdict import check_verdict
-from ai_code_evals.generation.base import Candidate
 from ai_code_evals.sandbox.base import SandboxBackend, SandboxSpec
 from ai_code_evals.sandbox.runner import MARK, wall_backstop
 from ai_code_evals.tasks.model import Task

@@ -14,9 +14,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ai_code_evals.engine.backend_status import publish_backend_status
-from ai_code_evals.engine.calls import parse_generated_test
-from ai_code_evals.engine.events import (
+from ai_code_evals.core.candidate import Candidate, Generator
+from ai_code_evals.core.events import (
     CandidateAdded,
     CandidateFinished,
     EngineNotice,
@@ -26,6 +25,8 @@ from ai_code_evals.engine.events import (
     RunStarted,
     TaskSelected,
 )
+from ai_code_evals.engine.backend_status import publish_backend_status
+from ai_code_evals.engine.calls import parse_generated_test
 from ai_code_evals.engine.job import CandidateJob, error_result
 from ai_code_evals.engine.profiles import EnvProfile, resolve_profiles
 from ai_code_evals.engine.results import CandidateResult, infrastructure_reason, is_infrastructure_error
@@ -38,7 +39,6 @@ from ai_code_evals.engine.timelimits import (
     derive_limit,
     own_limit,
 )
-from ai_code_evals.generation.base import Candidate, Generator
 from ai_code_evals.sandbox.base import SandboxBackend
 from ai_code_evals.tasks.model import Task
 

@@ -1,16 +1,17 @@
 """Selection strategies: which version of a task to trust, with a one-line reason.
 
 Every strategy has the same shape, so the CLI, the engine and the evals bridge can pick one by
-name. ``score`` is pure; ``agreement``, ``codet`` and ``judge`` (generation layer) register themselves here.
+name. ``score`` is pure and lives here; the others are the ``ai_code_evals.selectors`` package,
+which registers them on import (the front ends import it; the engine never imports upward).
 """
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from ai_code_evals.core.candidate import Candidate
 from ai_code_evals.engine.results import CandidateResult
 from ai_code_evals.engine.scoring import Selection, select_by_score
-from ai_code_evals.generation.base import Candidate
 from ai_code_evals.tasks.model import Task
 
 
@@ -36,7 +37,6 @@ async def _score(ctx: SelectionContext) -> Selection:
 
 
 SELECTORS: dict[str, Selector] = {"score": _score}
-STRATEGY_NAMES = ("score", "agreement", "codet", "judge")
 
 
 def register(name: str, selector: Selector) -> None:
@@ -44,15 +44,9 @@ def register(name: str, selector: Selector) -> None:
 
 
 def get_selector(name: str) -> Selector:
-    if name not in SELECTORS:
-        # strategies from the generation layer register on import
-        try:
-            import ai_code_evals.generation.selectors  # noqa: F401
-        except ImportError:
-            pass
     try:
         return SELECTORS[name]
     except KeyError:
-        from ai_code_evals.errors import InputError
+        from ai_code_evals.core.errors import InputError
 
-        raise InputError(f"unknown selection strategy {name!r} (choose from {', '.join(STRATEGY_NAMES)})")
+        raise InputError(f"unknown selection strategy {name!r} (choose from {', '.join(SELECTORS)})") from None

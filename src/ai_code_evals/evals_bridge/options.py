@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ai_code_evals.errors import InputError
+from ai_code_evals.core.errors import InputError
 
 BACKENDS = ("local", "daytona")
 
@@ -47,7 +47,7 @@ class EvalOptions:
     def parse(cls, *, backend: Any = "local", n: Any = 8, select: Any = "score", jobs: Any = None,
               profiles: Any = None, generated_tests: Any = None) -> EvalOptions:
         from ai_code_evals.engine.profiles import resolve_profiles
-        from ai_code_evals.engine.selection import get_selector
+        from ai_code_evals.selectors import get_selector
 
         if isinstance(backend, str):
             if backend not in BACKENDS:

@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ai_code_evals.engine.events import CandidateFinished, EngineNotice, Event, TaskSelected
+from ai_code_evals.core.events import CandidateFinished, EngineNotice, Event, TaskSelected
 from ai_code_evals.engine.results import is_infrastructure_error
 from ai_code_evals.runlog.writer import RunLog
 

@@ -11,7 +11,7 @@ import asyncio
 import re
 from collections.abc import Iterable, Mapping
 
-from ai_code_evals.engine.events import EngineNotice, EventBus
+from ai_code_evals.core.events import EngineNotice, EventBus
 from ai_code_evals.generation.extract import fenced_blocks
 from ai_code_evals.generation.openai_client import ChatClient, ChatError
 from ai_code_evals.generation.openai_settings import OpenAISettings

@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Mapping
 from pathlib import Path
 
-from ai_code_evals.errors import InputError
-from ai_code_evals.generation.base import Candidate, candidate_id
+from ai_code_evals.core.candidate import Candidate, candidate_id
+from ai_code_evals.core.errors import InputError
 from ai_code_evals.generation.samples import (
     SampleRow,
     read_sample_rows,

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ai_code_evals.errors import InputError
-from ai_code_evals.generation.base import Candidate, candidate_id
+from ai_code_evals.core.candidate import Candidate, candidate_id
+from ai_code_evals.core.errors import InputError
 from ai_code_evals.tasks.files import iter_jsonl
 from ai_code_evals.tasks.model import Task
 from ai_code_evals.tasks.rows import mbpp_id

@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ai_code_evals.errors import InputError
+from ai_code_evals.core.errors import InputError
 
 
 @dataclass

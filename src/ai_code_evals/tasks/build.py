@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ai_code_evals.errors import InputError
+from ai_code_evals.core.errors import InputError
 from ai_code_evals.tasks.docstring import with_docstring_tests
 from ai_code_evals.tasks.model import Task
 

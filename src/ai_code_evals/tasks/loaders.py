@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from ai_code_evals.errors import InputError
+from ai_code_evals.core.errors import InputError
 from ai_code_evals.tasks.build import Where, build_task
 from ai_code_evals.tasks.files import iter_jsonl, read_text
 from ai_code_evals.tasks.model import Task

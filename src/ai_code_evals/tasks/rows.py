@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from ai_code_evals.errors import InputError
+from ai_code_evals.core.errors import InputError
 from ai_code_evals.tasks.build import Where, build_task
 from ai_code_evals.tasks.model import Task
 

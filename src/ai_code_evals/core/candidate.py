@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pydantic import BaseModel, Field
 
-from ai_code_evals.tasks.model import Task
+if TYPE_CHECKING:  # the core imports nothing above it
+    from ai_code_evals.tasks.model import Task
 
 
 class Candidate(BaseModel):
