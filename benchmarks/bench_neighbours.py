@@ -56,7 +56,7 @@ HOSTILE = {
 
 
 def task():
-    from ai_code_evals.tasks.model import Task, TestCase
+    from ai_code_evals.core.task import Task, TestCase
 
     return Task(id="add", entry_point="add", prompt="Add two numbers.",
                 tests=[TestCase(args=[1, 2], expect=3), TestCase(args=[0, 0], expect=0),

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from ai_code_evals.core.candidate import Candidate
 from ai_code_evals.core.events import CandidateFinished, EventBus
+from ai_code_evals.core.task import Task
 from ai_code_evals.engine.results import CandidateResult
 from ai_code_evals.engine.scoring import Selection, score_task
 from ai_code_evals.engine.selection import SelectionContext
@@ -43,7 +44,6 @@ from ai_code_evals.selectors import get_selector
 from ai_code_evals.selectors.agreement import rank_task
 from ai_code_evals.session import samples_candidates
 from ai_code_evals.tasks.loaders import load_tasks
-from ai_code_evals.tasks.model import Task
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parent.parent / "shared" / "data" / "codet-humaneval-dev"

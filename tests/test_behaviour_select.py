@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncio
 
 from ai_code_evals.core.candidate import Candidate
+from ai_code_evals.core.task import Task, TestCase, Weights
 from ai_code_evals.engine.results import CandidateResult
 from ai_code_evals.engine.scoring import score_task
 from ai_code_evals.engine.selection import SelectionContext
 from ai_code_evals.generation.behaviour import Version, rank_by_behaviour
 from ai_code_evals.selectors import get_selector
 from ai_code_evals.selectors.agreement import select_by_agreement
-from ai_code_evals.tasks.model import Task, TestCase, Weights
 
 TASK = Task(id="t", entry_point="f", prompt="def f(xs: list) -> int:\n    '''largest element'''\n")
 

@@ -266,8 +266,8 @@ async def test_tui_header_counts_infrastructure_errors_and_shows_the_create_rate
     """The real engine on the Daytona backend inside the real TUI (Pilot): one version's start
     keeps failing (a retry budget of one), creates are paced at 60/min."""
     from ai_code_evals.core.candidate import Candidate
+    from ai_code_evals.core.task import Task, TestCase
     from ai_code_evals.engine.run import RunConfig, run_evaluation
-    from ai_code_evals.tasks.model import Task, TestCase
     from ai_code_evals.tui.app import WorkspaceApp
 
     task = Task(id="add", entry_point="add", prompt="Add.", time_limit_s=3.0,

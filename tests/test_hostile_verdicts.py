@@ -17,11 +17,11 @@ import pytest
 
 from ai_code_evals.core.candidate import Candidate
 from ai_code_evals.core.events import CandidateFinished, EventBus, OutputLine
+from ai_code_evals.core.task import Task, TestCase
 from ai_code_evals.engine.profiles import EnvProfile
 from ai_code_evals.engine.run import RunConfig, run_evaluation
 from ai_code_evals.sandbox.base import SandboxLimits
 from ai_code_evals.sandbox.local import LocalBackend
-from ai_code_evals.tasks.model import Task, TestCase
 
 M = "acehostile" + uuid.uuid4().hex[:10]  # marker: in env, argv and file names of everything an attack makes
 SECRET = "sk-" + uuid.uuid4().hex  # planted in the environment, a .env, and the home directory

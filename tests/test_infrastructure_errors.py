@@ -103,10 +103,10 @@ class SlowToStart:
 
 def test_a_runner_that_never_started_is_an_infrastructure_error_not_a_timeout(tmp_path, monkeypatch):
     from ai_code_evals.core.candidate import Candidate
+    from ai_code_evals.core.task import Task, TestCase
     from ai_code_evals.engine import job as job_mod
     from ai_code_evals.engine.run import RunConfig, run_evaluation
     from ai_code_evals.sandbox.local import LocalBackend
-    from ai_code_evals.tasks.model import Task, TestCase
 
     monkeypatch.setattr(job_mod, "STARTUP_GRACE_S", 0.3)
     task = Task(id="add", entry_point="add", prompt="Add.", time_limit_s=3.0, tests=[TestCase(args=[1, 2], expect=3)])

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from pydantic import BaseModel, Field
 
-if TYPE_CHECKING:  # the core imports nothing above it
-    from ai_code_evals.tasks.model import Task
+from ai_code_evals.core.task import Task
 
 
 class Candidate(BaseModel):

@@ -17,6 +17,7 @@ from importlib import resources
 
 from ai_code_evals.core.candidate import Candidate
 from ai_code_evals.core.events import CandidateFinished, EngineNotice, EventBus, OutputLine, Snapshot
+from ai_code_evals.core.task import Task
 from ai_code_evals.engine.calls import generated_calls
 from ai_code_evals.engine.profiles import EnvProfile
 from ai_code_evals.engine.results import CandidateResult, decide_status, infrastructure_reason, repeat_totals
@@ -24,7 +25,6 @@ from ai_code_evals.engine.timelimits import TimeLimit
 from ai_code_evals.engine.verdict import check_verdict
 from ai_code_evals.sandbox.base import SandboxBackend, SandboxSpec
 from ai_code_evals.sandbox.runner import MARK, wall_backstop
-from ai_code_evals.tasks.model import Task
 
 TAIL_LINES = 8
 STARTUP_GRACE_S = 15.0  # interpreter start inside a cold sandbox

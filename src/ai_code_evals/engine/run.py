@@ -25,6 +25,7 @@ from ai_code_evals.core.events import (
     RunStarted,
     TaskSelected,
 )
+from ai_code_evals.core.task import Task
 from ai_code_evals.engine.backend_status import publish_backend_status
 from ai_code_evals.engine.calls import parse_generated_test
 from ai_code_evals.engine.job import CandidateJob, error_result
@@ -40,7 +41,6 @@ from ai_code_evals.engine.timelimits import (
     own_limit,
 )
 from ai_code_evals.sandbox.base import SandboxBackend
-from ai_code_evals.tasks.model import Task
 
 
 def new_run_id() -> str:

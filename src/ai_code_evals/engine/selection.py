@@ -10,9 +10,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from ai_code_evals.core.candidate import Candidate
+from ai_code_evals.core.task import Task
 from ai_code_evals.engine.results import CandidateResult
 from ai_code_evals.engine.scoring import Selection, select_by_score
-from ai_code_evals.tasks.model import Task
 
 
 @dataclass

@@ -14,8 +14,8 @@ from typing import Any
 from ai_code_evals.core.candidate import Candidate, Generator
 from ai_code_evals.core.errors import ConfigError, InputError
 from ai_code_evals.core.events import EventBus
+from ai_code_evals.core.task import Task
 from ai_code_evals.evals_bridge.aio import run_sync
-from ai_code_evals.tasks.model import Task
 
 
 class CodeResult:

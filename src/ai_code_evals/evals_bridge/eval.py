@@ -26,6 +26,7 @@ import evals.record
 
 from ai_code_evals.core.errors import InputError
 from ai_code_evals.core.events import EventBus
+from ai_code_evals.core.task import Task
 from ai_code_evals.engine.profiles import resolve_profiles
 from ai_code_evals.engine.run import RunConfig
 from ai_code_evals.evals_bridge.aio import run_sync
@@ -35,7 +36,6 @@ from ai_code_evals.evals_bridge.report import ResultCollector, final_report
 from ai_code_evals.evals_bridge.sources import TaskCatalog
 from ai_code_evals.evals_bridge.textfn import CompletionFnGenerator
 from ai_code_evals.session import Run
-from ai_code_evals.tasks.model import Task
 
 
 def chosen_model(fn: Any, generator: Any) -> str | None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ai_code_evals.core.candidate import Candidate, candidate_id
 from ai_code_evals.core.errors import InputError
+from ai_code_evals.core.task import Task
 from ai_code_evals.generation.samples import (
     SampleRow,
     read_sample_rows,
@@ -17,7 +18,6 @@ from ai_code_evals.generation.samples import (
     row_candidate,
     unknown_task_message,
 )
-from ai_code_evals.tasks.model import Task
 from ai_code_evals.tasks.packs import pack_variants
 
 

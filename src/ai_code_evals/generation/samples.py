@@ -13,8 +13,8 @@ from typing import Any
 
 from ai_code_evals.core.candidate import Candidate, candidate_id
 from ai_code_evals.core.errors import InputError
+from ai_code_evals.core.task import Task
 from ai_code_evals.tasks.files import iter_jsonl
-from ai_code_evals.tasks.model import Task
 from ai_code_evals.tasks.rows import mbpp_id
 
 

@@ -12,12 +12,12 @@ from pathlib import Path
 from ai_code_evals.core.candidate import Candidate
 from ai_code_evals.core.errors import InputError
 from ai_code_evals.core.events import EventBus
+from ai_code_evals.core.task import Task
 from ai_code_evals.engine.profiles import resolve_profiles
 from ai_code_evals.engine.run import RunConfig, new_run_id
 from ai_code_evals.engine.timelimits import DEFAULT_MIN_TIME_LIMIT_S, DEFAULT_TIME_LIMIT_FACTOR, check_policy
 from ai_code_evals.generation.probes import probes_for_run
 from ai_code_evals.sandbox.registry import make_backend
-from ai_code_evals.tasks.model import Task
 
 
 @dataclass

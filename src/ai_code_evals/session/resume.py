@@ -7,7 +7,8 @@ from pathlib import Path
 
 from ai_code_evals.core.candidate import Candidate
 from ai_code_evals.core.errors import InputError
-from ai_code_evals.core.events import EventBus
+from ai_code_evals.core.events import CandidateAdded, CandidateFinished, EventBus, ReferenceChecked
+from ai_code_evals.core.task import Task
 from ai_code_evals.engine.profiles import resolve_profiles
 from ai_code_evals.engine.results import CandidateResult, is_infrastructure_error
 from ai_code_evals.engine.run import RunConfig
@@ -22,7 +23,6 @@ from ai_code_evals.session.request import (
     load_candidates,
     samples_candidates,
 )
-from ai_code_evals.tasks.model import Task
 
 
 @dataclass
@@ -54,21 +54,18 @@ def load_resume(path: str | Path) -> ResumeState:
         request.time_limit_factor = 0.0
     try:
         tasks = [Task.model_validate(e["data"]) for e in record.of_type("task")]
-        candidates = []
-        for e in record.of_type("candidate"):
-            d = e["data"]
-            candidates.append(Candidate(id=d["candidate_id"], task_id=d["task_id"], code=d["code"],
-                                        label=d.get("label", ""), strategy=d.get("strategy", ""),
-                                        origin=d.get("origin", ""), error=d.get("error"),
-                                        duplicate_of=d.get("duplicate_of"), usage=d.get("usage") or {}))
+        candidates = [Candidate(id=c.candidate_id, task_id=c.task_id, code=c.code, label=c.label,
+                                strategy=c.strategy, origin=c.origin, error=c.error,
+                                duplicate_of=c.duplicate_of, usage=c.usage or {})
+                      for c in record.events_of(CandidateAdded)]
         generated = {e["sample_id"]: e["data"]["tests"] for e in record.of_type("generated_tests")}
         finished = {}
-        for e in record.of_type("result"):
-            r = CandidateResult.model_validate(e["data"]["result"])
+        for ev in record.events_of(CandidateFinished):
+            r = CandidateResult.model_validate(ev.result)
             finished[(r.candidate_id, r.profile)] = r
         # no verdict because the infrastructure failed: run again (a later result in the log wins)
         finished = {k: r for k, r in finished.items() if not is_infrastructure_error(r)}
-        checks = {e["data"]["task_id"]: e["data"] for e in record.of_type("reference_check")}
+        checks = {ev.task_id: ev.to_data() for ev in record.events_of(ReferenceChecked)}
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(f"a line of this run log is damaged ({type(exc).__name__}: {exc}); cannot resume it",
                          path=str(path)) from None
