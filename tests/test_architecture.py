@@ -113,3 +113,60 @@ def test_nothing_below_the_tui_imports_textual():
 
     below = [m for m, path in modules().items() if LEVEL[part(m)] < LEVEL["tui"] and imports_textual(path)]
     assert not below
+
+
+EXTENSION = '''
+from ai_code_evals.engine.scoring import Selection
+from ai_code_evals.sandbox.local import make_local_backend
+
+CREATED = []
+
+
+async def select_by_last(ctx):
+    """A strategy of a plug-in: the last version, whatever the tests say."""
+    return Selection(winner=sorted(ctx.candidates)[-1], reason="the last one")
+
+
+def make(env, jobs, unsafe):
+    """A backend of a plug-in: the local one, counting its sandboxes."""
+    backend = make_local_backend(env, jobs, unsafe)
+    create = backend.create
+
+    async def counted(spec):
+        CREATED.append(spec)
+        return await create(spec)
+
+    backend.create = counted
+    return backend
+'''
+
+
+def test_a_new_selector_and_a_new_backend_are_a_module_and_a_line_each(tmp_path, monkeypatch):
+    """What docs/ARCHITECTURE.md promises, through a real run: one module plus one registration
+    line, and ``Run.start`` (as the CLI uses it) picks both up by name."""
+    import asyncio
+    import json
+    import sys
+
+    from ai_code_evals.engine import selection
+    from ai_code_evals.sandbox import registry
+    from ai_code_evals.session import Run, RunRequest
+
+    (tmp_path / "plugin_example.py").write_text(EXTENSION)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(registry.BACKENDS, "counted", "plugin_example:make")  # the backend's line
+    monkeypatch.setitem(selection.SELECTORS, "last", "plugin_example:select_by_last")  # the strategy's line
+    task = tmp_path / "task.yaml"
+    task.write_text("id: add\nprompt: Add.\nentry_point: add\ntests:\n  - {args: [1, 2], expect: 3}\n")
+    samples = tmp_path / "samples.jsonl"
+    codes = ["def add(a, b):\n    return a + b\n", "def add(a, b):\n    return a - b\n"]
+    samples.write_text("".join(json.dumps({"task_id": "add", "code": c}) + "\n" for c in codes))
+    req = RunRequest(tasks=[str(task)], samples=str(samples), backend="counted", select="last", jobs=2,
+                     record=str(tmp_path / "run.jsonl"))
+    run = Run.start(req, {})
+    try:
+        summary = asyncio.run(run.execute())
+    finally:
+        run.close()
+    assert summary["tasks"][0]["winner"] == "add#1"  # the strategy's pick, not the passing one
+    assert len(sys.modules["plugin_example"].CREATED) >= 2

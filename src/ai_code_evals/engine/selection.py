@@ -6,6 +6,7 @@ which registers them on import (the front ends import it; the engine never impor
 """
 from __future__ import annotations
 
+import importlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -36,17 +37,26 @@ async def _score(ctx: SelectionContext) -> Selection:
     return select_by_score(ctx.results)
 
 
-SELECTORS: dict[str, Selector] = {"score": _score}
+# name -> a selector, or "module:function" imported the first time the name is asked for
+SELECTORS: dict[str, Selector | str] = {"score": _score}
 
 
-def register(name: str, selector: Selector) -> None:
+def register(name: str, selector: Selector | str) -> None:
     SELECTORS[name] = selector
+
+
+def selector_names() -> list[str]:
+    return list(SELECTORS)
 
 
 def get_selector(name: str) -> Selector:
     try:
-        return SELECTORS[name]
+        selector = SELECTORS[name]
     except KeyError:
         from ai_code_evals.core.errors import InputError
 
         raise InputError(f"unknown selection strategy {name!r} (choose from {', '.join(SELECTORS)})") from None
+    if isinstance(selector, str):
+        module, function = selector.split(":")
+        selector = SELECTORS[name] = getattr(importlib.import_module(module), function)
+    return selector

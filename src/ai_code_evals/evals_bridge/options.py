@@ -10,8 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ai_code_evals.core.errors import InputError
-
-BACKENDS = ("local", "daytona")
+from ai_code_evals.sandbox.registry import BACKENDS
 
 
 def _whole(name: str, value: Any, *, allow_none: bool = False) -> int | None:

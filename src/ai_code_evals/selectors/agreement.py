@@ -12,7 +12,7 @@ from __future__ import annotations
 from ai_code_evals.engine.calls import parse_generated_test
 from ai_code_evals.engine.results import CandidateResult
 from ai_code_evals.engine.scoring import Selection, select_by_score
-from ai_code_evals.engine.selection import SelectionContext, register
+from ai_code_evals.engine.selection import SelectionContext
 from ai_code_evals.generation.behaviour import Cluster, Ranking, Version, rank_by_behaviour
 from ai_code_evals.selectors.codet import candidate_pool, n_generated
 from ai_code_evals.selectors.judge import configured as judge_configured
@@ -153,6 +153,3 @@ async def select_by_agreement(ctx: SelectionContext) -> Selection:
     winner = rep.program or rep.id
     return Selection(winner, describe(ranking, best, winner, results.get(winner, results[rep.id]), judged,
                                       usable_tests(ctx)))
-
-
-register("agreement", select_by_agreement)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from ai_code_evals.core.candidate import Candidate
 from ai_code_evals.engine.results import CandidateResult
 from ai_code_evals.engine.scoring import Selection, rank_key, select_by_score
-from ai_code_evals.engine.selection import SelectionContext, register
+from ai_code_evals.engine.selection import SelectionContext
 
 NOT_RUN = ("error", "skipped")  # never reached the tests: no vote
 
@@ -96,6 +96,3 @@ async def select_by_codet(ctx: SelectionContext) -> Selection:
     if ctx.task.tests:
         reason += f"; passes {winner.tests_passed}/{winner.tests_total} tests"
     return Selection(winner.candidate_id, reason)
-
-
-register("codet", select_by_codet)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from ai_code_evals.core.errors import ConfigError
 from ai_code_evals.engine.scoring import Selection, rank_key, select_by_score
-from ai_code_evals.engine.selection import SelectionContext, register
+from ai_code_evals.engine.selection import SelectionContext
 from ai_code_evals.generation.openai_client import ChatClient, ChatError
 from ai_code_evals.generation.openai_settings import OpenAISettings
 from ai_code_evals.generation.prompts import judge_messages
@@ -178,6 +178,3 @@ async def select_by_judge(ctx: SelectionContext) -> Selection:
         return fallback(f"the answer names {winner!r}, which is not one of the usable versions")
     reason = _one_line(verdict.get("reason") or "no reason given")
     return Selection(winner, f"{winner}: judge ({settings.judge_model or settings.model}): {reason}")
-
-
-register("judge", select_by_judge)
