@@ -1,4 +1,4 @@
-"""Command line (DESIGN §3.1, contract): run, replay, resume, export, registry-path.
+"""Command line (a contract other tools script against): run, replay, resume, export, registry-path.
 
 Every user error becomes one line on stderr and exit status 1 (a traceback only with
 --debug); an interrupted run exits 2 and says how to resume it.

@@ -10,9 +10,9 @@ from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar
 
-# Candidate states, in order (DESIGN §2): queued -> starting -> running -> scoring -> finished.
+# Candidate states, in order: queued -> starting -> running -> scoring -> finished.
 STATES = ("queued", "starting", "running", "scoring", "finished")
-# Final statuses (DESIGN §3.5).
+# Final statuses, as the JSON summary and the run log name them.
 STATUSES = ("passed", "failed", "error", "timeout", "killed", "skipped")
 
 

@@ -35,7 +35,7 @@ STDERR_TAIL_LINES = 20
 # what the checker says about a failed case, kept in the result's ``failures``
 FAILURE_DETAIL = ("call", "expected", "got", "assertion", "traceback")
 # Backends are remote services too: a create/upload or destroy that never returns must not hang
-# the run. Generous, because a cold Daytona create can take seconds (DESIGN §4.4).
+# the run. Generous, because a cold Daytona create can take seconds.
 SANDBOX_START_TIMEOUT_S = 120.0
 DESTROY_TIMEOUT_S = 30.0
 _stray_destroys: set[asyncio.Future] = set()  # destroys that outlived their timeout, kept referenced

@@ -1,4 +1,4 @@
-"""Environment profiles (DESIGN §3.7): the same candidate observed under different settings."""
+"""Environment profiles (`--env`): the same candidate observed under different settings."""
 from __future__ import annotations
 
 import re

@@ -2,7 +2,7 @@
 
 ``run_evaluation(config, bus)`` is the one entry point used by the CLI, the TUI, resume and
 the evals bridge. It publishes everything on the bus (the run log subscribes) and returns the
-summary of DESIGN §3.5. Cancelling it (Ctrl-C, `q` in the TUI) destroys every sandbox.
+JSON summary (a contract: keys are added, never removed). Cancelling it (Ctrl-C, `q` in the TUI) destroys every sandbox.
 """
 from __future__ import annotations
 

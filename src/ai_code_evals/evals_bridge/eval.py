@@ -51,7 +51,7 @@ def chosen_model(fn: Any, generator: Any) -> str | None:
 class CodeEval(evals.Eval):
     """Eval args (registry YAML or ``--extra_eval_params``): ``samples_jsonl``, ``backend``
     (``local``/``daytona``, or a SandboxBackend object when built in-process), ``n``, ``select``,
-    ``jobs``, ``profiles``, ``generated_tests`` (a DESIGN §3.4 file)."""
+    ``jobs``, ``profiles``, ``generated_tests`` (a generated-tests file: one {"task_id", "tests"} per line)."""
 
     def __init__(self, completion_fns: list, eval_registry_path: Path, *args: Any,
                  samples_jsonl: str | None = None, backend: Any = "local", n: int = 8,

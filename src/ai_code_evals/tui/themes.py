@@ -4,8 +4,9 @@ Where themes come from, in order (a later file with the same ``name`` wins):
 1. the bundled themes: the top-level ``themes/`` folder of a source checkout (the canonical
    copy, found relative to this file); in an installed wheel, the copy packaged as
    ``ai_code_evals/themes`` (pyproject's hatch ``force-include``);
-2. every directory named by ``ACE_THEME_DIR`` (``os.pathsep``-separated) and by the caller
-   (the CLI passes the config's theme directory).
+2. every directory named by ``ACE_THEME_DIR`` (``os.pathsep``-separated; from the environment,
+   the project's ``.env`` or ``ai-code-evals.toml``, like every setting), then those the caller
+   passes (``WorkspaceApp(theme_dirs=...)``, for tests and embedding).
 
 A file that cannot be used is skipped and described in one line; the app shows all such lines
 in a single notification and starts anyway.
