@@ -24,15 +24,15 @@ from pathlib import Path
 import pytest
 from wheels import TOY, write_wheel
 
-from ai_code_evals.engine.events import EventBus
+from ai_code_evals.core.candidate import Candidate
+from ai_code_evals.core.events import EventBus
+from ai_code_evals.core.task import Task
 from ai_code_evals.engine.job import CandidateJob
 from ai_code_evals.engine.profiles import resolve_profiles
 from ai_code_evals.engine.timelimits import own_limit
-from ai_code_evals.generation.base import Candidate
 from ai_code_evals.sandbox import isolation, requirements
 from ai_code_evals.sandbox.base import RequirementsError
 from ai_code_evals.sandbox.local import LocalBackend
-from ai_code_evals.tasks.model import Task
 
 HOST = isolation.default_host()
 UV = requirements.find_uv()

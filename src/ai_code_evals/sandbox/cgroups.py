@@ -34,7 +34,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from ai_code_evals.config import setting
+from ai_code_evals.core.config import setting
 
 ROOT = "/sys/fs/cgroup"
 V1_CONTROLLERS = ("memory", "pids", "cpu", "freezer")
@@ -189,10 +189,11 @@ class SandboxCgroup:
         self.limits: Limits | None = None  # as last applied
 
     def _file(self, controller: str, name: str) -> str:
-        """A file of ``controller``'s directory. A stale cgroup may be found in some v1
-        hierarchies only (another app's parents differ in one controller, or one rmdir failed):
-        its processes are then read from a directory it has (``cgroup.procs`` is in every one)."""
-        d = self.dirs.get("" if self.version == 2 else controller) or next(iter(self.dirs.values()))
+        """A file of this cgroup; FileNotFoundError (an OSError, as for a missing file) when the
+        cgroup has no directory for the controller: a stale one cut short by a crash."""
+        d = self.dirs.get("" if self.version == 2 else controller)
+        if d is None:
+            raise FileNotFoundError(f"this cgroup has no {controller} directory")
         return os.path.join(d, name)
 
     def apply(self, limits: Limits) -> None:

@@ -22,10 +22,10 @@ import tempfile
 import threading
 import uuid
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
-from ai_code_evals.config import setting as _setting
-from ai_code_evals.errors import ConfigError
+from ai_code_evals.core.config import setting as _setting
+from ai_code_evals.core.errors import ConfigError
 from ai_code_evals.sandbox import cgroups, interpreter, procs, uidslots
 from ai_code_evals.sandbox import requirements as requirements_mod
 from ai_code_evals.sandbox import warm as warm_mod
@@ -348,3 +348,10 @@ def _cleanup_at_exit() -> None:
             backend.close_sync()
 
 
+def make_local_backend(env: Mapping[str, str], jobs: int | None, unsafe: bool) -> LocalBackend:
+    """``--backend local`` (sandbox/registry.py): the level and warm server from the settings."""
+    from ai_code_evals.sandbox.warm import enabled as warm_enabled
+
+    warm = env.get("ACE_WARM")
+    return LocalBackend(env.get("ACE_ISOLATION") or None, warm=None if warm is None else warm_enabled(warm),
+                        unsafe=unsafe)

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ai_code_evals.config import setting
+from ai_code_evals.core.config import setting
 from ai_code_evals.sandbox.base import RequirementsError
 from ai_code_evals.sandbox.interpreter import Interpreter
 
