@@ -56,7 +56,8 @@ async def measure(rounds: int) -> dict:
     write_wheel(top / "wheels")
     os.environ.update({"UV_FIND_LINKS": str(top / "wheels"), "UV_NO_INDEX": "1", "UV_OFFLINE": "1",
                        "UV_CACHE_DIR": str(top / "uv-cache"), requirements.CACHE_VAR: str(top / "envs")})
-    warm, cold = LocalBackend(warm=True), LocalBackend(warm=False)
+    cache = str(top / "envs")
+    warm, cold = LocalBackend(warm=True, env_cache=cache), LocalBackend(warm=False, env_cache=cache)
     try:
         t0 = time.perf_counter()
         site = await warm.prepare_requirements(["acetoy"])

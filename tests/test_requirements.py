@@ -94,8 +94,10 @@ def toy_task(extra_tests: list[dict] | None = None, task_id: str = "toy") -> Tas
 
 
 def backend_at(level: str) -> LocalBackend:
+    """A backend at ``level`` whose environments go where the ``offline_uv`` fixture says."""
     base = level.removesuffix("-warm")
-    return LocalBackend(base, warm=level == "bwrap-warm", unsafe=isolation.gaps(base, HOST) is not None)
+    return LocalBackend(base, warm=level == "bwrap-warm", unsafe=isolation.gaps(base, HOST) is not None,
+                        env_cache=os.environ[requirements.CACHE_VAR])
 
 
 async def run_version(backend: LocalBackend, task: Task, code: str, packages: str | None):
@@ -156,7 +158,7 @@ async def test_warm_servers_per_set_of_packages_are_capped(offline_uv, monkeypat
 
 
 async def test_the_cache_is_reused_and_a_bad_requirement_is_one_line(offline_uv):
-    backend = LocalBackend()
+    backend = LocalBackend(env_cache=os.environ[requirements.CACHE_VAR])
     try:
         first: list[str] = []
         site = await backend.prepare_requirements(["acetoy"], on_progress=first.append)

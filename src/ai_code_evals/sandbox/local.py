@@ -23,15 +23,15 @@ import threading
 import uuid
 import weakref
 from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ai_code_evals.core.config import setting as _setting
 from ai_code_evals.core.errors import ConfigError
 from ai_code_evals.sandbox import cgroups, interpreter, procs, uidslots
 from ai_code_evals.sandbox import requirements as requirements_mod
 from ai_code_evals.sandbox import warm as warm_mod
 from ai_code_evals.sandbox.base import RequirementsError, SandboxError, SandboxLimits, SandboxSpec
 from ai_code_evals.sandbox.isolation import (
-    ENV_VAR,
     LEVELS,
     SHARED_WRITABLE,
     ExecPlan,
@@ -48,6 +48,9 @@ from ai_code_evals.sandbox.isolation import (
 from ai_code_evals.sandbox.local_sandbox import LocalSandbox
 from ai_code_evals.sandbox.process import stop_fd_inheritance
 from ai_code_evals.sandbox.workdir import ROOT_PREFIX, reap_stale_roots
+
+if TYPE_CHECKING:
+    from ai_code_evals.core.settings import Settings
 
 __all__ = ["LocalBackend", "LocalSandbox"]
 
@@ -89,8 +92,9 @@ class LocalBackend:
     name = "local"
 
     def __init__(self, isolation: str | None = None, *, temp_dir: str | None = None,
-                 host: Host | None = None, warm: bool | None = None, unsafe: bool = False) -> None:
-        self._forced = _check_level(isolation) or _check_level(_setting(ENV_VAR))
+                 host: Host | None = None, warm: bool = True, cgroups: bool = True, unsafe: bool = False,
+                 env_cache: str | None = None) -> None:
+        self._forced = _check_level(isolation)
         self._host = host or default_host()
         self._temp_parent = temp_dir or tempfile.gettempdir()
         self._level: str | None = None
@@ -106,10 +110,13 @@ class LocalBackend:
         self._warm: dict[tuple, warm_mod.WarmServer] = {}  # environment -> its warm server
         self._warm_lock: asyncio.Lock | None = None
         stop_fd_inheritance()
-        # why the warm fast path is not used (None: it is); ``warm`` None: $ACE_WARM decides
+        self._cgroups_on = cgroups  # False: ACE_CGROUPS=0, the per-sandbox uid/userns limits only
+        # where tasks' requirements are installed (ACE_ENV_CACHE; None: the user's cache directory)
+        self._env_cache = Path(env_cache).expanduser() if env_cache else None
         self.cgroups_off: str | None = None  # why sandboxes have no cgroup (None: they have one)
         self._cgroup_pool: list[cgroups.SandboxCgroup] = []  # empty cgroups of clean sandboxes, reused
-        self.warm_off: str | None = None if (warm_mod.enabled() if warm is None else warm) else "turned off (ACE_WARM)"
+        # why the warm fast path is not used (None: it is)
+        self.warm_off: str | None = None if warm else "turned off (ACE_WARM)"
         _backends.add(self)
 
     # -- isolation level ---------------------------------------------------------------------
@@ -143,7 +150,7 @@ class LocalBackend:
                 py = await asyncio.to_thread(interpreter.for_command, python)
         except OSError as exc:
             raise RequirementsError(str(exc)) from None
-        env = await requirements_mod.ensure(py, requirements, on_progress=on_progress)
+        env = await requirements_mod.ensure(py, requirements, root=self._env_cache, on_progress=on_progress)
         site = str(env.site_packages)
         if level == "rlimits" and self._host.root and not reachable_by_others(site):
             raise RequirementsError(f"the environment in {env.path} is not readable by the sandboxes' own uids "
@@ -160,7 +167,7 @@ class LocalBackend:
             reap_stale_roots(self._temp_parent)
             if self._host.root:
                 _reap_stale_uids()
-            iface, _ = cgroups.available()
+            iface, _ = self._cgroups_available()
             if iface is not None:
                 cgroups.reap_stale(iface)
             self._root = tempfile.mkdtemp(prefix=f"{ROOT_PREFIX}{os.getpid()}-", dir=self._temp_parent)
@@ -298,10 +305,13 @@ class LocalBackend:
         self._live.add(box)
         return box
 
+    def _cgroups_available(self) -> tuple[cgroups.Backend | None, str]:
+        return cgroups.available() if self._cgroups_on else (None, "turned off (ACE_CGROUPS=0)")
+
     def _cgroup(self, spec: SandboxSpec) -> cgroups.SandboxCgroup | None:
         """The sandbox's own cgroup (cgroups.py); None where none can be made (``cgroups_off``
         says why: the fallback limits then apply)."""
-        iface, why = cgroups.available()
+        iface, why = self._cgroups_available()
         self.cgroups_off = why if iface is None else None
         if iface is None:
             return None
@@ -348,10 +358,12 @@ def _cleanup_at_exit() -> None:
             backend.close_sync()
 
 
-def make_local_backend(env: Mapping[str, str], jobs: int | None, unsafe: bool) -> LocalBackend:
-    """``--backend local`` (sandbox/registry.py): the level and warm server from the settings."""
-    from ai_code_evals.sandbox.warm import enabled as warm_enabled
+def make_local_backend(env: Settings | Mapping[str, str] | None, jobs: int | None, unsafe: bool) -> LocalBackend:
+    """``--backend local`` (sandbox/registry.py): level, warm server, cgroups and the cache of
+    tasks' environments from the app's settings, which the sandbox package never reads itself (it
+    stays importable by a bare python: the non-root warm test runs it that way)."""
+    from ai_code_evals.core.settings import as_settings
 
-    warm = env.get("ACE_WARM")
-    return LocalBackend(env.get("ACE_ISOLATION") or None, warm=None if warm is None else warm_enabled(warm),
-                        unsafe=unsafe)
+    s = as_settings(env)
+    return LocalBackend(s.ace_isolation, warm=s.ace_warm, cgroups=s.ace_cgroups, unsafe=unsafe,
+                        env_cache=s.ace_env_cache)

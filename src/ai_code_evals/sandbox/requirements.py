@@ -32,7 +32,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ai_code_evals.core.config import setting
 from ai_code_evals.sandbox.base import RequirementsError
 from ai_code_evals.sandbox.interpreter import Interpreter
 
@@ -58,10 +57,8 @@ class Environment:
 
 
 def cache_dir() -> Path:
-    """Where environments live: ACE_ENV_CACHE, else the user's cache directory."""
-    named = setting(CACHE_VAR)
-    if named:
-        return Path(named).expanduser()
+    """Where environments live by default: the user's cache directory (the app's ACE_ENV_CACHE
+    setting names another, passed down as ``root``)."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "ai-code-evals" / "envs"
 

@@ -25,9 +25,9 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
-from ai_code_evals.core.config import settings_env
 from ai_code_evals.core.errors import EXIT_INTERRUPTED, EXIT_OK, InputError
 from ai_code_evals.core.events import Event, EventBus, TaskSelected
+from ai_code_evals.core.settings import Settings
 from ai_code_evals.tui.amend import amend_user_selection
 from ai_code_evals.tui.clipboard import osc52_supported, write_code_file
 from ai_code_evals.tui.exit_summary import exit_summary
@@ -38,7 +38,7 @@ from ai_code_evals.tui.screens.confirm import ConfirmScreen
 from ai_code_evals.tui.screens.detail import DetailScreen
 from ai_code_evals.tui.screens.find import FilterScreen, JumpScreen
 from ai_code_evals.tui.screens.help import HelpScreen
-from ai_code_evals.tui.themes import DEFAULT_THEME, THEME_NAME_ENV, load_themes
+from ai_code_evals.tui.themes import DEFAULT_THEME, load_themes
 from ai_code_evals.tui.travel import TimeTravel
 from ai_code_evals.tui.widgets.code import CodePanel
 from ai_code_evals.tui.widgets.footer import KeyFooter
@@ -138,7 +138,7 @@ class WorkspaceApp(App[int]):
         self.theme_names = [t.name for t in themes]
         for t in themes:
             self.register_theme(t)
-        theme = theme or settings_env().get(THEME_NAME_ENV, "").strip() or None  # environment > .env > toml
+        theme = theme or (Settings.load().ace_theme or "").strip() or None  # environment > .env > toml
         wanted = theme or DEFAULT_THEME
         if wanted not in self.available_themes:
             if theme:
