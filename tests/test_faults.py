@@ -1,18 +1,18 @@
 """Fault injection: broken sandboxes and generators cost their own candidates, never the run.
 
-The real local backend, wrapped by ``FaultyBackend`` (sandbox/faulty.py), breaks chosen
+The real local backend, wrapped by ``FaultyBackend`` (tests/faulty_backend.py), breaks chosen
 candidates the way infrastructure breaks; everything else must come out as if nothing happened.
 """
 import asyncio
 
 import pytest
+from faulty_backend import FaultyBackend, FaultyGenerator
 from reliability_util import processes_under
 
 from ai_code_evals.engine import job as job_mod
 from ai_code_evals.engine.events import CandidateFinished, EngineNotice, EventBus, OutputLine
 from ai_code_evals.engine.run import RunConfig, run_evaluation
 from ai_code_evals.generation.base import Candidate
-from ai_code_evals.sandbox.faulty import FaultyBackend, FaultyGenerator
 from ai_code_evals.sandbox.local import LocalBackend
 from ai_code_evals.tasks.model import Task, TestCase
 
