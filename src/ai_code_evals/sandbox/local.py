@@ -807,9 +807,10 @@ class LocalSandbox:
 
     # -- observing ----------------------------------------------------------------------------
     async def metrics(self) -> dict:
-        """CPU seconds and resident memory of the sandbox's live processes (from /proc)."""
+        """CPU seconds and resident memory of the sandbox's live processes (from /proc); empty
+        once destroyed (its uid may be another sandbox's by then)."""
         pid = self._pid
-        if pid is None and self.uid is None:
+        if pid is None and (self.uid is None or self._destroyed):
             return {}
         return await asyncio.to_thread(lambda: procs.usage(procs.sandbox_pids(pid, self.uid)))
 
@@ -821,6 +822,10 @@ class LocalSandbox:
         if self._mem is not None and self._clean and self._warm_run is None:
             self.cleanup_sync()  # warm and ended clean: nothing on disk, nothing to kill
             return
+        if self._warm_run is not None:  # a running warm command: only its server can kill it
+            server, ident = self._warm_run  # (without root no uid marks its processes)
+            with contextlib.suppress(Exception):
+                await server.kill(ident)
         with contextlib.suppress(Exception):  # in a thread: removing a directory can wait on the disk
             await asyncio.to_thread(self.cleanup_sync)
 
