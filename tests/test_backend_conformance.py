@@ -53,19 +53,24 @@ HOST = isolation.default_host()
 HANG_GUARD_S = 120.0
 
 
+PF_EXITING = 0x4  # in /proc/PID/stat's flags: killed and in the kernel's exit path
+
+
 def procs_with(marker: str) -> list[int]:
-    """Live (not zombie) processes named ``marker`` or with it on their command line: each
-    command gets a fresh marker as its argument and as its name (``NAME_ITSELF``: a command
-    forked by the warm server keeps the server's command line), and forked children inherit
-    both."""
+    """Live processes named ``marker`` or with it on their command line: each command gets a
+    fresh marker as its argument and as its name (``NAME_ITSELF``: a command forked by the warm
+    server keeps the server's command line), and forked children inherit both. Not live: a
+    zombie, or a process already exiting (it runs no more code of its own; when a pid
+    namespace's pid 1 dies, the kernel finishes its other processes a moment later)."""
     found = []
     for name in os.listdir("/proc"):
         if not name.isdigit() or int(name) == os.getpid():
             continue
         try:
             with open(f"/proc/{name}/stat", "rb") as f:
-                if f.read().rsplit(b")", 1)[1].split()[0] in (b"Z", b"X"):
-                    continue
+                fields = f.read().rsplit(b")", 1)[1].split()
+            if fields[0] in (b"Z", b"X") or int(fields[6]) & PF_EXITING:
+                continue
             with open(f"/proc/{name}/comm", "rb") as f:
                 comm = f.read().strip()
             with open(f"/proc/{name}/cmdline", "rb") as f:

@@ -658,10 +658,10 @@ class LocalSandbox:
             self._clean = left == 0
             await self._drain(out.pumps)
         finally:
-            if self._warm_run is not None:  # cancelled or failed: kill what is left, synchronously
+            if self._warm_run is not None:  # cancelled or failed: kill what is left
                 self._warm_run = None
-                with contextlib.suppress(Exception):
-                    asyncio.ensure_future(server.kill(ident))
+                with contextlib.suppress(BaseException):  # cancelled again: the kill still goes on
+                    await asyncio.shield(self._end_warm(server, ident, exited))
                 with contextlib.suppress(Exception):
                     self._clean = procs.kill_all(None, self.uid) == 0
             if self._destroyed:
@@ -674,6 +674,13 @@ class LocalSandbox:
         status = end.status if end is not None else signal.SIGKILL
         usage = SimpleNamespace(ru_utime=end.cpu_s, ru_stime=0.0, ru_maxrss=end.max_rss_kib) if end else None
         return self._result(status, usage, timed_out, time.monotonic() - started, out.caps)
+
+    @staticmethod
+    async def _end_warm(server: warm_mod.WarmServer, ident: int, exited: asyncio.Future) -> None:
+        """Kill a warm command and wait for its exit report, which comes once its pid namespace
+        is empty: without root nothing else proves it gone before exec returns."""
+        await server.kill(ident)
+        await asyncio.wait({exited}, timeout=WARM_EXIT_WAIT_S)
 
     async def _exec_cold(self, argv: list[str], on_line: OnLine, timeout_s: float) -> ExecResult:
         """Run a command through the level's wrapper (bwrap, unshare, or the launcher)."""
