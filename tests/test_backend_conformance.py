@@ -96,6 +96,7 @@ class Harness:
     env: dict[str, str] = field(default_factory=dict)  # added to every spec (the warm path needs one)
     enforces: frozenset[str] = frozenset({"memory"})  # SandboxLimits the backend applies itself
     why_not: str = ""  # why a limit is not the backend's to apply
+    isolation: str = ""  # what its sandboxes must report as their isolation ("": any)
 
     def spec(self, candidate: str = "conf#0", **kw) -> SandboxSpec:
         env = {**self.env, **kw.pop("env", {})}
@@ -125,7 +126,8 @@ async def _local(level: str | None, *, warm: bool = False) -> AsyncIterator[Harn
             env = {"PYTHONHASHSEED": "0"}
             if await backend.warm_server(env) is None:
                 pytest.skip(f"the warm path does not work here: {backend.warm_off}")
-        yield Harness(f"local-{level}{'-warm' if warm else ''}", backend, _local_left, env=env)
+        yield Harness(f"local-{level}{'-warm' if warm else ''}", backend, _local_left, env=env,
+                      isolation=level or "")
     finally:
         await backend.aclose()
 
@@ -140,7 +142,7 @@ async def _daytona() -> AsyncIterator[Harness]:
         return [f"Daytona sandbox {b['id']}" for b in server.live_sandboxes() if b["id"] == box.id]
 
     try:
-        yield Harness("daytona", backend, left, enforces=frozenset(),
+        yield Harness("daytona", backend, left, enforces=frozenset(), isolation="daytona",
                       why_not="a Daytona sandbox gets its memory from its own resources "
                               "(ACE_DAYTONA_MEMORY); the runner applies the memory limit to the candidate")
     finally:
@@ -267,6 +269,7 @@ async def test_exit_code_is_reported(harness):
         assert (result.exit_code, result.signal, result.timed_out) == (want, None, False), (code, result)
         assert result.duration_s >= 0 and result.stdout_dropped == result.stderr_dropped == 0
         assert isinstance(box.id, str) and box.id and isinstance(box.info, dict) and box.isolation
+        assert box.isolation == (harness.isolation or box.isolation)  # a forced level is the one used
         assert_nothing_left(harness, box, mark)
 
 
