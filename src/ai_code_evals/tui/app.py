@@ -1,9 +1,10 @@
 """WorkspaceApp: the live and replay TUI, and the two entry points the CLI calls.
 
-Live: the engine runs as an async worker on the app's loop and publishes on an EventBus; the
-app's subscriber only feeds the model (no widget work per event), and a timer flushes the
-model's changes to the widgets 18 times a second. Replay: the same model, fed from a run log.
-Workers never touch widgets; every UI change happens in this module's handlers.
+Live: the engine runs on a thread and event loop of its own (tui/engine_thread.py) and
+publishes on an EventBus; the run log is written on its thread, as headless, and the app's
+subscriber only puts the event in an inbox. A timer feeds the model from the inbox and flushes
+the model's changes to the widgets 18 times a second. Replay: the same model, fed from a run
+log. Only the app's thread touches the model and the widgets.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import asyncio
 import gc
 import re
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
@@ -29,6 +31,7 @@ from ai_code_evals.engine.events import Event, EventBus, TaskSelected
 from ai_code_evals.errors import InputError
 from ai_code_evals.tui.amend import amend_user_selection
 from ai_code_evals.tui.clipboard import osc52_supported, write_code_file
+from ai_code_evals.tui.engine_thread import EngineThread, EventInbox
 from ai_code_evals.tui.exit_summary import exit_summary
 from ai_code_evals.tui.filter import PaneFilter
 from ai_code_evals.tui.keys import KEYMAP, PANE_KEYS, bindings
@@ -104,6 +107,8 @@ class WorkspaceApp(App[int]):
         self._gc_freeze = gc_freeze
         self._gc_saved: tuple[int, int, int] | None = None
         self._engine_worker: Worker | None = None
+        self._inbox = EventInbox()  # engine events for the model, taken on the refresh timer
+        self._log_lock = threading.Lock()  # the engine's thread and a pick both write the log
         self._reference_code = dict(reference_code or {})
         self.paused = False
         self.selected: str | None = None  # candidate shown in the code panel, picked by enter
@@ -248,27 +253,44 @@ class WorkspaceApp(App[int]):
 
     # -- engine and events ---------------------------------------------------------------------
     def _on_event(self, event: Event) -> None:
-        """Bus subscriber (the loop thread): feed the model; widgets follow on the timer."""
-        self.model.ingest(event.kind, event_data(event))
-        if self._reference_code and event.kind == "run_started":
-            for task_id, code in self._reference_code.items():
-                if task_id in self.model.tasks and code:
-                    self.model.tasks[task_id].reference = code
-                    self.model.tasks[task_id].has_reference = True
+        """Bus subscriber (the engine's thread, or the app's for a pick): into the inbox; the
+        refresh timer feeds the model from it on the app's thread."""
+        self._inbox.put(event)
+
+    def ingest_inbox(self) -> None:
+        """Feed the model every event that arrived since the last refresh."""
+        for event in self._inbox.take_all():
+            self.model.ingest(event.kind, event_data(event))
+            if self._reference_code and event.kind == "run_started":
+                for task_id, code in self._reference_code.items():
+                    if task_id in self.model.tasks and code:
+                        self.model.tasks[task_id].reference = code
+                        self.model.tasks[task_id].has_reference = True
 
     def _log_event(self, event: Event) -> None:
+        """Bus subscriber: the run log, written on the publishing thread (the engine's, as
+        headless), one writer at a time."""
         try:
-            self._log_sub(event)
+            with self._log_lock:
+                self._log_sub(event)
         except (InputError, OSError) as exc:  # a full disk must not stop the run or the UI
             if not self._log_failed:
                 self._log_failed = True
-                self.notify(f"run log: {exc}", title="Run log", severity="error", timeout=20)
+                self.on_app_thread(self.notify, f"run log: {exc}", title="Run log", severity="error",
+                                   timeout=20)
+
+    def on_app_thread(self, fn: Callable[..., object], *args, **kwargs) -> None:
+        """Call ``fn`` on the app's thread: now when already there, else soon."""
+        if threading.get_ident() == self._thread_id:
+            fn(*args, **kwargs)
+        else:
+            self._loop.call_soon_threadsafe(lambda: fn(*args, **kwargs))
 
     @work(exclusive=True, exit_on_error=False, group="engine")
     async def _run_engine(self) -> dict | None:
         assert self._engine is not None
         try:
-            summary = await self._engine(self.bus)
+            summary = await EngineThread(self._engine, self.bus).run()
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - an engine bug: say it, keep the UI
@@ -291,6 +313,7 @@ class WorkspaceApp(App[int]):
         """Move the model's pending changes to the widgets (runs REFRESH_HZ times a second).
         Not while a modal screen (help, detail, filter, jump, confirm) is up: every frame would
         redraw the whole dimmed workspace behind it; the widgets catch up when it closes."""
+        self.ingest_inbox()
         if isinstance(self.screen, ModalScreen):
             return
         if self.model.version == self._seen_version:
