@@ -93,6 +93,7 @@ class KeyProbe:
         self.pending: tuple[float, tuple, str] | None = None
         self.latencies: list[tuple[str, float]] = []
         self.lost = 0
+        self.lost_keys: list[str] = []
         self.sent = 0
 
     def state(self) -> tuple:
@@ -113,6 +114,7 @@ class KeyProbe:
         while not until():
             if self.pending is not None and time.perf_counter() - self.pending[0] > KEY_GIVE_UP_S:
                 self.lost += 1
+                self.lost_keys.append(self.pending[2])
                 self.pending = None
                 if type(self.app.screen).__name__ != "Screen":  # leave no box open behind a lost key
                     self.app.pop_screen()
@@ -181,7 +183,7 @@ async def tui_run(tmp: Path, samples: Path) -> dict:
         panes = len(app.model.pane_order)
         slots = len(app.workspace.slots)
     log.close()
-    return {"run_s": run_s, "first_frame_s": app.first_frame, "load_s": load_s, "latencies": probe.latencies, "lost": probe.lost,
+    return {"run_s": run_s, "first_frame_s": app.first_frame, "load_s": load_s, "latencies": probe.latencies, "lost": probe.lost, "lost_keys": probe.lost_keys,
             "sent": probe.sent, "peak_rss_mib": app.peak_rss / 1024, "finished": finished, "panes": panes,
             "slots": slots}
 
@@ -211,7 +213,8 @@ def main(argv: list[str] | None = None) -> int:
           f"(as headless does), {tui['first_frame_s'] - tui['load_s']:.2f} s the app")
     if lat:
         print(f"key latency while sandboxes run: median {statistics.median(lat) * 1000:.0f} ms, "
-              f"worst {max(lat) * 1000:.0f} ms over {len(lat)} keys ({tui['lost']} lost of {tui['sent']})")
+              f"worst {max(lat) * 1000:.0f} ms over {len(lat)} keys ({tui['lost']} lost of {tui['sent']}"
+              + (f": {', '.join(tui['lost_keys'])}" if tui["lost_keys"] else "") + ")")
         for key, values in sorted(by_key.items()):
             print(f"  {key:<9} median {statistics.median(values) * 1000:6.0f} ms  worst {max(values) * 1000:6.0f} ms"
                   f"  ({len(values)})")

@@ -223,3 +223,13 @@ def grid_events(n_candidates: int, lines_each: int = 3, task_id: str = "grid") -
         events.append(trail.snap(t, "running", step=1, detail="running"))
         events.extend(trail.line(f"{cid} says {j}") for j in range(lines_each))
     return events
+
+
+async def until(pilot, condition, tries: int = 400) -> None:
+    """Wait (polling the app) until ``condition()`` holds; not a timing assertion: a loaded
+    machine only makes it poll longer (up to ``tries`` x 50 ms)."""
+    for _ in range(tries):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("condition never held")

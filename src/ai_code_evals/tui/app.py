@@ -50,6 +50,7 @@ from ai_code_evals.tui.widgets.leaderboard import (
     CandidateHighlighted,
     Leaderboard,
     LeaderTable,
+    TaskListWanted,
     TaskShown,
 )
 from ai_code_evals.tui.widgets.pane import PaneFocused, SandboxPane
@@ -738,7 +739,10 @@ class WorkspaceApp(App[int]):
         if not self.model.task_ids:
             self.notify("no task yet", severity="warning", timeout=3)
             return
-        self.push_screen(JumpScreen(self.model), self.jump_to_task)
+        self.push_screen(JumpScreen(self.model, self.leaderboard.task_id), self.jump_to_task)
+
+    def on_task_list_wanted(self, message: TaskListWanted) -> None:
+        self.action_jump_task()
 
     def jump_to_task(self, task_id: str | None) -> None:
         """Show the task's leaderboard and turn the grid to its first pane, focused."""
@@ -758,10 +762,19 @@ class WorkspaceApp(App[int]):
         self.show_reply = not self.show_reply
         self.show_code()
 
-    def action_switch_task(self) -> None:
-        if len(self.model.tasks) < 2:
+    def action_switch_task(self, step: int = 1) -> None:
+        """Page by task: the leaderboard and the grid turn to the next (``step`` -1: previous)
+        task, its first pane focused. With a filter on, tasks with no pane in it are skipped."""
+        ids = self.model.task_ids
+        if len(ids) < 2:
             self.notify("this run has one task", timeout=3)
-        self.leaderboard.next_task()
+            return
+        if self.workspace.filter is not None:
+            present = {self.model.panes[k].task_id for k in self.workspace.keys}
+            ids = [t for t in ids if t in present] or ids
+        current = self.leaderboard.task_id
+        i = ids.index(current) if current in ids else (-1 if step > 0 else 0)
+        self.jump_to_task(ids[(i + step) % len(ids)])
 
     def action_focus_leaderboard(self) -> None:
         if self.has_class("-short") and not self.board_view:

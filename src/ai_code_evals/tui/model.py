@@ -296,6 +296,10 @@ class RunModel:
             self.task_ids.insert(i, task_id)
         return task
 
+    def task_position(self, task_id: str) -> int:
+        """Index of a known task in ``task_ids`` (natural order), in O(log tasks)."""
+        return bisect.bisect_left(self._task_keys, natural_key(task_id) + (task_id,))
+
     def _on_run_started(self, d: dict) -> None:
         self.run_id = d.get("run_id", self.run_id)
         self.backend = d.get("backend", "")
