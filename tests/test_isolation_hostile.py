@@ -761,7 +761,7 @@ def test_a_level_that_cannot_contain_candidates_is_refused():
     missing and what to install, unless the user accepts it (--unsafe-isolation)."""
     if not isolation.works("rlimits", HOST):
         pytest.skip("the rlimits level does not work here")
-    from ai_code_evals.errors import ConfigError
+    from ai_code_evals.core.errors import ConfigError
 
     with pytest.raises(ConfigError) as err:
         LocalBackend("rlimits").isolation  # noqa: B018

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from ai_code_evals.errors import ConfigError
+from ai_code_evals.core.errors import ConfigError
 from ai_code_evals.sandbox import isolation
 from ai_code_evals.sandbox.base import SandboxError, SandboxLimits, SandboxSpec
 from ai_code_evals.sandbox.local import LocalBackend
@@ -589,6 +589,32 @@ def test_a_missing_interpreter_profile_is_skipped_in_one_line(capsys):
     assert [p.name for p in kept] == ["default"]
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "profile python3.99 skipped" in err[0]
+
+
+async def test_a_stale_cgroup_cut_short_by_a_crash_is_removed_too():
+    """An app killed between creating a sandbox's cgroup directories leaves some controllers
+    only (seen here: a memory directory without its pids one). Cleaning it up raised KeyError
+    'pids', and every version of the next run became an infrastructure error."""
+    from ai_code_evals.sandbox import cgroups
+
+    iface, why = cgroups.available()
+    if iface is None:
+        pytest.skip(f"no writable cgroups here ({why})")
+    if iface.version != 1:
+        pytest.skip("one directory per sandbox in cgroup v2: nothing can be cut short")
+    dead = await asyncio.create_subprocess_exec("true")
+    await dead.wait()
+    partial = os.path.join(iface.parents["memory"], f"ace-{dead.pid}-partial000")
+    os.mkdir(partial)
+    backend = LocalBackend(WORKING[0], unsafe=True)
+    try:
+        box = await backend.create(SandboxSpec())
+        lines = Lines()
+        result = await box.exec(["python", "-c", "print('ok')"], on_line=lines, timeout_s=60)
+        await box.destroy()
+    finally:
+        await backend.aclose()
+    assert result.exit_code == 0 and not os.path.exists(partial)
 
 
 async def test_cgroups_of_a_killed_app_are_removed_and_clean_ones_reused():

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ai_code_evals.config import file_config, settings_env
+from ai_code_evals.core.config import file_config, settings_env
 from ai_code_evals.sandbox import warm
 from ai_code_evals.sandbox.local import LocalBackend
 from ai_code_evals.tui.app import WorkspaceApp
@@ -79,7 +79,7 @@ def test_dotenv_names_the_config_file(in_project):
 
 
 def test_a_bad_daytona_concurrency_is_one_config_error_not_a_traceback():
-    from ai_code_evals.errors import ConfigError
+    from ai_code_evals.core.errors import ConfigError
     from ai_code_evals.session import default_jobs
 
     assert default_jobs("daytona", {"ACE_DAYTONA_CONCURRENCY": "3"}) == 3

@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from ai_code_evals.engine.events import EventBus
+from ai_code_evals.core.candidate import Candidate
+from ai_code_evals.core.events import EventBus
+from ai_code_evals.core.task import Task, TestCase
 from ai_code_evals.engine.profiles import resolve_profiles
 from ai_code_evals.engine.run import RunConfig, run_evaluation
-from ai_code_evals.generation.base import Candidate
 from ai_code_evals.sandbox import isolation, warm
 from ai_code_evals.sandbox.base import SandboxError, SandboxLimits, SandboxSpec
 from ai_code_evals.sandbox.local import LocalBackend
-from ai_code_evals.tasks.model import Task, TestCase
 
 HOST = isolation.default_host()
 if not isolation.works("bwrap", HOST):

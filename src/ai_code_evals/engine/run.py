@@ -2,7 +2,7 @@
 
 ``run_evaluation(config, bus)`` is the one entry point used by the CLI, the TUI, resume and
 the evals bridge. It publishes everything on the bus (the run log subscribes) and returns the
-summary of DESIGN §3.5. Cancelling it (Ctrl-C, `q` in the TUI) destroys every sandbox.
+JSON summary (a contract: keys are added, never removed). Cancelling it (Ctrl-C, `q` in the TUI) destroys every sandbox.
 """
 from __future__ import annotations
 
@@ -14,9 +14,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ai_code_evals.engine.backend_status import publish_backend_status
-from ai_code_evals.engine.calls import parse_generated_test
-from ai_code_evals.engine.events import (
+from ai_code_evals.core.candidate import Candidate, Generator
+from ai_code_evals.core.events import (
     CandidateAdded,
     CandidateFinished,
     EngineNotice,
@@ -26,6 +25,9 @@ from ai_code_evals.engine.events import (
     RunStarted,
     TaskSelected,
 )
+from ai_code_evals.core.task import Task
+from ai_code_evals.engine.backend_status import publish_backend_status
+from ai_code_evals.engine.calls import parse_generated_test
 from ai_code_evals.engine.job import CandidateJob, error_result
 from ai_code_evals.engine.profiles import EnvProfile, resolve_profiles
 from ai_code_evals.engine.results import CandidateResult, infrastructure_reason, is_infrastructure_error
@@ -38,9 +40,7 @@ from ai_code_evals.engine.timelimits import (
     derive_limit,
     own_limit,
 )
-from ai_code_evals.generation.base import Candidate, Generator
 from ai_code_evals.sandbox.base import SandboxBackend
-from ai_code_evals.tasks.model import Task
 
 
 def new_run_id() -> str:

@@ -11,12 +11,12 @@ import asyncio
 import re
 from collections.abc import Iterable, Mapping
 
-from ai_code_evals.engine.events import EngineNotice, EventBus
+from ai_code_evals.core.events import EngineNotice, EventBus
+from ai_code_evals.core.task import Task
 from ai_code_evals.generation.extract import fenced_blocks
 from ai_code_evals.generation.openai_client import ChatClient, ChatError
 from ai_code_evals.generation.openai_settings import OpenAISettings
 from ai_code_evals.generation.prompts import tests_messages
-from ai_code_evals.tasks.model import Task
 
 BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
 MAX_ASSERT_LINES = 12  # an assert spread over more lines than this is not a unit test

@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from ai_code_evals.config import int_setting, settings_env
-from ai_code_evals.errors import ConfigError
+from ai_code_evals.core.config import int_setting, settings_env
+from ai_code_evals.core.errors import ConfigError
 
 DEFAULT_MODEL = "gpt-4o-mini"
 LOCAL_KEY = "not-needed"  # local servers accept any key; the client library insists on one

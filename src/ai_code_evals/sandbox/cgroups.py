@@ -34,7 +34,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from ai_code_evals.config import setting
+from ai_code_evals.core.config import setting
 
 ROOT = "/sys/fs/cgroup"
 V1_CONTROLLERS = ("memory", "pids", "cpu", "freezer")
@@ -181,7 +181,12 @@ class SandboxCgroup:
         self.limits: Limits | None = None  # as last applied
 
     def _file(self, controller: str, name: str) -> str:
-        return os.path.join(self.dirs["" if self.version == 2 else controller], name)
+        """A file of this cgroup; FileNotFoundError (an OSError, as for a missing file) when the
+        cgroup has no directory for the controller: a stale one cut short by a crash."""
+        d = self.dirs.get("" if self.version == 2 else controller)
+        if d is None:
+            raise FileNotFoundError(f"this cgroup has no {controller} directory")
+        return os.path.join(d, name)
 
     def apply(self, limits: Limits) -> None:
         if limits == self.limits:

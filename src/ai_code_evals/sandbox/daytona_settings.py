@@ -9,8 +9,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from ai_code_evals.config import int_setting
-from ai_code_evals.errors import ConfigError
+from ai_code_evals.core.config import int_setting
+from ai_code_evals.core.errors import ConfigError
 
 # Names of the settings (DAYTONA_* are the SDK's own names).
 API_KEY = "DAYTONA_API_KEY"
@@ -107,7 +107,7 @@ class DaytonaSettings:
 
 
 def _default_env() -> dict[str, str]:
-    from ai_code_evals.config import settings_env
+    from ai_code_evals.core.config import settings_env
 
     merged = dict(settings_env())
     merged.pop(API_URL, None)

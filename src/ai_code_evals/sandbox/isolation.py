@@ -36,8 +36,8 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ai_code_evals.config import setting as _setting
-from ai_code_evals.errors import ConfigError
+from ai_code_evals.core.config import setting as _setting
+from ai_code_evals.core.errors import ConfigError
 from ai_code_evals.sandbox import interpreter, seccomp
 from ai_code_evals.sandbox.base import SandboxLimits
 

@@ -31,12 +31,13 @@ import threading
 import time
 import uuid
 import weakref
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import PurePosixPath
 from types import SimpleNamespace
 
-from ai_code_evals.config import setting as _setting
-from ai_code_evals.errors import ConfigError
+from ai_code_evals.core.config import setting as _setting
+from ai_code_evals.core.errors import ConfigError
 from ai_code_evals.sandbox import cgroups, procs, seccomp, uidslots
 from ai_code_evals.sandbox import warm as warm_mod
 from ai_code_evals.sandbox.base import ExecResult, OnLine, SandboxError, SandboxLimits, SandboxSpec, Stream
@@ -853,3 +854,12 @@ class LocalSandbox:
                 if slot is not None:  # a uid that did not end clean is unlocked, to be swept
                     self._backend._uids.give_back(slot, clean=clean)
                 self._backend._live.discard(self)
+
+
+def make_local_backend(env: Mapping[str, str], jobs: int | None, unsafe: bool) -> LocalBackend:
+    """``--backend local`` (sandbox/registry.py): the level and warm server from the settings."""
+    from ai_code_evals.sandbox.warm import enabled as warm_enabled
+
+    warm = env.get("ACE_WARM")
+    return LocalBackend(env.get("ACE_ISOLATION") or None, warm=None if warm is None else warm_enabled(warm),
+                        unsafe=unsafe)

@@ -22,7 +22,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from ai_code_evals.config import setting as _setting
+from ai_code_evals.core.config import setting as _setting
 from ai_code_evals.sandbox.base import SandboxError
 
 ENV_VAR = "ACE_WARM"

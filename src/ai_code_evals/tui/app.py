@@ -17,6 +17,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
@@ -26,9 +27,9 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
-from ai_code_evals.config import settings_env
-from ai_code_evals.engine.events import Event, EventBus, TaskSelected
-from ai_code_evals.errors import InputError
+from ai_code_evals.core.config import settings_env
+from ai_code_evals.core.errors import EXIT_INTERRUPTED, EXIT_OK, InputError
+from ai_code_evals.core.events import Event, EventBus, TaskSelected
 from ai_code_evals.tui.amend import amend_user_selection
 from ai_code_evals.tui.clipboard import osc52_supported, write_code_file
 from ai_code_evals.tui.engine_thread import EngineThread, EventInbox
@@ -56,11 +57,13 @@ from ai_code_evals.tui.widgets.leaderboard import (
 from ai_code_evals.tui.widgets.pane import PaneFocused, SandboxPane
 
 EngineFn = Callable[[EventBus], Awaitable[dict]]
+
+if TYPE_CHECKING:  # the TUI is handed a run; it never builds one
+    from ai_code_evals.session import Run
 # workspace actions, switched off while the help screen is up (quit stays available)
 WORKSPACE_ACTIONS = {k.action.split("(")[0] for k in KEYMAP + PANE_KEYS} - {"quit", "help"}
-REFRESH_HZ = 18  # widget updates per second (DESIGN §6: 15–20)
+REFRESH_HZ = 18  # widget updates per second: smooth to the eye, cheap at 100k lines/s
 QUIT_GRACE_S = 60.0  # how long `q` waits for the engine to destroy its sandboxes
-EXIT_DONE, EXIT_INTERRUPTED = 0, 2
 MAX_TOASTS_PER_FLUSH = 3
 GC_THRESHOLDS = (10_000, 20, 50)  # see _freeze_startup_objects
 CODE_FOLLOW_S = 0.05  # the code panel follows a new selection after this delay
@@ -81,25 +84,31 @@ def export_name(task_id: str) -> str:
 
 
 class WorkspaceApp(App[int]):
-    """The workspace. Give ``engine`` (live) or ``record`` (replay)."""
+    """The workspace. Give ``run`` (live), ``record`` (replay), or for tests and benchmarks an
+    ``engine`` coroutine function publishing on ``bus``."""
 
     TITLE = "ai-code-evals"
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
     BINDINGS = bindings()
 
-    def __init__(self, *, engine: EngineFn | None = None, runlog=None, record: Path | None = None,
+    def __init__(self, *, run: Run | None = None, engine: EngineFn | None = None, runlog=None,
+                 record: Path | None = None,
                  log_subscriber: Callable[[Event], None] | None = None, history: Path | None = None,
                  bus: EventBus | None = None, theme: str | None = None,
                  theme_dirs: list[Path] | None = None, export_dir: Path | None = None,
                  refresh_hz: float = REFRESH_HZ, reference_code: dict[str, str] | None = None,
                  gc_freeze: bool = False) -> None:
         super().__init__()
+        if run is not None:  # a live run: it owns the bus and records its own log
+            engine = engine or (lambda _bus: run.execute())
+            bus, runlog, history = run.bus, run.log, run.history
+            reference_code = reference_code or run.reference_code()
         self.mode = "replay" if record is not None else "live"
         self.model = RunModel()
         self.travel = TimeTravel(self.model)
         self.bus = bus or EventBus()
         self.runlog = runlog
-        self._log_sub = log_subscriber or (runlog.on_event if runlog is not None else None)
+        self._log_sub = log_subscriber or (runlog.on_event if runlog is not None and run is None else None)
         self.history_path = Path(history) if history is not None else None
         self.record_path = Path(record) if record is not None else None
         self.export_dir = Path(export_dir) if export_dir else Path.cwd()
@@ -109,6 +118,7 @@ class WorkspaceApp(App[int]):
         self._gc_saved: tuple[int, int, int] | None = None
         self._engine_worker: Worker | None = None
         self._inbox = EventInbox()  # engine events for the model, taken on the refresh timer
+        self._engine_thread: EngineThread | None = None
         self._log_lock = threading.Lock()  # the engine's thread and a pick both write the log
         self._reference_code = dict(reference_code or {})
         self.paused = False
@@ -121,7 +131,7 @@ class WorkspaceApp(App[int]):
         self._code_timer = None
         self._quitting = False
         self._log_failed = False
-        self.exit_status = EXIT_DONE
+        self.exit_status = EXIT_OK
         self.run_done = False
         self.engine_error: str | None = None
         self.exported: list[Path] = []
@@ -291,7 +301,8 @@ class WorkspaceApp(App[int]):
     async def _run_engine(self) -> dict | None:
         assert self._engine is not None
         try:
-            summary = await EngineThread(self._engine, self.bus).run()
+            self._engine_thread = EngineThread(self._engine, self.bus)
+            summary = await self._engine_thread.run()
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - an engine bug: say it, keep the UI
@@ -315,7 +326,7 @@ class WorkspaceApp(App[int]):
         Not while a modal screen (help, detail, filter, jump, confirm) is up: every frame would
         redraw the whole dimmed workspace behind it; the widgets catch up when it closes."""
         self.ingest_inbox()
-        if isinstance(self.screen, ModalScreen):
+        if not self.screen_stack or isinstance(self.screen, ModalScreen):  # (no screen: shutting down)
             return
         if self.model.version == self._seen_version:
             if self._board_dirty and time.monotonic() >= self._board_due:
@@ -630,7 +641,10 @@ class WorkspaceApp(App[int]):
             f" (engine picked {engine})" if engine and engine != cid else "")
         event = TaskSelected(task_id=task_id, winner=cid, reason=reason, strategy="user", by="user")
         if self.mode == "live":
-            self.bus.publish(event)  # the model and the run log both subscribe
+            # the model and the run log both subscribe; while the engine runs, published from its
+            # thread, so that the log has one writer (the model gets it through the inbox)
+            if self._engine_thread is None or not self._engine_thread.call_soon(self.bus.publish, event):
+                self.bus.publish(event)
             if self.runlog is not None:
                 self.runlog.note_user_selection(task_id, cid, reason)
         else:
@@ -847,47 +861,26 @@ class WorkspaceApp(App[int]):
 
 
 # -- entry points ----------------------------------------------------------------------------
-def live_app(config, runlog, *, log_subscriber: Callable[[Event], None] | None = None,
-             bus: EventBus | None = None, theme: str | None = None, theme_dirs: list[Path] | None = None,
+def live_app(run: Run, *, theme: str | None = None, theme_dirs: list[Path] | None = None,
              gc_freeze: bool = False) -> WorkspaceApp:
-    """The app for evaluating ``config`` (a ``RunConfig``). ``bus``: the one the config's
-    generator publishes on (``session.build_config``'s), so streamed code and retry notices
-    reach the code panel and the notifications; the engine publishes there too."""
-    from ai_code_evals.engine.run import run_evaluation
-
-    async def engine(bus: EventBus) -> dict:
-        try:
-            return await run_evaluation(config, bus)
-        finally:
-            aclose = getattr(config.backend, "aclose", None)
-            if aclose is not None:
-                await asyncio.shield(aclose())
-
-    refs = {t.id: t.reference for t in getattr(config, "tasks", []) if getattr(t, "reference", None)}
-    record = getattr(config, "record", None)
-    history = Path(record) if getattr(config, "finished", None) and record and Path(record).exists() else None
-    return WorkspaceApp(engine=engine, runlog=runlog, log_subscriber=log_subscriber, history=history, bus=bus,
-                        theme=theme, theme_dirs=theme_dirs, reference_code=refs, gc_freeze=gc_freeze)
+    """The app for ``run`` (a ``session.Run``): it shows what the run publishes on its bus
+    (streamed code and retry notices included) and executes it; the run records its own log."""
+    return WorkspaceApp(run=run, theme=theme, theme_dirs=theme_dirs, gc_freeze=gc_freeze)
 
 
-def run_live(config, runlog, *, log_subscriber: Callable[[Event], None] | None = None,
-             bus: EventBus | None = None, theme: str | None = None, theme_dirs: list[Path] | None = None) -> int:
-    """Evaluate ``config`` with the TUI open (see ``live_app``). Every event goes to
-    ``log_subscriber`` (default ``runlog.on_event``; resume passes its de-duplicating recorder);
-    ``runlog`` is closed on quit. On resume (``config.finished`` not empty) the results already in
-    ``config.record`` are shown too. Returns 0 when the run completed, 2 when interrupted."""
-    app = live_app(config, runlog, log_subscriber=log_subscriber, bus=bus, theme=theme, theme_dirs=theme_dirs,
-                   gc_freeze=True)
+def run_live(run: Run, *, theme: str | None = None, theme_dirs: list[Path] | None = None) -> int:
+    """Execute ``run`` with the TUI open. On resume the results already in the log are shown too.
+    The log is closed on every way out. Returns 0 when the run completed, 2 when interrupted."""
+    app = live_app(run, theme=theme, theme_dirs=theme_dirs, gc_freeze=True)
     try:
         result = app.run()
     finally:
-        if runlog is not None:
-            runlog.close()  # idempotent; covers an exit that did not go through `q`
+        run.close()  # idempotent; covers an exit that did not go through `q`
     if result is None:  # the app ended without `q` (a crash or ctrl+c before the run ended)
-        status = EXIT_INTERRUPTED if not app.run_done else EXIT_DONE
+        status = EXIT_INTERRUPTED if not app.run_done else EXIT_OK
     else:
         status = int(result)
-    print_exit_summary(app, getattr(config, "record", None), interrupted=status == EXIT_INTERRUPTED)
+    print_exit_summary(app, run.config.record, interrupted=status == EXIT_INTERRUPTED)
     return status
 
 
@@ -909,4 +902,4 @@ def run_replay(record_path: Path, *, theme: str | None = None, theme_dirs: list[
     app = WorkspaceApp(record=Path(record_path), theme=theme, theme_dirs=theme_dirs, gc_freeze=True)
     app.run()
     print_exit_summary(app, record_path, interrupted=False)
-    return EXIT_DONE
+    return EXIT_OK

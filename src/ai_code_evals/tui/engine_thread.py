@@ -18,7 +18,7 @@ import threading
 from collections import deque
 from collections.abc import Awaitable, Callable
 
-from ai_code_evals.engine.events import Event, EventBus
+from ai_code_evals.core.events import Event, EventBus
 
 EngineFn = Callable[[EventBus], Awaitable[dict]]
 
@@ -112,6 +112,19 @@ class EngineThread:
             if self._loop is not None and self._task is not None:
                 with contextlib.suppress(RuntimeError):  # its loop already closed: it ended
                     self._loop.call_soon_threadsafe(self._task.cancel)
+
+    def call_soon(self, fn: Callable[..., object], *args) -> bool:
+        """Call ``fn(*args)`` on the engine's thread (e.g. publish a pick, so that the run log has
+        one writer); False when the engine's loop is not running (then call it yourself)."""
+        with self._lock:
+            loop = self._loop
+        if loop is None or not self.running:
+            return False
+        try:
+            loop.call_soon_threadsafe(fn, *args)
+        except RuntimeError:  # closed meanwhile
+            return False
+        return True
 
     @property
     def running(self) -> bool:

@@ -11,7 +11,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
-from ai_code_evals.errors import ConfigError
+from ai_code_evals.core.errors import ConfigError
 
 CONFIG_FILE = "ai-code-evals.toml"
 
