@@ -83,7 +83,7 @@ class KeyProbe:
     """Sends keys through the driver; a key is answered at the first frame whose state differs
     from the state before it (page, focus, zoom, task, filter)."""
 
-    KEYS = ("pagedown", "3", "z", "z", "s", "right", "2", "down", "slash", "escape", "g", "escape", "pagedown",
+    KEYS = ("pagedown", "3", "z", "z", "s", "right", "4", "down", "slash", "escape", "g", "escape", "pagedown",
             "pageup")  # each changes what is shown (pageup after pagedown: never on the first page)
 
     def __init__(self, app: WorkspaceApp) -> None:

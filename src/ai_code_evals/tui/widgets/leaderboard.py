@@ -64,7 +64,37 @@ class TaskLine(Static):
 
 
 class LeaderTable(DataTable):
-    """The leaderboard's table (its own type so CSS and tests can find it)."""
+    """The leaderboard's table (its own type so CSS and tests can find it). ``user_moved``: the
+    cursor was last moved by a key or a click. Only then does the selection follow it: rows
+    arriving under the cursor, or a re-sort, are not the user choosing another version."""
+
+    user_moved = False
+
+    def _moved(self, action) -> None:
+        self.user_moved = True
+        action()
+
+    def action_cursor_up(self) -> None:
+        self._moved(super().action_cursor_up)
+
+    def action_cursor_down(self) -> None:
+        self._moved(super().action_cursor_down)
+
+    def action_page_up(self) -> None:
+        self._moved(super().action_page_up)
+
+    def action_page_down(self) -> None:
+        self._moved(super().action_page_down)
+
+    def action_scroll_top(self) -> None:
+        self._moved(super().action_scroll_top)
+
+    def action_scroll_bottom(self) -> None:
+        self._moved(super().action_scroll_bottom)
+
+    async def _on_click(self, event) -> None:
+        self.user_moved = True
+        await super()._on_click(event)
 
 
 class Leaderboard(Vertical):
@@ -230,5 +260,6 @@ class Leaderboard(Vertical):
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
-        if self.task_id and event.row_key.value and self.table.has_focus:
+        by_user, self.table.user_moved = self.table.user_moved, False
+        if by_user and self.task_id and event.row_key.value and self.table.has_focus:
             self.post_message(CandidateHighlighted(self.task_id, event.row_key.value))
