@@ -92,9 +92,10 @@ class LeaderTable(DataTable):
     def action_scroll_bottom(self) -> None:
         self._moved(super().action_scroll_bottom)
 
-    async def _on_click(self, event) -> None:
+    def on_click(self, event) -> None:
+        """Before DataTable's own click handler (Textual calls the subclass's first), which
+        moves the cursor."""
         self.user_moved = True
-        await super()._on_click(event)
 
 
 class Leaderboard(Vertical):
