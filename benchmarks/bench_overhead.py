@@ -33,6 +33,7 @@ import argparse
 import asyncio
 import contextlib
 import importlib
+import inspect
 import json
 import os
 import shutil
@@ -203,8 +204,8 @@ async def measure(rounds: int = 30, before: str | None = None) -> dict:
     switch = warm_switch()
     cold = None
     if switch is not None:
-        with env_set(switch, "0"):
-            cold = LocalBackend()
+        with env_set(switch, "0"):  # runners before the settings object read ACE_WARM themselves
+            cold = LocalBackend(warm=False) if "warm" in inspect.signature(LocalBackend).parameters else LocalBackend()
             await cold.detect()
     sandboxed = Sandboxed(level, host)
     files = empty_files()

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from textual import events
 
-from ai_code_evals.core.config import settings_env
+from ai_code_evals.core.settings import Settings
 from ai_code_evals.session import Run, RunRequest
 from ai_code_evals.tui.app import WorkspaceApp
 
@@ -71,7 +71,7 @@ def request(tmp: Path, samples: Path, name: str) -> RunRequest:
 async def headless_run(tmp: Path, samples: Path) -> float:
     t0 = time.perf_counter()
     req = request(tmp, samples, "headless")
-    run = Run.start(req, settings_env())
+    run = Run.start(req, Settings.load())
     try:
         await run.execute()
     finally:
@@ -149,7 +149,7 @@ class MeasuredApp(WorkspaceApp):
 async def tui_run(tmp: Path, samples: Path) -> dict:
     t0 = time.perf_counter()
     req = request(tmp, samples, "tui")
-    run = Run.start(req, settings_env())  # as the CLI does: files read, checked, de-duplicated
+    run = Run.start(req, Settings.load())  # as the CLI does: files read, checked, de-duplicated
     load_s = time.perf_counter() - t0
 
     app = MeasuredApp(run=run, gc_freeze=True)

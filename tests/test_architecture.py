@@ -170,3 +170,18 @@ def test_a_new_selector_and_a_new_backend_are_a_module_and_a_line_each(tmp_path,
         run.close()
     assert summary["tasks"][0]["winner"] == "add#1"  # the strategy's pick, not the passing one
     assert len(sys.modules["plugin_example"].CREATED) >= 2
+
+
+def test_the_engine_alone_knows_score_and_says_where_the_other_strategies_come_from():
+    """The engine never imports the selectors; a program that uses it alone learns in one line
+    why 'agreement' is unknown (seen in benchmarks/bench_agreement.py: silently scored)."""
+    import subprocess
+    import sys
+
+    code = ("from ai_code_evals.engine.selection import get_selector\n"
+            "try:\n    get_selector('agreement')\nexcept Exception as exc:\n    print(exc)\n"
+            "import ai_code_evals.selectors\nprint(get_selector('agreement').__name__)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120).stdout
+    unknown = ("unknown selection strategy 'agreement' (choose from score; the others register when "
+               "ai_code_evals.selectors is imported)")
+    assert out.splitlines() == [unknown, "select_by_agreement"]

@@ -194,16 +194,12 @@ async def _on_daytona() -> dict[str, dict]:
 
 @pytest.fixture(scope="module", params=[*LEVELS, "daytona"])
 def verdicts(request) -> dict[str, dict]:
-    mp = pytest.MonkeyPatch()
-    mp.setenv("ACE_WARM", "1" if request.param == "bwrap-warm" else "0")
-    try:
-        if request.param == "daytona":
-            return asyncio.run(_on_daytona())
-        # rlimits runs only when the user accepts that it cannot contain candidates: verdicts still count
-        level = request.param.removesuffix("-warm")
-        return asyncio.run(_evaluate(LocalBackend(level, unsafe=isolation.gaps(level, HOST) is not None)))
-    finally:
-        mp.undo()
+    if request.param == "daytona":
+        return asyncio.run(_on_daytona())
+    # rlimits runs only when the user accepts that it cannot contain candidates: verdicts still count
+    level = request.param.removesuffix("-warm")
+    return asyncio.run(_evaluate(LocalBackend(level, warm=request.param == "bwrap-warm",
+                                              unsafe=isolation.gaps(level, HOST) is not None)))
 
 
 def test_there_are_enough_distinct_attacks():

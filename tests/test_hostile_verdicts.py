@@ -232,10 +232,9 @@ def hostile_run(tmp_path_factory, request):
     mp.chdir(app_dir)
     mp.setenv("OPENAI_API_KEY", SECRET)
     mp.setenv("DAYTONA_API_KEY", SECRET)
-    mp.setenv("ACE_WARM", "1" if request.param == "warm" else "0")
     bus, events = EventBus(), []
     bus.subscribe(events.append)
-    backend = LocalBackend(temp_dir=str(sandboxes))
+    backend = LocalBackend(temp_dir=str(sandboxes), warm=request.param == "warm")
 
     async def go():
         config = RunConfig(tasks=[TASK], backend=backend, candidates=cands, jobs=2, profiles=[PROFILE])

@@ -72,13 +72,13 @@ SIBLING = textwrap.dedent("""
 
 
 @pytest.fixture(params=WORKING)
-def level(request, monkeypatch) -> str:
-    monkeypatch.setenv("ACE_WARM", "1" if request.param == "bwrap-warm" else "0")
+def level(request) -> str:
     return request.param
 
 
 def backend_at(level: str) -> LocalBackend:
-    return LocalBackend(level.removesuffix("-warm"), unsafe=isolation.gaps(level, HOST) is not None)
+    return LocalBackend(level.removesuffix("-warm"), warm=level == "bwrap-warm",
+                        unsafe=isolation.gaps(level, HOST) is not None)
 
 
 def spec(level: str, limits: SandboxLimits = LIMITS, env: dict | None = None) -> SandboxSpec:

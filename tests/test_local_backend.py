@@ -372,14 +372,17 @@ def test_auto_picks_the_strongest_working_level(monkeypatch):
     assert LocalBackend().isolation == WORKING[0]
 
 
-def test_forced_level_by_argument_and_environment(monkeypatch):
+def test_forced_level_by_argument_and_settings():
+    """By argument, or by ACE_ISOLATION through the settings (the registry's factory passes it
+    down; the backend itself reads no environment)."""
+    from ai_code_evals.sandbox.registry import make_backend
+
     for lv in WORKING:  # rlimits only when the user accepts that it cannot contain candidates
-        assert LocalBackend(lv, unsafe=True).isolation == lv
-        monkeypatch.setenv(isolation.ENV_VAR, lv)
-        assert LocalBackend(unsafe=True).isolation == lv
-    monkeypatch.setenv(isolation.ENV_VAR, "chroot")
+        level = lv.removesuffix("-warm")
+        assert LocalBackend(level, unsafe=True).isolation == level
+        assert make_backend("local", {"ACE_ISOLATION": level}, unsafe=True).isolation == level
     with pytest.raises(ConfigError, match="unknown isolation level 'chroot'"):
-        LocalBackend()
+        make_backend("local", {"ACE_ISOLATION": "chroot"})
     with pytest.raises(ConfigError, match="unknown isolation level"):
         LocalBackend("docker")
 

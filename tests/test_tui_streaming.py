@@ -15,7 +15,7 @@ import pytest
 from openai_server import OpenAITestServer, Reply, user_text
 from tui_fakes import until
 
-from ai_code_evals.core.config import settings_env
+from ai_code_evals.core.settings import Settings
 from ai_code_evals.session import Run, RunRequest
 from ai_code_evals.tui.app import live_app
 
@@ -67,7 +67,7 @@ async def test_streamed_code_reaches_the_code_panel_and_retries_are_notified(tmp
     monkeypatch.setenv("ACE_MODEL", "m")
     (tmp_path / "tasks.yaml").write_text(TASK_YAML)
     req = RunRequest(tasks=["tasks.yaml"], generator="openai", n=2, record=str(tmp_path / "run.jsonl"))
-    app = live_app(Run.start(req, settings_env()))
+    app = live_app(Run.start(req, Settings.load()))
     async with app.run_test(size=(160, 48)) as pilot:
         # half of the reply has arrived and the stream is held: the panel shows exactly that part
         await until(pilot, lambda: app.selected is not None)  # the first version being written

@@ -1,14 +1,12 @@
-"""Settings: environment variables win over the project's `.env`, which wins over
-`ai-code-evals.toml` (the `[env]` table) in the working directory.
-
-The `.env` is read into a mapping, never into os.environ, so nothing in it can reach a
-sandbox even by accident (the sandboxes get a cleared environment anyway).
+"""The project's config file: `ai-code-evals.toml` in the working directory (or the file
+`ACE_CONFIG` names, in the environment or `.env`). Its `[env]` table is the lowest source of
+the settings (core/settings.py); the `.env` is read here only for `ACE_CONFIG`, into a mapping,
+never into os.environ.
 """
 from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
 from pathlib import Path
 
 from ai_code_evals.core.errors import ConfigError
@@ -37,33 +35,3 @@ def file_config(cwd: Path | None = None) -> dict:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"invalid TOML: {exc}", path=str(path)) from None
-
-
-def settings_env(cwd: Path | None = None) -> dict[str, str]:
-    """All settings as one str->str mapping: toml [env] < .env < process environment."""
-    cwd = cwd or Path.cwd()
-    merged: dict[str, str] = {}
-    env_table = file_config(cwd).get("env", {})
-    if isinstance(env_table, Mapping):
-        merged.update({str(k): str(v) for k, v in env_table.items()})
-    merged.update(_dotenv(cwd))
-    merged.update(os.environ)
-    return merged
-
-
-def setting(name: str, default: str | None = None) -> str | None:
-    """One setting, from the environment, .env or ai-code-evals.toml, for code that reads only one."""
-    return settings_env().get(name, default)
-
-
-def int_setting(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
-    raw = (env.get(name) or "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
-    if value < minimum:
-        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
-    return value

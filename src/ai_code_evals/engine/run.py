@@ -81,6 +81,7 @@ class Engine:
     def __init__(self, config: RunConfig, bus: EventBus) -> None:
         self.cfg = config
         self.bus = bus
+        self.selector = get_selector(config.select)  # an unknown name fails here, before any sandbox
         self.sem = asyncio.Semaphore(max(1, config.jobs))
         self.tasks = {t.id: t for t in config.tasks}
         self.candidates: dict[str, list[Candidate]] = {t.id: [] for t in config.tasks}
@@ -335,7 +336,7 @@ class Engine:
                                candidates={c.id: c for c in self.candidates[task.id]},
                                generated_tests=self.cfg.generated_tests.get(task.id, []))
         try:
-            selection = await get_selector(self.cfg.select)(ctx)
+            selection = await self.selector(ctx)
         except Exception as exc:  # noqa: BLE001 - a broken strategy falls back to score
             ctx.notices.append(f"{self.cfg.select} selection failed ({exc}); fell back to score")
             selection = select_by_score(rows)

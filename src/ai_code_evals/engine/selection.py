@@ -55,7 +55,8 @@ def get_selector(name: str) -> Selector:
     except KeyError:
         from ai_code_evals.core.errors import InputError
 
-        raise InputError(f"unknown selection strategy {name!r} (choose from {', '.join(SELECTORS)})") from None
+        hint = "" if len(SELECTORS) > 1 else "; the others register when ai_code_evals.selectors is imported"
+        raise InputError(f"unknown selection strategy {name!r} (choose from {', '.join(SELECTORS)}{hint})") from None
     if isinstance(selector, str):
         module, function = selector.split(":")
         selector = SELECTORS[name] = getattr(importlib.import_module(module), function)

@@ -44,9 +44,9 @@ class GeneratorCompletionFn:
         if task is None:
             raise InputError(f"{self.name} writes versions of a task's function: call it with task=<Task> "
                              "(the code-evals.* evals do); it does not answer a bare prompt")
-        from ai_code_evals.core.config import settings_env
+        from ai_code_evals.core.settings import Settings
 
-        generator = self.code_generator([task], EventBus(), settings_env())
+        generator = self.code_generator([task], EventBus(), Settings.load())
 
         async def collect() -> list[Candidate]:
             try:

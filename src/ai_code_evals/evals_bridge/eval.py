@@ -88,10 +88,10 @@ class CodeEval(evals.Eval):
     # -- the engine run ---------------------------------------------------------------------------
     def evaluate(self, rows: list, recorder: evals.record.RecorderBase) -> dict:
         """Run the engine on the tasks ``rows`` name; record everything; return the final report."""
-        from ai_code_evals.core.config import settings_env
+        from ai_code_evals.core.settings import Settings
 
         tasks = self.catalog.tasks(rows)
-        env = settings_env()
+        env = Settings.load()
         bus = EventBus()
         log = RecorderLog(recorder)
         config = self._config(tasks, env, bus, recorder)

@@ -94,7 +94,7 @@ async def generate_tests(tasks: Iterable[Task], settings: OpenAISettings | Mappi
                          ) -> dict[str, list[str]]:
     """{task_id: [assert, ...]} for every task the model gave at least one usable assert for.
 
-    ``settings`` is an OpenAISettings or a settings mapping (None: config.settings_env()).
+    ``settings`` is an OpenAISettings or a settings mapping (None: the app settings, loaded).
     A task whose request fails is left out with a notice on ``bus``; this never raises for
     network trouble (ConfigError when nothing is configured).
     """

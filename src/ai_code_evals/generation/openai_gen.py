@@ -110,6 +110,6 @@ class OpenAIGenerator:
 
 def make_openai_generator(env: Mapping[str, str] | None = None, bus: EventBus | None = None, *,
                           model: str | None = None) -> OpenAIGenerator:
-    """What the CLI calls for ``--generator openai``. ``env`` defaults to config.settings_env();
+    """What the CLI calls for ``--generator openai``. ``env``: the app settings (None: loaded);
     raises ConfigError (one sentence) when neither a key nor an endpoint is set."""
     return OpenAIGenerator(OpenAISettings.from_env(env, model=model), bus)

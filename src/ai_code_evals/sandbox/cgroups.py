@@ -34,8 +34,6 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from ai_code_evals.core.config import setting
-
 ROOT = "/sys/fs/cgroup"
 V1_CONTROLLERS = ("memory", "pids", "cpu", "freezer")
 CPU_PERIOD_US = 100_000
@@ -163,12 +161,9 @@ def available() -> tuple[Backend | None, str]:
     global _probed
     with _lock:
         if _probed is None:
-            if (setting("ACE_CGROUPS", "1") or "1").strip().lower() in ("0", "off", "no", "false"):
-                _probed = (None, "turned off (ACE_CGROUPS=0)")
-            else:
-                v2, why2 = _probe_v2()
-                v1, why1 = (None, "") if v2 else _probe_v1()
-                _probed = (v2 or v1, "" if (v2 or v1) else f"{why1}; {why2}")
+            v2, why2 = _probe_v2()
+            v1, why1 = (None, "") if v2 else _probe_v1()
+            _probed = (v2 or v1, "" if (v2 or v1) else f"{why1}; {why2}")
         return _probed
 
 

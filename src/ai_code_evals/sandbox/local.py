@@ -35,14 +35,16 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import PurePosixPath
 from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
-from ai_code_evals.core.config import setting as _setting
 from ai_code_evals.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from ai_code_evals.core.settings import Settings
 from ai_code_evals.sandbox import cgroups, procs, seccomp, uidslots
 from ai_code_evals.sandbox import warm as warm_mod
 from ai_code_evals.sandbox.base import ExecResult, OnLine, SandboxError, SandboxLimits, SandboxSpec, Stream
 from ai_code_evals.sandbox.isolation import (
-    ENV_VAR,
     LEVELS,
     SHARED_WRITABLE,
     SMALL_TMPFS,
@@ -206,8 +208,8 @@ class LocalBackend:
     name = "local"
 
     def __init__(self, isolation: str | None = None, *, temp_dir: str | None = None,
-                 host: Host | None = None, warm: bool | None = None, unsafe: bool = False) -> None:
-        self._forced = _check_level(isolation) or _check_level(_setting(ENV_VAR))
+                 host: Host | None = None, warm: bool = True, cgroups: bool = True, unsafe: bool = False) -> None:
+        self._forced = _check_level(isolation)
         self._host = host or default_host()
         self._temp_parent = temp_dir or tempfile.gettempdir()
         self._level: str | None = None
@@ -223,10 +225,11 @@ class LocalBackend:
         self._warm: dict[tuple, warm_mod.WarmServer] = {}  # environment -> its warm server
         self._warm_lock: asyncio.Lock | None = None
         _stop_fd_inheritance()
-        # why the warm fast path is not used (None: it is); ``warm`` None: $ACE_WARM decides
+        self._cgroups_on = cgroups  # False: ACE_CGROUPS=0, the per-sandbox uid/userns limits only
         self.cgroups_off: str | None = None  # why sandboxes have no cgroup (None: they have one)
         self._cgroup_pool: list[cgroups.SandboxCgroup] = []  # empty cgroups of clean sandboxes, reused
-        self.warm_off: str | None = None if (warm_mod.enabled() if warm is None else warm) else "turned off (ACE_WARM)"
+        # why the warm fast path is not used (None: it is)
+        self.warm_off: str | None = None if warm else "turned off (ACE_WARM)"
         _backends.add(self)
 
     # -- isolation level ---------------------------------------------------------------------
@@ -252,7 +255,7 @@ class LocalBackend:
             _reap_stale_roots(self._temp_parent)
             if self._host.root:
                 _reap_stale_uids()
-            iface, _ = cgroups.available()
+            iface, _ = self._cgroups_available()
             if iface is not None:
                 cgroups.reap_stale(iface)
             self._root = tempfile.mkdtemp(prefix=f"{ROOT_PREFIX}{os.getpid()}-", dir=self._temp_parent)
@@ -375,10 +378,13 @@ class LocalBackend:
         self._live.add(box)
         return box
 
+    def _cgroups_available(self) -> tuple[cgroups.Backend | None, str]:
+        return cgroups.available() if self._cgroups_on else (None, "turned off (ACE_CGROUPS=0)")
+
     def _cgroup(self, spec: SandboxSpec) -> cgroups.SandboxCgroup | None:
         """The sandbox's own cgroup (cgroups.py); None where none can be made (``cgroups_off``
         says why: the fallback limits then apply)."""
-        iface, why = cgroups.available()
+        iface, why = self._cgroups_available()
         self.cgroups_off = why if iface is None else None
         if iface is None:
             return None
@@ -659,10 +665,10 @@ class LocalSandbox:
             self._clean = left == 0
             await self._drain(out.pumps)
         finally:
-            if self._warm_run is not None:  # cancelled or failed: kill what is left, synchronously
+            if self._warm_run is not None:  # cancelled or failed: kill what is left
                 self._warm_run = None
-                with contextlib.suppress(Exception):
-                    asyncio.ensure_future(server.kill(ident))
+                with contextlib.suppress(BaseException):  # cancelled again: the kill still goes on
+                    await asyncio.shield(self._end_warm(server, ident, exited))
                 with contextlib.suppress(Exception):
                     self._clean = procs.kill_all(None, self.uid) == 0
             if self._destroyed:
@@ -675,6 +681,13 @@ class LocalSandbox:
         status = end.status if end is not None else signal.SIGKILL
         usage = SimpleNamespace(ru_utime=end.cpu_s, ru_stime=0.0, ru_maxrss=end.max_rss_kib) if end else None
         return self._result(status, usage, timed_out, time.monotonic() - started, out.caps)
+
+    @staticmethod
+    async def _end_warm(server: warm_mod.WarmServer, ident: int, exited: asyncio.Future) -> None:
+        """Kill a warm command and wait for its exit report, which comes once its pid namespace
+        is empty: without root nothing else proves it gone before exec returns."""
+        await server.kill(ident)
+        await asyncio.wait({exited}, timeout=WARM_EXIT_WAIT_S)
 
     async def _exec_cold(self, argv: list[str], on_line: OnLine, timeout_s: float) -> ExecResult:
         """Run a command through the level's wrapper (bwrap, unshare, or the launcher)."""
@@ -808,9 +821,10 @@ class LocalSandbox:
 
     # -- observing ----------------------------------------------------------------------------
     async def metrics(self) -> dict:
-        """CPU seconds and resident memory of the sandbox's live processes (from /proc)."""
+        """CPU seconds and resident memory of the sandbox's live processes (from /proc); empty
+        once destroyed (its uid may be another sandbox's by then)."""
         pid = self._pid
-        if pid is None and self.uid is None:
+        if pid is None and (self.uid is None or self._destroyed):
             return {}
         return await asyncio.to_thread(lambda: procs.usage(procs.sandbox_pids(pid, self.uid)))
 
@@ -822,6 +836,10 @@ class LocalSandbox:
         if self._mem is not None and self._clean and self._warm_run is None:
             self.cleanup_sync()  # warm and ended clean: nothing on disk, nothing to kill
             return
+        if self._warm_run is not None:  # a running warm command: only its server can kill it
+            server, ident = self._warm_run  # (without root no uid marks its processes)
+            with contextlib.suppress(Exception):
+                await server.kill(ident)
         with contextlib.suppress(Exception):  # in a thread: removing a directory can wait on the disk
             await asyncio.to_thread(self.cleanup_sync)
 
@@ -856,10 +874,11 @@ class LocalSandbox:
                 self._backend._live.discard(self)
 
 
-def make_local_backend(env: Mapping[str, str], jobs: int | None, unsafe: bool) -> LocalBackend:
-    """``--backend local`` (sandbox/registry.py): the level and warm server from the settings."""
-    from ai_code_evals.sandbox.warm import enabled as warm_enabled
+def make_local_backend(env: Settings | Mapping[str, str] | None, jobs: int | None, unsafe: bool) -> LocalBackend:
+    """``--backend local`` (sandbox/registry.py): level, warm server and cgroups from the app's
+    settings, which the sandbox package never reads itself (it stays importable by a bare
+    python: the non-root warm test runs it that way)."""
+    from ai_code_evals.core.settings import as_settings
 
-    warm = env.get("ACE_WARM")
-    return LocalBackend(env.get("ACE_ISOLATION") or None, warm=None if warm is None else warm_enabled(warm),
-                        unsafe=unsafe)
+    s = as_settings(env)
+    return LocalBackend(s.ace_isolation, warm=s.ace_warm, cgroups=s.ace_cgroups, unsafe=unsafe)

@@ -35,7 +35,7 @@ _config = _Config()
 
 
 def configure(settings: OpenAISettings | None = None, client: ChatClient | None = None) -> None:
-    """Use these settings/client for the judge (default: read from config.settings_env())."""
+    """Use these settings/client for the judge (default: from the app settings, loaded)."""
     _config.settings = settings
     _config.client = client
 

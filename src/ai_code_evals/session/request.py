@@ -12,6 +12,7 @@ from pathlib import Path
 from ai_code_evals.core.candidate import Candidate
 from ai_code_evals.core.errors import InputError
 from ai_code_evals.core.events import EventBus
+from ai_code_evals.core.settings import as_settings
 from ai_code_evals.core.task import Task
 from ai_code_evals.engine.profiles import resolve_profiles
 from ai_code_evals.engine.run import RunConfig, new_run_id
@@ -76,9 +77,7 @@ def preflight_backend(backend) -> None:
 
 def default_jobs(backend: str, env: Mapping[str, str]) -> int:
     if backend == "daytona":
-        from ai_code_evals.core.config import int_setting
-
-        return int_setting(env, "ACE_DAYTONA_CONCURRENCY", 8)  # a bad value: one ConfigError line
+        return as_settings(env).ace_daytona_concurrency
     # one more than the cores: while a version's exit travels back through the warm server and
     # the app, the next one runs (benchmarks/bench_humaneval.py: cores + 1 beat cores and 2 x cores)
     return (os.cpu_count() or 2) + 1
@@ -104,7 +103,7 @@ def load_candidates(req: RunRequest, tasks: list[Task], env: Mapping[str, str], 
     if req.generator == "openai":
         from ai_code_evals.generation.openai_gen import make_openai_generator
 
-        return None, make_openai_generator(dict(env, **({"ACE_MODEL": req.model} if req.model else {})), bus)
+        return None, make_openai_generator(as_settings(env).with_model(req.model), bus)
     raise InputError(f"unknown generator {req.generator!r} (choose from offline, openai)")
 
 
@@ -192,7 +191,7 @@ def build_config(req: RunRequest, env: Mapping[str, str], bus: EventBus,
     if req.generate_tests:
         from ai_code_evals.generation.openai_gen import generate_tests
 
-        model_env = dict(env, **({"ACE_MODEL": req.model} if req.model else {}))
+        model_env = as_settings(env).with_model(req.model)
         generated.update(asyncio.run(generate_tests(tasks, model_env)))
     configure_judge(req, env)
     jobs = req.jobs or default_jobs(req.backend, env)

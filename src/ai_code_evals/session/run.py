@@ -14,9 +14,9 @@ import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from ai_code_evals.core.config import settings_env
 from ai_code_evals.core.errors import InputError
 from ai_code_evals.core.events import Event, EventBus
+from ai_code_evals.core.settings import Settings, as_settings
 from ai_code_evals.engine.run import RunConfig, run_evaluation
 from ai_code_evals.session.recording import RecordingSubscriber, open_run_log
 from ai_code_evals.session.request import RunRequest, build_config, preflight_backend
@@ -46,19 +46,20 @@ class Run:
 
     # -- building -------------------------------------------------------------------------------
     @classmethod
-    def start(cls, request: RunRequest, env: Mapping[str, str] | None = None) -> Run:
+    def start(cls, request: RunRequest, env: Settings | Mapping[str, str] | None = None) -> Run:
         """A new run: every input checked (one line on bad input, before any sandbox starts), a
         remote backend's settings checked, the log opened with its spec and tasks."""
-        env = settings_env() if env is None else env
+        env = as_settings(env)  # read once (environment > .env > toml), passed down
         bus = EventBus()  # the generator streams onto it from the start
         config = build_config(request, env, bus)
         preflight_backend(config.backend)
         return cls(config, bus, open_run_log(config, request))
 
     @classmethod
-    def resume(cls, state: ResumeState, env: Mapping[str, str] | None = None, *, unsafe: bool = False) -> Run:
+    def resume(cls, state: ResumeState, env: Settings | Mapping[str, str] | None = None, *,
+               unsafe: bool = False) -> Run:
         """Finish an interrupted run in its own log: only versions without a result run."""
-        env = settings_env() if env is None else env
+        env = as_settings(env)
         bus = EventBus()
         config, log = resume_config(state, env, bus, unsafe=unsafe)
         preflight_backend(config.backend)

@@ -203,7 +203,7 @@ class WorkspaceActions:
             if self.runlog is not None:
                 self.runlog.note_user_selection(task_id, cid, reason)
         else:
-            self.model.ingest(event.kind, event.to_data())
+            self.model.ingest_event(event)
             if self.record_path is not None:
                 try:
                     amend_user_selection(self.record_path, event.to_data())

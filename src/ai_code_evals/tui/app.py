@@ -29,16 +29,16 @@ from textual.screen import Screen
 from textual.widgets import Static
 from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
-from ai_code_evals.core.config import settings_env
 from ai_code_evals.core.errors import EXIT_INTERRUPTED, EXIT_OK, InputError
 from ai_code_evals.core.events import Event, EventBus
+from ai_code_evals.core.settings import Settings
 from ai_code_evals.tui.actions import SHORT_HEIGHT, WorkspaceActions
 from ai_code_evals.tui.engine_thread import EngineThread, EventInbox
 from ai_code_evals.tui.exit_summary import exit_summary
 from ai_code_evals.tui.keys import KEYMAP, bindings
-from ai_code_evals.tui.model import PaneKey, RunModel, event_data
+from ai_code_evals.tui.model import PaneKey, RunModel
 from ai_code_evals.tui.selection import SelectionFollow
-from ai_code_evals.tui.themes import DEFAULT_THEME, THEME_NAME_ENV, load_themes
+from ai_code_evals.tui.themes import DEFAULT_THEME, load_themes
 from ai_code_evals.tui.travel import TimeTravel
 from ai_code_evals.tui.view_sync import NARROW_WIDTH, ViewSync
 from ai_code_evals.tui.widgets.code import CodePanel
@@ -119,7 +119,7 @@ class WorkspaceApp(WorkspaceActions, SelectionFollow, ViewSync, App[int]):
         self.theme_names = [t.name for t in themes]
         for t in themes:
             self.register_theme(t)
-        theme = theme or settings_env().get(THEME_NAME_ENV, "").strip() or None  # environment > .env > toml
+        theme = theme or (Settings.load().ace_theme or "").strip() or None  # environment > .env > toml
         wanted = theme or DEFAULT_THEME
         if wanted not in self.available_themes:
             if theme:
@@ -232,7 +232,7 @@ class WorkspaceApp(WorkspaceActions, SelectionFollow, ViewSync, App[int]):
     def ingest_inbox(self) -> None:
         """Feed the model every event that arrived since the last refresh."""
         for event in self._inbox.take_all():
-            self.model.ingest(event.kind, event_data(event))
+            self.model.ingest_event(event)
             if self._reference_code and event.kind == "run_started":
                 for task_id, code in self._reference_code.items():
                     if task_id in self.model.tasks and code:

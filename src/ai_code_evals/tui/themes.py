@@ -49,9 +49,9 @@ def bundled_theme_dir() -> Path | None:
 
 
 def user_theme_dirs(extra: list[Path] | None = None) -> list[Path]:
-    from ai_code_evals.core.config import settings_env  # environment > .env > ai-code-evals.toml
+    from ai_code_evals.core.settings import Settings  # environment > .env > ai-code-evals.toml
 
-    dirs = [Path(p).expanduser() for p in settings_env().get(THEME_ENV, "").split(os.pathsep) if p.strip()]
+    dirs = [Path(p).expanduser() for p in (Settings.load().ace_theme_dir or "").split(os.pathsep) if p.strip()]
     return dirs + [Path(p).expanduser() for p in (extra or [])]
 
 
