@@ -308,3 +308,28 @@ def test_a_backend_used_from_two_event_loops_starts_a_server_in_each(monkeypatch
         assert first["argv"] == ["probe.py", "one"] and second["argv"] == ["probe.py", "two"]
     finally:
         backend.close_sync()
+
+
+async def test_scripts_cross_once_and_more_scripts_than_the_cache_holds_still_run(monkeypatch):
+    """The script is sent with the first command and known by its key after; past the cache
+    size both sides forget at the same point, so every command still runs its own script."""
+    monkeypatch.setenv(warm.ENV_VAR, "1")
+    backend = LocalBackend("bwrap")
+    sources = [f"print('script {i}')\n".encode() for i in range(warm.SCRIPTS_MAX + 3)]
+    try:
+        for source in [*sources, *sources[:2], sources[-1]]:
+            box = await backend.create(SandboxSpec(env=SEED))
+            try:
+                await box.upload({"s.py": source})
+                out: list[str] = []
+                result = await box.exec(["python", "s.py"], on_line=lambda s, t: out.append(t), timeout_s=60)
+            finally:
+                await box.destroy()
+            assert result.exit_code == 0 and out == [source.decode().split("'")[1]], (result, out)
+            assert box.info.get("warm") is True
+        server = next(iter(backend._warm.values()))
+        request = {"argv": ["s.py"], "files": {"s.py": sources[-1], "job.json": b"{}"}}
+        sent = server._with_script_key(request)
+        assert sent["files"] == {"job.json": b"{}"} and sent["script"][1] is None  # known: the key only
+    finally:
+        await backend.aclose()
