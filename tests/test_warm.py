@@ -333,3 +333,28 @@ async def test_scripts_cross_once_and_more_scripts_than_the_cache_holds_still_ru
         assert sent["files"] == {"job.json": b"{}"} and sent["script"][1] is None  # known: the key only
     finally:
         await backend.aclose()
+
+
+async def test_preloaded_modules_are_there_and_random_is_reseeded_in_every_command(monkeypatch):
+    """The server imports what versions import most (typing: 6 ms each time otherwise); a module
+    with state of its own must not hand every command the same state: ``random`` draws anew."""
+    monkeypatch.setenv(warm.ENV_VAR, "1")
+    backend = LocalBackend("bwrap")
+    script = b"import random, sys\nprint('typing' in sys.modules, random.random())\n"
+    draws = []
+    try:
+        for _ in range(3):
+            box = await backend.create(SandboxSpec(env=SEED))
+            try:
+                await box.upload({"r.py": script})
+                out: list[str] = []
+                result = await box.exec(["python", "r.py"], on_line=lambda s, t: out.append(t), timeout_s=60)
+            finally:
+                await box.destroy()
+            assert result.exit_code == 0 and box.info.get("warm") is True, (result, out)
+            preloaded, draw = out[-1].split()
+            assert preloaded == "True"
+            draws.append(draw)
+    finally:
+        await backend.aclose()
+    assert len(set(draws)) == 3
