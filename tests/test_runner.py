@@ -127,6 +127,13 @@ def test_perf_median_and_generated_tests(tmp_path):
     assert v["median_ms"] is not None and v["median_ms"] > 0 and v["perf_done"] == 1
     assert v["generated_passed"] == [0] and v["generated_total"] == 3
     assert v["peak_kib"] > 0
+    # generated tests are a quiet group: two events in all, not two per test
+    assert not [e for e in events if e["ev"] == "test" and e["group"] == "generated"]
+    start, end = [e for e in events if e["ev"] == "group"]
+    assert start["phase"] == "start" and start["n"] == 3
+    assert end["phase"] == "end" and end["passed"] == [0] and end["timeouts"] == 0
+    assert [f["i"] for f in end["failures"]] == [1, 2]
+    assert end["failures"][0]["detail"]["call"] == "f([1])" and "expected [2]" in end["failures"][0]["error"]
 
 
 def test_exception_swallowing_candidate_cannot_eat_the_timeout(tmp_path):
