@@ -250,3 +250,22 @@ def test_a_version_that_never_ends_stops_costing_after_three_probe_timeouts(tmp_
     events, _, _ = run_job(tmp_path, program, [], probes=probes, limit=0.2)
     outputs = next(e for e in events if e["ev"] == "probes")["outputs"]
     assert outputs == ["t"] * 7  # three ran into the limit; the rest were not run
+
+
+def test_batched_calls_each_timed_and_attributed_a_hang_and_a_crash_cost_only_their_own_call(tmp_path):
+    """Generated tests and probes go to the child in one batch; a call that hangs or kills the
+    child is that call's outcome, and the calls after it run in a fresh child."""
+    program = ("import os\ndef f(x):\n    if x == 2:\n        while True:\n            pass\n"
+               "    if x == 3:\n        os._exit(3)\n    return x * 2\n")
+    gen = ["assert f(1) == 2", "assert f(2) == 4", "assert f(3) == 6", "assert f(4) == 8", "assert f(5) == 11"]
+    probes = ["((1,), {})", "((2,), {})", "((3,), {})", "((4,), {})", "not a literal"]
+    events, _, _ = run_job(tmp_path, program, generated=gen, probes=probes, limit=0.3)
+    end = next(e for e in events if e["ev"] == "group" and e["phase"] == "end")
+    assert end["passed"] == [0, 3] and end["timeouts"] == 1 and end["timeout_ms"] >= 300
+    by_index = {f["i"]: f for f in end["failures"]}
+    assert by_index[1]["error_type"] == "Timeout" and by_index[1]["detail"]["call"] == "f(2)"
+    assert by_index[2]["error_type"] == "Crash" and "status 3" in by_index[2]["error"]
+    assert by_index[4]["error"] == "expected 11, got 10"
+    assert next(e for e in events if e["ev"] == "probes")["outputs"] == ["v:2", "t", "x", "v:8", "x"]
+    v = verdict(events)
+    assert v["generated_passed"] == [0, 3] and v["timeouts"] == 1

@@ -241,19 +241,23 @@ def child_main():
             req = json.loads(_read_exact(0, size))
         except Exception:
             os._exit(0)
-        try:
-            reply = _child_handle(req, ns, state)
-        except BaseException as exc:
-            reply = {"raise": _exc_info(exc)}
-        for stream in (sys.stdout, sys.stderr):
+        batch = req.get("calls") if req.get("op") == "batch" else None
+        for one in (batch if type(batch) is list else [req]):
+            if batch is not None:
+                one = {"op": "call", "args": one[0], "kwargs": one[1]} if type(one) is list and len(one) == 2 else {}
             try:
-                stream.flush()
+                reply = _child_handle(one, ns, state)
+            except BaseException as exc:
+                reply = {"raise": _exc_info(exc)}
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except BaseException:
+                    pass
+            try:
+                send(3, reply)
             except BaseException:
-                pass
-        try:
-            send(3, reply)
-        except BaseException:
-            os._exit(0)
+                os._exit(0)
 
 
 def _child_handle(req, ns, state):
@@ -515,6 +519,12 @@ class Child:
             send(self.req, msg)
         except OSError:
             raise ChildGone(self.died())
+        return self.reply()
+
+    def reply(self):
+        """Wait for the child's next reply within the current test's limits (see request)."""
+        if self.pid is None:
+            raise ChildGone(self.death or "the version's process is not running")
         cpu_limit, wall_limit = self.limit
         checked = time.monotonic()
         ready = True
@@ -603,6 +613,65 @@ class Child:
         self.relayed[name] += len(raw) + 1
         emit({"ev": "out", "s": name, "t": raw.decode("utf-8", "replace")})
 
+    def run_calls(self, calls, limit_s, max_timeouts=None):
+        """Make every call (an (args, kwargs) pair, or an exception saying why it cannot be
+        made) and return one outcome each: ("v", value), ("e", exception) or ("t", None) for a
+        time-out. The calls go to the child in one message and it replies to each in turn, so
+        a call costs no round trip; each is still timed on its own, from the previous reply
+        (CPU and wall clock, as any test), and a call that times out or kills the child is
+        that call's outcome: the rest go to a fresh child. After ``max_timeouts`` time-outs
+        the remaining calls are not made (each a time-out)."""
+        out, i, timeouts = [None] * len(calls), 0, 0
+        while i < len(calls):
+            if max_timeouts is not None and timeouts >= max_timeouts:
+                for j in range(i, len(calls)):
+                    out[j] = ("t", None)
+                break
+            batch, where = [], []
+            for j in range(i, len(calls)):
+                call = calls[j]
+                if isinstance(call, BaseException):
+                    out[j] = ("e", call)
+                    continue
+                try:
+                    batch.append([encode(list(call[0])), encode(dict(call[1]))])
+                    where.append(j)
+                except Unsupported as exc:
+                    out[j] = ("e", Unchecked("the call passes a %s: only plain data crosses" % exc))
+            if not batch:
+                break
+            i = len(calls)
+            try:
+                if not self.ensure():
+                    raise ChildGone("does not load: %s" % self.load_error)
+                self.begin_test(limit_s)
+                signal.setitimer(signal.ITIMER_REAL, wall_backstop(limit_s) + 1.0)
+                send(self.req, {"op": "batch", "calls": batch})
+            except (ChildGone, OSError) as exc:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                for j in where:
+                    out[j] = ("e", exc if isinstance(exc, ChildGone) else ChildGone(self.died()))
+                break
+            for n, j in enumerate(where):
+                self.last_call = (calls[j][0], calls[j][1], None)
+                try:
+                    if n:
+                        self.begin_test(limit_s)
+                        signal.setitimer(signal.ITIMER_REAL, wall_backstop(limit_s) + 1.0)
+                    out[j] = ("v", self._value(self.reply(), calls[j][0], calls[j][1]))
+                except TestTimeout:
+                    self.stop(kill=True)
+                    out[j], timeouts = ("t", (time.monotonic() - self.test_started) * 1000.0), timeouts + 1
+                except Exception as exc:
+                    out[j] = ("e", exc)
+                finally:
+                    signal.setitimer(signal.ITIMER_REAL, 0)
+                if self.pid is None:  # timed out or gone: the rest go to a fresh child
+                    i = j + 1
+                    break
+        self.last_call = None
+        return out
+
     # -- calls
     def call(self, args, kwargs):
         """Call the candidate's function: returns the value, raises what it raised (as a builtin
@@ -615,7 +684,12 @@ class Child:
         self.last_call = (args, kwargs, None)
         if not self.ensure():
             raise ChildGone("does not load: %s" % self.load_error)
-        reply = self.request({"op": "call", "args": enc_args, "kwargs": enc_kwargs})
+        value = self._value(self.request({"op": "call", "args": enc_args, "kwargs": enc_kwargs}), args, kwargs)
+        self.last_call = (args, kwargs, value)
+        return value
+
+    def _value(self, reply, args, kwargs):
+        """A call's reply as the value returned, or the exception that stands for it."""
         if "raise" in reply:
             raise _candidate_exception(reply["raise"])
         if "unsupported" in reply:
@@ -626,7 +700,6 @@ class Child:
                 _write_back(args, kwargs, key, decode(new))
         except (Malformed, TypeError, ValueError) as exc:
             raise NotData("malformed reply: %s" % exc)
-        self.last_call = (args, kwargs, value)
         return value
 
 
@@ -884,18 +957,12 @@ class Checker:
         if kind == "check":
             scope["check"](scope[self.entry])
 
-    def run_group(self, group, tests, runner, each=True):
-        """Run a list of tests, emitting start/end events; returns (passed_indices, timeouts).
-        ``each`` False (model-written tests: dozens per version, none of them a verdict by
-        itself): one ``group`` event before and one after, carrying the passed indices and the
-        first failures, instead of two events per test."""
-        passed, timeouts, failures, timeout_ms = [], 0, [], 0.0
-        if not each:
-            emit({"ev": "group", "phase": "start", "group": group, "n": len(tests)})
+    def run_group(self, group, tests, runner):
+        """Run a list of tests, emitting start/end events; returns (passed_indices, timeouts)."""
+        passed, timeouts = [], 0
         for i, test in enumerate(tests):
             name = (test or {}).get("name") or "%s %d" % (GROUP_NAMES.get(group, group), i + 1)
-            if each:
-                emit({"ev": "test", "phase": "start", "group": group, "i": i, "name": name})
+            emit({"ev": "test", "phase": "start", "group": group, "i": i, "name": name})
             ok, error, error_type, timed_out, detail = False, None, None, False, {}
             self.child.last_call = None
             start = time.perf_counter_ns()
@@ -929,20 +996,9 @@ class Checker:
                 passed.append(i)
             elif self.child.last_call is not None:
                 detail.setdefault("call", self.call_text(self.child.last_call))
-            if each:
-                emit({"ev": "test", "phase": "end", "group": group, "i": i, "name": name, "ok": ok,
-                      "error": error, "error_type": error_type, "timeout": timed_out, "ms": round(ms, 3),
-                      "cpu_s": self.cpu_s(), "rss_kib": self.child.rss_kib(), "detail": detail or None})
-                continue
-            if timed_out:
-                timeout_ms += ms
-            if not ok and len(failures) < FAILURES_IN_GROUP:
-                failures.append({"i": i, "name": name, "error": error, "error_type": error_type,
-                                 "timeout": timed_out, "ms": round(ms, 3), "detail": detail or None})
-        if not each:
-            emit({"ev": "group", "phase": "end", "group": group, "n": len(tests), "passed": passed,
-                  "timeouts": timeouts, "timeout_ms": round(timeout_ms, 3), "failures": failures,
-                  "cpu_s": self.cpu_s(), "rss_kib": self.child.rss_kib()})
+            emit({"ev": "test", "phase": "end", "group": group, "i": i, "name": name, "ok": ok,
+                  "error": error, "error_type": error_type, "timeout": timed_out, "ms": round(ms, 3),
+                  "cpu_s": self.cpu_s(), "rss_kib": self.child.rss_kib(), "detail": detail or None})
         return passed, timeouts
 
     def detail(self, test, exc):
@@ -975,31 +1031,71 @@ class Checker:
     def cpu_s(self):
         return round(self.child.cpu_done + (self.child.cpu() if self.child.pid else 0.0), 4)
 
-    # -- generated tests and probes: literal calls only
-    def run_generated(self, test):
-        if not test:
-            raise AssertionError("not run: not a plain `assert %s(...) == value` test" % self.entry)
-        args, kwargs = _literal(test["args"]), _literal(test.get("kwargs") or "{}")
-        want = _literal(test["expect"])
-        got = self.child.call(args, kwargs)
-        if not (got == want):
-            raise AssertionError("expected %s, got %s" % (short(want), short(got)))
+    # -- generated tests and probes: literal calls only, sent to the child in one batch
+    def run_generated_group(self, tests):
+        """The generated tests as one quiet group (see run_group): returns (passed, timeouts)."""
+        emit({"ev": "group", "phase": "start", "group": "generated", "n": len(tests)})
+        calls, wants = [], []
+        for test in tests:
+            try:
+                if not test:
+                    raise AssertionError("not run: not a plain `assert %s(...) == value` test" % self.entry)
+                calls.append((_literal(test["args"]), _literal(test.get("kwargs") or "{}")))
+                wants.append(_literal(test["expect"]))
+            except Exception as exc:
+                calls.append(exc)
+                wants.append(None)
+        passed, failures, timeouts, timeout_ms = [], [], 0, 0.0
+        for i, (kind, value) in enumerate(self.child.run_calls(calls, self.limit_s)):
+            if kind == "v" and value == wants[i]:
+                passed.append(i)
+                continue
+            if kind == "t":
+                timeouts, timeout_ms = timeouts + 1, timeout_ms + value
+            if len(failures) >= FAILURES_IN_GROUP:
+                continue
+            detail = {}
+            if kind == "v":
+                error, error_type = "expected %s, got %s" % (short(wants[i]), short(value)), "AssertionError"
+                detail["expected"], detail["got"] = short(wants[i]), short(value)
+            elif kind == "t":
+                error, error_type = timed_out_msg(self.limit_s), "Timeout"
+            else:
+                error = str(value) if isinstance(value, (ChildGone, Unchecked, AssertionError)) else explain(value)
+                error_type = ("Crash" if isinstance(value, ChildGone) else
+                              getattr(value, "ace_info", {}).get("type") or type(value).__name__)
+                if getattr(value, "ace_info", {}).get("tb"):
+                    detail["traceback"] = value.ace_info["tb"]
+            if not isinstance(calls[i], BaseException):
+                detail["call"] = self.call_text((calls[i][0], calls[i][1], None))
+            if kind == "t":
+                value = self.limit_s
+            failures.append({"i": i, "name": "generated test %d" % (i + 1), "error": error,
+                             "error_type": error_type, "timeout": kind == "t", "detail": detail or None})
+        emit({"ev": "group", "phase": "end", "group": "generated", "n": len(tests), "passed": passed,
+              "timeouts": timeouts, "timeout_ms": round(timeout_ms, 3), "failures": failures,
+              "cpu_s": self.cpu_s(), "rss_kib": self.child.rss_kib()})
+        return passed, timeouts
 
     def run_probes(self, probes):
         """Each probe's outcome as a short string; equal strings mean equal behaviour. After
         PROBE_TIMEOUTS_MAX time-outs the version is taken not to end: the rest say "t" unrun
         (a hanging version would otherwise cost its full limit on every probe)."""
-        outputs = []
+        calls = []
         for source in probes:
-            self.child.last_call = None
-            if outputs.count("t") >= PROBE_TIMEOUTS_MAX:
+            try:
+                args, kwargs = _literal(source)
+                calls.append((tuple(args), dict(kwargs)))
+            except Exception as exc:
+                calls.append(exc)
+        outputs = []
+        for kind, value in self.child.run_calls(calls, self.limit_s, PROBE_TIMEOUTS_MAX):
+            if kind == "t":
                 outputs.append("t")
                 continue
             try:
-                args, kwargs = _literal(source)
-                if self.child.ensure():
-                    self.child.begin_test(self.limit_s)
-                value = guarded(self.limit_s, self.child.call, tuple(args), dict(kwargs))
+                if kind == "e":
+                    raise value
                 text = canon(value)
                 if len(text) > 200:
                     import hashlib
@@ -1007,17 +1103,12 @@ class Checker:
                     text = "h:" + hashlib.sha1(text.encode("utf-8", "replace")).hexdigest()
                 else:
                     text = "v:" + text
-            except TestTimeout:
-                self.child.stop(kill=True)
-                text = "t"
             except NotData as exc:
                 text = "u:" + exc.type_name
             except (ChildGone, Unchecked, ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
                 text = "x"
             except Exception as exc:
                 text = "e:" + getattr(exc, "ace_info", {}).get("type", type(exc).__name__)
-            finally:
-                signal.setitimer(signal.ITIMER_REAL, 0)
             outputs.append(text)
         return outputs
 
@@ -1137,8 +1228,7 @@ def main():
     checker = Checker(job, child)
     passed, t1 = checker.run_group("tests", tests, checker.run_case)
     handled, t2 = checker.run_group("error_cases", [dict(c, kind="case") for c in errors], checker.run_case)
-    gen_passed, t3 = (checker.run_group("generated", generated, checker.run_generated, each=False)
-                      if generated else ([], 0))
+    gen_passed, t3 = checker.run_generated_group(generated) if generated else ([], 0)
     medians = checker.run_perf(perf) if perf and len(passed) == len(tests) else []
     if probes:
         emit({"ev": "probes", "outputs": checker.run_probes(probes)})
