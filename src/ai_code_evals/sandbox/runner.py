@@ -13,7 +13,9 @@ Trust is split in two processes, so that the code being judged cannot write its 
   ``encode``/``decode``): never pickled, never executed. An object of any other type (a mock that
   equals anything, a class with a forged ``__eq__``) cannot cross: the case fails and says why.
   Its stdout and stderr are pipes to the checker, which relays them (capped) as output events;
-  no verdict is ever parsed from what the candidate prints.
+  no verdict is ever parsed from what the candidate prints. Model-written tests and probes (dozens
+  of literal calls per version) go to the child in one batch message, answered call by call, and
+  report as one ``group`` event: each call is still timed and judged on its own.
 
 The checker makes itself non-dumpable (``prctl(PR_SET_DUMPABLE, 0)``), so a same-uid child can
 neither ptrace it nor open ``/proc/<checker>/mem`` or ``/proc/<checker>/fd/*``; when the checker
