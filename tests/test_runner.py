@@ -269,3 +269,15 @@ def test_batched_calls_each_timed_and_attributed_a_hang_and_a_crash_cost_only_th
     assert next(e for e in events if e["ev"] == "probes")["outputs"] == ["v:2", "t", "x", "v:8", "x"]
     v = verdict(events)
     assert v["generated_passed"] == [0, 3] and v["timeouts"] == 1
+
+
+def test_a_version_that_hangs_on_every_generated_test_costs_three_limits_not_one_per_test(tmp_path):
+    """The real input: HumanEval versions that never end, with ~50 model tests per task, cost
+    their full limit on every test (145 s of a 192 s selection run here)."""
+    gen = [f"assert f({i}) == {i}" for i in range(8)]
+    events, _, _ = run_job(tmp_path, "def f(x):\n    while True:\n        pass\n", generated=gen, limit=0.2)
+    end = next(e for e in events if e["ev"] == "group" and e["phase"] == "end")
+    assert end["passed"] == [] and end["timeouts"] == 3
+    assert [f["error_type"] for f in end["failures"]] == ["Timeout"] * 5
+    assert end["failures"][3]["error"].startswith("not run: the version timed out on 3 generated tests")
+    assert verdict(events)["timeouts"] == 3

@@ -47,7 +47,7 @@ OUTPUT_CAP = 512 << 10  # candidate output relayed per stream; the rest is count
 MAX_LINE = 4096
 BIG_INT_BITS = 12000  # larger ints cross as hex (decimal parsing is capped at 4300 digits)
 SHORT = 160
-PROBE_TIMEOUTS_MAX = 3
+TIMEOUTS_MAX = 3  # time-outs among a version's generated tests (and, apart, its probes) before the rest are not run
 FAILURES_IN_GROUP = 5  # failures of a quiet group (generated tests) described in its end event
 CHILD_FDS = (0, 1, 2, 3)  # requests in, stdout, stderr, replies out (as the child sees them)
 
@@ -625,17 +625,18 @@ class Child:
 
     def run_calls(self, calls, limit_s, max_timeouts=None):
         """Make every call (an (args, kwargs) pair, or an exception saying why it cannot be
-        made) and return one outcome each: ("v", value), ("e", exception) or ("t", None) for a
-        time-out. The calls go to the child in one message and it replies to each in turn, so
+        made) and return one outcome each: ("v", value), ("e", exception), ("t", ms) for a
+        time-out or ("n", None) for a call not made. The calls go to the child in one message and it replies to each in turn, so
         a call costs no round trip; each is still timed on its own, from the previous reply
         (CPU and wall clock, as any test), and a call that times out or kills the child is
         that call's outcome: the rest go to a fresh child. After ``max_timeouts`` time-outs
-        the remaining calls are not made (each a time-out)."""
+        the version is taken not to end and the remaining calls are not made: a hanging
+        version would otherwise cost its full limit on every call."""
         out, i, timeouts = [None] * len(calls), 0, 0
         while i < len(calls):
             if max_timeouts is not None and timeouts >= max_timeouts:
                 for j in range(i, len(calls)):
-                    out[j] = ("t", None)
+                    out[j] = ("n", None)
                 break
             batch, where = [], []
             for j in range(i, len(calls)):
@@ -1056,7 +1057,7 @@ class Checker:
                 calls.append(exc)
                 wants.append(None)
         passed, failures, timeouts, timeout_ms = [], [], 0, 0.0
-        for i, (kind, value) in enumerate(self.child.run_calls(calls, self.limit_s)):
+        for i, (kind, value) in enumerate(self.child.run_calls(calls, self.limit_s, TIMEOUTS_MAX)):
             if kind == "v" and value == wants[i]:
                 passed.append(i)
                 continue
@@ -1070,6 +1071,9 @@ class Checker:
                 detail["expected"], detail["got"] = short(wants[i]), short(value)
             elif kind == "t":
                 error, error_type = timed_out_msg(self.limit_s), "Timeout"
+            elif kind == "n":
+                error, error_type = ("not run: the version timed out on %d generated tests already"
+                                     % TIMEOUTS_MAX), "Timeout"
             else:
                 error = str(value) if isinstance(value, (ChildGone, Unchecked, AssertionError)) else explain(value)
                 error_type = ("Crash" if isinstance(value, ChildGone) else
@@ -1078,8 +1082,6 @@ class Checker:
                     detail["traceback"] = value.ace_info["tb"]
             if not isinstance(calls[i], BaseException):
                 detail["call"] = self.call_text((calls[i][0], calls[i][1], None))
-            if kind == "t":
-                value = self.limit_s
             failures.append({"i": i, "name": "generated test %d" % (i + 1), "error": error,
                              "error_type": error_type, "timeout": kind == "t", "detail": detail or None})
         emit({"ev": "group", "phase": "end", "group": "generated", "n": len(tests), "passed": passed,
@@ -1089,7 +1091,7 @@ class Checker:
 
     def run_probes(self, probes):
         """Each probe's outcome as a short string; equal strings mean equal behaviour. After
-        PROBE_TIMEOUTS_MAX time-outs the version is taken not to end: the rest say "t" unrun
+        TIMEOUTS_MAX time-outs the version is taken not to end: the rest say "t" unrun
         (a hanging version would otherwise cost its full limit on every probe)."""
         calls = []
         for source in probes:
@@ -1099,8 +1101,8 @@ class Checker:
             except Exception as exc:
                 calls.append(exc)
         outputs = []
-        for kind, value in self.child.run_calls(calls, self.limit_s, PROBE_TIMEOUTS_MAX):
-            if kind == "t":
+        for kind, value in self.child.run_calls(calls, self.limit_s, TIMEOUTS_MAX):
+            if kind in ("t", "n"):
                 outputs.append("t")
                 continue
             try:
