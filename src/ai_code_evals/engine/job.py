@@ -195,6 +195,7 @@ class CandidateJob:
                     or not all(isinstance(o, str) for o in outputs)):
                 raise ValueError("a probes event needs one output string per probe")
             self.probe_outputs = [o[:300] for o in outputs]
+            self.deadline = time.monotonic() + limit
         elif kind == "hello":
             self.marks["hello"] = time.monotonic()
             self.current = "loading the program"
@@ -249,8 +250,8 @@ class CandidateJob:
             n = ev.get("n")
             if not isinstance(n, int) or isinstance(n, bool) or n < 0:
                 raise ValueError("a group event needs a count 'n'")
-            if ev.get("phase") == "start":
-                self.current = f"{n} {ev.get('group')} tests"
+            if ev.get("phase") == "start":  # the group may take each of its calls' limits
+                self.current = f"{n} probes" if ev.get("group") == "probes" else f"{n} {ev.get('group')} tests"
                 self.deadline = time.monotonic() + max(1, n) * limit
                 self.detail = f"running {self.current}"
                 self.snapshot("running")

@@ -1242,7 +1242,8 @@ def main():
     handled, t2 = checker.run_group("error_cases", [dict(c, kind="case") for c in errors], checker.run_case)
     gen_passed, t3 = checker.run_generated_group(generated) if generated else ([], 0)
     medians = checker.run_perf(perf) if perf and len(passed) == len(tests) else []
-    if probes:
+    if probes:  # announced, so the engine's watchdog allows for all of them (as for a group)
+        emit({"ev": "group", "phase": "start", "group": "probes", "n": len(probes)})
         emit({"ev": "probes", "outputs": checker.run_probes(probes)})
     child.stop()
     emit_verdict(job, child, passed, handled, gen_passed, medians, t1 + t2 + t3, unchecked=checker.unchecked)
