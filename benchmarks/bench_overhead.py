@@ -33,6 +33,7 @@ import argparse
 import asyncio
 import contextlib
 import importlib
+import inspect
 import json
 import os
 import shutil
@@ -46,12 +47,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_sandbox import PROFILE, cpu_ms
 
+from ai_code_evals.core.candidate import Candidate
+from ai_code_evals.core.task import Task
 from ai_code_evals.engine.job import build_job, runner_source
-from ai_code_evals.generation.base import Candidate
 from ai_code_evals.sandbox import isolation, uidslots
 from ai_code_evals.sandbox.base import SandboxSpec
 from ai_code_evals.sandbox.local import LocalBackend
-from ai_code_evals.tasks.model import Task
 
 EMPTY_TASK = Task(id="bench/empty", entry_point="f", tests=[])
 EMPTY_CANDIDATE = Candidate(id="bench/empty#0", task_id="bench/empty", code="def f(): pass\n")
@@ -203,8 +204,8 @@ async def measure(rounds: int = 30, before: str | None = None) -> dict:
     switch = warm_switch()
     cold = None
     if switch is not None:
-        with env_set(switch, "0"):
-            cold = LocalBackend()
+        with env_set(switch, "0"):  # runners before the settings object read ACE_WARM themselves
+            cold = LocalBackend(warm=False) if "warm" in inspect.signature(LocalBackend).parameters else LocalBackend()
             await cold.detect()
     sandboxed = Sandboxed(level, host)
     files = empty_files()

@@ -37,13 +37,13 @@ import sys
 import tempfile
 import time
 
+from ai_code_evals.core.candidate import Candidate
+from ai_code_evals.core.task import Task, TestCase
 from ai_code_evals.engine.job import build_job, runner_source
 from ai_code_evals.engine.profiles import resolve_profiles
-from ai_code_evals.generation.base import Candidate
 from ai_code_evals.sandbox import isolation, uidslots
 from ai_code_evals.sandbox.base import SandboxSpec
 from ai_code_evals.sandbox.local import LocalBackend
-from ai_code_evals.tasks.model import Task, TestCase
 
 PAYLOADS = ("true", "python", "sample")
 

@@ -35,18 +35,19 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 import bench_phases
 
-from ai_code_evals.engine.events import CandidateFinished, EventBus
+from ai_code_evals.core.candidate import Candidate
+from ai_code_evals.core.events import CandidateFinished, EventBus
+from ai_code_evals.core.task import Task
 from ai_code_evals.engine.results import CandidateResult
 from ai_code_evals.engine.scoring import Selection, score_task
-from ai_code_evals.engine.selection import SelectionContext, get_selector
-from ai_code_evals.generation.base import Candidate
+from ai_code_evals.engine.selection import SelectionContext
 from ai_code_evals.generation.behaviour import rank_by_behaviour
-from ai_code_evals.generation.behaviour_select import rank_task
 from ai_code_evals.generation.probes import task_probes
 from ai_code_evals.generation.samples import load_generated_tests
+from ai_code_evals.selectors import get_selector
+from ai_code_evals.selectors.agreement import rank_task
 from ai_code_evals.session import samples_candidates
 from ai_code_evals.tasks.loaders import load_tasks
-from ai_code_evals.tasks.model import Task
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parent.parent / "shared" / "data" / "codet-humaneval-dev"

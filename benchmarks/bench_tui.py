@@ -32,7 +32,7 @@ from textual.app import App, ComposeResult
 from textual.containers import Grid
 from textual.widgets import Log
 
-from ai_code_evals.engine.events import CandidateAdded, EventBus, OutputLine, RunStarted, Snapshot
+from ai_code_evals.core.events import CandidateAdded, EventBus, OutputLine, RunStarted, Snapshot
 from ai_code_evals.tui.app import WorkspaceApp
 from ai_code_evals.tui.model import MODEL_LINE_CAP
 from ai_code_evals.tui.widgets.output import VIEW_LINE_CAP

@@ -27,11 +27,11 @@ from pathlib import Path
 
 from textual import events
 
-from ai_code_evals.config import settings_env
-from ai_code_evals.engine.events import EventBus
+from ai_code_evals.core.events import EventBus
+from ai_code_evals.core.settings import Settings
 from ai_code_evals.engine.run import run_evaluation
 from ai_code_evals.runlog.writer import RunLog
-from ai_code_evals.session import RecordingSubscriber, RunRequest, build_config, open_run_log, run_headless
+from ai_code_evals.session import Run, RunRequest, build_config, open_run_log
 from ai_code_evals.tui.app import WorkspaceApp
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "codet-humaneval-dev"
@@ -73,12 +73,11 @@ def request(tmp: Path, samples: Path, name: str) -> RunRequest:
 async def headless_run(tmp: Path, samples: Path) -> float:
     t0 = time.perf_counter()
     req = request(tmp, samples, "headless")
-    config = build_config(req, settings_env(), EventBus())
-    log = open_run_log(config, req)
+    run = Run.start(req, Settings.load())
     try:
-        await run_headless(config, RecordingSubscriber(log))
+        await run.execute()
     finally:
-        log.close()
+        run.close()
     return time.perf_counter() - t0
 
 
@@ -146,7 +145,7 @@ class MeasuredApp(WorkspaceApp):
 async def tui_run(tmp: Path, samples: Path) -> dict:
     t0 = time.perf_counter()
     req = request(tmp, samples, "tui")
-    config = build_config(req, settings_env(), EventBus())
+    config = build_config(req, Settings.load(), EventBus())
     log: RunLog = open_run_log(config, req)
     load_s = time.perf_counter() - t0  # reading, checking and de-duplicating the files
     done = asyncio.Event()

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import asyncio
 
-from ai_code_evals.engine.events import EngineNotice, EventBus
+from ai_code_evals.core.candidate import Candidate
+from ai_code_evals.core.events import EngineNotice, EventBus
+from ai_code_evals.core.task import Task, TestCase, Weights
 from ai_code_evals.engine.results import CandidateResult
 from ai_code_evals.engine.run import RunConfig, run_evaluation
 from ai_code_evals.engine.scoring import score_task, select_by_score
-from ai_code_evals.engine.selection import SelectionContext, get_selector
-from ai_code_evals.generation.agreement import agreement_groups, select_by_codet
-from ai_code_evals.generation.base import Candidate
+from ai_code_evals.engine.selection import SelectionContext
 from ai_code_evals.generation.dedupe import mark_duplicates
 from ai_code_evals.sandbox.local import LocalBackend
-from ai_code_evals.tasks.model import Task, TestCase, Weights
+from ai_code_evals.selectors import get_selector
+from ai_code_evals.selectors.codet import agreement_groups, select_by_codet
 
 NO_TESTS = Task(id="clamp", entry_point="clamp", prompt="clamp(x, lo, hi): x limited to [lo, hi].")
 

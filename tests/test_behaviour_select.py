@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 
+from ai_code_evals.core.candidate import Candidate
+from ai_code_evals.core.task import Task, TestCase, Weights
 from ai_code_evals.engine.results import CandidateResult
 from ai_code_evals.engine.scoring import score_task
-from ai_code_evals.engine.selection import SelectionContext, get_selector
-from ai_code_evals.generation.base import Candidate
+from ai_code_evals.engine.selection import SelectionContext
 from ai_code_evals.generation.behaviour import Version, rank_by_behaviour
-from ai_code_evals.generation.behaviour_select import select_by_agreement
-from ai_code_evals.tasks.model import Task, TestCase, Weights
+from ai_code_evals.selectors import get_selector
+from ai_code_evals.selectors.agreement import select_by_agreement
 
 TASK = Task(id="t", entry_point="f", prompt="def f(xs: list) -> int:\n    '''largest element'''\n")
 
@@ -141,9 +142,9 @@ def test_the_judge_breaks_a_near_tie_between_clusters_and_only_then():
 
     from openai_server import OpenAITestServer, Reply
 
-    from ai_code_evals.generation import judge
     from ai_code_evals.generation.openai_client import ChatClient
     from ai_code_evals.generation.openai_settings import OpenAISettings
+    from ai_code_evals.selectors import judge
 
     tied = [row("t#0", WRONG, [0, 1]), row("t#1", WRONG, [0, 1]), row("t#2", RIGHT, [0, 1]),
             row("t#3", RIGHT, [0, 1])]

@@ -12,7 +12,7 @@ import uuid
 import pytest
 from daytona_server import DaytonaTestServer
 
-from ai_code_evals.errors import ConfigError
+from ai_code_evals.core.errors import ConfigError
 from ai_code_evals.sandbox.base import SandboxError, SandboxLimits, SandboxSpec
 from ai_code_evals.sandbox.daytona import APP, DaytonaBackend, DaytonaSettings, make_daytona_backend
 from ai_code_evals.sandbox.daytona_owner import owner_labels

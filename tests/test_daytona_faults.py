@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from daytona_server import DaytonaTestServer
 
-from ai_code_evals.errors import ConfigError
+from ai_code_evals.core.errors import ConfigError
 from ai_code_evals.sandbox.base import SandboxError, SandboxSpec
 from ai_code_evals.sandbox.daytona import APP, DaytonaBackend, DaytonaSettings, make_daytona_backend
 
@@ -265,9 +265,9 @@ async def test_cli_infrastructure_errors_are_counted_apart_and_resume_runs_them_
 async def test_tui_header_counts_infrastructure_errors_and_shows_the_create_rate(server, tmp_path):
     """The real engine on the Daytona backend inside the real TUI (Pilot): one version's start
     keeps failing (a retry budget of one), creates are paced at 60/min."""
+    from ai_code_evals.core.candidate import Candidate
+    from ai_code_evals.core.task import Task, TestCase
     from ai_code_evals.engine.run import RunConfig, run_evaluation
-    from ai_code_evals.generation.base import Candidate
-    from ai_code_evals.tasks.model import Task, TestCase
     from ai_code_evals.tui.app import WorkspaceApp
 
     task = Task(id="add", entry_point="add", prompt="Add.", time_limit_s=3.0,
@@ -304,8 +304,8 @@ async def test_tui_header_counts_infrastructure_errors_and_shows_the_create_rate
 def test_progress_line_shows_infrastructure_errors_and_the_backend_status():
     from rich.console import Console
 
+    from ai_code_evals.core.events import BackendStatus, CandidateFinished, RunStarted
     from ai_code_evals.engine.backend_status import status_line
-    from ai_code_evals.engine.events import BackendStatus, CandidateFinished, RunStarted
     from ai_code_evals.progress import ProgressReporter
 
     reporter = ProgressReporter(Console(file=open(os.devnull, "w"), force_terminal=False))  # noqa: SIM115

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from ai_code_evals.core.task import Task
 from ai_code_evals.generation.offline import OfflineGenerator, demo_candidates, pack_candidates
 from ai_code_evals.tasks.loaders import list_packs, load_tasks
-from ai_code_evals.tasks.model import Task
 from ai_code_evals.tasks.packs import Variant, pack_variants
 
 TASKS = load_tasks("demo")

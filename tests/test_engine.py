@@ -5,12 +5,12 @@ import json
 import pytest
 from reliability_util import processes_under
 
-from ai_code_evals.engine.events import CandidateFinished, EventBus, Snapshot
+from ai_code_evals.core.candidate import Candidate
+from ai_code_evals.core.events import CandidateFinished, EventBus, Snapshot
+from ai_code_evals.core.task import PerfCase, Task, TestCase
 from ai_code_evals.engine.profiles import resolve_profiles
 from ai_code_evals.engine.run import RunConfig, run_evaluation
-from ai_code_evals.generation.base import Candidate
 from ai_code_evals.sandbox.local import LocalBackend
-from ai_code_evals.tasks.model import PerfCase, Task, TestCase
 
 TASK = Task(
     id="add", entry_point="add", prompt="Add two numbers.",

@@ -404,7 +404,7 @@ def test_oaieval_command_whole_demo(evals, tmp_path):
 
 def test_judge_in_an_eval_asks_the_model_the_user_chose(evals, tiny, tmp_path, monkeypatch):
     """``oaieval <model> ... select=judge``: the judge asks that model, not a default one."""
-    from ai_code_evals.generation import judge
+    from ai_code_evals.selectors import judge
 
     def judge_answer(request):
         ids = re.findall(r"^\| ((?:add|neg)#\d+) \|", user_text(request), flags=re.MULTILINE)

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ai_code_evals.errors import ConfigError, InputError
+from ai_code_evals.core.errors import ConfigError, InputError
+from ai_code_evals.core.task import Task
 from ai_code_evals.evals_bridge import registry_dir
 from ai_code_evals.evals_bridge.completion_fns import OfflineCompletionFn, SamplesCompletionFn
 from ai_code_evals.evals_bridge.options import EvalOptions
@@ -23,7 +24,6 @@ from ai_code_evals.evals_bridge.report import final_report, task_pass_at_k
 from ai_code_evals.evals_bridge.sources import TaskCatalog, humaneval_path
 from ai_code_evals.evals_bridge.textfn import NO_CODE, CompletionFnGenerator
 from ai_code_evals.tasks.loaders import load_tasks
-from ai_code_evals.tasks.model import Task
 
 ROOT = Path(__file__).resolve().parents[1]
 REG = registry_dir()

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from ai_code_evals.engine.events import (
+from ai_code_evals.core.errors import InputError
+from ai_code_evals.core.events import (
     CandidateAdded,
     CandidateFinished,
     EngineNotice,
@@ -30,7 +31,6 @@ from ai_code_evals.engine.events import (
     Snapshot,
     TaskSelected,
 )
-from ai_code_evals.errors import InputError
 from ai_code_evals.runlog.reader import read_record
 from ai_code_evals.runlog.writer import BATCH_DELAY_S, RunLog
 from ai_code_evals.session import RecordingSubscriber
@@ -159,7 +159,7 @@ def test_a_result_written_at_once_raises_at_once_on_a_full_disk():
 
 CHILD = textwrap.dedent("""
     import asyncio, os, signal, sys
-    from ai_code_evals.engine.events import CandidateFinished, OutputLine, Snapshot
+    from ai_code_evals.core.events import CandidateFinished, OutputLine, Snapshot
     from ai_code_evals.runlog.writer import RunLog
 
     async def main():
@@ -253,7 +253,7 @@ def test_bus_unsubscribe_during_publish_and_a_failing_subscriber(capsys):
 def test_run_log_ends_complete_after_a_real_run(tmp_path):
     """The engine, the real local backend, the recording subscriber: every candidate's result
     and every snapshot are in the log once the run is over, in event-id order."""
-    from ai_code_evals.session import RunRequest, build_config, open_run_log, run_headless
+    from ai_code_evals.session import Run, RunRequest
 
     task = tmp_path / "task.yaml"
     task.write_text("id: add\nprompt: Add.\nentry_point: add\ntests:\n  - {args: [1, 2], expect: 3}\n")
@@ -261,10 +261,9 @@ def test_run_log_ends_complete_after_a_real_run(tmp_path):
     codes = ["def add(a, b):\n    return a + b\n", "def add(a, b):\n    print('hm')\n    return a - b\n"]
     samples.write_text("".join(json.dumps({"task_id": "add", "code": c}) + "\n" for c in codes))
     req = RunRequest(tasks=[str(task)], samples=str(samples), jobs=2, record=str(tmp_path / "run.jsonl"))
-    config = build_config(req, os.environ, EventBus())
-    log = open_run_log(config, req)
-    summary = asyncio.run(run_headless(config, RecordingSubscriber(log)))
-    log.close()
+    run = Run.start(req, os.environ)
+    summary = asyncio.run(run.execute())
+    run.close()
     record = read_record(tmp_path / "run.jsonl")
     assert record.final_report == summary
     assert [e["event_id"] for e in record.events] == list(range(len(record.events)))

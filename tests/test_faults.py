@@ -8,13 +8,13 @@ import asyncio
 import pytest
 from reliability_util import processes_under
 
+from ai_code_evals.core.candidate import Candidate
+from ai_code_evals.core.events import CandidateFinished, EngineNotice, EventBus, OutputLine
+from ai_code_evals.core.task import Task, TestCase
 from ai_code_evals.engine import job as job_mod
-from ai_code_evals.engine.events import CandidateFinished, EngineNotice, EventBus, OutputLine
 from ai_code_evals.engine.run import RunConfig, run_evaluation
-from ai_code_evals.generation.base import Candidate
 from ai_code_evals.sandbox.faulty import FaultyBackend, FaultyGenerator
 from ai_code_evals.sandbox.local import LocalBackend
-from ai_code_evals.tasks.model import Task, TestCase
 
 TASK = Task(id="add", entry_point="add", prompt="Add two numbers.", time_limit_s=3.0,
             tests=[TestCase(args=[1, 2], expect=3), TestCase(args=[0, 0], expect=0),

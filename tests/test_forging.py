@@ -11,14 +11,14 @@ import asyncio
 import pytest
 from daytona_server import DaytonaTestServer
 
-from ai_code_evals.engine.events import EventBus
+from ai_code_evals.core.candidate import Candidate
+from ai_code_evals.core.events import EventBus
+from ai_code_evals.core.task import Task, TestCase
 from ai_code_evals.engine.run import RunConfig, run_evaluation
-from ai_code_evals.generation.base import Candidate
 from ai_code_evals.sandbox import isolation
 from ai_code_evals.sandbox.daytona import DaytonaBackend
 from ai_code_evals.sandbox.daytona_settings import DaytonaSettings
 from ai_code_evals.sandbox.local import LocalBackend
-from ai_code_evals.tasks.model import Task, TestCase
 
 PROMPT = 'def scale(x):\n    return 10 * x\n\n\ndef add(a, b):\n    """Add two numbers."""\n'
 CHECK = ("def check(candidate):\n    assert candidate(1, 2) == 3\n    assert abs(candidate(-5, 2)) == 3\n"
@@ -194,16 +194,12 @@ async def _on_daytona() -> dict[str, dict]:
 
 @pytest.fixture(scope="module", params=[*LEVELS, "daytona"])
 def verdicts(request) -> dict[str, dict]:
-    mp = pytest.MonkeyPatch()
-    mp.setenv("ACE_WARM", "1" if request.param == "bwrap-warm" else "0")
-    try:
-        if request.param == "daytona":
-            return asyncio.run(_on_daytona())
-        # rlimits runs only when the user accepts that it cannot contain candidates: verdicts still count
-        level = request.param.removesuffix("-warm")
-        return asyncio.run(_evaluate(LocalBackend(level, unsafe=isolation.gaps(level, HOST) is not None)))
-    finally:
-        mp.undo()
+    if request.param == "daytona":
+        return asyncio.run(_on_daytona())
+    # rlimits runs only when the user accepts that it cannot contain candidates: verdicts still count
+    level = request.param.removesuffix("-warm")
+    return asyncio.run(_evaluate(LocalBackend(level, warm=request.param == "bwrap-warm",
+                                              unsafe=isolation.gaps(level, HOST) is not None)))
 
 
 def test_there_are_enough_distinct_attacks():

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from ai_code_evals.engine.events import CandidateFinished, EventBus, OutputLine
+from ai_code_evals.core.candidate import Candidate
+from ai_code_evals.core.events import CandidateFinished, EventBus, OutputLine
+from ai_code_evals.core.task import Task, TestCase
 from ai_code_evals.engine.profiles import EnvProfile
 from ai_code_evals.engine.run import RunConfig, run_evaluation
-from ai_code_evals.generation.base import Candidate
 from ai_code_evals.sandbox.base import SandboxLimits
 from ai_code_evals.sandbox.local import LocalBackend
-from ai_code_evals.tasks.model import Task, TestCase
 
 M = "acehostile" + uuid.uuid4().hex[:10]  # marker: in env, argv and file names of everything an attack makes
 SECRET = "sk-" + uuid.uuid4().hex  # planted in the environment, a .env, and the home directory
@@ -232,10 +232,9 @@ def hostile_run(tmp_path_factory, request):
     mp.chdir(app_dir)
     mp.setenv("OPENAI_API_KEY", SECRET)
     mp.setenv("DAYTONA_API_KEY", SECRET)
-    mp.setenv("ACE_WARM", "1" if request.param == "warm" else "0")
     bus, events = EventBus(), []
     bus.subscribe(events.append)
-    backend = LocalBackend(temp_dir=str(sandboxes))
+    backend = LocalBackend(temp_dir=str(sandboxes), warm=request.param == "warm")
 
     async def go():
         config = RunConfig(tasks=[TASK], backend=backend, candidates=cands, jobs=2, profiles=[PROFILE])
@@ -308,7 +307,7 @@ def test_nothing_left_behind(hostile_run):
 
 
 def test_floods_are_capped_and_escape_sequences_can_be_neutralised(hostile_run):
-    from ai_code_evals.tui.sanitize import sanitize_line
+    from ai_code_evals.core.sanitize import sanitize_line
 
     rows, events, *_ = hostile_run
     assert rows["output flood"]["status"] == "passed"

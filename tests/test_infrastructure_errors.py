@@ -8,17 +8,13 @@ from __future__ import annotations
 import asyncio
 import json
 
-from ai_code_evals.engine.events import EventBus
+from ai_code_evals.core.events import EventBus
 from ai_code_evals.runlog.reader import read_record
 from ai_code_evals.sandbox.faulty import FaultyBackend
 from ai_code_evals.session import (
-    RecordingSubscriber,
+    Run,
     RunRequest,
-    build_config,
     load_resume,
-    open_run_log,
-    resume_config,
-    run_headless,
 )
 
 TASK = """\
@@ -50,13 +46,13 @@ def test_infrastructure_error_is_no_verdict_and_resume_runs_it_again(tmp_path):
     req = RunRequest(tasks=[str(tmp_path / "task.yaml")], samples=str(samples), backend="local", jobs=2,
                      record=str(tmp_path / "run.jsonl"))
     env: dict[str, str] = {}
-    config = build_config(req, env, EventBus())
+    run = Run.start(req, env)
+    config = run.config
     config.backend = FaultyBackend(config.backend, {"add#0": "create_fails"})
-    log = open_run_log(config, req)
     try:
-        summary = asyncio.run(run_headless(config, RecordingSubscriber(log)))
+        summary = asyncio.run(run.execute())
     finally:
-        log.close()
+        run.close()
     first = statuses(summary)
     assert first["add#0"][0] == "error" and first["add#0"][1].startswith("infrastructure: ")
     # the copy is not given the original's non-verdict as a verdict of its own code
@@ -69,11 +65,11 @@ def test_infrastructure_error_is_no_verdict_and_resume_runs_it_again(tmp_path):
 
     state = load_resume(config.record)
     assert {cid for cid, _ in state.finished} == {"add#2", "add#3", "add#4"}
-    config2, log2 = resume_config(state, env)  # the plain local backend: the fault is gone
+    rerun = Run.resume(state, env)  # the plain local backend: the fault is gone
     try:
-        resumed = asyncio.run(run_headless(config2, RecordingSubscriber(log2, {c.id for c in state.candidates})))
+        resumed = asyncio.run(rerun.execute())
     finally:
-        log2.close()
+        rerun.close()
     second = statuses(resumed)
     assert {cid: s for cid, (s, _) in second.items()} == {
         "add#0": "passed", "add#1": "passed", "add#2": "passed", "add#3": "passed", "add#4": "failed"}
@@ -106,11 +102,11 @@ class SlowToStart:
 
 
 def test_a_runner_that_never_started_is_an_infrastructure_error_not_a_timeout(tmp_path, monkeypatch):
+    from ai_code_evals.core.candidate import Candidate
+    from ai_code_evals.core.task import Task, TestCase
     from ai_code_evals.engine import job as job_mod
     from ai_code_evals.engine.run import RunConfig, run_evaluation
-    from ai_code_evals.generation.base import Candidate
     from ai_code_evals.sandbox.local import LocalBackend
-    from ai_code_evals.tasks.model import Task, TestCase
 
     monkeypatch.setattr(job_mod, "STARTUP_GRACE_S", 0.3)
     task = Task(id="add", entry_point="add", prompt="Add.", time_limit_s=3.0, tests=[TestCase(args=[1, 2], expect=3)])

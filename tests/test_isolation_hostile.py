@@ -72,13 +72,13 @@ SIBLING = textwrap.dedent("""
 
 
 @pytest.fixture(params=WORKING)
-def level(request, monkeypatch) -> str:
-    monkeypatch.setenv("ACE_WARM", "1" if request.param == "bwrap-warm" else "0")
+def level(request) -> str:
     return request.param
 
 
 def backend_at(level: str) -> LocalBackend:
-    return LocalBackend(level.removesuffix("-warm"), unsafe=isolation.gaps(level, HOST) is not None)
+    return LocalBackend(level.removesuffix("-warm"), warm=level == "bwrap-warm",
+                        unsafe=isolation.gaps(level, HOST) is not None)
 
 
 def spec(level: str, limits: SandboxLimits = LIMITS, env: dict | None = None) -> SandboxSpec:
@@ -761,7 +761,7 @@ def test_a_level_that_cannot_contain_candidates_is_refused():
     missing and what to install, unless the user accepts it (--unsafe-isolation)."""
     if not isolation.works("rlimits", HOST):
         pytest.skip("the rlimits level does not work here")
-    from ai_code_evals.errors import ConfigError
+    from ai_code_evals.core.errors import ConfigError
 
     with pytest.raises(ConfigError) as err:
         LocalBackend("rlimits").isolation  # noqa: B018

@@ -8,14 +8,14 @@ import json
 import pytest
 from openai_server import OpenAITestServer, Reply, user_text
 
+from ai_code_evals.core.candidate import Candidate
+from ai_code_evals.core.task import Task, TestCase, Weights
 from ai_code_evals.engine.results import CandidateResult
 from ai_code_evals.engine.scoring import score_task, select_by_score
-from ai_code_evals.engine.selection import SelectionContext, get_selector
-from ai_code_evals.generation import judge
-from ai_code_evals.generation.base import Candidate
+from ai_code_evals.engine.selection import SelectionContext
 from ai_code_evals.generation.openai_client import ChatClient
 from ai_code_evals.generation.openai_settings import OpenAISettings
-from ai_code_evals.tasks.model import Task, TestCase, Weights
+from ai_code_evals.selectors import get_selector, judge
 
 TASK = Task(id="t", entry_point="mid", prompt="mid(xs): the median of a non-empty list.",
             tests=[TestCase(args=[[1, 2, 3]], expect=2), TestCase(args=[[4, 1]], expect=2.5)])

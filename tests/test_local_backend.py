@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from ai_code_evals.errors import ConfigError
+from ai_code_evals.core.errors import ConfigError
 from ai_code_evals.sandbox import isolation
 from ai_code_evals.sandbox.base import SandboxError, SandboxLimits, SandboxSpec
 from ai_code_evals.sandbox.local import LocalBackend
@@ -372,14 +372,17 @@ def test_auto_picks_the_strongest_working_level(monkeypatch):
     assert LocalBackend().isolation == WORKING[0]
 
 
-def test_forced_level_by_argument_and_environment(monkeypatch):
+def test_forced_level_by_argument_and_settings():
+    """By argument, or by ACE_ISOLATION through the settings (the registry's factory passes it
+    down; the backend itself reads no environment)."""
+    from ai_code_evals.sandbox.registry import make_backend
+
     for lv in WORKING:  # rlimits only when the user accepts that it cannot contain candidates
-        assert LocalBackend(lv, unsafe=True).isolation == lv
-        monkeypatch.setenv(isolation.ENV_VAR, lv)
-        assert LocalBackend(unsafe=True).isolation == lv
-    monkeypatch.setenv(isolation.ENV_VAR, "chroot")
+        level = lv.removesuffix("-warm")
+        assert LocalBackend(level, unsafe=True).isolation == level
+        assert make_backend("local", {"ACE_ISOLATION": level}, unsafe=True).isolation == level
     with pytest.raises(ConfigError, match="unknown isolation level 'chroot'"):
-        LocalBackend()
+        make_backend("local", {"ACE_ISOLATION": "chroot"})
     with pytest.raises(ConfigError, match="unknown isolation level"):
         LocalBackend("docker")
 
@@ -589,6 +592,32 @@ def test_a_missing_interpreter_profile_is_skipped_in_one_line(capsys):
     assert [p.name for p in kept] == ["default"]
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "profile python3.99 skipped" in err[0]
+
+
+async def test_a_stale_cgroup_cut_short_by_a_crash_is_removed_too():
+    """An app killed between creating a sandbox's cgroup directories leaves some controllers
+    only (seen here: a memory directory without its pids one). Cleaning it up raised KeyError
+    'pids', and every version of the next run became an infrastructure error."""
+    from ai_code_evals.sandbox import cgroups
+
+    iface, why = cgroups.available()
+    if iface is None:
+        pytest.skip(f"no writable cgroups here ({why})")
+    if iface.version != 1:
+        pytest.skip("one directory per sandbox in cgroup v2: nothing can be cut short")
+    dead = await asyncio.create_subprocess_exec("true")
+    await dead.wait()
+    partial = os.path.join(iface.parents["memory"], f"ace-{dead.pid}-partial000")
+    os.mkdir(partial)
+    backend = LocalBackend(WORKING[0], unsafe=True)
+    try:
+        box = await backend.create(SandboxSpec())
+        lines = Lines()
+        result = await box.exec(["python", "-c", "print('ok')"], on_line=lines, timeout_s=60)
+        await box.destroy()
+    finally:
+        await backend.aclose()
+    assert result.exit_code == 0 and not os.path.exists(partial)
 
 
 async def test_cgroups_of_a_killed_app_are_removed_and_clean_ones_reused():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ai_code_evals.generation.base import Candidate
+from ai_code_evals.core.candidate import Candidate
 from ai_code_evals.generation.dedupe import fingerprint, mark_duplicates
 from ai_code_evals.generation.extract import NoUsableCode, extract_code, extract_program
 from ai_code_evals.generation.generated_tests import parse_asserts

@@ -8,13 +8,13 @@ import re
 import pytest
 from openai_server import OpenAITestServer, Reply, code_reply, user_text
 
-from ai_code_evals.engine.events import EngineNotice, EventBus, GenerationDelta
-from ai_code_evals.errors import ConfigError
+from ai_code_evals.core.errors import ConfigError
+from ai_code_evals.core.events import EngineNotice, EventBus, GenerationDelta
+from ai_code_evals.core.task import Task
 from ai_code_evals.generation.openai_client import ChatClient
 from ai_code_evals.generation.openai_gen import NO_CODE, OpenAIGenerator, make_openai_generator
 from ai_code_evals.generation.openai_settings import LOCAL_KEY, OpenAISettings
 from ai_code_evals.generation.strategies import STRATEGIES
-from ai_code_evals.tasks.model import Task
 
 TASK = Task(id="add", prompt="Write add(a, b) that returns the sum of two integers.", entry_point="add")
 

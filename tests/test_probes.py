@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ast
 
+from ai_code_evals.core.task import Task
 from ai_code_evals.generation.probes import MAX_PROBES, call_inputs, docstring_inputs, task_probes
-from ai_code_evals.tasks.model import Task
 
 PROMPT = '''from typing import List
 

@@ -11,10 +11,10 @@ import pytest
 from openai_server import OpenAITestServer, Reply
 from reply_styles import STYLES, Underlying
 
+from ai_code_evals.core.task import Task
 from ai_code_evals.generation.openai_client import ChatClient
 from ai_code_evals.generation.openai_gen import OpenAIGenerator
 from ai_code_evals.generation.openai_settings import OpenAISettings
-from ai_code_evals.tasks.model import Task
 
 BELOW_ZERO = Underlying(
     prompt=('from typing import List\n\n\ndef below_zero(operations: List[int]) -> bool:\n'

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from ai_code_evals.engine.events import CandidateAdded, CandidateFinished, OutputLine, RunFinished, Snapshot
-from ai_code_evals.errors import InputError
+from ai_code_evals.core.errors import InputError
+from ai_code_evals.core.events import CandidateAdded, CandidateFinished, OutputLine, RunFinished, Snapshot
 from ai_code_evals.runlog.reader import read_record
 from ai_code_evals.runlog.writer import MAX_LOGGED_LINES, RunLog
 

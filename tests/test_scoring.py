@@ -1,6 +1,7 @@
 """Scores, tie-breaks, reasons and pass@k."""
 import pytest
 
+from ai_code_evals.core.task import Weights
 from ai_code_evals.engine.results import CandidateResult, decide_status
 from ai_code_evals.engine.scoring import (
     combine_profiles,
@@ -9,7 +10,6 @@ from ai_code_evals.engine.scoring import (
     score_task,
     select_by_score,
 )
-from ai_code_evals.tasks.model import Weights
 
 
 def result(cid, status="passed", passed=4, total=4, handled=2, errors=2, ms=1.0, kib=1000, profile="default"):

@@ -13,12 +13,12 @@ import time
 
 import pytest
 
-from ai_code_evals.engine.events import CandidateFinished, EventBus
+from ai_code_evals.core.candidate import Candidate
+from ai_code_evals.core.events import CandidateFinished, EventBus
+from ai_code_evals.core.task import Task, TestCase
 from ai_code_evals.engine.run import RunConfig, run_evaluation
-from ai_code_evals.generation.base import Candidate
 from ai_code_evals.runlog.writer import RunLog
 from ai_code_evals.sandbox.local import LocalBackend
-from ai_code_evals.tasks.model import Task, TestCase
 
 TASK = Task(id="inc", entry_point="inc", time_limit_s=5.0,
             tests=[TestCase(args=[1], expect=2), TestCase(kind="code", code="assert inc(-1) == 0")])

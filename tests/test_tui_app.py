@@ -6,7 +6,7 @@ import asyncio
 import pytest
 from tui_fakes import CANDIDATES, SORT_REFERENCE, ScriptedEngine, grid_events, scripted_events
 
-from ai_code_evals.engine.events import EventBus
+from ai_code_evals.core.events import EventBus
 from ai_code_evals.runlog.reader import read_record
 from ai_code_evals.runlog.writer import RunLog
 from ai_code_evals.tui.app import WorkspaceApp
@@ -552,7 +552,7 @@ async def test_ace_theme_env_picks_the_start_theme(tmp_path, monkeypatch):
 
 
 async def test_a_burst_of_engine_notices_is_one_notification(tmp_path):
-    from ai_code_evals.engine.events import EngineNotice
+    from ai_code_evals.core.events import EngineNotice
 
     async def noisy(bus: EventBus) -> dict:
         for i in range(20):
@@ -614,7 +614,7 @@ async def test_gc_settings_for_streaming_are_restored_on_exit(tmp_path):
 
 
 async def test_ids_labels_and_notices_that_look_like_markup_are_shown_as_text(tmp_path):
-    from ai_code_evals.engine.events import CandidateAdded, EngineNotice
+    from ai_code_evals.core.events import CandidateAdded, EngineNotice
 
     events = grid_events(2, task_id="t[/x]")
     events.insert(2, CandidateAdded(candidate_id="t[/x]#0", task_id="t[/x]", code="x = 1\n", label="[b]bad[/i"))

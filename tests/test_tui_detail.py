@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tui_fakes import SORT_REFERENCE, ScriptedEngine, scripted_events
 
-from ai_code_evals.engine.events import CandidateFinished
+from ai_code_evals.core.events import CandidateFinished
 from ai_code_evals.tui.app import WorkspaceApp
 from ai_code_evals.tui.model import RunModel
 from ai_code_evals.tui.screens.detail import DetailScreen, detail_content

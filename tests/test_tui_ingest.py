@@ -6,7 +6,7 @@ import asyncio
 
 from tui_fakes import grid_events
 
-from ai_code_evals.engine.events import EventBus, OutputLine
+from ai_code_evals.core.events import EventBus, OutputLine
 from ai_code_evals.tui.app import WorkspaceApp
 from ai_code_evals.tui.model import MODEL_LINE_CAP
 from ai_code_evals.tui.widgets.output import VIEW_LINE_CAP

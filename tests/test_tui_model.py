@@ -6,13 +6,13 @@ import json
 import pytest
 from tui_fakes import RUN_ID, scripted_events
 
-from ai_code_evals.engine.events import EventBus, OutputLine, Snapshot, TaskSelected
-from ai_code_evals.errors import InputError
+from ai_code_evals.core.errors import InputError
+from ai_code_evals.core.events import EventBus, OutputLine, Snapshot, TaskSelected
+from ai_code_evals.core.sanitize import sanitize_line
 from ai_code_evals.runlog.reader import read_record
 from ai_code_evals.runlog.writer import RunLog
 from ai_code_evals.tui.amend import amend_user_selection
 from ai_code_evals.tui.model import MODEL_LINE_CAP, RunModel, event_data
-from ai_code_evals.tui.sanitize import sanitize_line
 from ai_code_evals.tui.themes import ThemeFileError, load_themes, parse_theme
 from ai_code_evals.tui.travel import TimeTravel
 
@@ -276,7 +276,7 @@ def test_panes_are_grouped_by_task_then_candidate_whatever_the_arrival_order():
 
 
 def test_generation_deltas_show_partial_code_until_the_candidate_arrives():
-    from ai_code_evals.engine.events import CandidateAdded, GenerationDelta
+    from ai_code_evals.core.events import CandidateAdded, GenerationDelta
 
     model = RunModel()
     for text in ("def f(x):\n", "    return x\n"):

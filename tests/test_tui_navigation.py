@@ -54,7 +54,7 @@ async def test_s_pressed_twice_within_50ms_does_not_loop(tmp_path, monkeypatch):
 
 def humaneval_events(task_numbers, per_task: int = 2) -> list:
     """A run of several HumanEval-like tasks, announced in text order as the real files are."""
-    from ai_code_evals.engine.events import CandidateAdded, CandidateFinished, RunStarted, Snapshot
+    from ai_code_evals.core.events import CandidateAdded, CandidateFinished, RunStarted, Snapshot
     from ai_code_evals.engine.results import CandidateResult
 
     ids = sorted(f"HumanEval/{n}" for n in task_numbers)  # text order: 0, 1, 10, 11, 2 ...
@@ -223,7 +223,7 @@ async def test_step_all_moves_every_visible_pane_one_snapshot(tmp_path):
 
 
 async def test_pane_shows_the_results_counts_not_steps_and_duplicates_say_so(tmp_path):
-    from ai_code_evals.engine.events import CandidateFinished, Snapshot
+    from ai_code_evals.core.events import CandidateFinished, Snapshot
 
     events = scripted_events()
     for ev in events:  # sort_unique#1 as a duplicate of #0, as the engine reports one
@@ -243,7 +243,7 @@ async def test_pane_shows_the_results_counts_not_steps_and_duplicates_say_so(tmp
 
 
 async def test_replay_top_bar_shows_the_real_page_count_from_the_first_frame(tmp_path):
-    from ai_code_evals.engine.events import EventBus
+    from ai_code_evals.core.events import EventBus
     from ai_code_evals.runlog.writer import RunLog
 
     path = tmp_path / "big.jsonl"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tui_fakes import SORT_REFERENCE, ScriptedEngine, scripted_events
 
-from ai_code_evals.engine.events import CandidateAdded
+from ai_code_evals.core.events import CandidateAdded
 from ai_code_evals.tui.app import WorkspaceApp
 from ai_code_evals.tui.exit_summary import exit_summary
 from ai_code_evals.tui.screens.confirm import ConfirmScreen

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from tui_fakes import SORT_REFERENCE, ScriptedEngine, scripted_events
 
-from ai_code_evals.engine.events import EventBus
+from ai_code_evals.core.events import EventBus
 from ai_code_evals.runlog.writer import RunLog
 from ai_code_evals.tui.app import WorkspaceApp
 

@@ -1,7 +1,7 @@
 """Streaming visible: a model's reply streams into the TUI's code panel as it arrives, retry
 notices become notifications, and a bad reply's reason shows in its pane.
 
-The run is built as the CLI builds it (``session.build_config`` with the run's bus, then
+The run is built as the CLI builds it (``session.Run.start``, which owns the one bus, then
 ``tui.app.live_app``), against the OpenAI test double over real HTTP with the unmodified openai
 client, with real local sandboxes and real Textual rendering through Pilot. Before the fix the
 generator published on a bus made in ``commands.py`` and the app listened on its own: the code
@@ -14,9 +14,8 @@ import threading
 import pytest
 from openai_server import OpenAITestServer, Reply, user_text
 
-from ai_code_evals.config import settings_env
-from ai_code_evals.engine.events import EventBus
-from ai_code_evals.session import RunRequest, build_config
+from ai_code_evals.core.settings import Settings
+from ai_code_evals.session import Run, RunRequest
 from ai_code_evals.tui.app import live_app
 
 TASK_YAML = """\
@@ -74,10 +73,8 @@ async def test_streamed_code_reaches_the_code_panel_and_retries_are_notified(tmp
     monkeypatch.setenv("OPENAI_BASE_URL", model_server.base_url)
     monkeypatch.setenv("ACE_MODEL", "m")
     (tmp_path / "tasks.yaml").write_text(TASK_YAML)
-    bus = EventBus()
     req = RunRequest(tasks=["tasks.yaml"], generator="openai", n=2, record=str(tmp_path / "run.jsonl"))
-    config = build_config(req, settings_env(), bus)
-    app = live_app(config, None, bus=bus)
+    app = live_app(Run.start(req, Settings.load()))
     async with app.run_test(size=(160, 48)) as pilot:
         # half of the reply has arrived and the stream is held: the panel shows exactly that part
         await until(pilot, lambda: app.selected is not None)  # the first version being written

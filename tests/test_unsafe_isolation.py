@@ -10,7 +10,7 @@ import sys
 import pytest
 from tui_fakes import ScriptedEngine, scripted_events
 
-from ai_code_evals.engine.events import RunStarted
+from ai_code_evals.core.events import RunStarted
 from ai_code_evals.sandbox import isolation
 from ai_code_evals.tui.app import WorkspaceApp
 

@@ -10,10 +10,10 @@ import sys
 
 from rich.console import Console
 
-from ai_code_evals.engine.events import EngineNotice, RunStarted
+from ai_code_evals.core.events import EngineNotice, RunStarted
+from ai_code_evals.core.sanitize import sanitize_data, sanitize_text
 from ai_code_evals.progress import ProgressReporter, results_table
 from ai_code_evals.tui.model import RunModel
-from ai_code_evals.tui.sanitize import sanitize_data, sanitize_text
 
 OSC52 = "\x1b]52;c;cHduZWQ=\x07"  # writes "pwned" to the user's clipboard
 CURSOR = "\x1b[2A\x1b[2K"  # up two lines, erase: rewrites what the user saw

@@ -14,14 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from ai_code_evals.engine.events import EventBus
+from ai_code_evals.core.candidate import Candidate
+from ai_code_evals.core.events import EventBus
+from ai_code_evals.core.task import Task, TestCase
 from ai_code_evals.engine.profiles import resolve_profiles
 from ai_code_evals.engine.run import RunConfig, run_evaluation
-from ai_code_evals.generation.base import Candidate
 from ai_code_evals.sandbox import isolation, warm
 from ai_code_evals.sandbox.base import SandboxError, SandboxLimits, SandboxSpec
 from ai_code_evals.sandbox.local import LocalBackend
-from ai_code_evals.tasks.model import Task, TestCase
+from ai_code_evals.sandbox.registry import make_backend
 
 HOST = isolation.default_host()
 if not isolation.works("bwrap", HOST):
@@ -57,7 +58,7 @@ async def probe(backend: LocalBackend, tag: str, env: dict | None = None) -> tup
     try:
         await box.upload({"probe.py": PROBE.encode()})
         out: list[str] = []
-        result = await box.exec(["python", "probe.py", tag], on_line=lambda s, t: out.append(t), timeout_s=60)
+        result = await box.exec(["python", "probe.py", tag], on_line=lambda s, t, out=out: out.append(t), timeout_s=60)
         assert result.exit_code == 0, (result, out)
         return json.loads(out[-1]), result, dict(box.info)
     finally:
@@ -65,7 +66,6 @@ async def probe(backend: LocalBackend, tag: str, env: dict | None = None) -> tup
 
 
 async def test_commands_are_forked_fresh_and_confined(monkeypatch):
-    monkeypatch.setenv(warm.ENV_VAR, "1")
     backend = LocalBackend("bwrap")
     try:
         (a, ra, info_a), (b, _, _) = await asyncio.gather(probe(backend, "a", {"ACE_TEST_VAR": "one"}),
@@ -95,8 +95,7 @@ async def test_same_results_as_the_ordinary_path(monkeypatch):
     """Same uid rules, same environment, same hash seed, same view of the working directory."""
     results = {}
     for mode in ("1", "0"):
-        monkeypatch.setenv(warm.ENV_VAR, mode)
-        backend = LocalBackend("bwrap")
+        backend = LocalBackend("bwrap", warm=mode == "1")
         try:
             got, result, info = await probe(backend, "x", {"ACE_TEST_VAR": "v"})
         finally:
@@ -109,7 +108,6 @@ async def test_same_results_as_the_ordinary_path(monkeypatch):
 
 
 async def test_falls_back_without_a_fixed_hash_seed_or_when_turned_off(monkeypatch):
-    monkeypatch.setenv(warm.ENV_VAR, "1")
     backend = LocalBackend("bwrap")
     try:
         box = await backend.create(SandboxSpec())  # no PYTHONHASHSEED: each process draws its own
@@ -117,10 +115,7 @@ async def test_falls_back_without_a_fixed_hash_seed_or_when_turned_off(monkeypat
         await box.destroy()
     finally:
         await backend.aclose()
-    for flag in (False, None):  # the constructor's flag, then $ACE_WARM=0
-        if flag is None:
-            monkeypatch.setenv(warm.ENV_VAR, "0")
-        off = LocalBackend("bwrap", warm=flag)
+    for off in (LocalBackend("bwrap", warm=False), make_backend("local", {"ACE_ISOLATION": "bwrap", "ACE_WARM": "0"})):
         try:
             box = await off.create(SandboxSpec(env=SEED))
             assert "warm" not in box.info and off.warm_off
@@ -130,14 +125,13 @@ async def test_falls_back_without_a_fixed_hash_seed_or_when_turned_off(monkeypat
 
 
 async def test_a_command_that_is_not_an_uploaded_script_takes_the_ordinary_path(monkeypatch):
-    monkeypatch.setenv(warm.ENV_VAR, "1")
     backend = LocalBackend("bwrap")
     try:
         box = await backend.create(SandboxSpec(env=SEED))
         await box.upload({"data.txt": b"hello"})
         out: list[str] = []
         result = await box.exec(["python", "-c", "print(open('data.txt').read())"],
-                                on_line=lambda s, t: out.append(t), timeout_s=60)
+                                on_line=lambda s, t, out=out: out.append(t), timeout_s=60)
         assert result.exit_code == 0 and out == ["hello"]
         assert "warm" not in box.info
         await box.destroy()
@@ -146,7 +140,6 @@ async def test_a_command_that_is_not_an_uploaded_script_takes_the_ordinary_path(
 
 
 async def test_uncaught_errors_and_exit_codes_as_python_reports_them(monkeypatch):
-    monkeypatch.setenv(warm.ENV_VAR, "1")
     backend = LocalBackend("bwrap")
     cases = {"raise ValueError('boom')\n": (1, "ValueError: boom"), "import sys\nsys.exit(7)\n": (7, None),
              "import sys\nsys.exit('bye')\n": (1, "bye"), "def f(:\n": (1, "SyntaxError"),
@@ -169,7 +162,6 @@ async def test_uncaught_errors_and_exit_codes_as_python_reports_them(monkeypatch
 
 
 async def test_a_dying_server_fails_the_running_command_and_the_next_one_gets_a_new_server(monkeypatch):
-    monkeypatch.setenv(warm.ENV_VAR, "1")
     backend = LocalBackend("bwrap")
     try:
         box = await backend.create(SandboxSpec(env=SEED))
@@ -204,7 +196,6 @@ def uid_alive(uid: int) -> bool:
 async def test_the_runner_deletes_its_job_file_so_a_candidate_cannot_read_the_nonce(monkeypatch):
     """Through the engine: the job file (which holds the verdict nonce) is gone before the
     candidate's code runs."""
-    monkeypatch.setenv(warm.ENV_VAR, "1")
     task = Task(id="t", entry_point="f", tests=[TestCase(args=[1], expect=1)])
     code = ("import os\nprint('job file present:', os.path.exists('job.json'), sorted(os.listdir('.')))\n"
             "def f(x):\n    return x\n")
@@ -299,7 +290,6 @@ def test_without_root_the_warm_path_runs_commands_as_the_user_without_capabiliti
 
 
 def test_a_backend_used_from_two_event_loops_starts_a_server_in_each(monkeypatch):
-    monkeypatch.setenv(warm.ENV_VAR, "1")
     backend = LocalBackend("bwrap")
     try:
         first, _, info1 = asyncio.run(probe(backend, "one"))
@@ -310,11 +300,10 @@ def test_a_backend_used_from_two_event_loops_starts_a_server_in_each(monkeypatch
         backend.close_sync()
 
 
-async def test_scripts_cross_once_and_more_scripts_than_the_cache_holds_still_run(monkeypatch):
+async def test_scripts_cross_once_and_more_scripts_than_the_cache_holds_still_run():
     """The script is sent with the first command and known by its key after; past the cache
     size both sides forget at the same point, so every command still runs its own script."""
-    monkeypatch.setenv(warm.ENV_VAR, "1")
-    backend = LocalBackend("bwrap")
+    backend = LocalBackend("bwrap", warm=True)
     sources = [f"print('script {i}')\n".encode() for i in range(warm.SCRIPTS_MAX + 3)]
     try:
         for source in [*sources, *sources[:2], sources[-1]]:
@@ -322,7 +311,7 @@ async def test_scripts_cross_once_and_more_scripts_than_the_cache_holds_still_ru
             try:
                 await box.upload({"s.py": source})
                 out: list[str] = []
-                result = await box.exec(["python", "s.py"], on_line=lambda s, t: out.append(t), timeout_s=60)
+                result = await box.exec(["python", "s.py"], on_line=lambda s, t, out=out: out.append(t), timeout_s=60)
             finally:
                 await box.destroy()
             assert result.exit_code == 0 and out == [source.decode().split("'")[1]], (result, out)
@@ -335,11 +324,10 @@ async def test_scripts_cross_once_and_more_scripts_than_the_cache_holds_still_ru
         await backend.aclose()
 
 
-async def test_preloaded_modules_are_there_and_random_is_reseeded_in_every_command(monkeypatch):
+async def test_preloaded_modules_are_there_and_random_is_reseeded_in_every_command():
     """The server imports what versions import most (typing: 6 ms each time otherwise); a module
     with state of its own must not hand every command the same state: ``random`` draws anew."""
-    monkeypatch.setenv(warm.ENV_VAR, "1")
-    backend = LocalBackend("bwrap")
+    backend = LocalBackend("bwrap", warm=True)
     script = b"import random, sys\nprint('typing' in sys.modules, random.random())\n"
     draws = []
     try:
@@ -348,7 +336,7 @@ async def test_preloaded_modules_are_there_and_random_is_reseeded_in_every_comma
             try:
                 await box.upload({"r.py": script})
                 out: list[str] = []
-                result = await box.exec(["python", "r.py"], on_line=lambda s, t: out.append(t), timeout_s=60)
+                result = await box.exec(["python", "r.py"], on_line=lambda s, t, out=out: out.append(t), timeout_s=60)
             finally:
                 await box.destroy()
             assert result.exit_code == 0 and box.info.get("warm") is True, (result, out)

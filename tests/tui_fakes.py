@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
-from ai_code_evals.engine.events import (
+from ai_code_evals.core.events import (
     CandidateAdded,
     CandidateFinished,
     EngineNotice,

@@ -1,4 +1,4 @@
-"""Command line (DESIGN §3.1, contract): run, replay, resume, export, registry-path.
+"""Command line (a contract other tools script against): run, replay, resume, export, registry-path.
 
 Every user error becomes one line on stderr and exit status 1 (a traceback only with
 --debug); an interrupted run exits 2 and says how to resume it.
@@ -6,15 +6,14 @@ Every user error becomes one line on stderr and exit status 1 (a traceback only 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from ai_code_evals import __version__
+from ai_code_evals.core.errors import EXIT_INPUT, EXIT_INTERRUPTED, InputError
+from ai_code_evals.core.sanitize import sanitize_text
 from ai_code_evals.engine.timelimits import DEFAULT_MIN_TIME_LIMIT_S, DEFAULT_TIME_LIMIT_FACTOR
-from ai_code_evals.errors import InputError
-from ai_code_evals.tui.sanitize import sanitize_text
-
-EXIT_OK, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2
+from ai_code_evals.sandbox.registry import BACKENDS
+from ai_code_evals.selectors import selector_names
 
 EPILOG = """examples:
   ai-code-evals                                  open the TUI on the bundled offline demo
@@ -59,11 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-n", "--candidates", dest="n", type=int, default=8, metavar="N",
                      help="versions to generate per task")
     run.add_argument("--model", help="model name for --generator openai (default: $ACE_MODEL)")
-    run.add_argument("--backend", choices=["local", "daytona"], default="local", help="sandbox backend")
+    run.add_argument("--backend", choices=list(BACKENDS), default="local", help="sandbox backend")
     run.add_argument("--jobs", type=int, metavar="N", help="parallel sandboxes (default: cores + 1 for local, 8 for daytona)")
     run.add_argument("--env", action="append", metavar="PROFILE",
                      help="environment profile, repeatable: default, low-memory, hash-seed")
-    run.add_argument("--select", choices=["score", "agreement", "codet", "judge"], default="score",
+    run.add_argument("--select", choices=selector_names(), default="score",
                      help="selection strategy: agreement = behaviour clusters + model tests (no trusted "
                      "tests needed), codet = plain CodeT dual agreement (baseline)")
     run.add_argument("--min-time-limit", dest="min_time_limit", type=float, default=DEFAULT_MIN_TIME_LIMIT_S,
@@ -133,10 +132,6 @@ def dispatch(args) -> int:
     if args.command == "registry-path":
         return commands.registry_path()
     raise InputError(f"unknown command {args.command!r}")
-
-
-def print_json(obj) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
 
 
 if __name__ == "__main__":

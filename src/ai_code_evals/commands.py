@@ -2,24 +2,17 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from pathlib import Path
 
-from ai_code_evals.cli import EXIT_INTERRUPTED, EXIT_OK, print_json
-from ai_code_evals.config import settings_env
-from ai_code_evals.engine.events import EventBus
-from ai_code_evals.errors import InputError
+from ai_code_evals.core.errors import EXIT_INTERRUPTED, EXIT_OK, InputError
 from ai_code_evals.progress import ProgressReporter, results_table
-from ai_code_evals.session import (
-    RecordingSubscriber,
-    RunRequest,
-    build_config,
-    load_resume,
-    open_run_log,
-    preflight_backend,
-    resume_config,
-    run_headless,
-)
+from ai_code_evals.session import Run, RunRequest, load_resume
+
+
+def print_json(obj) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")
 
 
 def request_from_args(args) -> RunRequest:
@@ -31,40 +24,40 @@ def request_from_args(args) -> RunRequest:
 
 
 def run(args) -> int:
-    env = settings_env()
-    req = request_from_args(args)
-    bus = EventBus()  # the run's one bus: the generator streams onto it, the TUI or log listens
-    config = build_config(req, env, bus)
-    warn_unsafe(config)
-    preflight_backend(config.backend)  # a wrong key or URL stops here, before any version starts
-    log = open_run_log(config, req)
+    run = Run.start(request_from_args(args))
+    return front_end(run, args)
+
+
+def front_end(run: Run, args) -> int:
+    """The TUI (default) or the headless progress line, subscribed to the run."""
+    warn_unsafe(run)
     if not args.headless:
         from ai_code_evals.tui.app import run_live
 
-        return run_live(config, log, bus=bus)
-    return finish_headless(config, log, args.json, RecordingSubscriber(log), bus)
+        return run_live(run)
+    return finish_headless(run, args.json)
 
 
-def warn_unsafe(config) -> None:
+def warn_unsafe(run: Run) -> None:
     """One line on stderr when candidates run uncontained (--unsafe-isolation was given and used)."""
-    gaps = getattr(config.backend, "unsafe_isolation", "")
-    if gaps:
-        print(f"ai-code-evals: warning: isolation level {config.backend.isolation!r} cannot contain candidates "
-              f"({gaps}); running anyway (--unsafe-isolation)", file=sys.stderr)
+    if run.unsafe_isolation:
+        print(f"ai-code-evals: warning: isolation level {run.config.backend.isolation!r} cannot contain candidates "
+              f"({run.unsafe_isolation}); running anyway (--unsafe-isolation)", file=sys.stderr)
 
 
-def finish_headless(config, log, as_json: bool, recorder, bus: EventBus | None = None) -> int:
+def finish_headless(run: Run, as_json: bool) -> int:
     """Run without the TUI; on Ctrl-C every sandbox is destroyed and the log stays resumable."""
     with ProgressReporter() as progress:
+        run.subscribe(progress)
         try:
-            summary = asyncio.run(run_headless(config, recorder, [progress], bus=bus))
+            summary = asyncio.run(run.execute())
         except (KeyboardInterrupt, asyncio.CancelledError):
-            log.close()
-            print(f"ai-code-evals: interrupted; finished results are in {config.record}. "
-                  f"Finish with: ai-code-evals resume {config.record}", file=sys.stderr)
+            run.close()
+            print(f"ai-code-evals: interrupted; finished results are in {run.config.record}. "
+                  f"Finish with: ai-code-evals resume {run.config.record}", file=sys.stderr)
             return EXIT_INTERRUPTED
         finally:
-            log.close()
+            run.close()
     if as_json:
         print_json(summary)
     else:
@@ -73,7 +66,6 @@ def finish_headless(config, log, as_json: bool, recorder, bus: EventBus | None =
 
 
 def resume(args) -> int:
-    env = settings_env()
     state = load_resume(args.record)
     if state.record.truncated_tail:
         print(f"ai-code-evals: {args.record}: ignored a half-written last line", file=sys.stderr)
@@ -87,18 +79,7 @@ def resume(args) -> int:
             return EXIT_OK
         print(f"ai-code-evals: {args.record}: running again the {rerun} version(s) that got no verdict "
               "because the infrastructure failed", file=sys.stderr)
-    bus = EventBus()
-    config, log = resume_config(state, env, bus, unsafe=args.unsafe_isolation)
-    warn_unsafe(config)
-    preflight_backend(config.backend)
-    known = {c.id for c in state.candidates}
-    recorder = RecordingSubscriber(log, known)
-    if not args.headless:
-        from ai_code_evals.tui.app import run_live
-
-        # the recorder: no second line for a logged candidate
-        return run_live(config, log, log_subscriber=recorder, bus=bus)
-    return finish_headless(config, log, args.json, recorder, bus)
+    return front_end(Run.resume(state, unsafe=args.unsafe_isolation), args)
 
 
 def replay(args) -> int:

@@ -9,15 +9,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from ai_code_evals.engine.events import (
+from ai_code_evals.core.events import (
     BackendStatus,
     CandidateAdded,
     CandidateFinished,
     EngineNotice,
     RunStarted,
 )
+from ai_code_evals.core.sanitize import sanitize_data, sanitize_text
 from ai_code_evals.engine.results import is_infrastructure_error
-from ai_code_evals.tui.sanitize import sanitize_data, sanitize_text
 
 STATUS_STYLE = {"passed": "green", "failed": "red", "error": "magenta", "timeout": "yellow",
                 "killed": "red", "skipped": "dim", "unchecked": "cyan"}

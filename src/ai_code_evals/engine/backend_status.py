@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from ai_code_evals.engine.events import BackendStatus, EventBus
+from ai_code_evals.core.events import BackendStatus, EventBus
 
 log = logging.getLogger(__name__)
 EVERY_S = 1.0

@@ -15,16 +15,16 @@ import time
 from collections import deque
 from importlib import resources
 
+from ai_code_evals.core.candidate import Candidate
+from ai_code_evals.core.events import CandidateFinished, EngineNotice, EventBus, OutputLine, Snapshot
+from ai_code_evals.core.task import Task
 from ai_code_evals.engine.calls import generated_calls
-from ai_code_evals.engine.events import CandidateFinished, EngineNotice, EventBus, OutputLine, Snapshot
 from ai_code_evals.engine.profiles import EnvProfile
 from ai_code_evals.engine.results import CandidateResult, decide_status, infrastructure_reason, repeat_totals
 from ai_code_evals.engine.timelimits import TimeLimit
 from ai_code_evals.engine.verdict import check_verdict
-from ai_code_evals.generation.base import Candidate
 from ai_code_evals.sandbox.base import SandboxBackend, SandboxSpec
 from ai_code_evals.sandbox.runner import MARK, wall_backstop
-from ai_code_evals.tasks.model import Task
 
 TAIL_LINES = 8
 STARTUP_GRACE_S = 15.0  # interpreter start inside a cold sandbox
@@ -35,7 +35,7 @@ STDERR_TAIL_LINES = 20
 # what the checker says about a failed case, kept in the result's ``failures``
 FAILURE_DETAIL = ("call", "expected", "got", "assertion", "traceback")
 # Backends are remote services too: a create/upload or destroy that never returns must not hang
-# the run. Generous, because a cold Daytona create can take seconds (DESIGN §4.4).
+# the run. Generous, because a cold Daytona create can take seconds.
 SANDBOX_START_TIMEOUT_S = 120.0
 DESTROY_TIMEOUT_S = 30.0
 _stray_destroys: set[asyncio.Future] = set()  # destroys that outlived their timeout, kept referenced

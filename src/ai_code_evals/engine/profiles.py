@@ -1,10 +1,10 @@
-"""Environment profiles (DESIGN §3.7): the same candidate observed under different settings."""
+"""Environment profiles (`--env`): the same candidate observed under different settings."""
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
 
-from ai_code_evals.errors import InputError
+from ai_code_evals.core.errors import InputError
 from ai_code_evals.sandbox.base import SandboxLimits
 
 

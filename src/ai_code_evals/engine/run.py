@@ -2,7 +2,7 @@
 
 ``run_evaluation(config, bus)`` is the one entry point used by the CLI, the TUI, resume and
 the evals bridge. It publishes everything on the bus (the run log subscribes) and returns the
-summary of DESIGN §3.5. Cancelling it (Ctrl-C, `q` in the TUI) destroys every sandbox.
+JSON summary (a contract: keys are added, never removed). Cancelling it (Ctrl-C, `q` in the TUI) destroys every sandbox.
 """
 from __future__ import annotations
 
@@ -14,9 +14,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ai_code_evals.engine.backend_status import publish_backend_status
-from ai_code_evals.engine.calls import parse_generated_test
-from ai_code_evals.engine.events import (
+from ai_code_evals.core.candidate import Candidate, Generator
+from ai_code_evals.core.events import (
     CandidateAdded,
     CandidateFinished,
     EngineNotice,
@@ -26,6 +25,9 @@ from ai_code_evals.engine.events import (
     RunStarted,
     TaskSelected,
 )
+from ai_code_evals.core.task import Task
+from ai_code_evals.engine.backend_status import publish_backend_status
+from ai_code_evals.engine.calls import parse_generated_test
 from ai_code_evals.engine.job import CandidateJob, error_result
 from ai_code_evals.engine.profiles import EnvProfile, resolve_profiles
 from ai_code_evals.engine.results import CandidateResult, infrastructure_reason, is_infrastructure_error
@@ -38,9 +40,7 @@ from ai_code_evals.engine.timelimits import (
     derive_limit,
     own_limit,
 )
-from ai_code_evals.generation.base import Candidate, Generator
 from ai_code_evals.sandbox.base import SandboxBackend
-from ai_code_evals.tasks.model import Task
 
 
 def new_run_id() -> str:
@@ -81,6 +81,7 @@ class Engine:
     def __init__(self, config: RunConfig, bus: EventBus) -> None:
         self.cfg = config
         self.bus = bus
+        self.selector = get_selector(config.select)  # an unknown name fails here, before any sandbox
         self.sem = asyncio.Semaphore(max(1, config.jobs))
         self.tasks = {t.id: t for t in config.tasks}
         self.candidates: dict[str, list[Candidate]] = {t.id: [] for t in config.tasks}
@@ -335,7 +336,7 @@ class Engine:
                                candidates={c.id: c for c in self.candidates[task.id]},
                                generated_tests=self.cfg.generated_tests.get(task.id, []))
         try:
-            selection = await get_selector(self.cfg.select)(ctx)
+            selection = await self.selector(ctx)
         except Exception as exc:  # noqa: BLE001 - a broken strategy falls back to score
             ctx.notices.append(f"{self.cfg.select} selection failed ({exc}); fell back to score")
             selection = select_by_score(rows)

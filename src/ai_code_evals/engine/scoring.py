@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from math import comb
 from statistics import mean, median
 
+from ai_code_evals.core.task import Weights
 from ai_code_evals.engine.results import CandidateResult
-from ai_code_evals.tasks.model import Weights
 
 NOISE = 1.10  # without repeat timings: within 10% counts as equal
 MEM_NOISE = 1.10

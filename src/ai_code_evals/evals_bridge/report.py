@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from statistics import mean, median
 
-from ai_code_evals.engine.events import CandidateFinished, Event
+from ai_code_evals.core.events import CandidateFinished, Event
 from ai_code_evals.engine.scoring import pass_at_k
 
 

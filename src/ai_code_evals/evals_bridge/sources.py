@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ai_code_evals.errors import InputError
-from ai_code_evals.tasks.model import Task
+from ai_code_evals.core.errors import InputError
+from ai_code_evals.core.task import Task
 
 HUMANEVAL = "humaneval"
 

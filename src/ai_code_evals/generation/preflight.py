@@ -13,7 +13,7 @@ from dataclasses import replace
 
 import openai
 
-from ai_code_evals.errors import ConfigError
+from ai_code_evals.core.errors import ConfigError
 from ai_code_evals.generation.openai_settings import OpenAISettings
 
 PREFLIGHT_TIMEOUT_S = 5.0

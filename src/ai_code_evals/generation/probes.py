@@ -17,7 +17,7 @@ import doctest
 from collections.abc import Iterable
 from typing import Any
 
-from ai_code_evals.tasks.model import Task
+from ai_code_evals.core.task import Task
 
 MAX_PROBES = 96  # per task: with 100 versions, about 10,000 cheap calls
 MAX_FROM_TESTS = 48  # the model's own inputs come first, boundary inputs fill the rest

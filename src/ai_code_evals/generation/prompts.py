@@ -1,8 +1,8 @@
 """The words sent to the model: one place to read and tune every prompt."""
 from __future__ import annotations
 
+from ai_code_evals.core.task import Task
 from ai_code_evals.generation.strategies import PlannedVersion
-from ai_code_evals.tasks.model import Task
 
 CODE_SYSTEM = (
     "You are an expert Python programmer. You write one complete, self-contained Python function "

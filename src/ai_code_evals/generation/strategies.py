@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ai_code_evals.errors import ConfigError
+from ai_code_evals.core.errors import ConfigError
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
-from ai_code_evals.errors import InputError
+from ai_code_evals.core.errors import InputError
+from ai_code_evals.core.events import Event, event_from_record
+
+E = TypeVar("E", bound=Event)
 
 
 @dataclass
@@ -27,6 +31,11 @@ class RunRecord:
 
     def of_type(self, *types: str) -> list[dict]:
         return [e for e in self.events if e.get("type") in types]
+
+    def events_of(self, cls: type[E]) -> list[E]:
+        """The logged events of one type, parsed back into the type the engine published."""
+        parsed = (event_from_record(cls.kind, e.get("data")) for e in self.events if e.get("type") == cls.kind)
+        return [ev for ev in parsed if isinstance(ev, cls)]
 
     @property
     def next_event_id(self) -> int:

@@ -18,7 +18,8 @@ import os
 from pathlib import Path
 from typing import IO
 
-from ai_code_evals.engine.events import (
+from ai_code_evals.core.errors import InputError
+from ai_code_evals.core.events import (
     CandidateAdded,
     CandidateFinished,
     Event,
@@ -26,7 +27,6 @@ from ai_code_evals.engine.events import (
     OutputLine,
     RunFinished,
 )
-from ai_code_evals.errors import InputError
 
 CREATED_BY = "ai-code-evals"
 MAX_LOGGED_LINES = 400  # per (candidate, profile); the rest is counted in the result

@@ -34,8 +34,6 @@ import time
 import uuid
 from dataclasses import dataclass
 
-from ai_code_evals.config import setting
-
 ROOT = "/sys/fs/cgroup"
 V1_CONTROLLERS = ("memory", "pids", "cpu", "freezer")
 CPU_PERIOD_US = 100_000
@@ -163,12 +161,9 @@ def available() -> tuple[Backend | None, str]:
     global _probed
     with _lock:
         if _probed is None:
-            if (setting("ACE_CGROUPS", "1") or "1").strip().lower() in ("0", "off", "no", "false"):
-                _probed = (None, "turned off (ACE_CGROUPS=0)")
-            else:
-                v2, why2 = _probe_v2()
-                v1, why1 = (None, "") if v2 else _probe_v1()
-                _probed = (v2 or v1, "" if (v2 or v1) else f"{why1}; {why2}")
+            v2, why2 = _probe_v2()
+            v1, why1 = (None, "") if v2 else _probe_v1()
+            _probed = (v2 or v1, "" if (v2 or v1) else f"{why1}; {why2}")
         return _probed
 
 
@@ -181,7 +176,12 @@ class SandboxCgroup:
         self.limits: Limits | None = None  # as last applied
 
     def _file(self, controller: str, name: str) -> str:
-        return os.path.join(self.dirs["" if self.version == 2 else controller], name)
+        """A file of this cgroup; FileNotFoundError (an OSError, as for a missing file) when the
+        cgroup has no directory for the controller: a stale one cut short by a crash."""
+        d = self.dirs.get("" if self.version == 2 else controller)
+        if d is None:
+            raise FileNotFoundError(f"this cgroup has no {controller} directory")
+        return os.path.join(d, name)
 
     def apply(self, limits: Limits) -> None:
         if limits == self.limits:

@@ -618,3 +618,11 @@ def _callback_failure(exc: BaseException) -> Any:
         seen.add(id(cur))
         cur = cur.__cause__ or cur.__context__
     return None
+
+
+def make_backend_from_settings(env: Mapping[str, str], jobs: int | None, unsafe: bool) -> DaytonaBackend:
+    """``--backend daytona`` (sandbox/registry.py). The backend reads its own settings, never
+    ``env``: DAYTONA_API_URL is taken from the real environment only, so a .env in a checked-out
+    directory cannot send the key elsewhere. ``unsafe`` has no meaning here (Daytona's sandboxes
+    are VMs)."""
+    return make_daytona_backend(None, concurrency=jobs)

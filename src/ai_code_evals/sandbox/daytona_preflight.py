@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 
-from ai_code_evals.errors import ConfigError
+from ai_code_evals.core.errors import ConfigError
 from ai_code_evals.sandbox.daytona_settings import API_KEY, API_URL, TARGET, DaytonaSettings
 
 CLOUD_URL = "https://app.daytona.io/api"

@@ -1,16 +1,15 @@
-"""Settings of the Daytona backend, read from a str->str mapping (environment, .env, config).
+"""Settings of the Daytona backend, taken from the app's settings (environment, .env, config).
 
 Kept apart from the backend so that reading and checking settings never imports the
 Daytona SDK (which is slow to import). Every bad value is one ConfigError sentence.
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from ai_code_evals.config import int_setting
-from ai_code_evals.errors import ConfigError
+from ai_code_evals.core.errors import ConfigError
+from ai_code_evals.core.settings import Settings, as_settings
 
 # Names of the settings (DAYTONA_* are the SDK's own names).
 API_KEY = "DAYTONA_API_KEY"
@@ -58,92 +57,45 @@ class DaytonaSettings:
     stream_check_s: float = 2.0  # while streaming, how often to check the command has not ended
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> DaytonaSettings:
-        """Settings from ``env``; with None, the process environment over the project's
-        settings (config file, .env), except DAYTONA_API_URL, which like the SDK we take
-        only from the process environment: a .env in the working directory must not be
-        able to send the API key elsewhere."""
-        if env is None:
-            env = _default_env()
-        key = (env.get(API_KEY) or "").strip()
+    def from_env(cls, env: Settings | Mapping[str, str] | None = None) -> DaytonaSettings:
+        """From the app's settings; None loads them (then DAYTONA_API_URL, like the SDK, comes only
+        from the process environment: a .env in the working directory must not be able to send
+        the API key elsewhere); a mapping of variables is validated alone."""
+        s = as_settings(env)
+        key = (s.daytona_api_key or "").strip()
         if not key:
             raise ConfigError(
                 f"{API_KEY} is not set: put your Daytona API key in the environment or in .env "
                 "to use --backend daytona")
-        snapshot = _text(env, "ACE_DAYTONA_SNAPSHOT")
-        image = _text(env, "ACE_DAYTONA_IMAGE")
+        snapshot, image = _text(s.ace_daytona_snapshot), _text(s.ace_daytona_image)
         if snapshot and image:
             raise ConfigError("set ACE_DAYTONA_SNAPSHOT or ACE_DAYTONA_IMAGE, not both")
-        cpu = _int(env, "ACE_DAYTONA_CPU", None)
-        memory = _int(env, "ACE_DAYTONA_MEMORY", None)
-        disk = _int(env, "ACE_DAYTONA_DISK", None)
-        if (cpu or memory or disk) and not image:
+        if (s.ace_daytona_cpu or s.ace_daytona_memory or s.ace_daytona_disk) and not image:
             raise ConfigError(
                 "ACE_DAYTONA_CPU/MEMORY/DISK need ACE_DAYTONA_IMAGE: a snapshot brings its own resources")
-        api_url = _text(env, API_URL)
+        api_url = _text(s.daytona_api_url)
         if api_url and not api_url.startswith(("http://", "https://")):
             raise ConfigError(f"{API_URL} must be an http(s) URL, got {api_url!r}")
         return cls(
             api_key=key,
             api_url=api_url,
-            target=_text(env, TARGET),
+            target=_text(s.daytona_target),
             snapshot=snapshot,
             image=image,
-            cpu=cpu,
-            memory_gib=memory,
-            disk_gib=disk,
-            concurrency=_int(env, "ACE_DAYTONA_CONCURRENCY", cls.concurrency) or cls.concurrency,
-            creates_per_minute=_int(env, "ACE_DAYTONA_CREATES_PER_MINUTE", cls.creates_per_minute)
-            or cls.creates_per_minute,
-            create_burst=_int(env, "ACE_DAYTONA_CREATE_BURST", cls.create_burst) or cls.create_burst,
-            auto_stop_minutes=_int(env, "ACE_DAYTONA_AUTO_STOP_MINUTES", cls.auto_stop_minutes, 0)
-            or 0,
-            block_network=_bool(env, "ACE_DAYTONA_BLOCK_NETWORK", cls.block_network),
-            create_timeout_s=_float(env, "ACE_DAYTONA_CREATE_TIMEOUT", cls.create_timeout_s),
-            max_attempts=_int(env, "ACE_DAYTONA_RETRIES", cls.max_attempts) or cls.max_attempts,
-            backoff_max_s=_float(env, "ACE_DAYTONA_BACKOFF_MAX", cls.backoff_max_s),
-            reap_on_start=_bool(env, "ACE_DAYTONA_REAP", cls.reap_on_start),
+            cpu=s.ace_daytona_cpu,
+            memory_gib=s.ace_daytona_memory,
+            disk_gib=s.ace_daytona_disk,
+            concurrency=s.ace_daytona_concurrency,
+            creates_per_minute=s.ace_daytona_creates_per_minute,
+            create_burst=s.ace_daytona_create_burst,
+            auto_stop_minutes=s.ace_daytona_auto_stop_minutes,
+            block_network=s.ace_daytona_block_network,
+            create_timeout_s=s.ace_daytona_create_timeout,
+            max_attempts=s.ace_daytona_retries,
+            backoff_max_s=s.ace_daytona_backoff_max,
+            reap_on_start=s.ace_daytona_reap,
         )
 
 
-def _default_env() -> dict[str, str]:
-    from ai_code_evals.config import settings_env
-
-    merged = dict(settings_env())
-    merged.pop(API_URL, None)
-    if os.environ.get(API_URL):
-        merged[API_URL] = os.environ[API_URL]
-    return merged
-
-
-def _text(env: Mapping[str, str], name: str) -> str | None:
-    value = (env.get(name) or "").strip()
-    return value or None
-
-
-def _int(env: Mapping[str, str], name: str, default: int | None, minimum: int = 1) -> int | None:
-    return int_setting(env, name, default, minimum)  # type: ignore[arg-type]
-
-
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = _text(env, name)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
-    if not value > 0:
-        raise ConfigError(f"{name} must be more than 0, got {raw!r}")
-    return value
-
-
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = _text(env, name)
-    if raw is None:
-        return default
-    if raw.lower() in ("1", "true", "yes", "on"):
-        return True
-    if raw.lower() in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"{name} must be 1 or 0, got {raw!r}")
+def _text(value: str | None) -> str | None:
+    return (value or "").strip() or None

@@ -16,10 +16,10 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from ai_code_evals.generation.base import Candidate
+from ai_code_evals.core.candidate import Candidate
+from ai_code_evals.core.task import Task
 from ai_code_evals.sandbox.base import ExecResult, OnLine, SandboxBackend, SandboxError, SandboxSpec
 from ai_code_evals.sandbox.runner import MARK
-from ai_code_evals.tasks.model import Task
 
 # Sandbox faults, by name:
 FAULTS = (

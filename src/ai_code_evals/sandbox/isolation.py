@@ -36,8 +36,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ai_code_evals.config import setting as _setting
-from ai_code_evals.errors import ConfigError
+from ai_code_evals.core.errors import ConfigError
 from ai_code_evals.sandbox import interpreter, seccomp
 from ai_code_evals.sandbox.base import SandboxLimits
 
@@ -522,11 +521,11 @@ def gaps(level: str, host: Host) -> str | None:
 
 
 def detect(forced: str | None, host: Host, *, unsafe: bool = False) -> tuple[str, dict[str, str]]:
-    """The level to use and why stronger levels were skipped. ``forced`` (or ACE_ISOLATION)
-    names one level that must work. A level that works but cannot contain candidates (``gaps``)
+    """The level to use and why stronger levels were skipped. ``forced`` (ACE_ISOLATION, passed
+    down from the settings) names one level that must work. A level that works but cannot contain candidates (``gaps``)
     is refused unless ``unsafe``: the error says what is missing and what to install. Probes run
     once per process and level."""
-    forced = forced or _setting(ENV_VAR) or None  # environment > .env > toml
+    forced = forced or None
     if forced in ("", "auto"):
         forced = None
     if forced is not None and forced not in LEVELS:

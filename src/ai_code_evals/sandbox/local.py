@@ -31,17 +31,20 @@ import threading
 import time
 import uuid
 import weakref
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import PurePosixPath
 from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
-from ai_code_evals.config import setting as _setting
-from ai_code_evals.errors import ConfigError
+from ai_code_evals.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from ai_code_evals.core.settings import Settings
 from ai_code_evals.sandbox import cgroups, procs, seccomp, uidslots
 from ai_code_evals.sandbox import warm as warm_mod
 from ai_code_evals.sandbox.base import ExecResult, OnLine, SandboxError, SandboxLimits, SandboxSpec, Stream
 from ai_code_evals.sandbox.isolation import (
-    ENV_VAR,
     LEVELS,
     SHARED_WRITABLE,
     SMALL_TMPFS,
@@ -205,8 +208,8 @@ class LocalBackend:
     name = "local"
 
     def __init__(self, isolation: str | None = None, *, temp_dir: str | None = None,
-                 host: Host | None = None, warm: bool | None = None, unsafe: bool = False) -> None:
-        self._forced = _check_level(isolation) or _check_level(_setting(ENV_VAR))
+                 host: Host | None = None, warm: bool = True, cgroups: bool = True, unsafe: bool = False) -> None:
+        self._forced = _check_level(isolation)
         self._host = host or default_host()
         self._temp_parent = temp_dir or tempfile.gettempdir()
         self._level: str | None = None
@@ -222,10 +225,11 @@ class LocalBackend:
         self._warm: dict[tuple, warm_mod.WarmServer] = {}  # environment -> its warm server
         self._warm_lock: asyncio.Lock | None = None
         _stop_fd_inheritance()
-        # why the warm fast path is not used (None: it is); ``warm`` None: $ACE_WARM decides
+        self._cgroups_on = cgroups  # False: ACE_CGROUPS=0, the per-sandbox uid/userns limits only
         self.cgroups_off: str | None = None  # why sandboxes have no cgroup (None: they have one)
         self._cgroup_pool: list[cgroups.SandboxCgroup] = []  # empty cgroups of clean sandboxes, reused
-        self.warm_off: str | None = None if (warm_mod.enabled() if warm is None else warm) else "turned off (ACE_WARM)"
+        # why the warm fast path is not used (None: it is)
+        self.warm_off: str | None = None if warm else "turned off (ACE_WARM)"
         _backends.add(self)
 
     # -- isolation level ---------------------------------------------------------------------
@@ -251,7 +255,7 @@ class LocalBackend:
             _reap_stale_roots(self._temp_parent)
             if self._host.root:
                 _reap_stale_uids()
-            iface, _ = cgroups.available()
+            iface, _ = self._cgroups_available()
             if iface is not None:
                 cgroups.reap_stale(iface)
             self._root = tempfile.mkdtemp(prefix=f"{ROOT_PREFIX}{os.getpid()}-", dir=self._temp_parent)
@@ -374,10 +378,13 @@ class LocalBackend:
         self._live.add(box)
         return box
 
+    def _cgroups_available(self) -> tuple[cgroups.Backend | None, str]:
+        return cgroups.available() if self._cgroups_on else (None, "turned off (ACE_CGROUPS=0)")
+
     def _cgroup(self, spec: SandboxSpec) -> cgroups.SandboxCgroup | None:
         """The sandbox's own cgroup (cgroups.py); None where none can be made (``cgroups_off``
         says why: the fallback limits then apply)."""
-        iface, why = cgroups.available()
+        iface, why = self._cgroups_available()
         self.cgroups_off = why if iface is None else None
         if iface is None:
             return None
@@ -853,3 +860,13 @@ class LocalSandbox:
                 if slot is not None:  # a uid that did not end clean is unlocked, to be swept
                     self._backend._uids.give_back(slot, clean=clean)
                 self._backend._live.discard(self)
+
+
+def make_local_backend(env: Settings | Mapping[str, str] | None, jobs: int | None, unsafe: bool) -> LocalBackend:
+    """``--backend local`` (sandbox/registry.py): level, warm server and cgroups from the app's
+    settings, which the sandbox package never reads itself (it stays importable by a bare
+    python: the non-root warm test runs it that way)."""
+    from ai_code_evals.core.settings import as_settings
+
+    s = as_settings(env)
+    return LocalBackend(s.ace_isolation, warm=s.ace_warm, cgroups=s.ace_cgroups, unsafe=unsafe)

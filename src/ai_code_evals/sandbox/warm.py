@@ -22,7 +22,6 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from ai_code_evals.config import setting as _setting
 from ai_code_evals.sandbox.base import SandboxError
 
 ENV_VAR = "ACE_WARM"
@@ -32,12 +31,6 @@ START_TIMEOUT_S = 30.0
 SEND_BUFFER = 4 << 20
 _ERR_KEEP = 4096
 SCRIPTS_MAX = 16  # the server's CACHE_MAX: both forget their script keys at the same point
-
-
-def enabled(value: str | None = None) -> bool:
-    """Whether ``value`` (default: $ACE_WARM) leaves the warm path on."""
-    value = _setting(ENV_VAR, "1") if value is None else value  # environment > .env > toml
-    return value.strip().lower() not in ("0", "off", "no", "false")
 
 
 @dataclass

@@ -16,9 +16,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ai_code_evals.errors import InputError
+from ai_code_evals.core.errors import InputError
+from ai_code_evals.core.task import Task
 from ai_code_evals.tasks.docstring import with_docstring_tests
-from ai_code_evals.tasks.model import Task
 
 _EXC_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 

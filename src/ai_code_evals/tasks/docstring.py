@@ -12,7 +12,7 @@ import doctest
 import re
 import textwrap
 
-from ai_code_evals.tasks.model import Task, TestCase
+from ai_code_evals.core.task import Task, TestCase
 
 # Expressions that need no parentheses on either side of ``==``.
 _ATOMS = (ast.Call, ast.Name, ast.Attribute, ast.Subscript, ast.Constant, ast.List, ast.Dict, ast.Set,

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ai_code_evals.errors import InputError
+from ai_code_evals.core.errors import InputError
 
 # Input files larger than this (on disk, or once decompressed) are refused: task and samples
 # files are text written by people or models, so anything bigger is almost surely a mistake.

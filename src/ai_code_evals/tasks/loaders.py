@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from ai_code_evals.errors import InputError
+from ai_code_evals.core.errors import InputError
+from ai_code_evals.core.task import Task
 from ai_code_evals.tasks.build import Where, build_task
 from ai_code_evals.tasks.files import iter_jsonl, read_text
-from ai_code_evals.tasks.model import Task
 from ai_code_evals.tasks.packs import is_pack_dir, list_packs, pack_dir, pack_task_dirs
 from ai_code_evals.tasks.rows import row_task
 from ai_code_evals.tasks.yamlfile import parse_yaml

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ai_code_evals.errors import InputError
+from ai_code_evals.core.errors import InputError
 from ai_code_evals.tasks.files import read_text
 from ai_code_evals.tasks.yamlfile import parse_yaml
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from ai_code_evals.errors import InputError
+from ai_code_evals.core.errors import InputError
+from ai_code_evals.core.task import Task
 from ai_code_evals.tasks.build import Where, build_task
-from ai_code_evals.tasks.model import Task
 
 HUMANEVAL_FIELDS = ("task_id", "prompt", "entry_point", "test")
 MBPP_FIELDS = ("task_id", "text", "code", "test_list")

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from ai_code_evals.errors import InputError
+from ai_code_evals.core.errors import InputError
 
 Path_ = tuple[Any, ...]
 

@@ -12,7 +12,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from ai_code_evals.errors import InputError
+from ai_code_evals.core.errors import InputError
 from ai_code_evals.runlog.writer import CREATED_BY, iso_now
 
 

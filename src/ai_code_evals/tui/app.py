@@ -15,6 +15,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
@@ -24,9 +25,9 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
-from ai_code_evals.config import settings_env
-from ai_code_evals.engine.events import Event, EventBus, TaskSelected
-from ai_code_evals.errors import InputError
+from ai_code_evals.core.errors import EXIT_INTERRUPTED, EXIT_OK, InputError
+from ai_code_evals.core.events import Event, EventBus, TaskSelected
+from ai_code_evals.core.settings import Settings
 from ai_code_evals.tui.amend import amend_user_selection
 from ai_code_evals.tui.clipboard import osc52_supported, write_code_file
 from ai_code_evals.tui.exit_summary import exit_summary
@@ -37,7 +38,7 @@ from ai_code_evals.tui.screens.confirm import ConfirmScreen
 from ai_code_evals.tui.screens.detail import DetailScreen
 from ai_code_evals.tui.screens.find import FilterScreen, JumpScreen
 from ai_code_evals.tui.screens.help import HelpScreen
-from ai_code_evals.tui.themes import DEFAULT_THEME, THEME_NAME_ENV, load_themes
+from ai_code_evals.tui.themes import DEFAULT_THEME, load_themes
 from ai_code_evals.tui.travel import TimeTravel
 from ai_code_evals.tui.widgets.code import CodePanel
 from ai_code_evals.tui.widgets.footer import KeyFooter
@@ -52,11 +53,13 @@ from ai_code_evals.tui.widgets.leaderboard import (
 from ai_code_evals.tui.widgets.pane import PaneFocused, SandboxPane
 
 EngineFn = Callable[[EventBus], Awaitable[dict]]
+
+if TYPE_CHECKING:  # the TUI is handed a run; it never builds one
+    from ai_code_evals.session import Run
 # workspace actions, switched off while the help screen is up (quit stays available)
 WORKSPACE_ACTIONS = {k.action.split("(")[0] for k in KEYMAP + PANE_KEYS} - {"quit", "help"}
-REFRESH_HZ = 18  # widget updates per second (DESIGN §6: 15–20)
+REFRESH_HZ = 18  # widget updates per second: smooth to the eye, cheap at 100k lines/s
 QUIT_GRACE_S = 60.0  # how long `q` waits for the engine to destroy its sandboxes
-EXIT_DONE, EXIT_INTERRUPTED = 0, 2
 MAX_TOASTS_PER_FLUSH = 3
 GC_THRESHOLDS = (10_000, 20, 50)  # see _freeze_startup_objects
 CODE_FOLLOW_S = 0.05  # the code panel follows a new selection after this delay
@@ -77,25 +80,31 @@ def export_name(task_id: str) -> str:
 
 
 class WorkspaceApp(App[int]):
-    """The workspace. Give ``engine`` (live) or ``record`` (replay)."""
+    """The workspace. Give ``run`` (live), ``record`` (replay), or for tests and benchmarks an
+    ``engine`` coroutine function publishing on ``bus``."""
 
     TITLE = "ai-code-evals"
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
     BINDINGS = bindings()
 
-    def __init__(self, *, engine: EngineFn | None = None, runlog=None, record: Path | None = None,
+    def __init__(self, *, run: Run | None = None, engine: EngineFn | None = None, runlog=None,
+                 record: Path | None = None,
                  log_subscriber: Callable[[Event], None] | None = None, history: Path | None = None,
                  bus: EventBus | None = None, theme: str | None = None,
                  theme_dirs: list[Path] | None = None, export_dir: Path | None = None,
                  refresh_hz: float = REFRESH_HZ, reference_code: dict[str, str] | None = None,
                  gc_freeze: bool = False) -> None:
         super().__init__()
+        if run is not None:  # a live run: it owns the bus and records its own log
+            engine = engine or (lambda _bus: run.execute())
+            bus, runlog, history = run.bus, run.log, run.history
+            reference_code = reference_code or run.reference_code()
         self.mode = "replay" if record is not None else "live"
         self.model = RunModel()
         self.travel = TimeTravel(self.model)
         self.bus = bus or EventBus()
         self.runlog = runlog
-        self._log_sub = log_subscriber or (runlog.on_event if runlog is not None else None)
+        self._log_sub = log_subscriber or (runlog.on_event if runlog is not None and run is None else None)
         self.history_path = Path(history) if history is not None else None
         self.record_path = Path(record) if record is not None else None
         self.export_dir = Path(export_dir) if export_dir else Path.cwd()
@@ -115,7 +124,7 @@ class WorkspaceApp(App[int]):
         self._code_timer = None
         self._quitting = False
         self._log_failed = False
-        self.exit_status = EXIT_DONE
+        self.exit_status = EXIT_OK
         self.run_done = False
         self.engine_error: str | None = None
         self.exported: list[Path] = []
@@ -129,7 +138,7 @@ class WorkspaceApp(App[int]):
         self.theme_names = [t.name for t in themes]
         for t in themes:
             self.register_theme(t)
-        theme = theme or settings_env().get(THEME_NAME_ENV, "").strip() or None  # environment > .env > toml
+        theme = theme or (Settings.load().ace_theme or "").strip() or None  # environment > .env > toml
         wanted = theme or DEFAULT_THEME
         if wanted not in self.available_themes:
             if theme:
@@ -811,47 +820,26 @@ class WorkspaceApp(App[int]):
 
 
 # -- entry points ----------------------------------------------------------------------------
-def live_app(config, runlog, *, log_subscriber: Callable[[Event], None] | None = None,
-             bus: EventBus | None = None, theme: str | None = None, theme_dirs: list[Path] | None = None,
+def live_app(run: Run, *, theme: str | None = None, theme_dirs: list[Path] | None = None,
              gc_freeze: bool = False) -> WorkspaceApp:
-    """The app for evaluating ``config`` (a ``RunConfig``). ``bus``: the one the config's
-    generator publishes on (``session.build_config``'s), so streamed code and retry notices
-    reach the code panel and the notifications; the engine publishes there too."""
-    from ai_code_evals.engine.run import run_evaluation
-
-    async def engine(bus: EventBus) -> dict:
-        try:
-            return await run_evaluation(config, bus)
-        finally:
-            aclose = getattr(config.backend, "aclose", None)
-            if aclose is not None:
-                await asyncio.shield(aclose())
-
-    refs = {t.id: t.reference for t in getattr(config, "tasks", []) if getattr(t, "reference", None)}
-    record = getattr(config, "record", None)
-    history = Path(record) if getattr(config, "finished", None) and record and Path(record).exists() else None
-    return WorkspaceApp(engine=engine, runlog=runlog, log_subscriber=log_subscriber, history=history, bus=bus,
-                        theme=theme, theme_dirs=theme_dirs, reference_code=refs, gc_freeze=gc_freeze)
+    """The app for ``run`` (a ``session.Run``): it shows what the run publishes on its bus
+    (streamed code and retry notices included) and executes it; the run records its own log."""
+    return WorkspaceApp(run=run, theme=theme, theme_dirs=theme_dirs, gc_freeze=gc_freeze)
 
 
-def run_live(config, runlog, *, log_subscriber: Callable[[Event], None] | None = None,
-             bus: EventBus | None = None, theme: str | None = None, theme_dirs: list[Path] | None = None) -> int:
-    """Evaluate ``config`` with the TUI open (see ``live_app``). Every event goes to
-    ``log_subscriber`` (default ``runlog.on_event``; resume passes its de-duplicating recorder);
-    ``runlog`` is closed on quit. On resume (``config.finished`` not empty) the results already in
-    ``config.record`` are shown too. Returns 0 when the run completed, 2 when interrupted."""
-    app = live_app(config, runlog, log_subscriber=log_subscriber, bus=bus, theme=theme, theme_dirs=theme_dirs,
-                   gc_freeze=True)
+def run_live(run: Run, *, theme: str | None = None, theme_dirs: list[Path] | None = None) -> int:
+    """Execute ``run`` with the TUI open. On resume the results already in the log are shown too.
+    The log is closed on every way out. Returns 0 when the run completed, 2 when interrupted."""
+    app = live_app(run, theme=theme, theme_dirs=theme_dirs, gc_freeze=True)
     try:
         result = app.run()
     finally:
-        if runlog is not None:
-            runlog.close()  # idempotent; covers an exit that did not go through `q`
+        run.close()  # idempotent; covers an exit that did not go through `q`
     if result is None:  # the app ended without `q` (a crash or ctrl+c before the run ended)
-        status = EXIT_INTERRUPTED if not app.run_done else EXIT_DONE
+        status = EXIT_INTERRUPTED if not app.run_done else EXIT_OK
     else:
         status = int(result)
-    print_exit_summary(app, getattr(config, "record", None), interrupted=status == EXIT_INTERRUPTED)
+    print_exit_summary(app, run.config.record, interrupted=status == EXIT_INTERRUPTED)
     return status
 
 
@@ -873,4 +861,4 @@ def run_replay(record_path: Path, *, theme: str | None = None, theme_dirs: list[
     app = WorkspaceApp(record=Path(record_path), theme=theme, theme_dirs=theme_dirs, gc_freeze=True)
     app.run()
     print_exit_summary(app, record_path, interrupted=False)
-    return EXIT_DONE
+    return EXIT_OK

@@ -18,8 +18,12 @@ OSC52_TERMS = ("xterm-kitty", "wezterm", "foot", "alacritty", "xterm-ghostty", "
 
 
 def osc52_supported(env: Mapping[str, str] | None = None) -> bool:
-    env = os.environ if env is None else env
-    forced = env.get(CLIPBOARD_ENV, "").lower()
+    if env is None:  # the terminal's own variables; the override is a setting (.env, toml too)
+        from ai_code_evals.core.settings import Settings
+
+        env, forced = os.environ, (Settings.load().ace_clipboard or "").lower()
+    else:
+        forced = env.get(CLIPBOARD_ENV, "").lower()
     if forced in ("osc52", "file"):
         return forced == "osc52"
     if env.get("TMUX") or env.get("KITTY_WINDOW_ID") or env.get("WT_SESSION"):

@@ -15,11 +15,11 @@ from typing import Any, ClassVar
 
 from pydantic import ValidationError
 
-from ai_code_evals.engine.events import Event, OutputLine
+from ai_code_evals.core.events import Event, OutputLine
+from ai_code_evals.core.sanitize import sanitize_data
+from ai_code_evals.core.task import Weights
 from ai_code_evals.engine.results import CandidateResult, is_infrastructure_error
 from ai_code_evals.engine.scoring import combine_profiles, rank_key, score_task
-from ai_code_evals.tasks.model import Weights
-from ai_code_evals.tui.sanitize import sanitize_data
 
 MODEL_LINE_CAP = 10_000  # output lines kept per pane in memory (the run log keeps its own)
 VERDICT_WORDS = {

@@ -4,8 +4,9 @@ Where themes come from, in order (a later file with the same ``name`` wins):
 1. the bundled themes: the top-level ``themes/`` folder of a source checkout (the canonical
    copy, found relative to this file); in an installed wheel, the copy packaged as
    ``ai_code_evals/themes`` (pyproject's hatch ``force-include``);
-2. every directory named by ``ACE_THEME_DIR`` (``os.pathsep``-separated) and by the caller
-   (the CLI passes the config's theme directory).
+2. every directory named by ``ACE_THEME_DIR`` (``os.pathsep``-separated; from the environment,
+   the project's ``.env`` or ``ai-code-evals.toml``, like every setting), then those the caller
+   passes (``WorkspaceApp(theme_dirs=...)``, for tests and embedding).
 
 A file that cannot be used is skipped and described in one line; the app shows all such lines
 in a single notification and starts anyway.
@@ -48,9 +49,9 @@ def bundled_theme_dir() -> Path | None:
 
 
 def user_theme_dirs(extra: list[Path] | None = None) -> list[Path]:
-    from ai_code_evals.config import settings_env  # environment > .env > ai-code-evals.toml
+    from ai_code_evals.core.settings import Settings  # environment > .env > ai-code-evals.toml
 
-    dirs = [Path(p).expanduser() for p in settings_env().get(THEME_ENV, "").split(os.pathsep) if p.strip()]
+    dirs = [Path(p).expanduser() for p in (Settings.load().ace_theme_dir or "").split(os.pathsep) if p.strip()]
     return dirs + [Path(p).expanduser() for p in (extra or [])]
 
 

@@ -18,7 +18,7 @@ from textual import events
 from textual.strip import Strip
 from textual.widget import Widget
 
-from ai_code_evals.tui.sanitize import sanitize_line
+from ai_code_evals.core.sanitize import sanitize_line
 
 VIEW_LINE_CAP = 1000  # lines kept per pane view; the model keeps more, the run log its own
 WHEEL_LINES = 3

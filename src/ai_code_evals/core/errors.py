@@ -1,5 +1,9 @@
-"""Errors that the CLI turns into one readable line and exit status 1."""
+"""Errors that the CLI turns into one readable line and exit status 1, and the exit statuses."""
 from __future__ import annotations
+
+# The process's exit status, for every front end: done, bad input (one line said why), and
+# interrupted (finished results are in the log, which ``resume`` completes).
+EXIT_OK, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2
 
 
 class InputError(Exception):

@@ -6,7 +6,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, Field
 
-from ai_code_evals.tasks.model import Task
+from ai_code_evals.core.task import Task
 
 
 class Candidate(BaseModel):

@@ -4,7 +4,7 @@ A candidate can print anything: ``\\x1b[2J`` (clear screen), an OSC title change
 bells, bidi overrides. None of it may reach the terminal. Colour (SGR) sequences are dropped
 silently because they are common and harmless; every other escape sequence and control character
 is shown as a visible placeholder, so a reader can still see that the program printed it.
-No Textual import: the model and the benchmark use it too.
+No Textual import: the headless progress, the CLI and the TUI all use it.
 """
 from __future__ import annotations
 

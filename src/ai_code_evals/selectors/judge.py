@@ -12,13 +12,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ai_code_evals.core.errors import ConfigError
 from ai_code_evals.engine.scoring import Selection, rank_key, select_by_score
 from ai_code_evals.engine.selection import SelectionContext
-from ai_code_evals.errors import ConfigError
-from ai_code_evals.generation.agreement import NOT_RUN, agreement_groups, n_generated
 from ai_code_evals.generation.openai_client import ChatClient, ChatError
 from ai_code_evals.generation.openai_settings import OpenAISettings
 from ai_code_evals.generation.prompts import judge_messages
+from ai_code_evals.selectors.codet import NOT_RUN, agreement_groups, n_generated
 
 MAX_CODE_CHARS = 4000  # per version shown to the judge
 MAX_TOTAL_CODE_CHARS = 40000
@@ -35,7 +35,7 @@ _config = _Config()
 
 
 def configure(settings: OpenAISettings | None = None, client: ChatClient | None = None) -> None:
-    """Use these settings/client for the judge (default: read from config.settings_env())."""
+    """Use these settings/client for the judge (default: from the app settings, loaded)."""
     _config.settings = settings
     _config.client = client
 

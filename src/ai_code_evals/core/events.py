@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar
 
-# Candidate states, in order (DESIGN §2): queued -> starting -> running -> scoring -> finished.
+# Candidate states, in order: queued -> starting -> running -> scoring -> finished.
 STATES = ("queued", "starting", "running", "scoring", "finished")
-# Final statuses (DESIGN §3.5).
+# Final statuses, as the JSON summary and the run log name them.
 STATUSES = ("passed", "failed", "error", "timeout", "killed", "skipped")
 
 
@@ -183,6 +183,39 @@ class RunFinished(Event):
     interrupted: bool = False
 
 
+_ZERO: dict[str, Any] = {"str": "", "int": 0, "float": 0.0, "bool": False, "dict": {}, "list": []}
+
+
+def event_from_record(type_: str, data: Any) -> Event | None:
+    """A run log line's event, parsed back into the type the engine published (the log writes
+    ``kind`` as the line's type and ``to_data()`` as its data). None for a line that is not an
+    engine event (``task``, ``sampling``, ``match``, ``resumed`` ...). A damaged line still
+    parses: unknown fields are dropped, a missing required field gets its type's empty value
+    (so a log cut or edited by hand shows what it can)."""
+    cls = EVENT_TYPES.get(type_)
+    if cls is None or not isinstance(data, dict):
+        return None
+    kwargs = {}
+    for f in fields(cls):
+        if f.name in data:
+            kwargs[f.name] = data[f.name]
+        elif f.default is MISSING and f.default_factory is MISSING:  # type: ignore[misc]
+            kind = str(f.type).split("[")[0].split("|")[0].strip()
+            optional = "None" in str(f.type)
+            kwargs[f.name] = type(_ZERO[kind])() if kind in _ZERO and not optional else None
+    return cls(**kwargs)
+
+
+def _event_types() -> dict[str, type[Event]]:
+    found: dict[str, type[Event]] = {}
+    stack = list(Event.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        found.setdefault(cls.kind, cls)
+        stack.extend(cls.__subclasses__())
+    return found
+
+
 Subscriber = Callable[[Event], None]
 
 
@@ -215,3 +248,6 @@ class EventBus:
                     import sys
 
                     print(f"ai-code-evals: event subscriber failed: {exc!r}", file=sys.stderr)
+
+
+EVENT_TYPES: dict[str, type[Event]] = _event_types()  # the log's line type -> the event class

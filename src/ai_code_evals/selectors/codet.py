@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ai_code_evals.core.candidate import Candidate
 from ai_code_evals.engine.results import CandidateResult
 from ai_code_evals.engine.scoring import Selection, rank_key, select_by_score
 from ai_code_evals.engine.selection import SelectionContext
-from ai_code_evals.generation.base import Candidate
 
 NOT_RUN = ("error", "skipped")  # never reached the tests: no vote
 

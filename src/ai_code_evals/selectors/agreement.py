@@ -13,8 +13,10 @@ from ai_code_evals.engine.calls import parse_generated_test
 from ai_code_evals.engine.results import CandidateResult
 from ai_code_evals.engine.scoring import Selection, select_by_score
 from ai_code_evals.engine.selection import SelectionContext
-from ai_code_evals.generation.agreement import candidate_pool, n_generated
 from ai_code_evals.generation.behaviour import Cluster, Ranking, Version, rank_by_behaviour
+from ai_code_evals.selectors.codet import candidate_pool, n_generated
+from ai_code_evals.selectors.judge import configured as judge_configured
+from ai_code_evals.selectors.judge import select_by_judge
 
 CLEAR_LEAD = 1.5  # winner's support over the runner-up's: "clear" above, "narrow" under NARROW_LEAD
 NARROW_LEAD = 1.1
@@ -116,17 +118,15 @@ def describe(ranking: Ranking, best: Cluster, winner: str, result: CandidateResu
 async def _judge_tie(ctx: SelectionContext, ranking: Ranking, results: dict[str, CandidateResult]
                      ) -> tuple[Cluster, str] | None:
     """The judge's pick among near-tied clusters, when a model is configured; None otherwise."""
-    from ai_code_evals.generation import judge
-
     lead = ranking.lead()
-    if lead is None or lead >= NARROW_LEAD or not judge.configured():
+    if lead is None or lead >= NARROW_LEAD or not judge_configured():
         return None
     top = ranking.clusters[0].support
     field = [c for c in ranking.clusters[:JUDGE_FIELD] if c.support * NARROW_LEAD >= top]
     reps = {c.representative().program or c.representative().id: c for c in field}
     sub = SelectionContext(task=ctx.task, results=[results[i] for i in reps if i in results],
                            candidates=ctx.candidates, generated_tests=ctx.generated_tests)
-    sel = await judge.select_by_judge(sub)
+    sel = await select_by_judge(sub)
     if sub.notices or sel.winner not in reps:
         ctx.notices.extend(f"agreement tie-break: {n}" for n in sub.notices)
         return None
