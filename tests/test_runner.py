@@ -279,5 +279,16 @@ def test_a_version_that_hangs_on_every_generated_test_costs_three_limits_not_one
     end = next(e for e in events if e["ev"] == "group" and e["phase"] == "end")
     assert end["passed"] == [] and end["timeouts"] == 3
     assert [f["error_type"] for f in end["failures"]] == ["Timeout"] * 5
-    assert end["failures"][3]["error"].startswith("not run: the version timed out on 3 generated tests")
+    assert end["failures"][3]["error"].startswith("not run: the version timed out on 3 calls already")
     assert verdict(events)["timeouts"] == 3
+
+
+def test_three_time_outs_on_generated_tests_leave_the_probes_unrun(tmp_path):
+    """Generated tests and probes share the budget of three time-outs: a version taken not to
+    end on the model's tests is not made to time out three more times on the probes."""
+    program = "def f(x):\n    while x < 10:\n        pass\n    return x\n"
+    gen = [f"assert f({i}) == {i}" for i in range(3)]
+    events, _, _ = run_job(tmp_path, program, generated=gen, probes=["((50,), {})"], limit=0.2)
+    assert next(e for e in events if e["ev"] == "probes")["outputs"] == ["t"]  # f(50) would return
+    events, _, _ = run_job(tmp_path, program, generated=gen[:2], probes=["((50,), {})", "((1,), {})"], limit=0.2)
+    assert next(e for e in events if e["ev"] == "probes")["outputs"] == ["v:50", "t"]

@@ -47,7 +47,7 @@ OUTPUT_CAP = 512 << 10  # candidate output relayed per stream; the rest is count
 MAX_LINE = 4096
 BIG_INT_BITS = 12000  # larger ints cross as hex (decimal parsing is capped at 4300 digits)
 SHORT = 160
-TIMEOUTS_MAX = 3  # time-outs among a version's generated tests (and, apart, its probes) before the rest are not run
+TIMEOUTS_MAX = 3  # time-outs among a version's generated tests and probes together before the rest are not run
 FAILURES_IN_GROUP = 5  # failures of a quiet group (generated tests) described in its end event
 CHILD_FDS = (0, 1, 2, 3)  # requests in, stdout, stderr, replies out (as the child sees them)
 
@@ -931,6 +931,7 @@ class Checker:
                 pass
         self.scope[self.entry] = self.proxy()
         self.unchecked = None
+        self.call_timeouts = 0  # among generated tests and probes (see TIMEOUTS_MAX)
 
     def proxy(self):
         child = self.child
@@ -1057,7 +1058,9 @@ class Checker:
                 calls.append(exc)
                 wants.append(None)
         passed, failures, timeouts, timeout_ms = [], [], 0, 0.0
-        for i, (kind, value) in enumerate(self.child.run_calls(calls, self.limit_s, TIMEOUTS_MAX)):
+        outcomes = self.child.run_calls(calls, self.limit_s, TIMEOUTS_MAX - self.call_timeouts)
+        self.call_timeouts += sum(1 for kind, _ in outcomes if kind == "t")
+        for i, (kind, value) in enumerate(outcomes):
             if kind == "v" and value == wants[i]:
                 passed.append(i)
                 continue
@@ -1072,7 +1075,7 @@ class Checker:
             elif kind == "t":
                 error, error_type = timed_out_msg(self.limit_s), "Timeout"
             elif kind == "n":
-                error, error_type = ("not run: the version timed out on %d generated tests already"
+                error, error_type = ("not run: the version timed out on %d calls already"
                                      % TIMEOUTS_MAX), "Timeout"
             else:
                 error = str(value) if isinstance(value, (ChildGone, Unchecked, AssertionError)) else explain(value)
@@ -1091,8 +1094,9 @@ class Checker:
 
     def run_probes(self, probes):
         """Each probe's outcome as a short string; equal strings mean equal behaviour. After
-        TIMEOUTS_MAX time-outs the version is taken not to end: the rest say "t" unrun
-        (a hanging version would otherwise cost its full limit on every probe)."""
+        TIMEOUTS_MAX time-outs (its generated tests' included) the version is taken not to
+        end: the rest say "t" unrun (a hanging version would otherwise cost its full limit on
+        every probe)."""
         calls = []
         for source in probes:
             try:
@@ -1101,7 +1105,7 @@ class Checker:
             except Exception as exc:
                 calls.append(exc)
         outputs = []
-        for kind, value in self.child.run_calls(calls, self.limit_s, TIMEOUTS_MAX):
+        for kind, value in self.child.run_calls(calls, self.limit_s, TIMEOUTS_MAX - self.call_timeouts):
             if kind in ("t", "n"):
                 outputs.append("t")
                 continue
