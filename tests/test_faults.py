@@ -1,11 +1,12 @@
 """Fault injection: broken sandboxes and generators cost their own candidates, never the run.
 
-The real local backend, wrapped by ``FaultyBackend`` (sandbox/faulty.py), breaks chosen
+The real local backend, wrapped by ``FaultyBackend`` (tests/faulty_backend.py), breaks chosen
 candidates the way infrastructure breaks; everything else must come out as if nothing happened.
 """
 import asyncio
 
 import pytest
+from faulty_backend import FaultyBackend, FaultyGenerator
 from reliability_util import processes_under
 
 from ai_code_evals.core.candidate import Candidate
@@ -13,7 +14,6 @@ from ai_code_evals.core.events import CandidateFinished, EngineNotice, EventBus,
 from ai_code_evals.core.task import Task, TestCase
 from ai_code_evals.engine import job as job_mod
 from ai_code_evals.engine.run import RunConfig, run_evaluation
-from ai_code_evals.sandbox.faulty import FaultyBackend, FaultyGenerator
 from ai_code_evals.sandbox.local import LocalBackend
 
 TASK = Task(id="add", entry_point="add", prompt="Add two numbers.", time_limit_s=3.0,

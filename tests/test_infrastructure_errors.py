@@ -1,16 +1,17 @@
 """A version the infrastructure could not run gets no verdict: status error, reason
 "infrastructure: ...", its identical copies do not inherit it, the summary counts it apart,
 and ``resume`` runs it again. The real local backend, with one sandbox broken by
-``FaultyBackend`` (sandbox/faulty.py), recorded and resumed through the session functions the
+``FaultyBackend`` (tests/faulty_backend.py), recorded and resumed through the session functions the
 CLI uses."""
 from __future__ import annotations
 
 import asyncio
 import json
 
+from faulty_backend import FaultyBackend
+
 from ai_code_evals.core.events import EventBus
 from ai_code_evals.runlog.reader import read_record
-from ai_code_evals.sandbox.faulty import FaultyBackend
 from ai_code_evals.session import (
     Run,
     RunRequest,

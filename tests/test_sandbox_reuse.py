@@ -108,3 +108,33 @@ async def test_sequential_sandboxes_reuse_a_uid_and_concurrent_ones_never_share(
         slot = uidslots.try_claim(uid)
         assert slot is not None
         slot.release()
+
+
+def test_kill_all_keeps_following_a_process_whose_parent_died(monkeypatch):
+    """Seen as an ordinary user (``.ci/containment``): the wrapper a sandbox runs under dies
+    first, which re-parents the sandbox's pid-namespace init out of the tree while it is still
+    dying (it ends only after every process in its namespace). kill_all returned 0 ("nothing
+    left") with those processes still running. A member found once stays one until it is gone.
+    The scans are scripted: no real process stays killable-but-alive on demand."""
+    me = os.getpid()
+    root, init, child = 900001, 900002, 900003
+    scans = [
+        {root: (me, b"S"), init: (root, b"S"), child: (init, b"S")},  # the tree, intact
+        {root: (me, b"Z"), init: (1, b"R"), child: (init, b"R")},     # root died: init re-parented
+        {root: (me, b"Z"), init: (1, b"R"), child: (init, b"Z")},
+        {root: (me, b"Z")},                                           # all gone
+    ]
+    seen_scans: list[int] = []
+
+    def scan(uid):
+        seen_scans.append(len(seen_scans))
+        return scans[min(len(seen_scans) - 1, len(scans) - 1)], set()
+
+    killed: list[int] = []
+    monkeypatch.setattr(procs, "_scan", scan)
+    monkeypatch.setattr(procs.os, "killpg", lambda pid, sig: None)
+    monkeypatch.setattr(procs.os, "kill", lambda pid, sig: killed.append(pid))
+    monkeypatch.setattr(procs.time, "sleep", lambda s: None)
+    assert procs.kill_all(root, None) == 0
+    assert len(seen_scans) == 4  # it waited until init and its child were gone
+    assert killed.count(init) == 3 and child in killed

@@ -578,7 +578,8 @@ async def test_replay_says_when_output_was_not_all_recorded(tmp_path):
     log.close()
     app = WorkspaceApp(record=path)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
+        await until(pilot, lambda: any(s.key and s.key[0] == "sort_unique#0" and s.output.plain_lines
+                                       for s in app.workspace.slots))
         slot = slot_for(app, "sort_unique#0")
         assert slot.output.plain_lines[-1].endswith("later line(s) were not recorded in the run log")
 

@@ -12,7 +12,7 @@ from ai_code_evals.core.sanitize import sanitize_line
 from ai_code_evals.runlog.reader import read_record
 from ai_code_evals.runlog.writer import RunLog
 from ai_code_evals.tui.amend import amend_user_selection
-from ai_code_evals.tui.model import MODEL_LINE_CAP, RunModel, event_data
+from ai_code_evals.tui.model import MODEL_LINE_CAP, RunModel
 from ai_code_evals.tui.themes import ThemeFileError, load_themes, parse_theme
 from ai_code_evals.tui.travel import TimeTravel
 
@@ -46,13 +46,30 @@ def test_sanitize_caps_long_lines():
 def build_model(events=None) -> RunModel:
     model = RunModel()
     for ev in events or scripted_events():
-        model.ingest(ev.kind, event_data(ev))
+        model.ingest_event(ev)
     return model
 
 
-def test_event_data_fast_path_equals_to_data():
-    ev = OutputLine(candidate_id="t#0", profile="default", stream="stderr", text="x", n=3)
-    assert event_data(ev) == ev.to_data()
+def test_a_logged_line_is_the_event_the_engine_published():
+    """What the model reads from a log is parsed back into the engine's own types: a model fed
+    the events and one fed their log lines end up the same."""
+    live, logged = RunModel(), RunModel()
+    for ev in scripted_events():
+        live.ingest_event(ev)
+        logged.ingest(ev.kind, ev.to_data())
+    assert logged.pane_order == live.pane_order and logged.summary == live.summary
+    assert {k: p.snapshots for k, p in logged.panes.items()} == {k: p.snapshots for k, p in live.panes.items()}
+    assert {t: m.engine_selection for t, m in logged.tasks.items()} == \
+        {t: m.engine_selection for t, m in live.tasks.items()}
+
+
+def test_clean_output_is_not_copied_and_hostile_output_is_made_safe():
+    from ai_code_evals.tui.model import terminal_safe
+
+    clean = OutputLine(candidate_id="t#0", profile="default", stream="stderr", text="x", n=3)
+    assert terminal_safe(clean) is clean
+    hostile = OutputLine(candidate_id="t#0", profile="default", stream="stdout", text="\x1b]52;c;aGk=\x07", n=4)
+    assert "\x1b" not in terminal_safe(hostile).text
 
 
 def test_model_builds_panes_tasks_leaderboard_and_selection():

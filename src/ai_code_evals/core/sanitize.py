@@ -46,15 +46,18 @@ def sanitize_line(text: str) -> str:
         text = text[:MAX_DISPLAY_CHARS] + "…"
     if not _NEEDS_WORK.search(text):
         return text  # the common case: plain printable text
-    text = text.rstrip("\r\n")
-    if "\r" in text:  # a terminal would show what came after the last carriage return
-        text = text.rsplit("\r", 1)[-1]
-    text = _SGR.sub("", text)
-    text = _OSC.sub(_visible, text)
-    text = _STRING_SEQ.sub(_visible, text)
-    text = _CSI.sub(_visible, text)
-    text = text.expandtabs(4)
-    return _CONTROL.sub(_picture, text)
+    return _CONTROL.sub(_picture, _inert_sequences(text.rstrip("\r\n")).expandtabs(4))
+
+
+def _inert_sequences(line: str) -> str:
+    """One line with what a terminal would overwrite dropped (everything before the last
+    carriage return), colours removed and every other escape sequence made visible."""
+    if "\r" in line:
+        line = line.rsplit("\r", 1)[-1]
+    line = _SGR.sub("", line)
+    line = _OSC.sub(_visible, line)
+    line = _STRING_SEQ.sub(_visible, line)
+    return _CSI.sub(_visible, line)
 
 
 def sanitize_text(text: str) -> str:
@@ -66,13 +69,7 @@ def sanitize_text(text: str) -> str:
         return text
     lines = []
     for line in text.split("\n"):
-        line = line.removesuffix("\r")
-        if "\r" in line:  # a terminal would show what came after the last carriage return
-            line = line.rsplit("\r", 1)[-1]
-        line = _SGR.sub("", line)
-        line = _OSC.sub(_visible, line)
-        line = _STRING_SEQ.sub(_visible, line)
-        line = _CSI.sub(_visible, line)
+        line = _inert_sequences(line.removesuffix("\r"))
         lines.append("\t".join(_CONTROL.sub(_picture, part) for part in line.split("\t")))
     return "\n".join(lines)
 

@@ -25,8 +25,12 @@ OnLine = Callable[[Stream, str], Awaitable[None] | None]
 
 @dataclass(frozen=True)
 class SandboxLimits:
-    """Resource limits for one sandbox. Memory is an address-space limit for the local
-    backend (set generously: numpy maps a lot), cpu is CPU seconds."""
+    """Resource limits for one sandbox. Every backend applies ``output_bytes`` (per stream:
+    lines past it are dropped and their bytes counted in ExecResult, runner events pass);
+    the wall-clock limit is exec's ``timeout_s``. The local backend also applies the rest to
+    the command (memory as an address-space limit, set generously: numpy maps a lot, and a
+    cgroup where it can; cpu is CPU seconds); a Daytona sandbox has the memory and CPU of its
+    own resources. The runner applies them to the candidate on every backend."""
 
     wall_s: float = 60.0
     cpu_s: int = 30
@@ -48,8 +52,11 @@ class SandboxSpec:
 
 @dataclass
 class ExecResult:
-    """How a command ended. ``timed_out`` means the wall-clock limit killed it;
-    ``signal`` is set when it died from a signal (for example SIGKILL on a memory limit)."""
+    """How a command ended. ``timed_out`` means the wall-clock limit killed it (then
+    ``exit_code`` is None, ``signal`` None or SIGKILL); ``signal`` is set when it died from a
+    signal (for example SIGKILL on a memory limit), with ``exit_code`` None or, where a shell
+    reports the death, 128 + the signal. A command that cannot be started either raises
+    SandboxError or exits non-zero (127 from a shell)."""
 
     exit_code: int | None
     signal: int | None = None
@@ -67,11 +74,15 @@ class Sandbox(Protocol):
     info: dict  # backend facts shown in the TUI and the log (daytona id, state, latencies)
 
     async def upload(self, files: dict[str, bytes]) -> None:
-        """Write files (relative paths) into the sandbox's working directory."""
+        """Write files (relative paths) into the sandbox's working directory, which the
+        command may also write to. A path outside it raises SandboxError."""
 
     async def exec(self, argv: list[str], *, on_line: OnLine, timeout_s: float) -> ExecResult:
         """Run a command in the working directory, calling ``on_line`` for each output line
-        (without the newline) as it arrives. Kills the whole process tree at ``timeout_s``."""
+        (without the newline) as it arrives, in order per stream; an exception in ``on_line``
+        reaches the caller. Kills the whole process tree at ``timeout_s``. Destroying the
+        sandbox meanwhile ends the command: exec returns (not timed out) or raises SandboxError.
+        Cancelling exec is allowed; the sandbox is destroyed afterwards as on every path."""
 
     async def metrics(self) -> dict:
         """Latest resource figures (cpu_s, rss_kib, ...); empty when unknown."""

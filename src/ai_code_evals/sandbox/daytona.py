@@ -387,6 +387,7 @@ class DaytonaSandbox:
         self._workdir = ""
         self._session: str | None = None
         self._destroying: asyncio.Task | None = None
+        self._gone = asyncio.Event()  # set by destroy(): a running exec() stops waiting
 
     async def _call(self, op: Callable[[], Awaitable[T]], what: str, **kw: Any) -> T:
         try:
@@ -452,7 +453,7 @@ class DaytonaSandbox:
         try:
             try:
                 async with deadline:
-                    exit_code = await self._run(command, sink)
+                    exit_code = await self._unless_destroyed(self._run(command, sink))
             except TimeoutError:
                 if not deadline.expired():
                     raise
@@ -470,6 +471,22 @@ class DaytonaSandbox:
             exit_code=exit_code, signal=sig, timed_out=timed_out,
             duration_s=round(time.monotonic() - started, 3),
             stdout_dropped=sink.dropped["stdout"], stderr_dropped=sink.dropped["stderr"])
+
+    async def _unless_destroyed(self, work: Awaitable[T]) -> T:
+        """``work``, unless the sandbox is destroyed first: its command died with it, and the
+        calls that follow it (logs, exit code) would only fail until the wall-clock limit."""
+        run = asyncio.ensure_future(work)
+        gone = asyncio.ensure_future(self._gone.wait())
+        try:
+            await asyncio.wait({run, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+            if not run.done():
+                run.cancel()
+                await asyncio.gather(run, return_exceptions=True)
+        if run.cancelled():
+            raise SandboxError(f"Daytona sandbox {self.id} was destroyed while its command ran")
+        return run.result()
 
     async def _run(self, command: str, sink: Any) -> int:
         from daytona import DaytonaConflictError, DaytonaRateLimitError, SessionExecuteRequest
@@ -582,6 +599,7 @@ class DaytonaSandbox:
         """Delete the sandbox. Idempotent, never raises; a cancelled caller leaves the
         delete running in the background, and the backend's aclose() waits for it."""
         if self._destroying is None:
+            self._gone.set()
             self._destroying = self._backend._spawn(self._delete())
         try:
             await asyncio.shield(self._destroying)

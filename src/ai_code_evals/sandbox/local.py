@@ -665,10 +665,10 @@ class LocalSandbox:
             self._clean = left == 0
             await self._drain(out.pumps)
         finally:
-            if self._warm_run is not None:  # cancelled or failed: kill what is left, synchronously
+            if self._warm_run is not None:  # cancelled or failed: kill what is left
                 self._warm_run = None
-                with contextlib.suppress(Exception):
-                    asyncio.ensure_future(server.kill(ident))
+                with contextlib.suppress(BaseException):  # cancelled again: the kill still goes on
+                    await asyncio.shield(self._end_warm(server, ident, exited))
                 with contextlib.suppress(Exception):
                     self._clean = procs.kill_all(None, self.uid) == 0
             if self._destroyed:
@@ -681,6 +681,13 @@ class LocalSandbox:
         status = end.status if end is not None else signal.SIGKILL
         usage = SimpleNamespace(ru_utime=end.cpu_s, ru_stime=0.0, ru_maxrss=end.max_rss_kib) if end else None
         return self._result(status, usage, timed_out, time.monotonic() - started, out.caps)
+
+    @staticmethod
+    async def _end_warm(server: warm_mod.WarmServer, ident: int, exited: asyncio.Future) -> None:
+        """Kill a warm command and wait for its exit report, which comes once its pid namespace
+        is empty: without root nothing else proves it gone before exec returns."""
+        await server.kill(ident)
+        await asyncio.wait({exited}, timeout=WARM_EXIT_WAIT_S)
 
     async def _exec_cold(self, argv: list[str], on_line: OnLine, timeout_s: float) -> ExecResult:
         """Run a command through the level's wrapper (bwrap, unshare, or the launcher)."""
@@ -814,9 +821,10 @@ class LocalSandbox:
 
     # -- observing ----------------------------------------------------------------------------
     async def metrics(self) -> dict:
-        """CPU seconds and resident memory of the sandbox's live processes (from /proc)."""
+        """CPU seconds and resident memory of the sandbox's live processes (from /proc); empty
+        once destroyed (its uid may be another sandbox's by then)."""
         pid = self._pid
-        if pid is None and self.uid is None:
+        if pid is None and (self.uid is None or self._destroyed):
             return {}
         return await asyncio.to_thread(lambda: procs.usage(procs.sandbox_pids(pid, self.uid)))
 
@@ -828,6 +836,10 @@ class LocalSandbox:
         if self._mem is not None and self._clean and self._warm_run is None:
             self.cleanup_sync()  # warm and ended clean: nothing on disk, nothing to kill
             return
+        if self._warm_run is not None:  # a running warm command: only its server can kill it
+            server, ident = self._warm_run  # (without root no uid marks its processes)
+            with contextlib.suppress(Exception):
+                await server.kill(ident)
         with contextlib.suppress(Exception):  # in a thread: removing a directory can wait on the disk
             await asyncio.to_thread(self.cleanup_sync)
 

@@ -69,14 +69,18 @@ def _scan(uid: int | None) -> tuple[dict[int, tuple[int, bytes]], set[int]]:
     return table, owned
 
 
-def _members(table: dict[int, tuple[int, bytes]], owned: set[int], root: int | None) -> set[int]:
-    """The sandbox in a scan: processes of its uid and every descendant of ``root``."""
+def _members(table: dict[int, tuple[int, bytes]], owned: set[int], root: int | None,
+             known: set[int] | frozenset[int] = frozenset()) -> set[int]:
+    """The sandbox in a scan: processes of its uid and every descendant of ``root`` and of the
+    ``known`` members of earlier scans (a process whose parent died is re-parented outside the
+    tree, yet is still the sandbox's)."""
     found = set(owned)
-    if root is not None and root in table:
+    tops = [p for p in (root, *known) if p is not None and p in table]
+    if tops:
         children: dict[int, list[int]] = {}
         for pid, (ppid, _) in table.items():
             children.setdefault(ppid, []).append(pid)
-        stack, seen = [root], {root}
+        stack, seen = list(tops), set(tops)
         while stack:
             pid = stack.pop()
             found.add(pid)
@@ -128,9 +132,14 @@ def kill_all(root: int | None, uid: int | None, *, rounds: int = 200) -> int:
             pass
     me = os.getpid()
     left = 0
+    # Every process found once stays a member until it is gone: killing a parent re-parents its
+    # children out of the tree (without root, where no uid marks them, they would be lost while
+    # still dying: a pid namespace's pid 1 ends only after every process in it, for example).
+    known: set[int] = set()
     for i in range(rounds):
         table, owned = _scan(uid)
-        found = _members(table, owned, root)
+        found = _members(table, owned, root, known)
+        known = found
         live = [p for p in found if p != me and table.get(p, (0, b"X"))[1] not in (b"Z", b"X")]
         if uid is not None:
             for pid in found:  # our zombie orphans of this uid (see docstring)

@@ -33,7 +33,7 @@ from ai_code_evals.tui.clipboard import osc52_supported, write_code_file
 from ai_code_evals.tui.exit_summary import exit_summary
 from ai_code_evals.tui.filter import PaneFilter
 from ai_code_evals.tui.keys import KEYMAP, PANE_KEYS, bindings
-from ai_code_evals.tui.model import PaneKey, RunModel, event_data, format_ts
+from ai_code_evals.tui.model import PaneKey, RunModel, format_ts
 from ai_code_evals.tui.screens.confirm import ConfirmScreen
 from ai_code_evals.tui.screens.detail import DetailScreen
 from ai_code_evals.tui.screens.find import FilterScreen, JumpScreen
@@ -258,7 +258,7 @@ class WorkspaceApp(App[int]):
     # -- engine and events ---------------------------------------------------------------------
     def _on_event(self, event: Event) -> None:
         """Bus subscriber (the loop thread): feed the model; widgets follow on the timer."""
-        self.model.ingest(event.kind, event_data(event))
+        self.model.ingest_event(event)
         if self._reference_code and event.kind == "run_started":
             for task_id, code in self._reference_code.items():
                 if task_id in self.model.tasks and code:
@@ -619,7 +619,7 @@ class WorkspaceApp(App[int]):
             if self.runlog is not None:
                 self.runlog.note_user_selection(task_id, cid, reason)
         else:
-            self.model.ingest(event.kind, event.to_data())
+            self.model.ingest_event(event)
             if self.record_path is not None:
                 try:
                     amend_user_selection(self.record_path, event.to_data())

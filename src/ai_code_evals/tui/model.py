@@ -11,15 +11,30 @@ import bisect
 import datetime as dt
 import re
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import ClassVar, TypeVar
 
 from pydantic import ValidationError
 
-from ai_code_evals.core.events import Event, OutputLine
-from ai_code_evals.core.sanitize import sanitize_data
+from ai_code_evals.core.events import (
+    BackendStatus,
+    CandidateAdded,
+    CandidateFinished,
+    EngineNotice,
+    Event,
+    GenerationDelta,
+    OutputLine,
+    RunFinished,
+    RunStarted,
+    Snapshot,
+    TaskSelected,
+    event_from_record,
+)
+from ai_code_evals.core.sanitize import sanitize_data, sanitize_text
 from ai_code_evals.core.task import Weights
 from ai_code_evals.engine.results import CandidateResult, is_infrastructure_error
 from ai_code_evals.engine.scoring import combine_profiles, rank_key, score_task
+
+E = TypeVar("E", bound=Event)
 
 MODEL_LINE_CAP = 10_000  # output lines kept per pane in memory (the run log keeps its own)
 VERDICT_WORDS = {
@@ -37,12 +52,14 @@ def natural_key(text: str) -> tuple:
     return tuple(int(part) if part.isdigit() else part.lower() for part in _DIGITS.split(text))
 
 
-def event_data(event: Event) -> dict[str, Any]:
-    """``event.to_data()``, with a fast path for the one event that arrives by the thousand."""
+def terminal_safe(event: E) -> E:
+    """The event with every string in it made safe for a terminal (``core.sanitize``); the
+    same object when nothing needed it (output lines, the bulk, mostly need nothing)."""
     if type(event) is OutputLine:
-        return {"candidate_id": event.candidate_id, "profile": event.profile, "stream": event.stream,
-                "text": event.text, "n": event.n}
-    return event.to_data()
+        text, cid = sanitize_text(event.text), sanitize_text(event.candidate_id)
+        if text is event.text and cid is event.candidate_id and sanitize_text(event.profile) is event.profile:
+            return event
+    return type(event)(**sanitize_data(event.to_data()))
 
 
 def format_ts(ts: float | None, start: float | None = None) -> str:
@@ -253,18 +270,26 @@ class RunModel:
         self.infrastructure_failed: set[PaneKey] = set()  # results that are infrastructure errors
 
     # -- ingest ------------------------------------------------------------------------------
-    def ingest(self, type_: str, data: dict) -> None:
-        """Apply one event. Unknown types (evals' own ``sampling``, ``match`` ...) are ignored;
-        missing fields never raise, so a damaged log still shows what it can."""
-        handler = self._handlers.get(type_)
+    def ingest_event(self, event: Event) -> None:
+        """Apply one engine event (live, or parsed back from a log by ``ingest``)."""
+        handler = self._handlers.get(type(event))
         if handler is not None:
             # the one door through which untrusted text (candidate output and code, task ids,
             # reasons, notices; live or from a log) reaches the screen: terminal-safe from here on
-            handler(self, sanitize_data(data or {}))
+            handler(self, terminal_safe(event))
             self.version += 1
 
-    def ingest_event(self, event: Event) -> None:
-        self.ingest(event.kind, event_data(event))
+    def ingest(self, type_: str, data: dict) -> None:
+        """Apply one line of a run log: parsed back into the engine's event type. Lines that are
+        no engine event (evals' own ``sampling``, ``match`` ...) are ignored, except ``task``;
+        missing fields never raise, so a damaged log still shows what it can."""
+        if type_ == "task":
+            self._on_task(sanitize_data(data if isinstance(data, dict) else {}))
+            self.version += 1
+            return
+        event = event_from_record(type_, data or {})
+        if event is not None:
+            self.ingest_event(event)
 
     def ingest_record(self, record) -> None:
         """A ``RunRecord`` from ``runlog.reader.read_record``: events, then the final report."""
@@ -296,15 +321,15 @@ class RunModel:
             self.task_ids.insert(i, task_id)
         return task
 
-    def _on_run_started(self, d: dict) -> None:
-        self.run_id = d.get("run_id", self.run_id)
-        self.backend = d.get("backend", "")
-        self.isolation = d.get("isolation", "")
-        self.unsafe_isolation = d.get("unsafe_isolation", "")
-        self.select = d.get("select", "")
-        self.profiles = list(d.get("profiles") or [])
-        self.started_at = d.get("ts")
-        for t in d.get("tasks") or []:
+    def _on_run_started(self, ev: RunStarted) -> None:
+        self.run_id = ev.run_id or self.run_id
+        self.backend = ev.backend or ""
+        self.isolation = ev.isolation or ""
+        self.unsafe_isolation = ev.unsafe_isolation or ""
+        self.select = ev.select or ""
+        self.profiles = list(ev.profiles or [])
+        self.started_at = ev.ts
+        for t in [t for t in ev.tasks or [] if isinstance(t, dict)]:
             task = self._task(t.get("task_id", "?"))
             task.entry_point = t.get("entry_point", "")
             ref = t.get("reference")
@@ -325,24 +350,24 @@ class RunModel:
             task.has_reference = True
         self.dirty_tasks.add(task.task_id)
 
-    def _on_candidate(self, d: dict) -> None:
-        cid = d.get("candidate_id", "?")
-        task = self._task(d.get("task_id", "?"))
+    def _on_candidate(self, ev: CandidateAdded) -> None:
+        cid = ev.candidate_id or "?"
+        task = self._task(ev.task_id or "?")
         self._cand_ordinal.setdefault(cid, len(task.candidates))
         self._cand_task[cid] = task.task_id
         task.candidates[cid] = CandidateInfo(
-            candidate_id=cid, task_id=task.task_id, code=d.get("code") or "", label=d.get("label", ""),
-            strategy=d.get("strategy", ""), origin=d.get("origin", ""), error=d.get("error"),
-            duplicate_of=d.get("duplicate_of"), raw_reply=d.get("raw_reply"),
-            tokens=_tokens(d.get("usage")),
+            candidate_id=cid, task_id=task.task_id, code=ev.code or "", label=ev.label or "",
+            strategy=ev.strategy or "", origin=ev.origin or "", error=ev.error,
+            duplicate_of=ev.duplicate_of, raw_reply=ev.raw_reply,
+            tokens=_tokens(ev.usage),
             pos=old.pos if (old := task.candidates.get(cid)) is not None else len(self.timeline))
         self.tokens += task.candidates[cid].tokens - (old.tokens if old is not None else 0)
         self.dirty_tasks.add(task.task_id)
         self.dirty_code.add(cid)
 
-    def _on_generation_delta(self, d: dict) -> None:
-        cid = d.get("candidate_id", "?")
-        task = self._task(d.get("task_id", "?"))
+    def _on_generation_delta(self, ev: GenerationDelta) -> None:
+        cid = ev.candidate_id or "?"
+        task = self._task(ev.task_id or "?")
         info = task.candidates.get(cid)
         if info is None:
             self._cand_task[cid] = task.task_id
@@ -350,9 +375,9 @@ class RunModel:
                                                         pos=len(self.timeline))
             self.dirty_tasks.add(task.task_id)
         if info.generating:
-            if d.get("reset"):  # the request is being retried: what arrived so far is void
+            if ev.reset:  # the request is being retried: what arrived so far is void
                 info.code = ""
-            info.code += d.get("text", "")
+            info.code += str(ev.text or "")
             self.dirty_code.add(cid)
 
     def _pane(self, cid: str, profile: str, task_id: str | None) -> PaneModel:
@@ -376,24 +401,24 @@ class RunModel:
         self._order_keys.insert(i, sort_key)
         self.pane_order.insert(i, key)
 
-    def _on_snapshot(self, d: dict) -> None:
-        pane = self._pane(d.get("candidate_id", "?"), d.get("profile", "default"), d.get("task_id"))
-        pane.snapshots.append(d)
+    def _on_snapshot(self, ev: Snapshot) -> None:
+        pane = self._pane(ev.candidate_id or "?", ev.profile or "default", ev.task_id or None)
+        pane.snapshots.append(ev.to_data())  # what the widgets and time travel read
         pane.timeline_pos.append(len(self.timeline))
         self.timeline.append(pane.key)
         self.dirty_panes.add(pane.key)
         if pane.result is None:
             self.dirty_tasks.add(pane.task_id)  # the leaderboard shows progress of unfinished rows
 
-    def _on_stdout(self, d: dict) -> None:
-        key = (d.get("candidate_id", "?"), d.get("profile", "default"))
+    def _on_stdout(self, ev: OutputLine) -> None:
+        key = (ev.candidate_id or "?", ev.profile or "default")
         pane = self.panes.get(key) or self._pane(key[0], key[1], None)
-        pane.add_line(str(d.get("text", "")), d.get("stream") == "stderr")
+        pane.add_line(str(ev.text), ev.stream == "stderr")
         self.lines_total += 1
 
-    def _on_result(self, d: dict) -> None:
-        pane = self._pane(d.get("candidate_id", "?"), d.get("profile", "default"), d.get("task_id"))
-        result = d.get("result") or {}
+    def _on_result(self, ev: CandidateFinished) -> None:
+        pane = self._pane(ev.candidate_id or "?", ev.profile or "default", ev.task_id or None)
+        result = ev.result if isinstance(ev.result, dict) else {}
         if pane.result is not None:  # a result replaced (resume): count it once
             self.results_done -= 1
             self.results_failed -= pane.result.get("status") in FAILED_STATUSES
@@ -410,11 +435,11 @@ class RunModel:
         self.dirty_panes.add(pane.key)
         self.dirty_tasks.add(pane.task_id)
 
-    def _on_selection(self, d: dict) -> None:
-        task = self._task(d.get("task_id", "?"))
-        sel = {"winner": d.get("winner"), "reason": d.get("reason", ""),
-               "strategy": d.get("strategy", ""), "scores": d.get("scores") or {}}
-        if d.get("by") == "user":
+    def _on_selection(self, ev: TaskSelected) -> None:
+        task = self._task(ev.task_id or "?")
+        sel = {"winner": ev.winner or None, "reason": ev.reason or "",
+               "strategy": ev.strategy or "", "scores": ev.scores or {}}
+        if ev.by == "user":
             task.user_selection = {"winner": sel["winner"], "reason": sel["reason"]}
             task.user_selection_pos = len(self.timeline)
         else:
@@ -422,37 +447,36 @@ class RunModel:
             task.engine_selection_pos = len(self.timeline)
         self.dirty_tasks.add(task.task_id)
 
-    def _on_notice(self, d: dict) -> None:
-        msg = d.get("message", "")
-        if d.get("candidate_id") and d["candidate_id"] not in msg:
-            msg = f"{d['candidate_id']}: {msg}"
-        self.notices.append((d.get("level", "warning"), msg))
+    def _on_notice(self, ev: EngineNotice) -> None:
+        msg = str(ev.message or "")
+        if ev.candidate_id and ev.candidate_id not in msg:
+            msg = f"{ev.candidate_id}: {msg}"
+        self.notices.append((ev.level or "warning", msg))
 
-    def _on_backend_status(self, d: dict) -> None:
-        self.backend_status = str(d.get("text") or "")
+    def _on_backend_status(self, ev: BackendStatus) -> None:
+        self.backend_status = str(ev.text or "")
 
     def infrastructure_errors(self) -> int:
         """Panes whose result is no verdict because the infrastructure failed."""
         return len(self.infrastructure_failed)
 
-    def _on_run_finished(self, d: dict) -> None:
+    def _on_run_finished(self, ev: RunFinished) -> None:
         self.finished = True
-        self.interrupted = bool(d.get("interrupted"))
-        if d.get("summary"):
-            self.summary = d["summary"]
+        self.interrupted = bool(ev.interrupted)
+        if ev.summary:
+            self.summary = ev.summary
 
     _handlers: ClassVar[dict] = {
-        "run_started": _on_run_started,
-        "task": _on_task,
-        "candidate": _on_candidate,
-        "generation_delta": _on_generation_delta,
-        "snapshot": _on_snapshot,
-        "stdout": _on_stdout,
-        "result": _on_result,
-        "selection": _on_selection,
-        "notice": _on_notice,
-        "run_finished": _on_run_finished,
-        "backend_status": _on_backend_status,
+        RunStarted: _on_run_started,
+        CandidateAdded: _on_candidate,
+        GenerationDelta: _on_generation_delta,
+        Snapshot: _on_snapshot,
+        OutputLine: _on_stdout,
+        CandidateFinished: _on_result,
+        TaskSelected: _on_selection,
+        EngineNotice: _on_notice,
+        RunFinished: _on_run_finished,
+        BackendStatus: _on_backend_status,
     }
 
     # -- queries --------------------------------------------------------------------------

@@ -6,7 +6,9 @@ dies in the middle of a run, hangs on destroy, returns garbage, or keeps streami
 command ended; a generator that raises or stops answering. Everything not named in ``faults``
 passes through untouched, so a test can assert that the rest of the run is unaffected.
 
-Not wired into the CLI on purpose: nothing but a test constructs these.
+Test code, kept under tests/ on purpose: no CLI flag or benchmark constructs these. With no
+faults named, ``FaultyBackend`` must behave exactly like the backend it wraps; the backend
+conformance suite (test_backend_conformance.py) checks that.
 """
 from __future__ import annotations
 
