@@ -44,6 +44,22 @@ def phase_totals(record: Path) -> dict:
     return {"ran": ran, "totals_ms": {k: round(v, 1) for k, v in totals.items()}}
 
 
+def phase_totals_of(results) -> dict:
+    """The same sums from results in memory (objects with ``phases`` and ``duplicate_of``)."""
+    totals = {p: 0.0 for p in (*PHASES, "timeouts")}
+    ran = 0
+    for res in results:
+        phases = getattr(res, "phases", None)
+        if getattr(res, "duplicate_of", None) or not isinstance(phases, dict) or not phases:
+            continue
+        ran += 1
+        for name in totals:
+            value = phases.get(name)
+            if isinstance(value, (int, float)):
+                totals[name] += float(value)
+    return {"ran": ran, "totals_ms": {k: round(v, 1) for k, v in totals.items()}}
+
+
 def print_phases(figures: dict, peer_ms_per_sample: float | None = None) -> None:
     ran, totals = figures["ran"], figures["totals_ms"]
     whole = sum(totals[p] for p in PHASES) or 1.0

@@ -26,10 +26,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 from collections import defaultdict
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+import bench_phases
 
 from ai_code_evals.core.candidate import Candidate
 from ai_code_evals.core.events import CandidateFinished, EventBus
@@ -216,11 +220,17 @@ def main() -> int:
           f"(built in {probe_s:.2f} s), {sum(len(generated.get(t.id, [])) for t in tasks)} generated tests; "
           f"ran in {run_s:.1f} s ({mode})")
     figures = {"mode": mode, "run_s": round(run_s, 1), "probe_build_s": round(probe_s, 3), "sizes": {}}
+    if not args.offline:
+        figures["phases"] = bench_phases.phase_totals_of(results)
+        bench_phases.print_phases(figures["phases"])
     if args.plain_peer and not args.offline:
-        _, plain_s = asyncio.run(run_engine(tasks, cands, {}, {}, args.jobs))
+        plain, plain_s = asyncio.run(run_engine(tasks, cands, {}, {}, args.jobs))
         figures["plain_run_s"] = round(plain_s, 1)
+        figures["plain_phases"] = bench_phases.phase_totals_of(plain)
+        print("\nthe plain run:")
+        bench_phases.print_phases(figures["plain_phases"])
         print(f"plain run of the same versions (no probes, no generated tests): {plain_s:.1f} s; "
-              f"with them: {run_s / plain_s:.2f}× the plain run")
+              f"with them: {run_s / plain_s:.2f}× the plain run (load average {os.getloadavg()[0]:.2f})")
     for size in (s for s in SIZES if s <= args.versions):
         fig = evaluate(tasks, cands, results, generated, labels, size)
         figures["sizes"][str(size)] = fig

@@ -3,7 +3,8 @@
 real local backend, with the TUI open, and the same files headless as the peer.
 
 Measures, in one process, headless first then with the TUI (same loader, same engine):
-- first frame: from the start of loading the files to the first frame that shows panes;
+- first frame: from the start of loading the files to the app's first frame, and to the first
+  frame that shows panes;
 - key latency while the sandboxes run: keys sent through the driver like real input every
   300 ms (pgdn, pgup, a pane digit, z, z, s, arrows, / and g opening and esc closing), timed from the key entering
   the app to the first frame showing its effect; median and worst, keys lost;
@@ -27,11 +28,8 @@ from pathlib import Path
 
 from textual import events
 
-from ai_code_evals.core.events import EventBus
 from ai_code_evals.core.settings import Settings
-from ai_code_evals.engine.run import run_evaluation
-from ai_code_evals.runlog.writer import RunLog
-from ai_code_evals.session import Run, RunRequest, build_config, open_run_log
+from ai_code_evals.session import Run, RunRequest
 from ai_code_evals.tui.app import WorkspaceApp
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "codet-humaneval-dev"
@@ -85,13 +83,15 @@ class KeyProbe:
     """Sends keys through the driver; a key is answered at the first frame whose state differs
     from the state before it (page, focus, zoom, task, filter)."""
 
-    KEYS = ("pagedown", "3", "z", "z", "s", "right", "2", "down", "slash", "escape", "g", "escape", "pageup")
+    KEYS = ("pagedown", "3", "z", "z", "s", "right", "4", "down", "slash", "escape", "g", "escape", "pagedown",
+            "pageup")  # each changes what is shown (pageup after pagedown: never on the first page)
 
     def __init__(self, app: WorkspaceApp) -> None:
         self.app = app
         self.pending: tuple[float, tuple, str] | None = None
         self.latencies: list[tuple[str, float]] = []
         self.lost = 0
+        self.lost_keys: list[str] = []
         self.sent = 0
 
     def state(self) -> tuple:
@@ -112,6 +112,7 @@ class KeyProbe:
         while not until():
             if self.pending is not None and time.perf_counter() - self.pending[0] > KEY_GIVE_UP_S:
                 self.lost += 1
+                self.lost_keys.append(self.pending[2])
                 self.pending = None
                 if type(self.app.screen).__name__ != "Screen":  # leave no box open behind a lost key
                     self.app.pop_screen()
@@ -128,7 +129,8 @@ class KeyProbe:
 
 class MeasuredApp(WorkspaceApp):
     probe: KeyProbe | None = None
-    first_frame: float | None = None
+    first_frame: float | None = None  # the first frame showing panes
+    first_any: float | None = None  # the first frame at all (the app on screen, answering keys)
     t0 = 0.0
     peak_rss = 0
 
@@ -136,6 +138,8 @@ class MeasuredApp(WorkspaceApp):
         super()._display(screen, renderable)
         if renderable is None:
             return
+        if self.first_any is None:
+            self.first_any = time.perf_counter() - self.t0
         if self.first_frame is None and self.workspace.slots and self.workspace.slots[0].key is not None:
             self.first_frame = time.perf_counter() - self.t0
         if self.probe is not None:
@@ -145,44 +149,42 @@ class MeasuredApp(WorkspaceApp):
 async def tui_run(tmp: Path, samples: Path) -> dict:
     t0 = time.perf_counter()
     req = request(tmp, samples, "tui")
-    config = build_config(req, Settings.load(), EventBus())
-    log: RunLog = open_run_log(config, req)
-    load_s = time.perf_counter() - t0  # reading, checking and de-duplicating the files
-    done = asyncio.Event()
+    run = Run.start(req, Settings.load())  # as the CLI does: files read, checked, de-duplicated
+    load_s = time.perf_counter() - t0
 
-    async def engine(bus):
-        try:
-            return await run_evaluation(config, bus)
-        finally:
-            if hasattr(config.backend, "aclose"):
-                await config.backend.aclose()
-            done.set()
-
-    app = MeasuredApp(engine=engine, runlog=log, gc_freeze=True)
+    app = MeasuredApp(run=run, gc_freeze=True)
     app.t0 = t0
-    async with app.run_test(size=SIZE) as pilot:
-        probe = app.probe = KeyProbe(app)
 
-        async def sample_rss():
-            while not done.is_set():
-                app.peak_rss = max(app.peak_rss, rss_kib())
-                await asyncio.sleep(0.5)
+    def finished() -> bool:
+        return app.run_done or app.engine_error is not None
 
-        sampler = asyncio.create_task(sample_rss())
-        keys = asyncio.create_task(probe.run(done.is_set))
-        await done.wait()
-        run_s = time.perf_counter() - t0
-        await keys
-        await sampler
-        app.flush()
-        await pilot.pause()
-        finished = app.model.results_done
-        panes = len(app.model.pane_order)
-        slots = len(app.workspace.slots)
-    log.close()
-    return {"run_s": run_s, "first_frame_s": app.first_frame, "load_s": load_s, "latencies": probe.latencies, "lost": probe.lost,
-            "sent": probe.sent, "peak_rss_mib": app.peak_rss / 1024, "finished": finished, "panes": panes,
-            "slots": slots}
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            probe = app.probe = KeyProbe(app)
+
+            async def sample_rss():
+                while not finished():
+                    app.peak_rss = max(app.peak_rss, rss_kib())
+                    await asyncio.sleep(0.5)
+
+            sampler = asyncio.create_task(sample_rss())
+            keys = asyncio.create_task(probe.run(finished))
+            while not finished():
+                await asyncio.sleep(0.02)
+            run_s = time.perf_counter() - t0
+            await keys
+            await sampler
+            app.flush()
+            await pilot.pause()
+            done = app.model.results_done
+            panes = len(app.model.pane_order)
+            slots = len(app.workspace.slots)
+    finally:
+        run.close()
+    return {"run_s": run_s, "first_frame_s": app.first_frame, "first_any_s": app.first_any, "load_s": load_s,
+            "latencies": probe.latencies, "lost": probe.lost, "lost_keys": probe.lost_keys, "sent": probe.sent,
+            "peak_rss_mib": app.peak_rss / 1024, "finished": done, "panes": panes, "slots": slots,
+            "error": app.engine_error}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -206,11 +208,14 @@ def main(argv: list[str] | None = None) -> int:
         by_key[key].append(s)
     print(f"TUI run:      {tui['run_s']:.1f} s = {tui['run_s'] / headless_s:.2f}x the headless run "
           f"({tui['finished']}/{tui['panes']} sandboxes finished, {tui['slots']} panes drawn)")
-    print(f"first frame:  {tui['first_frame_s']:.2f} s after loading started: {tui['load_s']:.2f} s loading the files "
-          f"(as headless does), {tui['first_frame_s'] - tui['load_s']:.2f} s the app")
+    if tui["error"]:
+        print(f"the engine failed: {tui['error']}")
+    print(f"first frame:  {tui['first_any_s']:.2f} s after loading started ({tui['load_s']:.2f} s reading, checking "
+          f"and de-duplicating the files, as headless does); first panes at {tui['first_frame_s']:.2f} s")
     if lat:
         print(f"key latency while sandboxes run: median {statistics.median(lat) * 1000:.0f} ms, "
-              f"worst {max(lat) * 1000:.0f} ms over {len(lat)} keys ({tui['lost']} lost of {tui['sent']})")
+              f"worst {max(lat) * 1000:.0f} ms over {len(lat)} keys ({tui['lost']} lost of {tui['sent']}"
+              + (f": {', '.join(tui['lost_keys'])}" if tui["lost_keys"] else "") + ")")
         for key, values in sorted(by_key.items()):
             print(f"  {key:<9} median {statistics.median(values) * 1000:6.0f} ms  worst {max(values) * 1000:6.0f} ms"
                   f"  ({len(values)})")

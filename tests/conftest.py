@@ -20,3 +20,18 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+async def server():
+    """The Daytona test double (tests/daytona_server.py) on a free port for one test; afterwards,
+    nothing it sent may have been outside what the SDK's models accept. Test modules of the
+    OpenAI test double define a ``server`` of their own, which wins there."""
+    from daytona_server import DaytonaTestServer  # imported when used: the SDK is slow to import
+
+    srv = await DaytonaTestServer().start()
+    try:
+        yield srv
+    finally:
+        await srv.close()
+    assert srv.drift == [], "the test double sent something the SDK's models do not accept"

@@ -65,6 +65,8 @@ from daytona_toolbox_api_client_async.models import (
 )
 from pydantic import BaseModel
 
+from ai_code_evals.sandbox.daytona_settings import DaytonaSettings
+
 STDOUT_PREFIX = b"\x01\x01\x01"
 STDERR_PREFIX = b"\x02\x02\x02"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -872,3 +874,11 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+
+def settings_for(srv: DaytonaTestServer, **kw) -> DaytonaSettings:
+    """Backend settings for ``srv``, with short back-offs (the faults are injected, not real)."""
+    kw.setdefault("backoff_base_s", 0.01)
+    kw.setdefault("backoff_max_s", 0.05)
+    return DaytonaSettings(api_key=srv.api_key, api_url=srv.api_url, target="local", **kw)

@@ -10,7 +10,7 @@ import sys
 import uuid
 
 import pytest
-from daytona_server import DaytonaTestServer
+from daytona_server import settings_for
 
 from ai_code_evals.core.errors import ConfigError
 from ai_code_evals.sandbox.base import SandboxError, SandboxLimits, SandboxSpec
@@ -26,21 +26,6 @@ WAIT_FOR_GO = (
     "        time.sleep(0.01)\n"
 )
 
-
-@pytest.fixture
-async def server():
-    srv = await DaytonaTestServer().start()
-    try:
-        yield srv
-    finally:
-        await srv.close()
-    assert srv.drift == [], "the test double sent something the SDK's models do not accept"
-
-
-def settings_for(srv: DaytonaTestServer, **kw) -> DaytonaSettings:
-    kw.setdefault("backoff_base_s", 0.01)
-    kw.setdefault("backoff_max_s", 0.05)
-    return DaytonaSettings(api_key=srv.api_key, api_url=srv.api_url, target="local", **kw)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from daytona_server import DaytonaTestServer
+from daytona_server import DaytonaTestServer, settings_for
 
 from ai_code_evals.core.errors import ConfigError
 from ai_code_evals.sandbox.base import SandboxError, SandboxSpec
@@ -20,21 +20,6 @@ from ai_code_evals.sandbox.daytona import APP, DaytonaBackend, DaytonaSettings, 
 PACK = Path(__file__).resolve().parents[1] / "src" / "ai_code_evals" / "tasks" / "packs" / "demo"
 EXEC = r"POST /toolbox/[^/]+/process/session/[^/]+/exec$"
 
-
-@pytest.fixture
-async def server():
-    srv = await DaytonaTestServer().start()
-    try:
-        yield srv
-    finally:
-        await srv.close()
-    assert srv.drift == [], "the test double sent something the SDK's models do not accept"
-
-
-def settings_for(srv: DaytonaTestServer, **kw) -> DaytonaSettings:
-    kw.setdefault("backoff_base_s", 0.01)
-    kw.setdefault("backoff_max_s", 0.05)
-    return DaytonaSettings(api_key=srv.api_key, api_url=srv.api_url, target="local", **kw)
 
 
 def spec(candidate: str = "t#0") -> SandboxSpec:

@@ -144,3 +144,21 @@ def test_perf_repeats_reach_the_result_for_honest_speed_claims(default_run):
     assert len(fast["perf_runs_ms"]) == 3 and all(x > 0 for x in fast["perf_runs_ms"])
     wrong = results[next(c.id for c in candidates() if c.label == "wrong")]
     assert wrong["perf_runs_ms"] == []  # perf runs only once every test passes
+
+
+def test_probes_that_sleep_past_the_watchdog_step_still_give_a_verdict():
+    """The real input: HumanEval/63 versions (exponential recursion) timed out on three probes,
+    restarting the child after each: longer than one step's watchdog allowance, so the engine
+    killed a checker that was working ("stopped responding"). Probes are announced as a group."""
+    task = Task(id="sleepy", entry_point="f", tests=[], time_limit_s=0.3)
+    code = "import time\ndef f(x):\n    time.sleep(5)\n"
+    probes = [repr(((i,), {})) for i in range(6)]
+    results = []
+    bus = EventBus()
+    bus.subscribe(lambda e: results.append(e.result) if isinstance(e, CandidateFinished) else None)
+    config = RunConfig(tasks=[task], backend=LocalBackend(), candidates=[Candidate(id="s#0", task_id="sleepy", code=code)],
+                       jobs=1, probes={"sleepy": probes}, check_reference=False)
+    asyncio.run(run_evaluation(config, bus))
+    (result,) = results
+    assert "stopped responding" not in result["reason"], result["reason"]
+    assert result["probe_outputs"] == ["t"] * 6

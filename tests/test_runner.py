@@ -127,6 +127,13 @@ def test_perf_median_and_generated_tests(tmp_path):
     assert v["median_ms"] is not None and v["median_ms"] > 0 and v["perf_done"] == 1
     assert v["generated_passed"] == [0] and v["generated_total"] == 3
     assert v["peak_kib"] > 0
+    # generated tests are a quiet group: two events in all, not two per test
+    assert not [e for e in events if e["ev"] == "test" and e["group"] == "generated"]
+    start, end = [e for e in events if e["ev"] == "group"]
+    assert start["phase"] == "start" and start["n"] == 3
+    assert end["phase"] == "end" and end["passed"] == [0] and end["timeouts"] == 0
+    assert [f["i"] for f in end["failures"]] == [1, 2]
+    assert end["failures"][0]["detail"]["call"] == "f([1])" and "expected [2]" in end["failures"][0]["error"]
 
 
 def test_exception_swallowing_candidate_cannot_eat_the_timeout(tmp_path):
@@ -243,3 +250,45 @@ def test_a_version_that_never_ends_stops_costing_after_three_probe_timeouts(tmp_
     events, _, _ = run_job(tmp_path, program, [], probes=probes, limit=0.2)
     outputs = next(e for e in events if e["ev"] == "probes")["outputs"]
     assert outputs == ["t"] * 7  # three ran into the limit; the rest were not run
+
+
+def test_batched_calls_each_timed_and_attributed_a_hang_and_a_crash_cost_only_their_own_call(tmp_path):
+    """Generated tests and probes go to the child in one batch; a call that hangs or kills the
+    child is that call's outcome, and the calls after it run in a fresh child."""
+    program = ("import os\ndef f(x):\n    if x == 2:\n        while True:\n            pass\n"
+               "    if x == 3:\n        os._exit(3)\n    return x * 2\n")
+    gen = ["assert f(1) == 2", "assert f(2) == 4", "assert f(3) == 6", "assert f(4) == 8", "assert f(5) == 11"]
+    probes = ["((1,), {})", "((2,), {})", "((3,), {})", "((4,), {})", "not a literal"]
+    events, _, _ = run_job(tmp_path, program, generated=gen, probes=probes, limit=0.3)
+    end = next(e for e in events if e["ev"] == "group" and e["phase"] == "end")
+    assert end["passed"] == [0, 3] and end["timeouts"] == 1 and end["timeout_ms"] >= 300
+    by_index = {f["i"]: f for f in end["failures"]}
+    assert by_index[1]["error_type"] == "Timeout" and by_index[1]["detail"]["call"] == "f(2)"
+    assert by_index[2]["error_type"] == "Crash" and "status 3" in by_index[2]["error"]
+    assert by_index[4]["error"] == "expected 11, got 10"
+    assert next(e for e in events if e["ev"] == "probes")["outputs"] == ["v:2", "t", "x", "v:8", "x"]
+    v = verdict(events)
+    assert v["generated_passed"] == [0, 3] and v["timeouts"] == 1
+
+
+def test_a_version_that_hangs_on_every_generated_test_costs_three_limits_not_one_per_test(tmp_path):
+    """The real input: HumanEval versions that never end, with ~50 model tests per task, cost
+    their full limit on every test (145 s of a 192 s selection run here)."""
+    gen = [f"assert f({i}) == {i}" for i in range(8)]
+    events, _, _ = run_job(tmp_path, "def f(x):\n    while True:\n        pass\n", generated=gen, limit=0.2)
+    end = next(e for e in events if e["ev"] == "group" and e["phase"] == "end")
+    assert end["passed"] == [] and end["timeouts"] == 3
+    assert [f["error_type"] for f in end["failures"]] == ["Timeout"] * 5
+    assert end["failures"][3]["error"].startswith("not run: the version timed out on 3 calls already")
+    assert verdict(events)["timeouts"] == 3
+
+
+def test_three_time_outs_on_generated_tests_leave_the_probes_unrun(tmp_path):
+    """Generated tests and probes share the budget of three time-outs: a version taken not to
+    end on the model's tests is not made to time out three more times on the probes."""
+    program = "def f(x):\n    while x < 10:\n        pass\n    return x\n"
+    gen = [f"assert f({i}) == {i}" for i in range(3)]
+    events, _, _ = run_job(tmp_path, program, generated=gen, probes=["((50,), {})"], limit=0.2)
+    assert next(e for e in events if e["ev"] == "probes")["outputs"] == ["t"]  # f(50) would return
+    events, _, _ = run_job(tmp_path, program, generated=gen[:2], probes=["((50,), {})", "((1,), {})"], limit=0.2)
+    assert next(e for e in events if e["ev"] == "probes")["outputs"] == ["v:50", "t"]

@@ -82,6 +82,13 @@ def test_cli_agreement_on_humaneval_rows_without_tests(agreement_run):
     log = [json.loads(line) for line in (tmp_path / "run.jsonl").read_text().splitlines()]
     selection = [e for e in log if e.get("type") == "selection" and e["data"].get("task_id") == "S/0"]
     assert selection and selection[0]["data"]["winner"] == task["winner"]
+    # generated tests report as one group, and still say which of them a version failed and why
+    results = {e["data"]["result"]["candidate_id"]: e["data"]["result"] for e in log if e.get("type") == "result"}
+    dupes = results["S/0#1"]
+    assert dupes["generated_passed"] == [0, 3, 4] and dupes["generated_total"] == 8
+    failed = [f for f in dupes["failures"] if f["group"] == "generated"]
+    assert failed[0]["name"] == "generated test 2" and failed[0]["call"] == "second_largest([5, 5, 4])"
+    assert "expected 4, got 5" in failed[0]["error"]
 
 
 async def test_tui_replay_shows_unchecked_versions_and_the_agreement_reason(agreement_run):

@@ -4,16 +4,17 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from tui_fakes import CANDIDATES, SORT_REFERENCE, ScriptedEngine, grid_events, scripted_events
+from tui_fakes import CANDIDATES, SORT_REFERENCE, ScriptedEngine, grid_events, scripted_events, until
 
 from ai_code_evals.core.events import EventBus
 from ai_code_evals.runlog.reader import read_record
 from ai_code_evals.runlog.writer import RunLog
 from ai_code_evals.tui.app import WorkspaceApp
 from ai_code_evals.tui.keys import KEYMAP
+from ai_code_evals.tui.screens.find import JumpScreen
 from ai_code_evals.tui.screens.help import HelpScreen
 from ai_code_evals.tui.widgets.code import CodePanel
-from ai_code_evals.tui.widgets.leaderboard import LeaderTable
+from ai_code_evals.tui.widgets.leaderboard import LeaderTable, TaskLine
 from ai_code_evals.tui.widgets.pane import SandboxPane
 
 SIZE = (160, 48)
@@ -31,14 +32,6 @@ async def settle(app: WorkspaceApp, pilot) -> None:
     app.flush()
     await pilot.pause()
 
-
-async def until(pilot, condition, tries: int = 200) -> None:
-    """Wait (polling the app) until ``condition()`` holds; not a timing assertion."""
-    for _ in range(tries):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("condition never held")
 
 
 def slot_for(app: WorkspaceApp, cid: str) -> SandboxPane:
@@ -375,16 +368,20 @@ async def test_keys_typed_together_act_on_the_pane_just_focused(tmp_path):
         assert app.screen.candidate_id == app.workspace.slots[0].key[0]
 
 
-async def test_s_and_tab_clicks_switch_task(tmp_path):
+async def test_s_and_a_click_on_the_task_line_switch_task(tmp_path):
     app = live_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         assert app.leaderboard.task_id == "sort_unique"
+        assert "sort_unique  ·  task 1 of 2" in str(app.leaderboard.task_line.render())
         await pilot.press("s")
         assert app.leaderboard.task_id == "to_int" and app.leaderboard.table.row_count == 2
         assert "winner to_int#0" in str(app.leaderboard.reason.render())
-        await pilot.click("#task-0")
-        await pilot.pause()
+        assert "to_int  ·  task 2 of 2" in str(app.leaderboard.task_line.render())
+        await pilot.click(TaskLine)
+        await until(pilot, lambda: isinstance(app.screen, JumpScreen))
+        await pilot.press("up", "enter")
+        await until(pilot, lambda: not isinstance(app.screen, JumpScreen))
         assert app.leaderboard.task_id == "sort_unique" and app.leaderboard.table.row_count == 4
 
 

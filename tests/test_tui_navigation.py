@@ -4,11 +4,13 @@ from __future__ import annotations
 import asyncio
 
 from textual import events
-from tui_fakes import SORT_REFERENCE, ScriptedEngine, scripted_events
+from textual.widgets import OptionList
+from tui_fakes import SORT_REFERENCE, ScriptedEngine, scripted_events, until
 
 from ai_code_evals.tui.app import WorkspaceApp
 from ai_code_evals.tui.screens.find import FilterScreen, JumpScreen
 from ai_code_evals.tui.widgets.leaderboard import Leaderboard
+from ai_code_evals.tui.widgets.pane import SandboxPane
 
 SIZE = (160, 48)
 
@@ -47,8 +49,9 @@ async def test_s_pressed_twice_within_50ms_does_not_loop(tmp_path, monkeypatch):
         for _ in range(10):
             await pilot.pause(0.02)
         assert len(shown) < 10, shown[:12]  # the loop made hundreds of calls in this time
-        assert app.leaderboard.task_id == first  # two tasks: s, s comes back
-        assert app.leaderboard.tabs.active == app.leaderboard._tab_of[first]
+        await until(pilot, lambda: app.leaderboard.task_id == first)  # two tasks: s, s comes back
+        assert str(app.leaderboard.task_line.render()).startswith(first)
+        assert len(shown) < 10, shown[:12]
         await asyncio.wait_for(pilot.press("q"), 5)
 
 
@@ -75,14 +78,17 @@ def humaneval_events(task_numbers, per_task: int = 2) -> list:
     return events
 
 
-async def test_tasks_sort_naturally_in_tabs_and_grid(tmp_path):
+async def test_tasks_sort_naturally_in_the_task_list_and_grid(tmp_path):
     app = WorkspaceApp(engine=ScriptedEngine(humaneval_events([0, 1, 2, 10, 11, 100])), export_dir=tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         want = ["HumanEval/0", "HumanEval/1", "HumanEval/2", "HumanEval/10", "HumanEval/11", "HumanEval/100"]
         assert app.model.task_ids == want
-        tab_labels = [str(tab.label) for tab in app.leaderboard.tabs.query("Tab")]
-        assert tab_labels == want
+        await pilot.press("g")
+        await until(pilot, lambda: isinstance(app.screen, JumpScreen))
+        options = app.screen.query_one("#jump-list", OptionList)
+        assert [options.get_option_at_index(i).id for i in range(options.option_count)] == want
+        await pilot.press("escape")
         firsts = []
         for key in app.model.pane_order:
             task = app.model.panes[key].task_id
@@ -263,3 +269,53 @@ async def test_replay_top_bar_shows_the_real_page_count_from_the_first_frame(tmp
         assert "live" not in str(app.workspace.slots[0]._snap.render())
         await pilot.press("pagedown")
         assert f"page 2/{pages}" in str(app.topbar.render())
+
+
+async def test_the_task_list_with_164_tasks_opens_on_the_shown_task_and_narrows_as_typed(tmp_path):
+    app = big_app(tmp_path, range(164), per_task=1)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("s", "s")  # HumanEval/2
+        await until(pilot, lambda: app.leaderboard.task_id == "HumanEval/2")
+        await pilot.press("g")
+        await until(pilot, lambda: isinstance(app.screen, JumpScreen))
+        options = app.screen.query_one("#jump-list", OptionList)
+        assert options.option_count == 164 and "Tasks (164)" in str(app.screen.query_one("Vertical").border_title)
+        assert options.get_option_at_index(options.highlighted).id == "HumanEval/2"  # opens where you are
+        await type_text(pilot, "16")
+        assert [options.get_option_at_index(i).id for i in range(options.option_count)] == [
+            "HumanEval/16", "HumanEval/116", "HumanEval/160", "HumanEval/161", "HumanEval/162", "HumanEval/163"]
+        await pilot.press("down", "down", "enter")
+        await until(pilot, lambda: isinstance(app.focused, SandboxPane) and app.focused.key[0] == "HumanEval/160#0")
+        assert app.leaderboard.task_id == "HumanEval/160"
+        assert "HumanEval/160  ·  task 161 of 164" in str(app.leaderboard.task_line.render())
+
+
+async def test_s_and_shift_s_page_the_grid_by_task_and_keep_to_the_filter(tmp_path):
+    app = big_app(tmp_path, range(12), per_task=3)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+
+        async def press_and_land_on(key: str, task_id: str) -> None:
+            await pilot.press(key)
+            await until(pilot, lambda: isinstance(app.focused, SandboxPane)
+                        and app.focused.key == (f"{task_id}#0", "default"))
+            assert app.leaderboard.task_id == task_id
+            assert app.focused in app.workspace.slots  # the grid turned to the task's first pane
+
+        await press_and_land_on("s", "HumanEval/1")
+        await press_and_land_on("s", "HumanEval/2")
+        await press_and_land_on("S", "HumanEval/1")
+        await press_and_land_on("S", "HumanEval/0")
+        await press_and_land_on("S", "HumanEval/11")  # wraps around, natural order
+        assert app.workspace.page == app.workspace.pages - 1
+        await pilot.press("slash")
+        await type_text(pilot, "HumanEval/1")  # free text: HumanEval/1, /10 and /11
+        await pilot.press("enter")
+        await until(pilot, lambda: {k[0].split("#")[0] for k in app.workspace.keys}
+                    == {"HumanEval/1", "HumanEval/10", "HumanEval/11"})
+        await until(pilot, lambda: app.leaderboard.task_id == "HumanEval/1")  # the filter's first pane
+        await press_and_land_on("s", "HumanEval/10")  # tasks outside the filter are skipped
+        await press_and_land_on("s", "HumanEval/11")
+        await press_and_land_on("s", "HumanEval/1")
+        await press_and_land_on("S", "HumanEval/11")

@@ -2,7 +2,7 @@
 pick confirmation and undo, the ctrl+c toast, and the summary printed on quitting."""
 from __future__ import annotations
 
-from tui_fakes import SORT_REFERENCE, ScriptedEngine, scripted_events
+from tui_fakes import SORT_REFERENCE, ScriptedEngine, scripted_events, until
 
 from ai_code_evals.core.events import CandidateAdded
 from ai_code_evals.tui.app import WorkspaceApp
@@ -28,13 +28,6 @@ async def settle(app, pilot) -> None:
 def messages(app) -> str:
     return "\n".join(text for _, text in app.messages)
 
-
-async def until(pilot, condition, tries: int = 200) -> None:
-    for _ in range(tries):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("condition never held")
 
 
 async def test_progress_line_says_done_of_total_failures_and_eta(tmp_path):

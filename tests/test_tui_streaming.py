@@ -13,6 +13,7 @@ import threading
 
 import pytest
 from openai_server import OpenAITestServer, Reply, user_text
+from tui_fakes import until
 
 from ai_code_evals.core.settings import Settings
 from ai_code_evals.session import Run, RunRequest
@@ -34,14 +35,6 @@ WRONG_NAME = "```python\ndef clip(x, lo, hi):\n    return max(lo, min(x, hi))\n`
 def plain_title(widget) -> str:
     return widget.render_str(widget.border_title).plain
 
-
-async def until(pilot, condition, tries: int = 400) -> None:
-    """Wait (polling the app) until ``condition()`` holds; not a timing assertion."""
-    for _ in range(tries):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("condition never held")
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from ai_code_evals.core.events import EventBus
 from ai_code_evals.core.task import Task, TestCase
 from ai_code_evals.engine.profiles import resolve_profiles
 from ai_code_evals.engine.run import RunConfig, run_evaluation
-from ai_code_evals.sandbox import isolation
+from ai_code_evals.sandbox import isolation, warm
 from ai_code_evals.sandbox.base import SandboxError, SandboxLimits, SandboxSpec
 from ai_code_evals.sandbox.local import LocalBackend
 from ai_code_evals.sandbox.registry import make_backend
@@ -58,7 +58,7 @@ async def probe(backend: LocalBackend, tag: str, env: dict | None = None) -> tup
     try:
         await box.upload({"probe.py": PROBE.encode()})
         out: list[str] = []
-        result = await box.exec(["python", "probe.py", tag], on_line=lambda s, t: out.append(t), timeout_s=60)
+        result = await box.exec(["python", "probe.py", tag], on_line=lambda s, t, out=out: out.append(t), timeout_s=60)
         assert result.exit_code == 0, (result, out)
         return json.loads(out[-1]), result, dict(box.info)
     finally:
@@ -131,7 +131,7 @@ async def test_a_command_that_is_not_an_uploaded_script_takes_the_ordinary_path(
         await box.upload({"data.txt": b"hello"})
         out: list[str] = []
         result = await box.exec(["python", "-c", "print(open('data.txt').read())"],
-                                on_line=lambda s, t: out.append(t), timeout_s=60)
+                                on_line=lambda s, t, out=out: out.append(t), timeout_s=60)
         assert result.exit_code == 0 and out == ["hello"]
         assert "warm" not in box.info
         await box.destroy()
@@ -298,3 +298,51 @@ def test_a_backend_used_from_two_event_loops_starts_a_server_in_each(monkeypatch
         assert first["argv"] == ["probe.py", "one"] and second["argv"] == ["probe.py", "two"]
     finally:
         backend.close_sync()
+
+
+async def test_scripts_cross_once_and_more_scripts_than_the_cache_holds_still_run():
+    """The script is sent with the first command and known by its key after; past the cache
+    size both sides forget at the same point, so every command still runs its own script."""
+    backend = LocalBackend("bwrap", warm=True)
+    sources = [f"print('script {i}')\n".encode() for i in range(warm.SCRIPTS_MAX + 3)]
+    try:
+        for source in [*sources, *sources[:2], sources[-1]]:
+            box = await backend.create(SandboxSpec(env=SEED))
+            try:
+                await box.upload({"s.py": source})
+                out: list[str] = []
+                result = await box.exec(["python", "s.py"], on_line=lambda s, t, out=out: out.append(t), timeout_s=60)
+            finally:
+                await box.destroy()
+            assert result.exit_code == 0 and out == [source.decode().split("'")[1]], (result, out)
+            assert box.info.get("warm") is True
+        server = next(iter(backend._warm.values()))
+        request = {"argv": ["s.py"], "files": {"s.py": sources[-1], "job.json": b"{}"}}
+        sent = server._with_script_key(request)
+        assert sent["files"] == {"job.json": b"{}"} and sent["script"][1] is None  # known: the key only
+    finally:
+        await backend.aclose()
+
+
+async def test_preloaded_modules_are_there_and_random_is_reseeded_in_every_command():
+    """The server imports what versions import most (typing: 6 ms each time otherwise); a module
+    with state of its own must not hand every command the same state: ``random`` draws anew."""
+    backend = LocalBackend("bwrap", warm=True)
+    script = b"import random, sys\nprint('typing' in sys.modules, random.random())\n"
+    draws = []
+    try:
+        for _ in range(3):
+            box = await backend.create(SandboxSpec(env=SEED))
+            try:
+                await box.upload({"r.py": script})
+                out: list[str] = []
+                result = await box.exec(["python", "r.py"], on_line=lambda s, t, out=out: out.append(t), timeout_s=60)
+            finally:
+                await box.destroy()
+            assert result.exit_code == 0 and box.info.get("warm") is True, (result, out)
+            preloaded, draw = out[-1].split()
+            assert preloaded == "True"
+            draws.append(draw)
+    finally:
+        await backend.aclose()
+    assert len(set(draws)) == 3

@@ -7,6 +7,7 @@ stable (no wall clock, no sandboxes, no scheduling noise).
 from __future__ import annotations
 
 import asyncio
+import threading
 
 from ai_code_evals.core.events import (
     CandidateAdded,
@@ -181,7 +182,7 @@ class ScriptedEngine:
         self.events = events if events is not None else scripted_events()
         self.pace = pace
         self.hold_after = hold_after
-        self.release = asyncio.Event()
+        self.release = threading.Event()  # set from the test (the app's thread)
         self.published = 0
         self.cancelled = False
         self.cleaned_up = False
@@ -192,7 +193,8 @@ class ScriptedEngine:
         try:
             for i, ev in enumerate(self.events):
                 if self.hold_after is not None and i == self.hold_after:
-                    await self.release.wait()
+                    while not self.release.is_set():  # the engine runs on a thread of its own
+                        await asyncio.sleep(0.005)
                 if isinstance(ev, RunFinished):
                     summary = ev.summary
                 bus.publish(ev)
@@ -221,3 +223,13 @@ def grid_events(n_candidates: int, lines_each: int = 3, task_id: str = "grid") -
         events.append(trail.snap(t, "running", step=1, detail="running"))
         events.extend(trail.line(f"{cid} says {j}") for j in range(lines_each))
     return events
+
+
+async def until(pilot, condition, tries: int = 400) -> None:
+    """Wait (polling the app) until ``condition()`` holds; not a timing assertion: a loaded
+    machine only makes it poll longer (up to ``tries`` x 50 ms)."""
+    for _ in range(tries):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("condition never held")

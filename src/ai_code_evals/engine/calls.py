@@ -8,6 +8,7 @@ Anything else is dropped, and counted.
 from __future__ import annotations
 
 import ast
+import functools
 from dataclasses import dataclass
 
 
@@ -36,9 +37,12 @@ def _is_entry_call(node: ast.AST, entry_point: str) -> bool:
             and all(k.arg is not None for k in node.keywords))
 
 
+@functools.lru_cache(maxsize=1 << 12)
 def parse_generated_test(source: str, entry_point: str) -> GeneratedCall | None:
     """The literal call in ``source``, or None when it is not a plain equality assertion on
-    ``entry_point`` with literal arguments and expected value."""
+    ``entry_point`` with literal arguments and expected value. Cached: every version of a task
+    gets the same tests, and parsing them again per version was most of the app's time per
+    version in a selection run (benchmarks/bench_selection.py)."""
     try:
         tree = ast.parse(source.strip())
     except (SyntaxError, ValueError, MemoryError, RecursionError):

@@ -195,6 +195,7 @@ class CandidateJob:
                     or not all(isinstance(o, str) for o in outputs)):
                 raise ValueError("a probes event needs one output string per probe")
             self.probe_outputs = [o[:300] for o in outputs]
+            self.deadline = time.monotonic() + limit
         elif kind == "hello":
             self.marks["hello"] = time.monotonic()
             self.current = "loading the program"
@@ -242,17 +243,32 @@ class CandidateJob:
                                        if isinstance(x, (int, float)) and not isinstance(x, bool) and x >= 0])
             if ev.get("timeout") is True and isinstance(ms, (int, float)) and 0 <= ms < float("inf"):
                 self.timeout_ms += float(ms)
-            if not ev.get("ok") and len(self.failures) < MAX_FAILURES_KEPT:
-                error = ev.get("error")
-                if ev.get("timeout") is True and self.time_limit is not None and isinstance(error, str):
-                    error = f"{error} ({self.time_limit.reason})"
-                failure = {"group": ev.get("group"), "name": ev.get("name"), "error": error}
-                detail = ev.get("detail")
-                if isinstance(detail, dict):
-                    failure.update({k: str(detail[k])[:3000] for k in FAILURE_DETAIL if detail.get(k)})
-                if ev.get("timeout") is True and self.tail:
-                    failure.setdefault("last_output", self.tail[-1])
-                self.failures.append(failure)
+            if not ev.get("ok"):
+                self.record_failure(ev.get("group"), ev)
+            self.deadline = time.monotonic() + limit
+        elif kind == "group":  # a quiet group (generated tests): one event before, one after
+            n = ev.get("n")
+            if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+                raise ValueError("a group event needs a count 'n'")
+            if ev.get("phase") == "start":  # the group may take each of its calls' limits
+                self.current = f"{n} probes" if ev.get("group") == "probes" else f"{n} {ev.get('group')} tests"
+                self.deadline = time.monotonic() + max(1, n) * limit
+                self.detail = f"running {self.current}"
+                self.snapshot("running")
+                return
+            self.step += n
+            failures = ev.get("failures")
+            if not isinstance(failures, list) or not all(isinstance(f, dict) for f in failures):
+                raise ValueError("a group's end event needs a list of failures")
+            if isinstance(ev.get("rss_kib"), int):
+                self.rss_kib = ev["rss_kib"]
+            if isinstance(ev.get("cpu_s"), (int, float)):
+                self.cpu_s = ev["cpu_s"]
+            spent = ev.get("timeout_ms")
+            if isinstance(spent, (int, float)) and not isinstance(spent, bool) and 0 <= spent < float("inf"):
+                self.timeout_ms += float(spent)
+            for failure in failures:
+                self.record_failure(ev.get("group"), failure)
             self.deadline = time.monotonic() + limit
         elif kind == "verdict":
             if self.verdict is not None:
@@ -262,6 +278,21 @@ class CandidateJob:
             self.deadline = time.monotonic() + STARTUP_GRACE_S
             self.detail = "scoring"
             self.snapshot("scoring")
+
+    def record_failure(self, group, ev: dict) -> None:
+        """Keep a failed test's error and details (the first MAX_FAILURES_KEPT of a version)."""
+        if len(self.failures) >= MAX_FAILURES_KEPT:
+            return
+        error = ev.get("error")
+        if ev.get("timeout") is True and self.time_limit is not None and isinstance(error, str):
+            error = f"{error} ({self.time_limit.reason})"
+        failure = {"group": group, "name": ev.get("name"), "error": error}
+        detail = ev.get("detail")
+        if isinstance(detail, dict):
+            failure.update({k: str(detail[k])[:3000] for k in FAILURE_DETAIL if detail.get(k)})
+        if ev.get("timeout") is True and self.tail:
+            failure.setdefault("last_output", self.tail[-1])
+        self.failures.append(failure)
 
     # -- lifecycle -------------------------------------------------------------------------
     async def run(self, backend: SandboxBackend, labels: dict[str, str],

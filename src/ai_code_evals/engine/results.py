@@ -79,7 +79,10 @@ def decide_status(verdict: dict | None, *, exit_code: int | None, sig: int | Non
     if verdict.get("load_error"):
         return "error", f"does not load: {verdict['load_error']}"
     passed, total = verdict.get("tests_passed", 0), verdict.get("tests_total", 0)
-    if total == 0:
+    if total == 0:  # a version that never ends on the model's tests is not "loads and runs"
+        if verdict.get("timeouts"):
+            return "timeout", (f"the task has no test to decide correctness; {verdict['timeouts']} model "
+                               "test(s) timed out")
         return "unchecked", "loads and runs; the task has no test to decide correctness"
     if passed == total:
         return "passed", f"passes {passed}/{total}"

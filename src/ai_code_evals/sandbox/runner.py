@@ -13,7 +13,9 @@ Trust is split in two processes, so that the code being judged cannot write its 
   ``encode``/``decode``): never pickled, never executed. An object of any other type (a mock that
   equals anything, a class with a forged ``__eq__``) cannot cross: the case fails and says why.
   Its stdout and stderr are pipes to the checker, which relays them (capped) as output events;
-  no verdict is ever parsed from what the candidate prints.
+  no verdict is ever parsed from what the candidate prints. Model-written tests and probes (dozens
+  of literal calls per version) go to the child in one batch message, answered call by call, and
+  report as one ``group`` event: each call is still timed and judged on its own.
 
 The checker makes itself non-dumpable (``prctl(PR_SET_DUMPABLE, 0)``), so a same-uid child can
 neither ptrace it nor open ``/proc/<checker>/mem`` or ``/proc/<checker>/fd/*``; when the checker
@@ -45,7 +47,8 @@ OUTPUT_CAP = 512 << 10  # candidate output relayed per stream; the rest is count
 MAX_LINE = 4096
 BIG_INT_BITS = 12000  # larger ints cross as hex (decimal parsing is capped at 4300 digits)
 SHORT = 160
-PROBE_TIMEOUTS_MAX = 3
+TIMEOUTS_MAX = 3  # time-outs among a version's generated tests and probes together before the rest are not run
+FAILURES_IN_GROUP = 5  # failures of a quiet group (generated tests) described in its end event
 CHILD_FDS = (0, 1, 2, 3)  # requests in, stdout, stderr, replies out (as the child sees them)
 
 
@@ -240,19 +243,23 @@ def child_main():
             req = json.loads(_read_exact(0, size))
         except Exception:
             os._exit(0)
-        try:
-            reply = _child_handle(req, ns, state)
-        except BaseException as exc:
-            reply = {"raise": _exc_info(exc)}
-        for stream in (sys.stdout, sys.stderr):
+        batch = req.get("calls") if req.get("op") == "batch" else None
+        for one in (batch if type(batch) is list else [req]):
+            if batch is not None:
+                one = {"op": "call", "args": one[0], "kwargs": one[1]} if type(one) is list and len(one) == 2 else {}
             try:
-                stream.flush()
+                reply = _child_handle(one, ns, state)
+            except BaseException as exc:
+                reply = {"raise": _exc_info(exc)}
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except BaseException:
+                    pass
+            try:
+                send(3, reply)
             except BaseException:
-                pass
-        try:
-            send(3, reply)
-        except BaseException:
-            os._exit(0)
+                os._exit(0)
 
 
 def _child_handle(req, ns, state):
@@ -366,7 +373,7 @@ class Child:
     def __init__(self, runner_path):
         self.runner_path = runner_path
         self.pid = None
-        self.req = self.rep = None
+        self.req = self.rep = self.stat_fd = None
         self.outs = {}  # fd -> [stream name, pending bytes]
         self.relayed = {"stdout": 0, "stderr": 0}
         self.dropped = 0
@@ -412,6 +419,10 @@ class Child:
         for fd in (req_r, rep_w, out_w, err_w):
             os.close(fd)
         self.pid, self.req, self.rep = pid, req_w, rep_r
+        try:
+            self.stat_fd = os.open("/proc/%d/stat" % pid, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            self.stat_fd = None
         os.set_blocking(rep_r, False)
         self.buf = b""
         self.outs = {}
@@ -453,13 +464,13 @@ class Child:
         self.cpu_done += rusage.ru_utime + rusage.ru_stime
         self.peak_kib = max(self.peak_kib, rusage.ru_maxrss)
         self.drain(0.0)
-        for fd in [self.req, self.rep] + list(self.outs):
+        for fd in [self.req, self.rep, self.stat_fd] + list(self.outs):
             try:
                 if fd is not None:
                     os.close(fd)
             except OSError:
                 pass
-        self.pid, self.outs = None, {}
+        self.pid, self.outs, self.stat_fd = None, {}, None
         return status
 
     def died(self):
@@ -481,8 +492,12 @@ class Child:
     def cpu(self):
         """CPU seconds of the live child (all its threads), from /proc; 0 where there is none."""
         try:
-            with open("/proc/%d/stat" % self.pid, "rb") as fh:
-                fields = fh.read().rsplit(b")", 1)[1].split()
+            if self.stat_fd is not None:  # kept open: a read per call, not an open and a close
+                data = os.pread(self.stat_fd, 4096, 0)
+            else:
+                with open("/proc/%d/stat" % self.pid, "rb") as fh:
+                    data = fh.read()
+            fields = data.rsplit(b")", 1)[1].split()
             return (int(fields[11]) + int(fields[12])) / _TICKS
         except (OSError, IndexError, ValueError, TypeError):
             return 0.0
@@ -514,6 +529,12 @@ class Child:
             send(self.req, msg)
         except OSError:
             raise ChildGone(self.died())
+        return self.reply()
+
+    def reply(self):
+        """Wait for the child's next reply within the current test's limits (see request)."""
+        if self.pid is None:
+            raise ChildGone(self.death or "the version's process is not running")
         cpu_limit, wall_limit = self.limit
         checked = time.monotonic()
         ready = True
@@ -602,6 +623,66 @@ class Child:
         self.relayed[name] += len(raw) + 1
         emit({"ev": "out", "s": name, "t": raw.decode("utf-8", "replace")})
 
+    def run_calls(self, calls, limit_s, max_timeouts=None):
+        """Make every call (an (args, kwargs) pair, or an exception saying why it cannot be
+        made) and return one outcome each: ("v", value), ("e", exception), ("t", ms) for a
+        time-out or ("n", None) for a call not made. The calls go to the child in one message and it replies to each in turn, so
+        a call costs no round trip; each is still timed on its own, from the previous reply
+        (CPU and wall clock, as any test), and a call that times out or kills the child is
+        that call's outcome: the rest go to a fresh child. After ``max_timeouts`` time-outs
+        the version is taken not to end and the remaining calls are not made: a hanging
+        version would otherwise cost its full limit on every call."""
+        out, i, timeouts = [None] * len(calls), 0, 0
+        while i < len(calls):
+            if max_timeouts is not None and timeouts >= max_timeouts:
+                for j in range(i, len(calls)):
+                    out[j] = ("n", None)
+                break
+            batch, where = [], []
+            for j in range(i, len(calls)):
+                call = calls[j]
+                if isinstance(call, BaseException):
+                    out[j] = ("e", call)
+                    continue
+                try:
+                    batch.append([encode(list(call[0])), encode(dict(call[1]))])
+                    where.append(j)
+                except Unsupported as exc:
+                    out[j] = ("e", Unchecked("the call passes a %s: only plain data crosses" % exc))
+            if not batch:
+                break
+            i = len(calls)
+            try:
+                if not self.ensure():
+                    raise ChildGone("does not load: %s" % self.load_error)
+                self.begin_test(limit_s)
+                signal.setitimer(signal.ITIMER_REAL, wall_backstop(limit_s) + 1.0)
+                send(self.req, {"op": "batch", "calls": batch})
+            except (ChildGone, OSError) as exc:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                for j in where:
+                    out[j] = ("e", exc if isinstance(exc, ChildGone) else ChildGone(self.died()))
+                break
+            for n, j in enumerate(where):
+                self.last_call = (calls[j][0], calls[j][1], None)
+                try:
+                    if n:
+                        self.begin_test(limit_s)
+                        signal.setitimer(signal.ITIMER_REAL, wall_backstop(limit_s) + 1.0)
+                    out[j] = ("v", self._value(self.reply(), calls[j][0], calls[j][1]))
+                except TestTimeout:
+                    self.stop(kill=True)
+                    out[j], timeouts = ("t", (time.monotonic() - self.test_started) * 1000.0), timeouts + 1
+                except Exception as exc:
+                    out[j] = ("e", exc)
+                finally:
+                    signal.setitimer(signal.ITIMER_REAL, 0)
+                if self.pid is None:  # timed out or gone: the rest go to a fresh child
+                    i = j + 1
+                    break
+        self.last_call = None
+        return out
+
     # -- calls
     def call(self, args, kwargs):
         """Call the candidate's function: returns the value, raises what it raised (as a builtin
@@ -614,7 +695,12 @@ class Child:
         self.last_call = (args, kwargs, None)
         if not self.ensure():
             raise ChildGone("does not load: %s" % self.load_error)
-        reply = self.request({"op": "call", "args": enc_args, "kwargs": enc_kwargs})
+        value = self._value(self.request({"op": "call", "args": enc_args, "kwargs": enc_kwargs}), args, kwargs)
+        self.last_call = (args, kwargs, value)
+        return value
+
+    def _value(self, reply, args, kwargs):
+        """A call's reply as the value returned, or the exception that stands for it."""
         if "raise" in reply:
             raise _candidate_exception(reply["raise"])
         if "unsupported" in reply:
@@ -625,7 +711,6 @@ class Child:
                 _write_back(args, kwargs, key, decode(new))
         except (Malformed, TypeError, ValueError) as exc:
             raise NotData("malformed reply: %s" % exc)
-        self.last_call = (args, kwargs, value)
         return value
 
 
@@ -846,6 +931,7 @@ class Checker:
                 pass
         self.scope[self.entry] = self.proxy()
         self.unchecked = None
+        self.call_timeouts = 0  # among generated tests and probes (see TIMEOUTS_MAX)
 
     def proxy(self):
         child = self.child
@@ -957,31 +1043,75 @@ class Checker:
     def cpu_s(self):
         return round(self.child.cpu_done + (self.child.cpu() if self.child.pid else 0.0), 4)
 
-    # -- generated tests and probes: literal calls only
-    def run_generated(self, test):
-        if not test:
-            raise AssertionError("not run: not a plain `assert %s(...) == value` test" % self.entry)
-        args, kwargs = _literal(test["args"]), _literal(test.get("kwargs") or "{}")
-        want = _literal(test["expect"])
-        got = self.child.call(args, kwargs)
-        if not (got == want):
-            raise AssertionError("expected %s, got %s" % (short(want), short(got)))
+    # -- generated tests and probes: literal calls only, sent to the child in one batch
+    def run_generated_group(self, tests):
+        """The generated tests as one quiet group (see run_group): returns (passed, timeouts)."""
+        emit({"ev": "group", "phase": "start", "group": "generated", "n": len(tests)})
+        calls, wants = [], []
+        for test in tests:
+            try:
+                if not test:
+                    raise AssertionError("not run: not a plain `assert %s(...) == value` test" % self.entry)
+                calls.append((_literal(test["args"]), _literal(test.get("kwargs") or "{}")))
+                wants.append(_literal(test["expect"]))
+            except Exception as exc:
+                calls.append(exc)
+                wants.append(None)
+        passed, failures, timeouts, timeout_ms = [], [], 0, 0.0
+        outcomes = self.child.run_calls(calls, self.limit_s, TIMEOUTS_MAX - self.call_timeouts)
+        self.call_timeouts += sum(1 for kind, _ in outcomes if kind == "t")
+        for i, (kind, value) in enumerate(outcomes):
+            if kind == "v" and value == wants[i]:
+                passed.append(i)
+                continue
+            if kind == "t":
+                timeouts, timeout_ms = timeouts + 1, timeout_ms + value
+            if len(failures) >= FAILURES_IN_GROUP:
+                continue
+            detail = {}
+            if kind == "v":
+                error, error_type = "expected %s, got %s" % (short(wants[i]), short(value)), "AssertionError"
+                detail["expected"], detail["got"] = short(wants[i]), short(value)
+            elif kind == "t":
+                error, error_type = timed_out_msg(self.limit_s), "Timeout"
+            elif kind == "n":
+                error, error_type = ("not run: the version timed out on %d calls already"
+                                     % TIMEOUTS_MAX), "Timeout"
+            else:
+                error = str(value) if isinstance(value, (ChildGone, Unchecked, AssertionError)) else explain(value)
+                error_type = ("Crash" if isinstance(value, ChildGone) else
+                              getattr(value, "ace_info", {}).get("type") or type(value).__name__)
+                if getattr(value, "ace_info", {}).get("tb"):
+                    detail["traceback"] = value.ace_info["tb"]
+            if not isinstance(calls[i], BaseException):
+                detail["call"] = self.call_text((calls[i][0], calls[i][1], None))
+            failures.append({"i": i, "name": "generated test %d" % (i + 1), "error": error,
+                             "error_type": error_type, "timeout": kind == "t", "detail": detail or None})
+        emit({"ev": "group", "phase": "end", "group": "generated", "n": len(tests), "passed": passed,
+              "timeouts": timeouts, "timeout_ms": round(timeout_ms, 3), "failures": failures,
+              "cpu_s": self.cpu_s(), "rss_kib": self.child.rss_kib()})
+        return passed, timeouts
 
     def run_probes(self, probes):
         """Each probe's outcome as a short string; equal strings mean equal behaviour. After
-        PROBE_TIMEOUTS_MAX time-outs the version is taken not to end: the rest say "t" unrun
-        (a hanging version would otherwise cost its full limit on every probe)."""
-        outputs = []
+        TIMEOUTS_MAX time-outs (its generated tests' included) the version is taken not to
+        end: the rest say "t" unrun (a hanging version would otherwise cost its full limit on
+        every probe)."""
+        calls = []
         for source in probes:
-            self.child.last_call = None
-            if outputs.count("t") >= PROBE_TIMEOUTS_MAX:
+            try:
+                args, kwargs = _literal(source)
+                calls.append((tuple(args), dict(kwargs)))
+            except Exception as exc:
+                calls.append(exc)
+        outputs = []
+        for kind, value in self.child.run_calls(calls, self.limit_s, TIMEOUTS_MAX - self.call_timeouts):
+            if kind in ("t", "n"):
                 outputs.append("t")
                 continue
             try:
-                args, kwargs = _literal(source)
-                if self.child.ensure():
-                    self.child.begin_test(self.limit_s)
-                value = guarded(self.limit_s, self.child.call, tuple(args), dict(kwargs))
+                if kind == "e":
+                    raise value
                 text = canon(value)
                 if len(text) > 200:
                     import hashlib
@@ -989,17 +1119,12 @@ class Checker:
                     text = "h:" + hashlib.sha1(text.encode("utf-8", "replace")).hexdigest()
                 else:
                     text = "v:" + text
-            except TestTimeout:
-                self.child.stop(kill=True)
-                text = "t"
             except NotData as exc:
                 text = "u:" + exc.type_name
             except (ChildGone, Unchecked, ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
                 text = "x"
             except Exception as exc:
                 text = "e:" + getattr(exc, "ace_info", {}).get("type", type(exc).__name__)
-            finally:
-                signal.setitimer(signal.ITIMER_REAL, 0)
             outputs.append(text)
         return outputs
 
@@ -1132,9 +1257,10 @@ def main():
     checker = Checker(job, child)
     passed, t1 = checker.run_group("tests", tests, checker.run_case)
     handled, t2 = checker.run_group("error_cases", [dict(c, kind="case") for c in errors], checker.run_case)
-    gen_passed, t3 = checker.run_group("generated", generated, checker.run_generated) if generated else ([], 0)
+    gen_passed, t3 = checker.run_generated_group(generated) if generated else ([], 0)
     medians = checker.run_perf(perf) if perf and len(passed) == len(tests) else []
-    if probes:
+    if probes:  # announced, so the engine's watchdog allows for all of them (as for a group)
+        emit({"ev": "group", "phase": "start", "group": "probes", "n": len(probes)})
         emit({"ev": "probes", "outputs": checker.run_probes(probes)})
     child.stop()
     emit_verdict(job, child, passed, handled, gen_passed, medians, t1 + t2 + t3, unchecked=checker.unchecked)

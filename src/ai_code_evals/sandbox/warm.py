@@ -30,6 +30,7 @@ CONTROL_FD = 3
 START_TIMEOUT_S = 30.0
 SEND_BUFFER = 4 << 20
 _ERR_KEEP = 4096
+SCRIPTS_MAX = 16  # the server's CACHE_MAX: both forget their script keys at the same point
 
 
 @dataclass
@@ -56,6 +57,8 @@ class WarmServer:
         self._ready: asyncio.Future | None = None
         self._send_lock = asyncio.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._scripts: dict[bytes, int] = {}  # script source -> its key on the server (sent once)
+        self._script_keys = itertools.count(1)
         self.dead: str | None = None  # why it stopped working
 
     @property
@@ -191,7 +194,7 @@ class WarmServer:
         if self.dead or self._sock is None or self._loop is None:
             raise SandboxError(self.dead or "the warm sandbox server is not running")
         ident = next(self._ids)
-        data = marshal.dumps(dict(request, op="run", id=ident))
+        data = marshal.dumps(dict(self._with_script_key(request), op="run", id=ident))
         frame = struct.pack("!I", len(data)) + data
         fut = self._loop.create_future()
         self._pending[ident] = fut
@@ -211,6 +214,23 @@ class WarmServer:
                 self._pending.pop(ident, None)
                 raise SandboxError(f"cannot reach the warm sandbox server: {exc}") from exc
         return ident, fut
+
+    def _with_script_key(self, request: dict) -> dict:
+        """The request with its script replaced by a key the server already knows (the first
+        time: the key and the source). Mirrors the server's rule for forgetting keys."""
+        argv, files = request.get("argv") or [], request.get("files") or {}
+        source = files.get(argv[0]) if argv else None
+        if not isinstance(source, bytes):
+            return request
+        key = self._scripts.get(source)
+        sent = None
+        if key is None:
+            if len(self._scripts) >= SCRIPTS_MAX:
+                self._scripts.clear()
+            key = self._scripts[source] = next(self._script_keys)
+            sent = source
+        files = {k: v for k, v in files.items() if k != argv[0]}
+        return dict(request, files=files, script=(key, sent))
 
     async def _writable(self) -> None:
         fut = self._loop.create_future()

@@ -129,12 +129,12 @@ def check_model_endpoint(req: RunRequest, env: Mapping[str, str]) -> None:
     a wrong URL, key or model is one ConfigError in seconds. A model found on the server (no
     --model with OPENAI_BASE_URL set) goes into the request, so the generator, generated tests,
     the judge and a later ``resume`` all use it."""
+    generating = req.generator == "openai" and not req.samples
+    if not (generating or req.generate_tests or req.select == "judge"):
+        return  # before the imports: the openai client takes seconds to import, for nothing here
     from ai_code_evals.generation.openai_settings import OpenAISettings
     from ai_code_evals.generation.preflight import check_endpoint
 
-    generating = req.generator == "openai" and not req.samples
-    if not (generating or req.generate_tests or req.select == "judge"):
-        return
     purpose = ("--generator openai" if generating else "--generate-tests" if req.generate_tests
                else "--select judge")
     settings, note = check_endpoint(OpenAISettings.from_env(env, model=req.model, purpose=purpose))

@@ -1,16 +1,20 @@
 """WorkspaceApp: the live and replay TUI, and the two entry points the CLI calls.
 
-Live: the engine runs as an async worker on the app's loop and publishes on an EventBus; the
-app's subscriber only feeds the model (no widget work per event), and a timer flushes the
-model's changes to the widgets 18 times a second. Replay: the same model, fed from a run log.
-Workers never touch widgets; every UI change happens in this module's handlers.
+This module holds the layout and the engine's wiring; the keys are in actions.py, what follows
+the focus in selection.py, and the refresh timer's work in view_sync.py (mixins of the app).
+
+Live: the engine runs on a thread and event loop of its own (tui/engine_thread.py) and
+publishes on an EventBus; the run log is written on its thread, as headless, and the app's
+subscriber only puts the event in an inbox. A timer feeds the model from the inbox and flushes
+the model's changes to the widgets 18 times a second. Replay: the same model, fed from a run
+log. Only the app's thread touches the model and the widgets.
 """
 from __future__ import annotations
 
 import asyncio
 import gc
-import re
 import sys
+import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
@@ -21,65 +25,39 @@ from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal
 from textual.content import Content
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.widgets import Static
 from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from ai_code_evals.core.errors import EXIT_INTERRUPTED, EXIT_OK, InputError
-from ai_code_evals.core.events import Event, EventBus, TaskSelected
+from ai_code_evals.core.events import Event, EventBus
 from ai_code_evals.core.settings import Settings
-from ai_code_evals.tui.amend import amend_user_selection
-from ai_code_evals.tui.clipboard import osc52_supported, write_code_file
+from ai_code_evals.tui.actions import SHORT_HEIGHT, WorkspaceActions
+from ai_code_evals.tui.engine_thread import EngineThread, EventInbox
 from ai_code_evals.tui.exit_summary import exit_summary
-from ai_code_evals.tui.filter import PaneFilter
-from ai_code_evals.tui.keys import KEYMAP, PANE_KEYS, bindings
-from ai_code_evals.tui.model import PaneKey, RunModel, format_ts
-from ai_code_evals.tui.screens.confirm import ConfirmScreen
-from ai_code_evals.tui.screens.detail import DetailScreen
-from ai_code_evals.tui.screens.find import FilterScreen, JumpScreen
-from ai_code_evals.tui.screens.help import HelpScreen
+from ai_code_evals.tui.keys import KEYMAP, bindings
+from ai_code_evals.tui.model import PaneKey, RunModel
+from ai_code_evals.tui.selection import SelectionFollow
 from ai_code_evals.tui.themes import DEFAULT_THEME, load_themes
 from ai_code_evals.tui.travel import TimeTravel
+from ai_code_evals.tui.view_sync import NARROW_WIDTH, ViewSync
 from ai_code_evals.tui.widgets.code import CodePanel
 from ai_code_evals.tui.widgets.footer import KeyFooter
 from ai_code_evals.tui.widgets.grid import Workspace
 from ai_code_evals.tui.widgets.leaderboard import (
-    CandidateChosen,
-    CandidateHighlighted,
     Leaderboard,
-    LeaderTable,
-    TaskShown,
 )
-from ai_code_evals.tui.widgets.pane import PaneFocused, SandboxPane
 
 EngineFn = Callable[[EventBus], Awaitable[dict]]
 
 if TYPE_CHECKING:  # the TUI is handed a run; it never builds one
     from ai_code_evals.session import Run
-# workspace actions, switched off while the help screen is up (quit stays available)
-WORKSPACE_ACTIONS = {k.action.split("(")[0] for k in KEYMAP + PANE_KEYS} - {"quit", "help"}
 REFRESH_HZ = 18  # widget updates per second: smooth to the eye, cheap at 100k lines/s
 QUIT_GRACE_S = 60.0  # how long `q` waits for the engine to destroy its sandboxes
-MAX_TOASTS_PER_FLUSH = 3
 GC_THRESHOLDS = (10_000, 20, 50)  # see _freeze_startup_objects
-CODE_FOLLOW_S = 0.05  # the code panel follows a new selection after this delay
-BOARD_REFRESH_S = 0.25  # the leaderboard follows the run at most 4 times a second
-SHORT_HEIGHT = 32  # below this many rows the grid and the board take turns (v switches)
-NARROW_WIDTH = 120
 
 
-def format_eta(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    if seconds >= 3600:
-        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
-
-
-def export_name(task_id: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", task_id).strip("._") + "_winner.py"
-
-
-class WorkspaceApp(App[int]):
+class WorkspaceApp(WorkspaceActions, SelectionFollow, ViewSync, App[int]):
     """The workspace. Give ``run`` (live), ``record`` (replay), or for tests and benchmarks an
     ``engine`` coroutine function publishing on ``bus``."""
 
@@ -113,6 +91,9 @@ class WorkspaceApp(App[int]):
         self._gc_freeze = gc_freeze
         self._gc_saved: tuple[int, int, int] | None = None
         self._engine_worker: Worker | None = None
+        self._inbox = EventInbox()  # engine events for the model, taken on the refresh timer
+        self._engine_thread: EngineThread | None = None
+        self._log_lock = threading.Lock()  # the engine's thread and a pick both write the log
         self._reference_code = dict(reference_code or {})
         self.paused = False
         self.selected: str | None = None  # candidate shown in the code panel, picked by enter
@@ -212,19 +193,6 @@ class WorkspaceApp(App[int]):
         self._topbar_text = ""
         self.update_topbar()
 
-    def action_toggle_view(self) -> None:
-        """Short terminals show the grid or the leaderboard with the code, not both squeezed."""
-        if not self.has_class("-short"):
-            self.notify("the grid and the leaderboard are both on screen (v matters below "
-                        f"{SHORT_HEIGHT} rows)", timeout=3)
-            return
-        self.board_view = not self.board_view
-        self.set_class(self.board_view, "-board")
-        if self.board_view:
-            self.leaderboard.table.focus()
-        else:
-            self.call_after_refresh(self._focus_first_slot)
-
     def _load_history(self) -> None:
         from ai_code_evals.runlog.reader import read_record
 
@@ -257,27 +225,45 @@ class WorkspaceApp(App[int]):
 
     # -- engine and events ---------------------------------------------------------------------
     def _on_event(self, event: Event) -> None:
-        """Bus subscriber (the loop thread): feed the model; widgets follow on the timer."""
-        self.model.ingest_event(event)
-        if self._reference_code and event.kind == "run_started":
-            for task_id, code in self._reference_code.items():
-                if task_id in self.model.tasks and code:
-                    self.model.tasks[task_id].reference = code
-                    self.model.tasks[task_id].has_reference = True
+        """Bus subscriber (the engine's thread, or the app's for a pick): into the inbox; the
+        refresh timer feeds the model from it on the app's thread."""
+        self._inbox.put(event)
+
+    def ingest_inbox(self) -> None:
+        """Feed the model every event that arrived since the last refresh."""
+        for event in self._inbox.take_all():
+            self.model.ingest_event(event)
+            if self._reference_code and event.kind == "run_started":
+                for task_id, code in self._reference_code.items():
+                    if task_id in self.model.tasks and code:
+                        self.model.tasks[task_id].reference = code
+                        self.model.tasks[task_id].has_reference = True
 
     def _log_event(self, event: Event) -> None:
+        """Bus subscriber: the run log, written on the publishing thread (the engine's, as
+        headless), one writer at a time."""
         try:
-            self._log_sub(event)
+            with self._log_lock:
+                self._log_sub(event)
         except (InputError, OSError) as exc:  # a full disk must not stop the run or the UI
             if not self._log_failed:
                 self._log_failed = True
-                self.notify(f"run log: {exc}", title="Run log", severity="error", timeout=20)
+                self.on_app_thread(self.notify, f"run log: {exc}", title="Run log", severity="error",
+                                   timeout=20)
+
+    def on_app_thread(self, fn: Callable[..., object], *args, **kwargs) -> None:
+        """Call ``fn`` on the app's thread: now when already there, else soon."""
+        if threading.get_ident() == self._thread_id:
+            fn(*args, **kwargs)
+        else:
+            self._loop.call_soon_threadsafe(lambda: fn(*args, **kwargs))
 
     @work(exclusive=True, exit_on_error=False, group="engine")
     async def _run_engine(self) -> dict | None:
         assert self._engine is not None
         try:
-            summary = await self._engine(self.bus)
+            self._engine_thread = EngineThread(self._engine, self.bus)
+            summary = await self._engine_thread.run()
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - an engine bug: say it, keep the UI
@@ -295,471 +281,7 @@ class WorkspaceApp(App[int]):
     def engine_running(self) -> bool:
         return self._engine_worker is not None and self._engine_worker.is_running
 
-    # -- refresh -------------------------------------------------------------------------------
-    def flush(self) -> None:
-        """Move the model's pending changes to the widgets (runs REFRESH_HZ times a second).
-        Not while a modal screen (help, detail, filter, jump, confirm) is up: every frame would
-        redraw the whole dimmed workspace behind it; the widgets catch up when it closes."""
-        if isinstance(self.screen, ModalScreen):
-            return
-        if self.model.version == self._seen_version:
-            if self._board_dirty and time.monotonic() >= self._board_due:
-                self._board_dirty = False
-                self._board_due = time.monotonic() + BOARD_REFRESH_S
-                self.leaderboard.refresh_rows()
-            return
-        self._seen_version = self.model.version
-        panes, tasks, code, notices = self.model.drain()
-        self.show_notices(notices)
-        self.workspace.sync(panes, self.paused)
-        self.leaderboard.sync_tasks()
-        if self.leaderboard.task_id in tasks:
-            self._board_dirty = True
-        now = time.monotonic()
-        if self._board_dirty and (now >= self._board_due or self.model.finished):  # progress cells change on every snapshot
-            self._board_dirty = False
-            self._board_due = now + BOARD_REFRESH_S
-            self.leaderboard.refresh_rows()
-        if self.selected is None:
-            # the first pane, or before any pane exists a version a model is writing, so its
-            # code streams into the code panel as it arrives
-            first = self.model.pane_order[0][0] if self.model.pane_order else self._first_writing(code)
-            if first is not None:
-                self.selected = first
-                code.add(first)
-        if self.selected in code or tasks:
-            self.show_code()
-        self.update_topbar()
-
-    def _first_writing(self, changed: set[str]) -> str | None:
-        """Among candidates whose code just changed, the first one a model is still writing."""
-        for cid in sorted(changed):
-            task = self.model.tasks.get(self.model.task_of(cid) or "")
-            info = task.candidates.get(cid) if task else None
-            if info is not None and info.generating:
-                return cid
-        return None
-
-    def show_notices(self, notices: list[tuple[str, str]]) -> None:
-        """Engine notices as notifications; a burst becomes one toast, not a wall of them."""
-        rank = {"information": 0, "warning": 1, "error": 2}
-        levels = [{"info": "information", "error": "error"}.get(level, "warning") for level, _ in notices]
-        if len(notices) <= MAX_TOASTS_PER_FLUSH:
-            for severity, (_, message) in zip(levels, notices):
-                self.notify(message, severity=severity, timeout=8)
-            return
-        worst = max(levels, key=rank.__getitem__)
-        lines = [m for _, m in notices[:MAX_TOASTS_PER_FLUSH]]
-        self.notify("\n".join(lines) + f"\n… and {len(notices) - len(lines)} more (see the run log)",
-                    title=f"{len(notices)} engine notices", severity=worst, timeout=12)
-
-    def update_topbar(self) -> None:
-        m = self.model
-        done, total = m.results_done, m.expected_panes
-        narrow = self.size.width < NARROW_WIDTH
-        bits = [f"ai-code-evals · {self.mode.upper()}"]
-        if not narrow:
-            bits.append(f"run {m.run_id or '…'}")
-            if m.backend:
-                bits.append(f"{m.backend}{' (' + m.isolation + ')' if m.isolation else ''}")
-        if m.unsafe_isolation:
-            bits.append("UNSAFE ISOLATION: candidates are not contained")
-        bits.append(f"{done}/{total} done" if narrow else f"{done}/{total} sandboxes finished")
-        if m.results_failed:
-            bits.append(f"{m.results_failed} failed")
-        if m.tokens:
-            bits.append(f"{m.tokens:,} tokens")
-        infra = m.infrastructure_errors()
-        if infra:
-            bits.append(f"{infra} infrastructure error(s)")
-        if m.backend_status and not m.finished:
-            bits.append(m.backend_status)
-        if m.finished:
-            bits.append("run interrupted" if m.interrupted else "run complete")
-        elif self.mode == "live" and 0 < done < total:
-            rate = done / max(1e-6, time.monotonic() - self._started)
-            bits.append(f"ETA {format_eta((total - done) / rate)}")
-        if self.workspace.laid_out and self.workspace.pages > 1:
-            bits.append(f"page {self.workspace.page + 1}/{self.workspace.pages}")
-        if self.paused:
-            bits.append("PAUSED (space resumes)")
-        if self.travel.global_pos is not None:
-            bits.append(f"« ALL PANES at {format_ts(self.travel.global_ts(), m.started_at)} (end: live)")
-        elif self.travel.per_pane:
-            bits.append(f"« time travel in {len(self.travel.per_pane)} pane(s) (end: live)")
-        elif self.travel.all_panes:
-            bits.append("[ ] step all panes")
-        text = " · ".join(bits)
-        if text != self._topbar_text:  # an update costs a repaint; most flushes change nothing here
-            self._topbar_text = text
-            self.topbar.update(text, layout=False)
-
-    def show_code(self) -> None:
-        cid = self.selected
-        if cid is None:
-            self.code.show(None, None)
-            return
-        task_id = self.model.task_of(cid)
-        task = self.model.tasks.get(task_id) if task_id else None
-        info = task.candidates.get(cid) if task else None
-        against = None
-        if self.diff_against and task is not None:
-            if self.diff_against == "reference" and task.reference:
-                against = ("reference", task.reference)
-            elif self.diff_against in task.candidates and self.diff_against != cid:
-                against = (self.diff_against, task.candidates[self.diff_against].code)
-        self.code.show(cid, info.code if info else None, info.label if info else "", against,
-                       bool(info and info.generating), info.raw_reply if info else None, self.show_reply)
-
-    # -- selection helpers ----------------------------------------------------------------------
-    def focused_pane_key(self) -> PaneKey | None:
-        if isinstance(self.focused, SandboxPane) and self.focused.key is not None:
-            return self.focused.key
-        if self._last_pane in self.model.panes:
-            return self._last_pane
-        slots = [s for s in self.workspace.slots if s.key is not None]
-        return slots[0].key if slots else None
-
-    def on_pane_focused(self, message: PaneFocused) -> None:
-        self._last_pane = message.key
-        self.select_candidate(message.key[0])
-
-    def on_candidate_highlighted(self, message: CandidateHighlighted) -> None:
-        self.select_candidate(message.candidate_id)
-
-    def on_task_shown(self, message: TaskShown) -> None:
-        """Turn the grid to the page holding the task's first pane (not for the first task
-        at start, and not when one of its panes is already on screen)."""
-        keys = [k for k in self.workspace.keys if self.model.panes[k].task_id == message.task_id]
-        if not keys or any(s.key in keys for s in self.workspace.slots):
-            return
-        self.workspace.show_key(keys[0])
-        self.update_topbar()
-
-    def on_workspace_reflowed(self, message: Workspace.Reflowed) -> None:
-        self.update_gridbar()
-        self.update_topbar()
-
-    def update_gridbar(self) -> None:
-        """The grid's title while a filter is on: what it keeps, N of M."""
-        flt = self.workspace.filter
-        self.gridbar.set_class(flt is not None, "-shown")
-        if flt is not None:
-            self.gridbar.update(f"Filter: {flt.text} · {len(self.workspace.keys)} of "
-                                f"{len(self.model.pane_order)} sandboxes · / edits, esc in the box clears")
-
-    def on_candidate_chosen(self, message: CandidateChosen) -> None:
-        self.confirm_pick(message.task_id, message.candidate_id)
-
-    def select_candidate(self, cid: str) -> None:
-        """The code panel follows the selection a moment later, so the frame that shows the
-        new focus is not held up by highlighting (and holding tab does not highlight each)."""
-        if cid != self.selected:
-            self.selected = cid
-            if self._code_timer is not None:
-                self._code_timer.stop()
-            self._code_timer = self.set_timer(CODE_FOLLOW_S, self._follow_selection)
-
-    def _follow_selection(self) -> None:
-        """Code panel and leaderboard follow the selected candidate (its task's board)."""
-        task_id = self.model.task_of(self.selected) if self.selected else None
-        if task_id:
-            self.leaderboard.show_task(task_id)
-        self.show_code()
-
-    # -- actions --------------------------------------------------------------------------------
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Workspace keys are off while a modal screen (help, detail, filter ...) is up."""
-        return not (action in WORKSPACE_ACTIONS and isinstance(self.screen, ModalScreen))
-
-    def focused_candidate(self) -> str | None:
-        """The version the user points at: the focused pane, the leaderboard's highlighted row
-        when the board has focus, else the selected one."""
-        if isinstance(self.focused, SandboxPane) and self.focused.key is not None:
-            return self.focused.key[0]
-        if isinstance(self.focused, LeaderTable) and self.leaderboard.highlighted:
-            return self.leaderboard.highlighted
-        return self.selected
-
-    def action_detail(self) -> None:
-        cid = self.focused_candidate()
-        if cid is None or self.model.task_of(cid) is None:
-            self.notify("focus a pane or a leaderboard row first", severity="warning", timeout=3)
-            return
-        self.push_screen(DetailScreen(self.model, cid))
-
-    def action_help(self) -> None:
-        if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
-
-    def action_focus_pane(self, n: int) -> None:
-        """Focus and select at once, not on a later focus event: keys typed together ("3d",
-        "3i") would otherwise act on the version that had focus before."""
-        slots = self.workspace.slots
-        if 1 <= n <= len(slots) and slots[n - 1].key is not None:
-            slot = slots[n - 1]
-            self.screen.set_focus(slot)
-            self._last_pane = slot.key
-            self.select_candidate(slot.key[0])
-        else:
-            self.notify(f"there is no pane {n} on this page", severity="warning", timeout=3)
-
-    def action_page(self, delta: int) -> None:
-        if isinstance(self.focused, CodePanel):  # pgup/pgdn scroll the code panel it has focus
-            (self.focused.scroll_page_down if delta > 0 else self.focused.scroll_page_up)()
-            return
-        if self.workspace.set_page(self.workspace.page + delta):
-            self.call_after_refresh(self._focus_first_slot)
-        self.update_topbar()
-
-    def _focus_first_slot(self) -> None:
-        if self.workspace.slots:
-            self.workspace.slots[0].focus()
-
-    def action_zoom(self) -> None:
-        screen = self.screen
-        if screen.maximized is not None:
-            screen.minimize()
-            return
-        key = self.focused_pane_key()
-        slot = self.workspace.show_key(key) if key else None
-        if slot is None:
-            self.notify("no pane to zoom", severity="warning", timeout=3)
-            return
-        slot.focus()
-        screen.maximize(slot)
-
-    def action_pause(self) -> None:
-        self.paused = not self.paused
-        if not self.paused:
-            self.workspace.redraw()
-        self.notify("Streaming paused: panes are frozen (space resumes)" if self.paused
-                    else "Streaming resumed", timeout=3)
-        self.update_topbar()
-
-    def action_step(self, delta: int) -> None:
-        key = self.focused_pane_key()
-        visible = [s.key for s in self.workspace.slots if s.key is not None]
-        if self.travel.step(key, delta, visible):
-            if key is not None and not self.travel.all_panes:
-                slot = self.workspace.show_key(key)
-                if slot is not None:
-                    slot.index = self.travel.index_for(key)
-                    slot.render_full()
-            else:
-                self.workspace.redraw()
-                self.leaderboard.refresh_rows()  # step-all: the board follows the timeline
-        self.update_topbar()
-
-    def action_toggle_step_all(self) -> None:
-        all_panes = self.travel.toggle_all()
-        self.workspace.redraw()
-        self.leaderboard.refresh_rows()
-        self.notify("[ and ] now step ALL panes along the run's timeline" if all_panes
-                    else "[ and ] now step the focused pane", timeout=4)
-        self.update_topbar()
-
-    def action_live(self) -> None:
-        self.travel.live()
-        self.workspace.redraw()
-        self.leaderboard.refresh_rows()
-        self.update_topbar()
-
-    def action_pick(self) -> None:
-        cid = self.selected
-        if isinstance(self.focused, SandboxPane) and self.focused.key:
-            cid = self.focused.key[0]
-        task_id = self.model.task_of(cid) if cid else None
-        if not cid or not task_id:
-            self.notify("select a candidate first (a pane or a leaderboard row)", severity="warning")
-            return
-        self.confirm_pick(task_id, cid)
-
-    def confirm_pick(self, task_id: str, cid: str) -> None:
-        """A pick changes the recorded winner: ask first."""
-        task = self.model.tasks.get(task_id)
-        current = task.winner if task else None
-        if current == cid:
-            self.notify(f"{cid} is already the winner of {task_id}", timeout=3)
-            return
-        where = "the run log" if self.mode == "live" else str(self.record_path)
-        question = (f"Make {cid} the winner of {task_id}" + (f" instead of {current}" if current else "")
-                    + f"?\nThe pick is recorded in {where}, beside the engine's; u undoes it.")
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.pick(task_id, cid)
-
-        self.push_screen(ConfirmScreen(question, "Pick a winner"), answered)
-
-    def action_undo_pick(self) -> None:
-        """Undo the last pick: the user pick before it comes back (the engine's pick when there
-        was none, recorded as a pick of that version)."""
-        if not self._pick_history:
-            self.notify("no pick to undo", timeout=3)
-            return
-        task_id, before, _after = self._pick_history.pop()
-        task = self.model.tasks.get(task_id)
-        target = before or ((task.engine_selection or {}).get("winner") if task else None)
-        if not target:
-            self.notify(f"{task_id} had no winner before your pick; pick one with enter", severity="warning")
-            return
-        self.pick(task_id, target, undo=True)
-
-    def pick(self, task_id: str, cid: str, undo: bool = False) -> None:
-        """The user's winner: recorded beside the engine's pick (bus + run log, or the record file)."""
-        task = self.model.tasks.get(task_id)
-        engine = (task.engine_selection or {}).get("winner") if task else None
-        before = (task.user_selection or {}).get("winner") if task else None
-        reason = ("pick undone" if undo else "picked by the user in the TUI") + (
-            f" (engine picked {engine})" if engine and engine != cid else "")
-        event = TaskSelected(task_id=task_id, winner=cid, reason=reason, strategy="user", by="user")
-        if self.mode == "live":
-            self.bus.publish(event)  # the model and the run log both subscribe
-            if self.runlog is not None:
-                self.runlog.note_user_selection(task_id, cid, reason)
-        else:
-            self.model.ingest_event(event)
-            if self.record_path is not None:
-                try:
-                    amend_user_selection(self.record_path, event.to_data())
-                except InputError as exc:
-                    self.notify(str(exc), title="Not saved", severity="error", timeout=15)
-                    return
-        if not undo:
-            self._pick_history.append((task_id, before, cid))
-        self.leaderboard.show_task(task_id)
-        self.flush()
-        where = "run log" if self.mode == "live" else str(self.record_path)
-        self.notify(f"{cid} is {'again' if undo else 'now'} the winner of {task_id} (recorded in the {where})."
-                    + ("" if undo else " u undoes."), timeout=5)
-
-    def action_export(self) -> None:
-        task_id = self.leaderboard.task_id
-        task = self.model.tasks.get(task_id) if task_id else None
-        if task is None:
-            self.notify("nothing to export yet", severity="warning")
-            return
-        winner = task.winner
-        if not winner:
-            self.notify(f"{task_id} has no winner yet: pick one with enter", severity="warning")
-            return
-        code = self.model.code_of(winner) or ""
-        path = self.export_dir / export_name(task_id)
-        try:
-            path.write_text(code if code.endswith("\n") else code + "\n", encoding="utf-8")
-        except OSError as exc:
-            self.notify(f"cannot write {path}: {exc.strerror or exc}", severity="error")
-            return
-        self.exported.append(path)
-        shown = f"./{path.name}" if path.parent.resolve() == Path.cwd().resolve() else str(path)
-        self.notify(f"Exported {winner} to {shown}", title="Export", timeout=8)
-
-    def action_copy_code(self) -> None:
-        """The focused version's code to the clipboard (OSC 52) or, where the terminal is not
-        known to take that, to ./<version>.py; the notification says which."""
-        cid = self.focused_candidate()
-        code = self.model.code_of(cid) if cid else None
-        if not cid or code is None:
-            self.notify("focus a pane or a leaderboard row first", severity="warning", timeout=3)
-            return
-        if osc52_supported():
-            self.copy_to_clipboard(code)
-            self.notify(f"Copied {cid}'s code ({len(code.splitlines())} lines) to the clipboard (OSC 52).",
-                        title="Copy", timeout=5)
-            return
-        try:
-            path = write_code_file(self.export_dir, cid, code)
-        except OSError as exc:
-            self.notify(f"cannot write {cid}'s code: {exc.strerror or exc}", severity="error")
-            return
-        self.notify(f"This terminal is not known to take clipboard writes (OSC 52): wrote {cid}'s code to "
-                    f"{path} (ACE_CLIPBOARD=osc52 forces the clipboard).", title="Copy", timeout=8)
-
-    def action_help_quit(self) -> None:
-        """ctrl+c: say how to quit (Textual's own message is markup)."""
-        self.notify("q stops the run (every sandbox is destroyed), saves the log and quits.",
-                    title="Do you want to quit?", timeout=5)
-
-    def action_diff(self) -> None:
-        cid = self.selected
-        task_id = self.model.task_of(cid) if cid else None
-        task = self.model.tasks.get(task_id) if task_id else None
-        if task is None:
-            self.notify("select a candidate first", severity="warning", timeout=3)
-            return
-        targets: list[str | None] = [None]
-        if task.reference:
-            targets.append("reference")
-        winner = task.winner
-        others = [c for c in task.candidates if c != cid]
-        if winner in others:
-            others.remove(winner)
-            others.insert(0, winner)
-        targets += others
-        i = targets.index(self.diff_against) if self.diff_against in targets else 0
-        self.diff_against = targets[(i + 1) % len(targets)]
-        if len(targets) == 1:
-            self.notify("nothing to compare with: no reference and no other candidate", timeout=3)
-        self.show_code()
-
-    def action_filter(self) -> None:
-        current = self.workspace.filter.text if self.workspace.filter else ""
-        self.push_screen(FilterScreen(current), self.apply_filter)
-
-    def apply_filter(self, text: str | None) -> None:
-        """Narrow the grid to the panes the filter keeps ("" or None: every pane)."""
-        if text is None:
-            return
-        flt = PaneFilter.parse(text) if text else None
-        self.workspace.set_filter(flt)
-        self.update_gridbar()
-        self.update_topbar()
-        if flt is not None and not self.workspace.keys:
-            self.notify(f"no sandbox matches {text!r} (/ then esc clears the filter)", severity="warning",
-                        timeout=5)
-        self.call_after_refresh(self._focus_first_slot)
-
-    def action_jump_task(self) -> None:
-        if not self.model.task_ids:
-            self.notify("no task yet", severity="warning", timeout=3)
-            return
-        self.push_screen(JumpScreen(self.model), self.jump_to_task)
-
-    def jump_to_task(self, task_id: str | None) -> None:
-        """Show the task's leaderboard and turn the grid to its first pane, focused."""
-        if not task_id or task_id not in self.model.tasks:
-            return
-        self.leaderboard.show_task(task_id)
-        keys = [k for k in self.workspace.keys if self.model.panes[k].task_id == task_id]
-        if not keys and self.workspace.filter is not None:
-            self.notify(f"the filter hides every pane of {task_id}", severity="warning", timeout=4)
-            return
-        slot = self.workspace.show_key(keys[0]) if keys else None
-        self.update_topbar()
-        if slot is not None:
-            self.call_after_refresh(slot.focus)
-
-    def action_raw_reply(self) -> None:
-        self.show_reply = not self.show_reply
-        self.show_code()
-
-    def action_switch_task(self) -> None:
-        if len(self.model.tasks) < 2:
-            self.notify("this run has one task", timeout=3)
-        self.leaderboard.next_task()
-
-    def action_focus_leaderboard(self) -> None:
-        if self.has_class("-short") and not self.board_view:
-            self.action_toggle_view()
-        self.leaderboard.table.focus()
-
-    def action_cycle_theme(self) -> None:
-        names = self.theme_names or list(self.available_themes)
-        i = names.index(self.theme) if self.theme in names else -1
-        self.theme = names[(i + 1) % len(names)]
-        self.notify(f"Theme: {self.theme}", timeout=3)
-
+    # -- quitting -------------------------------------------------------------------------------
     async def action_quit(self) -> None:
         """Stop the run (the engine destroys every sandbox), close the log, exit."""
         if self._quitting:

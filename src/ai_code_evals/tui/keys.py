@@ -47,11 +47,14 @@ KEYMAP: tuple[KeyAction, ...] = (
               "Code panel: cycle code / diff vs the reference / diff vs each other candidate"),
     KeyAction("slash", "/", "filter", "Filter",
               "Filter the grid: words match task or version ids; status:failed, task:ID, env:PROFILE"),
-    KeyAction("g", "g", "jump_task", "Go to task", "Jump to a task: type part of its id, enter goes there"),
+    KeyAction("g", "g", "jump_task", "Tasks",
+              "The task list: type part of a task id to narrow it (natural order), enter shows that task"),
     KeyAction("r", "r", "raw_reply", "Reply",
               "Code panel: show the model's whole reply for the selected version (again: its code)",
               footer=False),
-    KeyAction("s", "s", "switch_task", "Task", "Leaderboard: show the next task (when the run has several)"),
+    KeyAction("s", "s", "switch_task(1)", "Next task",
+              "Next task: the leaderboard and the grid turn to its panes (with a filter: the next task in it)"),
+    KeyAction("S", "S", "switch_task(-1)", "Prev task", "Previous task (shift+s), as s", footer=False),
     KeyAction("l", "l", "focus_leaderboard", "Board", "Focus the leaderboard (arrows move, enter picks)",
               footer=False),
     KeyAction("v", "v", "toggle_view", "Grid/board",
@@ -77,7 +80,7 @@ BUILTIN_KEYS = (
 MOUSE_HELP = (
     ("click a pane", "Focus it (its code shows in the code panel)"),
     ("click a leaderboard row", "Highlight it; click it again to pick it as winner"),
-    ("click a task tab", "Show that task's leaderboard"),
+    ("click the task line", "Open the task list (as g)"),
     ("wheel", "Scroll a pane's output or the code"),
 )
 

@@ -321,6 +321,10 @@ class RunModel:
             self.task_ids.insert(i, task_id)
         return task
 
+    def task_position(self, task_id: str) -> int:
+        """Index of a known task in ``task_ids`` (natural order), in O(log tasks)."""
+        return bisect.bisect_left(self._task_keys, natural_key(task_id) + (task_id,))
+
     def _on_run_started(self, ev: RunStarted) -> None:
         self.run_id = ev.run_id or self.run_id
         self.backend = ev.backend or ""

@@ -70,13 +70,14 @@ class JumpScreen(ModalScreen[str | None]):
     JumpScreen OptionList { height: auto; max-height: 20; border: none; }
     """
 
-    def __init__(self, model: RunModel) -> None:
+    def __init__(self, model: RunModel, current: str | None = None) -> None:
         super().__init__()
         self.model = model
+        self.current = current  # highlighted at first, so enter alone keeps it and arrows go from it
 
     def compose(self) -> ComposeResult:
         with Vertical() as box:
-            box.border_title = f"Jump to a task ({len(self.model.task_ids)})"
+            box.border_title = f"Tasks ({len(self.model.task_ids)}) · type to narrow, enter shows"
             yield Input(placeholder="type part of a task id", id="jump-input")
             yield OptionList(id="jump-list")
 
@@ -102,7 +103,8 @@ class JumpScreen(ModalScreen[str | None]):
         found = self.matching(text)
         options.add_options([Option(self._label(t), id=t) for t in found[:MAX_JUMP_OPTIONS]])
         if found:
-            options.highlighted = 0
+            here = found.index(self.current) if not text and self.current in found else 0
+            options.highlighted = here
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()

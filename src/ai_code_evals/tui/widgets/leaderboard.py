@@ -1,5 +1,8 @@
 """Leaderboard: one table per task, updated by diff (add, update cells, remove, re-sort).
 
+Which task is shown is one line above the table (its id, N of M): a run of 164 tasks does not
+fit in tabs. `g` (or a click on that line) opens the searchable task list, `s`/`S` step tasks.
+
 In step-all time travel the board shows the run as it was at the travel cursor (the model
 filters by arrival); stepping one pane alone leaves it live.
 
@@ -11,9 +14,9 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.content import Content
+from textual.events import Click
 from textual.message import Message
-from textual.widgets import DataTable, Static, Tab, Tabs
+from textual.widgets import DataTable, Static
 from textual.widgets.data_table import CellDoesNotExist
 
 from ai_code_evals.tui.model import LeaderRow, RunModel
@@ -48,8 +51,51 @@ class TaskShown(Message):
         self.task_id = task_id
 
 
+class TaskListWanted(Message):
+    """The task line was clicked: open the task list."""
+
+
+class TaskLine(Static):
+    """The task shown, N of M, and the keys that change it."""
+
+    def on_click(self, event: Click) -> None:
+        event.stop()
+        self.post_message(TaskListWanted())
+
+
 class LeaderTable(DataTable):
-    """The leaderboard's table (its own type so CSS and tests can find it)."""
+    """The leaderboard's table (its own type so CSS and tests can find it). ``user_moved``: the
+    cursor was last moved by a key or a click. Only then does the selection follow it: rows
+    arriving under the cursor, or a re-sort, are not the user choosing another version."""
+
+    user_moved = False
+
+    def _moved(self, action) -> None:
+        self.user_moved = True
+        action()
+
+    def action_cursor_up(self) -> None:
+        self._moved(super().action_cursor_up)
+
+    def action_cursor_down(self) -> None:
+        self._moved(super().action_cursor_down)
+
+    def action_page_up(self) -> None:
+        self._moved(super().action_page_up)
+
+    def action_page_down(self) -> None:
+        self._moved(super().action_page_down)
+
+    def action_scroll_top(self) -> None:
+        self._moved(super().action_scroll_top)
+
+    def action_scroll_bottom(self) -> None:
+        self._moved(super().action_scroll_bottom)
+
+    def on_click(self, event) -> None:
+        """Before DataTable's own click handler (Textual calls the subclass's first), which
+        moves the cursor."""
+        self.user_moved = True
 
 
 class Leaderboard(Vertical):
@@ -57,8 +103,8 @@ class Leaderboard(Vertical):
     Leaderboard { border: round $panel-lighten-2; border-title-color: $text; border-title-style: bold;
                   height: 1fr; padding: 0 0; }
     Leaderboard:focus-within { border: round $accent; }
-    Leaderboard > Tabs { height: 2; }
-    Leaderboard > Tabs.-single { display: none; }
+    Leaderboard > TaskLine { height: 1; padding: 0 1; color: $text-accent; text-style: bold; }
+    Leaderboard > TaskLine.-single { display: none; }
     Leaderboard > #reason { height: auto; max-height: 3; padding: 0 1; color: $text; }
     Leaderboard > LeaderTable { height: 1fr; }
     """
@@ -70,18 +116,16 @@ class Leaderboard(Vertical):
         self.border_title = "Leaderboard"
         self.task_id: str | None = None
         self.table = LeaderTable(cursor_type="row", zebra_stripes=True)
-        self.tabs = Tabs(classes="-single")
+        self.task_line = TaskLine("", classes="-single", markup=False)
         self.reason = Static("", id="reason", markup=False)
         self._cells: dict[str, tuple[str, ...]] = {}
         self._reason_shown: str | None = None
-        self._task_tabs: list[str] = []  # task ids in tab order (natural order)
-        self._tab_of: dict[str, str] = {}  # task id -> tab id
-        self._task_of_tab: dict[str, str] = {}
+        self._task_line_text = ""
         self._theme_key = ""
         self._colours: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
-        yield self.tabs
+        yield self.task_line
         yield self.reason
         yield self.table
 
@@ -92,66 +136,30 @@ class Leaderboard(Vertical):
 
     # -- tasks ------------------------------------------------------------------------------
     def sync_tasks(self) -> None:
-        """Add a tab per new task, in the natural order of task ids; the first becomes current."""
-        if len(self._tab_of) != len(self.model.task_ids) and self._tabs_mounted():
-            ids = self.model.task_ids
-            mounted = set(self._tab_of)  # a new tab is placed only relative to these
-            for i, task_id in enumerate(ids):
-                if task_id in self._tab_of:
-                    continue
-                tab_id = f"task-{len(self._tab_of)}"
-                self._tab_of[task_id] = tab_id
-                self._task_of_tab[tab_id] = task_id
-                # before the next mounted tab, else at the end: tabs added in one pass keep their
-                # order either way, and none is placed relative to one that is still mounting
-                before = next((self._tab_of[t] for t in ids[i + 1:] if t in mounted), None)
-                self.tabs.add_tab(Tab(Content(task_id), id=tab_id), before=before)
-            self._task_tabs = list(ids)
-        self.tabs.set_class(len(self._task_tabs) <= 1, "-single")
-        if self.task_id is None and self._task_tabs:
-            self.show_task(self._task_tabs[0])
+        """The task line follows the run's tasks; the first task becomes current."""
+        ids = self.model.task_ids
+        if self.task_id is None and ids:
+            self.show_task(ids[0])
+        self._update_task_line()
 
-    def _tabs_mounted(self) -> bool:
-        """Whether every tab added so far is mounted (a new tab is placed relative to them;
-        one still mounting cannot be: the next refresh adds the new ones)."""
-        return len(self.tabs.query("Tab")) >= len(self._tab_of)
+    def _update_task_line(self) -> None:
+        ids = self.model.task_ids
+        self.task_line.set_class(len(ids) <= 1, "-single")
+        if self.task_id is None or len(ids) <= 1:
+            return
+        text = (f"{self.task_id}  ·  task {self.model.task_position(self.task_id) + 1} of {len(ids)}  ·  "
+                "g chooses, s / S next / previous")
+        if text != self._task_line_text:  # an update costs a repaint
+            self._task_line_text = text
+            self.task_line.update(text)
 
     def show_task(self, task_id: str) -> None:
         if task_id not in self.model.tasks or task_id == self.task_id:
             return
         self.task_id = task_id
-        if task_id in self._tab_of:
-            self._activate_tab(self._tab_of[task_id])
+        self._update_task_line()
         self.refresh_rows()
         self.post_message(TaskShown(task_id))
-
-    def _activate_tab(self, tab_id: str, tries: int = 20) -> None:
-        """Mark the task's tab; a tab added a moment ago may not be mounted yet."""
-        if self.tabs.active == tab_id or tries <= 0 or self._tab_of.get(self.task_id or "") != tab_id:
-            return
-        if not self.tabs.query(f"#{tab_id}"):
-            self.call_after_refresh(self._activate_tab, tab_id, tries - 1)
-            return
-        self.tabs.active = tab_id
-
-    def next_task(self, step: int = 1) -> str | None:
-        if not self._task_tabs:
-            return None
-        i = self._task_tabs.index(self.task_id) if self.task_id in self._task_tabs else -1
-        self.show_task(self._task_tabs[(i + step) % len(self._task_tabs)])
-        return self.task_id
-
-    def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
-        """A click on a tab (or our own activation coming back). An activation that is no
-        longer the active tab is stale: two quick ``s`` presses queue two of them, and
-        following the older one re-activated its tab, whose message re-activated the other,
-        forever."""
-        event.stop()
-        if event.tab is None or not event.tab.id or event.tab.id != self.tabs.active:
-            return
-        task_id = self._task_of_tab.get(event.tab.id)
-        if task_id is not None:
-            self.show_task(task_id)
 
     # -- rows -------------------------------------------------------------------------------
     def _palette(self) -> dict[str, str]:
@@ -253,5 +261,6 @@ class Leaderboard(Vertical):
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
-        if self.task_id and event.row_key.value and self.table.has_focus:
+        by_user, self.table.user_moved = self.table.user_moved, False
+        if by_user and self.task_id and event.row_key.value and self.table.has_focus:
             self.post_message(CandidateHighlighted(self.task_id, event.row_key.value))
