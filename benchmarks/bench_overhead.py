@@ -49,7 +49,7 @@ from bench_sandbox import PROFILE, cpu_ms
 
 from ai_code_evals.core.candidate import Candidate
 from ai_code_evals.core.task import Task
-from ai_code_evals.engine.job import build_job, runner_source
+from ai_code_evals.engine.jobfile import build_job, runner_source
 from ai_code_evals.sandbox import isolation, uidslots
 from ai_code_evals.sandbox.base import SandboxSpec
 from ai_code_evals.sandbox.local import LocalBackend

@@ -39,7 +39,7 @@ import time
 
 from ai_code_evals.core.candidate import Candidate
 from ai_code_evals.core.task import Task, TestCase
-from ai_code_evals.engine.job import build_job, runner_source
+from ai_code_evals.engine.jobfile import build_job, runner_source
 from ai_code_evals.engine.profiles import resolve_profiles
 from ai_code_evals.sandbox import isolation, uidslots
 from ai_code_evals.sandbox.base import SandboxSpec
