@@ -53,23 +53,7 @@ class CandidateJob:
         self.time_limit: TimeLimit | None = None  # None: the task's own per-test limit
         self.load_limit_s = task.time_limit_s
 
-    # -- what the rest of the engine reads from a job (or sets, for a result it copies) ------
-    @property
-    def detail(self) -> str:
-        return self.events.detail
-
-    @detail.setter
-    def detail(self, value: str) -> None:
-        self.events.detail = value
-
-    @property
-    def passed(self) -> int:
-        return self.events.passed
-
-    @passed.setter
-    def passed(self, value: int) -> None:
-        self.events.passed = value
-
+    # -- what the reference's run tells its task's time limit (engine/timelimits.py) -------
     @property
     def load_ms(self) -> float | None:
         """How long loading the program took (the reference's gives the derived time limit)."""
@@ -132,7 +116,7 @@ class CandidateJob:
                 await sandbox.upload({"runner.py": runner_source(), "job.json": json.dumps(job).encode()})
             starting = False
             self.marks["ready"] = time.monotonic()
-            self.detail = "sandbox ready"
+            self.events.detail = "sandbox ready"
             self.snapshot("running")
             self.events.allow("startup", STARTUP_GRACE_S)
             run = asyncio.ensure_future(sandbox.exec(
@@ -271,8 +255,8 @@ class CandidateJob:
             perf_runs_ms=repeat_totals(ev.perf_runs) if (v or {}).get("median_ms") is not None else [],
             unchecked=(v or {}).get("unchecked"),
         )
-        self.detail = reason
-        self.passed = result.tests_passed
+        ev.detail = reason
+        ev.passed = result.tests_passed
         self.snapshot("finished", status=status)
         self.bus.publish(CandidateFinished(candidate_id=self.candidate.id, task_id=self.task.id,
                                            profile=self.profile.name, result=result.model_dump()))
@@ -290,7 +274,7 @@ def error_result(task: Task, candidate: Candidate, profile: EnvProfile, bus: Eve
                  reason: str, status: str = "error") -> CandidateResult:
     """A result for a candidate that never reaches a sandbox (no usable code, duplicate...)."""
     job = CandidateJob(task, candidate, profile, bus)
-    job.detail = reason
+    job.events.detail = reason
     result = CandidateResult(candidate_id=candidate.id, task_id=task.id, profile=profile.name,
                              status=status, reason=reason, tests_total=len(task.tests),
                              errors_total=len(task.error_cases))

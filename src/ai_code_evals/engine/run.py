@@ -344,8 +344,8 @@ class Engine:
                         "reason": f"duplicate of {cand.duplicate_of}: {original.reason}"})
                 self.results[key] = copy
                 job = CandidateJob(task, cand, profile, self.bus)
-                job.detail = copy.reason
-                job.passed = copy.tests_passed
+                job.events.detail = copy.reason
+                job.events.passed = copy.tests_passed
                 job.snapshot("finished", status=copy.status)
                 self.bus.publish(CandidateFinished(candidate_id=cand.id, task_id=task.id,
                                                    profile=profile.name, result=copy.model_dump()))
