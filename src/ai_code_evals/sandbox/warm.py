@@ -2,12 +2,16 @@
 
 Starting a Python interpreter inside a new bubblewrap sandbox costs tens of milliseconds of CPU
 per candidate; most of it is the interpreter and its imports, the same every time. A
-``WarmServer`` starts once per environment (the hash seed is read at interpreter start, so
-each distinct environment gets its own) inside one long-lived bubblewrap sandbox, and forks
-per command: the fork gets new namespaces, fresh tmpfs mounts, its own uid, no capabilities
-and rlimits (``_warm_server.py`` says exactly what); as root its own uid, otherwise its own user
-namespace. Used only for ``python SCRIPT ...`` where SCRIPT was uploaded; everything else takes
-the ordinary bwrap path. ``ACE_WARM=0`` turns it off.
+``WarmServer`` starts once per hash seed and set of task packages (the seed is read at
+interpreter start; a task's ``requirements`` are mounted into the server's view), at most a few
+alive at once (the least recently used idle one is closed), inside one long-lived bubblewrap
+sandbox. It has imported the runner's modules and the standard modules versions use most, and
+receives the runner's source once. Per command it forks: the fork gets new namespaces, fresh
+writable directories, its own cgroup, a seccomp filter, no capabilities and rlimits
+(``_warm_server.py`` says exactly what); as root its own uid, otherwise its own user namespace.
+Used only for ``python SCRIPT ...`` where SCRIPT was uploaded; everything else takes the
+ordinary bwrap path. The local backend turns it off when asked (``LocalBackend(warm=False)``,
+which the ACE_WARM=0 setting gives).
 """
 from __future__ import annotations
 
