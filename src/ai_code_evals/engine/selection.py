@@ -9,11 +9,13 @@ from __future__ import annotations
 import importlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from ai_code_evals.core.candidate import Candidate
-from ai_code_evals.core.task import Task
-from ai_code_evals.engine.results import CandidateResult
-from ai_code_evals.engine.scoring import Selection, select_by_score
+if TYPE_CHECKING:  # types only: the CLI imports this module (for --select's names) at start-up
+    from ai_code_evals.core.candidate import Candidate
+    from ai_code_evals.core.task import Task
+    from ai_code_evals.engine.results import CandidateResult
+    from ai_code_evals.engine.scoring import Selection
 
 
 @dataclass
@@ -25,7 +27,7 @@ class SelectionContext:
     notices: list[str] = field(default_factory=list)  # strategies append fallbacks here
 
 
-Selector = Callable[[SelectionContext], Awaitable[Selection]]
+Selector = Callable[[SelectionContext], Awaitable["Selection"]]
 
 
 async def _score(ctx: SelectionContext) -> Selection:
@@ -34,6 +36,8 @@ async def _score(ctx: SelectionContext) -> Selection:
         ctx.notices.append("the task has no tests, so score cannot tell right from wrong; "
                            "ranked by agreement instead")
         return await get_selector("agreement")(ctx)
+    from ai_code_evals.engine.scoring import select_by_score
+
     return select_by_score(ctx.results)
 
 
