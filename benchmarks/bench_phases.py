@@ -25,32 +25,29 @@ LABELS = {"start": "sandbox start (create + upload)", "startup": "checker start 
 
 def phase_totals(record: Path) -> dict:
     """Sum of each phase over the versions that ran, in ms, and how many ran."""
-    totals = {p: 0.0 for p in (*PHASES, "timeouts")}
-    ran = 0
-    with record.open() as fh:
-        for line in fh:
-            if '"type": "result"' not in line:
-                continue
-            ev = json.loads(line)
-            res = (ev.get("data") or {}).get("result") or {}
-            phases = res.get("phases")
-            if ev.get("type") != "result" or res.get("duplicate_of") or not isinstance(phases, dict):
-                continue
-            ran += 1
-            for name in totals:
-                value = phases.get(name)
-                if isinstance(value, (int, float)):
-                    totals[name] += float(value)
-    return {"ran": ran, "totals_ms": {k: round(v, 1) for k, v in totals.items()}}
+    def ran_phases():
+        with record.open() as fh:
+            for line in fh:
+                if '"type": "result"' not in line:
+                    continue
+                ev = json.loads(line)
+                res = (ev.get("data") or {}).get("result") or {}
+                if ev.get("type") == "result" and not res.get("duplicate_of"):
+                    yield res.get("phases")
+
+    return _summed(ran_phases())
 
 
 def phase_totals_of(results) -> dict:
     """The same sums from results in memory (objects with ``phases`` and ``duplicate_of``)."""
+    return _summed(getattr(r, "phases", None) for r in results if not getattr(r, "duplicate_of", None))
+
+
+def _summed(phase_dicts) -> dict:
     totals = {p: 0.0 for p in (*PHASES, "timeouts")}
     ran = 0
-    for res in results:
-        phases = getattr(res, "phases", None)
-        if getattr(res, "duplicate_of", None) or not isinstance(phases, dict) or not phases:
+    for phases in phase_dicts:
+        if not isinstance(phases, dict) or not phases:
             continue
         ran += 1
         for name in totals:
