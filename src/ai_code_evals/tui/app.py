@@ -26,6 +26,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal
 from textual.content import Content
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Static
 from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
@@ -49,6 +50,24 @@ from ai_code_evals.tui.widgets.leaderboard import (
 )
 
 EngineFn = Callable[[EventBus], Awaitable[dict]]
+
+
+class WorkspaceScreen(Screen):
+    """The main screen, with a zoom (``z``, Textual's maximize) that restyles two widgets.
+
+    Textual marks a maximize with a class on the screen, and a class change restyles the node and
+    everything under it: every pane, the board and the footer, twice per zoom (the most costly
+    key in ``bench_tui_scale.py``). The only rules that class selects are on the screen itself and
+    on the maximized widget (Textual's ``Screen.-maximized-view`` and its ``.-maximized``), so the
+    screen restyles itself alone and the widget its own subtree."""
+
+    def _watch_maximized(self, previously_maximized: Widget | None, maximized: Widget | None) -> None:
+        self.set_class(maximized is not None, "-maximized-view", update=False)
+        self.app.stylesheet.update_nodes([self])
+        if previously_maximized is not None:
+            previously_maximized.remove_class("-maximized")
+        if maximized is not None:
+            maximized.add_class("-maximized")
 
 if TYPE_CHECKING:  # the TUI is handed a run; it never builds one
     from ai_code_evals.session import Run
@@ -139,6 +158,9 @@ class WorkspaceApp(WorkspaceActions, SelectionFollow, ViewSync, App[int]):
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     # -- layout -------------------------------------------------------------------------------
+    def get_default_screen(self) -> Screen:
+        return WorkspaceScreen(id="_default")
+
     def compose(self) -> ComposeResult:
         self.topbar = Static("", id="topbar", markup=False)
         self.gridbar = Static("", id="gridbar", markup=False)
