@@ -90,7 +90,7 @@ class WorkspaceApp(WorkspaceActions, SelectionFollow, ViewSync, App[int]):
                  bus: EventBus | None = None, theme: str | None = None,
                  theme_dirs: list[Path] | None = None, export_dir: Path | None = None,
                  refresh_hz: float = REFRESH_HZ, reference_code: dict[str, str] | None = None,
-                 gc_freeze: bool = False) -> None:
+                 gc_freeze: bool = False, settings: Settings | None = None) -> None:
         super().__init__()
         if run is not None:  # a live run: it owns the bus and records its own log
             engine = engine or (lambda _bus: run.execute())
@@ -134,11 +134,13 @@ class WorkspaceApp(WorkspaceActions, SelectionFollow, ViewSync, App[int]):
         self._board_due = 0.0
         self._pick_history: list[tuple[str, str | None, str | None]] = []  # (task, user pick before, after)
         self.board_view = False  # short terminals: the board instead of the grid
-        themes, self._theme_problems = load_themes(theme_dirs)
+        # the run's settings (environment > .env > toml), read once; replay and tests read them here
+        self.settings = settings or getattr(run, "settings", None) or Settings.load()
+        themes, self._theme_problems = load_themes(theme_dirs, self.settings.ace_theme_dir)
         self.theme_names = [t.name for t in themes]
         for t in themes:
             self.register_theme(t)
-        theme = theme or (Settings.load().ace_theme or "").strip() or None  # environment > .env > toml
+        theme = theme or (self.settings.ace_theme or "").strip() or None
         wanted = theme or DEFAULT_THEME
         if wanted not in self.available_themes:
             if theme:
