@@ -32,6 +32,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from textual import events
+from textual.screen import ModalScreen
 
 from ai_code_evals.core.settings import Settings
 from ai_code_evals.session import Run, RunRequest
@@ -113,13 +114,15 @@ class KeyProbe:
             self.pending = None
 
     async def run(self, until) -> None:
+        while not until() and not (self.app.workspace.laid_out and self.app.workspace.pages > 2):
+            await asyncio.sleep(0.05)  # a page key before there are pages to turn would do nothing
         i = 0
         while not until():
             if self.pending is not None and time.perf_counter() - self.pending[0] > KEY_GIVE_UP_S:
                 self.lost += 1
                 self.lost_keys.append(self.pending[2])
                 self.pending = None
-                if type(self.app.screen).__name__ != "Screen":  # leave no box open behind a lost key
+                if isinstance(self.app.screen, ModalScreen):  # leave no box open behind a lost key
                     self.app.pop_screen()
             if self.pending is None:
                 key = self.KEYS[i % len(self.KEYS)]
