@@ -193,7 +193,7 @@ class WarmServer:
     async def run(self, request: dict, stdout_fd: int, stderr_fd: int,
                   joins: list[int] | None = None) -> tuple[int, asyncio.Future]:
         """Start a command; returns its id and a future of its ``Exit``. The two descriptors
-        become the command's stdout and stderr; ``joins`` are ``cgroup.procs`` files its holder
+        become the command's stdout and stderr; ``joins`` are ``cgroup.procs`` files its pid 1
         writes itself into (the caller keeps and closes its copies)."""
         if self.dead or self._sock is None or self._loop is None:
             raise SandboxError(self.dead or "the warm sandbox server is not running")
@@ -246,7 +246,7 @@ class WarmServer:
             self._loop.remove_writer(fd)
 
     async def kill(self, ident: int) -> None:
-        """Ask the server to kill a command's holder (its namespace's pid 1 dies with it)."""
+        """Ask the server to kill a command's pid 1 (its whole namespace dies with it)."""
         if self.dead or self._sock is None or self._loop is None:
             return
         data = marshal.dumps({"op": "kill", "id": ident})
