@@ -346,3 +346,49 @@ async def test_preloaded_modules_are_there_and_random_is_reseeded_in_every_comma
     finally:
         await backend.aclose()
     assert len(set(draws)) == 3
+
+
+def _parent_and_nspid(pid: int) -> tuple[int, list[str]]:
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+    return int(fields["PPid"]), fields["NSpid"].split()
+
+
+async def test_a_command_is_two_processes_under_the_server_its_pid_1_and_itself():
+    """Each process per command is a fork of the server's image (page tables copied, then torn
+    down): the server clones the command's pid 1 straight into its new namespaces, with no
+    holder process between them. Seen from the host: command -> its pid 1 -> the server, whose
+    own parent is bubblewrap's pid 1."""
+    backend = LocalBackend("bwrap")
+    try:
+        box = await backend.create(SandboxSpec(env=SEED))
+        await box.upload({"main.py": b"import time\nprint('up', flush=True)\ntime.sleep(60)\n"})
+        started = asyncio.Event()
+        run = asyncio.ensure_future(box.exec(["python", "main.py"], on_line=lambda s, t: started.set(),
+                                             timeout_s=120))
+        await asyncio.wait_for(started.wait(), 60)
+        (server,) = backend._warm.values()
+        tree: dict[int, list[int]] = {}
+        for name in (p for p in os.listdir("/proc") if p.isdigit()):
+            try:
+                tree.setdefault(_parent_and_nspid(int(name))[0], []).append(int(name))
+            except (OSError, KeyError, ValueError):
+                pass
+        under, todo = [], [server._pid]
+        while todo:
+            pid = todo.pop()
+            under.append(pid)
+            todo.extend(tree.get(pid, []))
+        commands = [p for p in under if len(_parent_and_nspid(p)[1]) == 3
+                    and _parent_and_nspid(p)[1][-1] == "2"]
+        assert len(commands) == 1, under
+        init = _parent_and_nspid(commands[0])[0]
+        assert _parent_and_nspid(init)[1][-1] == "1"
+        server_pid = _parent_and_nspid(init)[0]
+        server_ns = _parent_and_nspid(server_pid)[1]
+        assert len(server_ns) == 2 and server_ns[-1] != "1"  # the server itself, in bubblewrap's namespace
+        bwrap_init = _parent_and_nspid(server_pid)[0]
+        assert _parent_and_nspid(bwrap_init)[1][-1] == "1"  # whose parent is bubblewrap's pid 1
+        run.cancel()
+        await box.destroy()
+    finally:
+        await backend.aclose()
