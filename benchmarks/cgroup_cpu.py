@@ -15,6 +15,7 @@ elsewhere ``CgroupCpu.available()`` is False and the figure is left out.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from pathlib import Path
 from typing import Self
@@ -55,7 +56,9 @@ class CgroupCpu:
     def __exit__(self, *exc) -> None:
         self.seconds = int((self._dir / "cpuacct.usage").read_text()) / 1e9
         (self._home / "cgroup.procs").write_text(str(os.getpid()))
-        try:
-            self._dir.rmdir()
-        except OSError:  # a process it started is still alive: leave the directory to it
-            pass
+        for _ in range(50):  # a process it started may still be on its way out
+            try:
+                self._dir.rmdir()
+                return
+            except OSError:
+                time.sleep(0.02)
