@@ -6,6 +6,7 @@ each command is as confined and as fresh as a cold one, and what happens when th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -392,3 +393,40 @@ async def test_a_command_is_two_processes_under_the_server_its_pid_1_and_itself(
         await box.destroy()
     finally:
         await backend.aclose()
+
+
+def _anything_named(name: bytes) -> list[int]:
+    """Every process with this name, whatever its state (exiting and zombies too)."""
+    found = []
+    for pid in (p for p in os.listdir("/proc") if p.isdigit()):
+        try:
+            if Path(f"/proc/{pid}/comm").read_bytes().strip() == name:
+                found.append(int(pid))
+        except OSError:
+            pass
+    return found
+
+
+async def test_closing_the_backend_returns_once_every_command_process_is_gone():
+    """aclose() waits for the server to kill and reap each running command, whose exit comes only
+    once the kernel has emptied its namespace: when it returns, not one process of theirs is
+    left, not even one still on its way out (a sandbox's uid or cgroup may be reused next)."""
+    name = b"ace-close-%d" % os.getpid()
+    spawner = (f"import ctypes, os, time\nctypes.CDLL(None).prctl(15, {name!r}, 0, 0, 0)\n"
+               "for _ in range(30):\n    if os.fork() == 0:\n        time.sleep(600)\n"
+               "print('up', flush=True)\ntime.sleep(600)\n")
+    backend = LocalBackend("bwrap")
+    runs = []
+    for _ in range(2):
+        box = await backend.create(SandboxSpec(env=SEED))
+        await box.upload({"main.py": spawner.encode()})
+        started = asyncio.Event()
+        runs.append(asyncio.ensure_future(box.exec(["python", "main.py"], on_line=lambda s, t, e=started: e.set(),
+                                                   timeout_s=120)))
+        await asyncio.wait_for(started.wait(), 60)
+    assert len(_anything_named(name)) >= 62
+    await backend.aclose()
+    assert _anything_named(name) == []
+    for run in runs:  # each ends: killed, or failed with the closed server
+        with contextlib.suppress(SandboxError):
+            await run

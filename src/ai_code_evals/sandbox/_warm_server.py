@@ -404,6 +404,21 @@ def _script_code(req):
 
 
 # -- the server loop --------------------------------------------------------------------------------
+def _end_all(running):
+    """Kill every running command's pid 1 and reap it. Its exit comes only once the kernel has
+    emptied its namespace, so when the server exits nothing of any command is left."""
+    for _, pid in running.values():
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    for _, pid in running.values():
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+
+
 def serve(sock):
     reader = Reader(sock)
     poller = select.poll()
@@ -414,7 +429,8 @@ def serve(sock):
         for fd, _ in poller.poll():
             if fd == sock.fileno():
                 frames = reader.read()
-                if frames is None:
+                if frames is None:  # the app is closing: end every command before going
+                    _end_all(running)
                     return
                 for req in frames:
                     if req.get("op") == "kill":
