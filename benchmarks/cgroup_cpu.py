@@ -53,6 +53,14 @@ class CgroupCpu:
         (self._dir / "cgroup.procs").write_text(str(os.getpid()))
         return self
 
+    def add(self, pid: int) -> None:
+        """Count a process started before the block too (from now on; what it starts later
+        follows it). A process gone meanwhile is skipped."""
+        try:
+            (self._dir / "cgroup.procs").write_text(str(pid))
+        except ProcessLookupError:
+            pass
+
     def __exit__(self, *exc) -> None:
         self.seconds = int((self._dir / "cpuacct.usage").read_text()) / 1e9
         (self._home / "cgroup.procs").write_text(str(os.getpid()))
