@@ -8,6 +8,9 @@ count. Packages on one level do not import each other.
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -185,3 +188,17 @@ def test_the_engine_alone_knows_score_and_says_where_the_other_strategies_come_f
     unknown = ("unknown selection strategy 'agreement' (choose from score; the others register when "
                "ai_code_evals.selectors is imported)")
     assert out.splitlines() == [unknown, "select_by_agreement"]
+
+
+def test_an_offline_run_never_imports_openai():
+    """The client library costs ~0.5 s of start-up (before the TUI's first frame): a run with no
+    model (the demo, samples files) and the default selection must not load it. It used to, via
+    the judge strategy's module, which the default ``agreement`` consults for its tie-breaks."""
+    code = ("import sys\n"
+            "from ai_code_evals.core.events import EventBus\n"
+            "from ai_code_evals.session.request import RunRequest, build_config\n"
+            "config = build_config(RunRequest(), {}, EventBus())\n"
+            "print('openai' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "OPENAI_API_KEY": "", "OPENAI_BASE_URL": ""}).stdout
+    assert out.split()[-1] == "False", out

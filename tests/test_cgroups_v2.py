@@ -75,6 +75,7 @@ def test_the_v2_probe_names_what_this_hierarchy_lacks(cgroup2):
             assert Path(d, "memory.max").read_text().strip() == str(64 << 20)
             assert Path(d, "pids.max").read_text().strip() == "7"
             assert Path(d, "cpu.max").read_text().split() == ["50000", "100000"]
+            assert Path(d, "cpu.weight").read_text().strip() == str(cgroups.CPU_WEIGHT_V2)
         finally:
             assert group.remove()
         return
@@ -150,7 +151,7 @@ def fake_cgroupfs(tmp_path: Path) -> Path:
     d = tmp_path / "ace-1-fake"
     d.mkdir()
     for name, text in {"memory.max": "max\n", "memory.swap.max": "max\n", "pids.max": "max\n",
-                       "cpu.max": "max 100000\n", "cgroup.kill": "", "cgroup.procs": "",
+                       "cpu.max": "max 100000\n", "cpu.weight": "100\n", "cgroup.kill": "", "cgroup.procs": "",
                        "memory.events": "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n",
                        "memory.peak": "7340032\n"}.items():
         (d / name).write_text(text)
@@ -167,6 +168,7 @@ def test_v2_limit_writes_against_a_cgroupfs_layout(tmp_path):
     assert (d / "memory.swap.max").read_text() == "0"
     assert (d / "pids.max").read_text() == "24"
     assert (d / "cpu.max").read_text() == "100000 100000"
+    assert (d / "cpu.weight").read_text() == "25"  # below the app's threads (default 100)
     (d / "pids.max").write_text("max")
     group.apply(limits)  # the same limits again: nothing rewritten (a pooled cgroup is reused as is)
     assert (d / "pids.max").read_text() == "max"

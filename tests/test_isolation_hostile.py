@@ -897,6 +897,8 @@ async def test_the_sandbox_is_one_cgroup_with_its_limits(level):
                 seen["pids"] = len(group.pids())
                 quota = group._file("cpu", "cpu.max" if group.version == 2 else "cpu.cfs_quota_us")
                 seen["quota"] = Path(quota).read_text()
+                weight = group._file("cpu", "cpu.weight" if group.version == 2 else "cpu.shares")
+                seen["weight"] = Path(weight).read_text().strip()
                 seen["dirs"] = list(group.dirs.values())
 
         result = await box.exec(["python", "attack.py"], on_line=on_line, timeout_s=SHORT * 3)
@@ -906,6 +908,7 @@ async def test_the_sandbox_is_one_cgroup_with_its_limits(level):
         await backend.aclose()
     assert result.timed_out and seen["pids"] >= 2  # the command and its setsid spinner, at least
     assert seen["quota"].split()[0] == str(cgroups.CPU_PERIOD_US)
+    assert seen["weight"] == str(cgroups.CPU_WEIGHT_V2 if CGROUPS.version == 2 else cgroups.CPU_SHARES_V1)
     assert not any(os.path.exists(d) for d in seen["dirs"])  # removed with the sandbox
 
 

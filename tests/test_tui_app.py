@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from textual.widget import Widget
 from tui_fakes import CANDIDATES, SORT_REFERENCE, ScriptedEngine, grid_events, scripted_events, until
 
 from ai_code_evals.core.events import EventBus
@@ -145,6 +146,38 @@ async def test_zoom_toggles_full_screen(tmp_path):
         assert app.screen.maximized is None
         await pilot.press("z", "escape")
         assert app.screen.maximized is None
+
+
+async def test_zoom_restyles_the_screen_and_the_zoomed_pane_only(tmp_path):
+    """Textual's maximize restyled every widget on the screen twice per zoom (a class on the
+    screen), the costliest key at scale; the look is the same with two subtrees restyled."""
+    app = live_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("2")
+        await pilot.pause()
+        restyled: list = []
+        apply = app.stylesheet.apply
+
+        def counting(node, *args, **kwargs):
+            restyled.append(node)
+            return apply(node, *args, **kwargs)
+
+        app.stylesheet.apply = counting
+        zoomed = app.workspace.slots[1]
+        for _ in range(2):
+            await pilot.press("z")
+            await pilot.pause()
+            assert app.screen.maximized is zoomed and "-maximized-view" in app.screen.classes
+            assert zoomed.outer_size.width == SIZE[0] and not app.leaderboard.region.area
+            await pilot.press("z")
+            await pilot.pause()
+            assert app.screen.maximized is None and "-maximized-view" not in app.screen.classes
+            assert zoomed.outer_size.width < SIZE[0] and app.leaderboard.region.area
+        app.stylesheet.apply = apply
+        inside = set(zoomed.walk_children(with_self=True)) | {app.screen}
+        widgets = {n for n in restyled if isinstance(n, Widget)}  # (not the screen's component styles)
+        assert widgets and widgets <= inside, {type(n).__name__ for n in widgets - inside}
 
 
 async def test_space_pauses_and_resumes_streaming(tmp_path):

@@ -9,6 +9,7 @@ from tui_fakes import RUN_ID, scripted_events
 from ai_code_evals.core.errors import InputError
 from ai_code_evals.core.events import EventBus, OutputLine, Snapshot, TaskSelected
 from ai_code_evals.core.sanitize import sanitize_line
+from ai_code_evals.core.settings import Settings
 from ai_code_evals.runlog.reader import read_record
 from ai_code_evals.runlog.writer import RunLog
 from ai_code_evals.tui.amend import amend_user_selection
@@ -274,7 +275,7 @@ def test_user_theme_dir_from_env_adds_and_reports(tmp_path, monkeypatch):
     (tmp_path / "solar.toml").write_text('name = "solar"\nprimary = "#b58900"\n[variables]\nborder = "#93a1a1"\n')
     (tmp_path / "broken.toml").write_text('name = "broken"\n')
     monkeypatch.setenv("ACE_THEME_DIR", str(tmp_path))
-    themes, problems = load_themes()
+    themes, problems = load_themes(theme_dir_setting=Settings.load().ace_theme_dir)
     assert "solar" in {t.name for t in themes}
     assert len(problems) == 1 and "broken.toml" in problems[0]
     solar = next(t for t in themes if t.name == "solar")

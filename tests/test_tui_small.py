@@ -65,15 +65,15 @@ async def test_eta_is_shown_while_sandboxes_remain(tmp_path):
 
 
 async def test_c_copies_code_with_osc52_or_writes_a_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("ACE_CLIPBOARD", "osc52")  # read with the app's other settings, at its start
     app = live_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        monkeypatch.setenv("ACE_CLIPBOARD", "osc52")
         await pilot.press("1", "c")
         cid = app.workspace.slots[0].key[0]
         assert app.clipboard == app.model.code_of(cid)
         assert f"Copied {cid}'s code" in messages(app) and "OSC 52" in messages(app)
-        monkeypatch.setenv("ACE_CLIPBOARD", "file")
+        app.settings = app.settings.model_copy(update={"ace_clipboard": "file"})
         await pilot.press("3", "c")
         cid3 = app.workspace.slots[2].key[0]
         written = tmp_path / (cid3.replace("#", "_") + ".py")

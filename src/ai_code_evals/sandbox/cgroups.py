@@ -5,7 +5,7 @@ holds altogether: SysV shared memory pages belong to no process, and eight ``set
 take eight times the CPU of a correct neighbour. A cgroup per sandbox bounds the memory it holds
 (shared memory and its tmpfs files included), the number of its processes, and its CPU (at most
 one core, and a fair share of the machine like every other sandbox, however many processes it
-starts), and it can be killed whole.
+starts, weighted below the app itself), and it can be killed whole.
 
 Both kernel interfaces are supported:
 
@@ -38,6 +38,10 @@ ROOT = "/sys/fs/cgroup"
 V1_CONTROLLERS = ("memory", "pids", "cpu", "freezer")
 V2_CONTROLLERS = ("memory", "pids", "cpu")
 CPU_PERIOD_US = 100_000
+# A sandbox's CPU weight, a quarter of the default (v1 ``cpu.shares`` 1024, v2 ``cpu.weight``
+# 100): sandboxes share the machine fairly among themselves, and the app's own threads (the
+# engine starting the next version, the TUI answering a key) never wait behind them.
+CPU_SHARES_V1, CPU_WEIGHT_V2 = 256, 25
 JOIN_SCRIPT = 'while [ "$1" != -- ]; do echo 0 > "$1" || exit 125; shift; done; shift; exec "$@"'
 MIB = 1 << 20
 
@@ -202,6 +206,7 @@ class SandboxCgroup:
                 _write(self._file("", "memory.swap.max"), "0")
             _write(self._file("", "pids.max"), str(limits.pids))
             _write(self._file("", "cpu.max"), f"{quota} {CPU_PERIOD_US}")
+            _write(self._file("", "cpu.weight"), str(CPU_WEIGHT_V2))
             self.limits = limits
             return
         _write(self._file("memory", "memory.limit_in_bytes"), str(limits.memory_bytes))
@@ -210,6 +215,7 @@ class SandboxCgroup:
         _write(self._file("pids", "pids.max"), str(limits.pids))
         _write(self._file("cpu", "cpu.cfs_period_us"), str(CPU_PERIOD_US))
         _write(self._file("cpu", "cpu.cfs_quota_us"), str(quota))
+        _write(self._file("cpu", "cpu.shares"), str(CPU_SHARES_V1))
         self.limits = limits
 
     def procs_files(self) -> list[str]:

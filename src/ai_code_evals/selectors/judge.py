@@ -11,14 +11,17 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ai_code_evals.core.errors import ConfigError
 from ai_code_evals.engine.scoring import Selection, rank_key, select_by_score
 from ai_code_evals.engine.selection import SelectionContext
-from ai_code_evals.generation.openai_client import ChatClient, ChatError
 from ai_code_evals.generation.openai_settings import OpenAISettings
 from ai_code_evals.generation.prompts import judge_messages
 from ai_code_evals.selectors.codet import NOT_RUN, agreement_groups, n_generated
+
+if TYPE_CHECKING:  # the client (and openai, ~0.5 s to import) loads only when a judge is asked
+    from ai_code_evals.generation.openai_client import ChatClient
 
 MAX_CODE_CHARS = 4000  # per version shown to the judge
 MAX_TOTAL_CODE_CHARS = 40000
@@ -129,6 +132,8 @@ def _one_line(text: str) -> str:
 
 
 async def _ask(client: ChatClient, ctx: SelectionContext, ids: list[str], model: str) -> str:
+    from ai_code_evals.generation.openai_client import ChatError
+
     messages = judge_messages(ctx.task, results_table(ctx), code_listing(ctx, ids))
     try:
         reply = await client.chat(messages, temperature=0.0, model=model, stream=False,
@@ -150,6 +155,7 @@ async def select_by_judge(ctx: SelectionContext) -> Selection:
         only = eligible[0]
         return Selection(only.candidate_id, f"{only.candidate_id}: the only version that ran ({only.reason})")
     ids = [r.candidate_id for r in eligible]
+    from ai_code_evals.generation.openai_client import ChatClient, ChatError
 
     def fallback(why: str) -> Selection:
         ctx.notices.append(f"judge: {why}; selected by score")

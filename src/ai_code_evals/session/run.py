@@ -33,8 +33,10 @@ class Run:
     recorded would be lost to ``resume``) and ``execute`` raises one InputError saying so."""
 
     def __init__(self, config: RunConfig, bus: EventBus, log=None, *,
-                 recorder: Callable[[Event], None] | None = None, history: Path | None = None) -> None:
+                 recorder: Callable[[Event], None] | None = None, history: Path | None = None,
+                 settings: Settings | None = None) -> None:
         self.config = config
+        self.settings = settings  # what the run was built from; a front end reads its own options here
         self.bus = bus
         self.log = log
         self.recorder = recorder if recorder is not None else (RecordingSubscriber(log) if log is not None else None)
@@ -53,7 +55,7 @@ class Run:
         bus = EventBus()  # the generator streams onto it from the start
         config = build_config(request, env, bus)
         preflight_backend(config.backend)
-        return cls(config, bus, open_run_log(config, request))
+        return cls(config, bus, open_run_log(config, request), settings=env)
 
     @classmethod
     def resume(cls, state: ResumeState, env: Settings | Mapping[str, str] | None = None, *,
@@ -66,7 +68,7 @@ class Run:
         known = {c.id for c in state.candidates}  # no second line for a logged candidate
         record = Path(config.record) if config.record else None
         history = record if config.finished and record is not None and record.exists() else None
-        return cls(config, bus, log, recorder=RecordingSubscriber(log, known), history=history)
+        return cls(config, bus, log, recorder=RecordingSubscriber(log, known), history=history, settings=env)
 
     # -- what front ends use ----------------------------------------------------------------------
     def subscribe(self, subscriber: Callable[[Event], None]) -> Callable[[], None]:

@@ -247,7 +247,7 @@ class WorkspaceActions:
         if not cid or code is None:
             self.notify("focus a pane or a leaderboard row first", severity="warning", timeout=3)
             return
-        if osc52_supported():
+        if osc52_supported(override=self.settings.ace_clipboard or ""):
             self.copy_to_clipboard(code)
             self.notify(f"Copied {cid}'s code ({len(code.splitlines())} lines) to the clipboard (OSC 52).",
                         title="Copy", timeout=5)

@@ -26,6 +26,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Horizontal
 from textual.content import Content
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Static
 from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
@@ -50,6 +51,24 @@ from ai_code_evals.tui.widgets.leaderboard import (
 
 EngineFn = Callable[[EventBus], Awaitable[dict]]
 
+
+class WorkspaceScreen(Screen):
+    """The main screen, with a zoom (``z``, Textual's maximize) that restyles two widgets.
+
+    Textual marks a maximize with a class on the screen, and a class change restyles the node and
+    everything under it: every pane, the board and the footer, twice per zoom (the most costly
+    key in ``bench_tui_scale.py``). The only rules that class selects are on the screen itself and
+    on the maximized widget (Textual's ``Screen.-maximized-view`` and its ``.-maximized``), so the
+    screen restyles itself alone and the widget its own subtree."""
+
+    def _watch_maximized(self, previously_maximized: Widget | None, maximized: Widget | None) -> None:
+        self.set_class(maximized is not None, "-maximized-view", update=False)
+        self.app.stylesheet.update_nodes([self])
+        if previously_maximized is not None:
+            previously_maximized.remove_class("-maximized")
+        if maximized is not None:
+            maximized.add_class("-maximized")
+
 if TYPE_CHECKING:  # the TUI is handed a run; it never builds one
     from ai_code_evals.session import Run
 REFRESH_HZ = 18  # widget updates per second: smooth to the eye, cheap at 100k lines/s
@@ -71,7 +90,7 @@ class WorkspaceApp(WorkspaceActions, SelectionFollow, ViewSync, App[int]):
                  bus: EventBus | None = None, theme: str | None = None,
                  theme_dirs: list[Path] | None = None, export_dir: Path | None = None,
                  refresh_hz: float = REFRESH_HZ, reference_code: dict[str, str] | None = None,
-                 gc_freeze: bool = False) -> None:
+                 gc_freeze: bool = False, settings: Settings | None = None) -> None:
         super().__init__()
         if run is not None:  # a live run: it owns the bus and records its own log
             engine = engine or (lambda _bus: run.execute())
@@ -115,11 +134,13 @@ class WorkspaceApp(WorkspaceActions, SelectionFollow, ViewSync, App[int]):
         self._board_due = 0.0
         self._pick_history: list[tuple[str, str | None, str | None]] = []  # (task, user pick before, after)
         self.board_view = False  # short terminals: the board instead of the grid
-        themes, self._theme_problems = load_themes(theme_dirs)
+        # the run's settings (environment > .env > toml), read once; replay and tests read them here
+        self.settings = settings or getattr(run, "settings", None) or Settings.load()
+        themes, self._theme_problems = load_themes(theme_dirs, self.settings.ace_theme_dir)
         self.theme_names = [t.name for t in themes]
         for t in themes:
             self.register_theme(t)
-        theme = theme or (Settings.load().ace_theme or "").strip() or None  # environment > .env > toml
+        theme = theme or (self.settings.ace_theme or "").strip() or None
         wanted = theme or DEFAULT_THEME
         if wanted not in self.available_themes:
             if theme:
@@ -139,6 +160,9 @@ class WorkspaceApp(WorkspaceActions, SelectionFollow, ViewSync, App[int]):
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     # -- layout -------------------------------------------------------------------------------
+    def get_default_screen(self) -> Screen:
+        return WorkspaceScreen(id="_default")
+
     def compose(self) -> ComposeResult:
         self.topbar = Static("", id="topbar", markup=False)
         self.gridbar = Static("", id="gridbar", markup=False)

@@ -17,13 +17,11 @@ OSC52_PROGRAMS = {"iTerm.app", "WezTerm", "vscode", "ghostty", "tmux"}
 OSC52_TERMS = ("xterm-kitty", "wezterm", "foot", "alacritty", "xterm-ghostty", "tmux")
 
 
-def osc52_supported(env: Mapping[str, str] | None = None) -> bool:
-    if env is None:  # the terminal's own variables; the override is a setting (.env, toml too)
-        from ai_code_evals.core.settings import Settings
-
-        env, forced = os.environ, (Settings.load().ace_clipboard or "").lower()
-    else:
-        forced = env.get(CLIPBOARD_ENV, "").lower()
+def osc52_supported(env: Mapping[str, str] | None = None, override: str | None = None) -> bool:
+    """By the terminal's own variables (``env``, default this process's); ``override`` is the
+    ``ACE_CLIPBOARD`` setting (environment, .env or toml), else ``env``'s."""
+    env = os.environ if env is None else env
+    forced = (override if override is not None else env.get(CLIPBOARD_ENV, "")).lower()
     if forced in ("osc52", "file"):
         return forced == "osc52"
     if env.get("TMUX") or env.get("KITTY_WINDOW_ID") or env.get("WT_SESSION"):

@@ -48,10 +48,9 @@ def bundled_theme_dir() -> Path | None:
     return None
 
 
-def user_theme_dirs(extra: list[Path] | None = None) -> list[Path]:
-    from ai_code_evals.core.settings import Settings  # environment > .env > ai-code-evals.toml
-
-    dirs = [Path(p).expanduser() for p in (Settings.load().ace_theme_dir or "").split(os.pathsep) if p.strip()]
+def user_theme_dirs(extra: list[Path] | None = None, theme_dir_setting: str | None = None) -> list[Path]:
+    """``ACE_THEME_DIR`` (a path list, from the app's settings), then ``extra``."""
+    dirs = [Path(p).expanduser() for p in (theme_dir_setting or "").split(os.pathsep) if p.strip()]
     return dirs + [Path(p).expanduser() for p in (extra or [])]
 
 
@@ -117,8 +116,10 @@ def load_theme_file(path: Path) -> Theme:
     return parse_theme(text, str(path))
 
 
-def load_themes(extra_dirs: list[Path] | None = None) -> tuple[list[Theme], list[str]]:
-    """Every usable theme (bundled first, then user directories) and one line per problem."""
+def load_themes(extra_dirs: list[Path] | None = None, theme_dir_setting: str | None = None
+                ) -> tuple[list[Theme], list[str]]:
+    """Every usable theme (bundled first, then ``ACE_THEME_DIR``'s and ``extra_dirs``) and one
+    line per problem."""
     themes: dict[str, Theme] = {}
     problems: list[str] = []
     dirs: list[Path] = []
@@ -127,7 +128,7 @@ def load_themes(extra_dirs: list[Path] | None = None) -> tuple[list[Theme], list
         problems.append("the bundled themes folder was not found; using Textual's themes")
     else:
         dirs.append(bundled)
-    for d in user_theme_dirs(extra_dirs):
+    for d in user_theme_dirs(extra_dirs, theme_dir_setting):
         if not d.is_dir():
             problems.append(f"{d}: theme directory not found")
             continue

@@ -23,9 +23,9 @@ class FilterScreen(ModalScreen[str | None]):
 
     BINDINGS: ClassVar = [Binding("escape", "clear", "Clear", priority=True)]
     DEFAULT_CSS = """
-    FilterScreen { align: center bottom; background: $background 30%; }
-    FilterScreen > Vertical { width: 100%; height: auto; background: $surface; border: round $accent;
-        padding: 0 1; margin-bottom: 1; }
+    FilterScreen { align: center middle; }
+    FilterScreen > Vertical { width: 110; max-width: 95%; height: auto; background: $surface;
+        border: round $accent; padding: 0 1; }
     FilterScreen #filter-help { color: $text-muted; }
     FilterScreen #filter-error { color: $text-error; display: none; }
     FilterScreen #filter-error.-shown { display: block; }

@@ -204,9 +204,14 @@ class Leaderboard(Vertical):
             self.reason.update(reason)
         rows = self.model.leaderboard(self.task_id, at) if task else []
         want = {r.candidate_id for r in rows}
-        for cid in [c for c in self._cells if c not in want]:
-            table.remove_row(cid)
-            del self._cells[cid]
+        gone = [c for c in self._cells if c not in want]
+        if gone and len(gone) == len(self._cells):  # another task: one clear, not a removal per row
+            table.clear()
+            self._cells.clear()
+        for cid in gone:
+            if cid in self._cells:
+                table.remove_row(cid)
+                del self._cells[cid]
         keys = [k for k, _ in COLUMNS]
         for row in rows:
             cells = self._cells_for(row)
