@@ -63,7 +63,12 @@ class CgroupCpu:
 
     def __exit__(self, *exc) -> None:
         self.seconds = int((self._dir / "cpuacct.usage").read_text()) / 1e9
-        (self._home / "cgroup.procs").write_text(str(os.getpid()))
+        # this process, and what still lives in there (a server added with add()), go back home
+        for pid in [os.getpid(), *(int(p) for p in (self._dir / "cgroup.procs").read_text().split())]:
+            try:
+                (self._home / "cgroup.procs").write_text(str(pid))
+            except ProcessLookupError:
+                pass
         for _ in range(50):  # a process it started may still be on its way out
             try:
                 self._dir.rmdir()
