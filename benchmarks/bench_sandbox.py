@@ -154,6 +154,17 @@ def fork(payload: str) -> float:
 
 
 # -- report ------------------------------------------------------------------------------------
+def machine_cpu_ms() -> float:
+    """CPU time the whole machine spent busy (every core, every process, the kernel's own
+    threads), from /proc/stat, in milliseconds. Per-process accounting misses what a process
+    costs the kernel after it is gone (page-table teardown, kworkers); this does not, but it
+    also counts whatever else runs on the machine, so read it beside the load average."""
+    with open("/proc/stat") as fh:
+        fields = [int(v) for v in fh.readline().split()[1:]]
+    busy = sum(fields[:8]) - fields[3] - fields[4]  # user..steal, less idle and iowait (guest is in user)
+    return busy * 1000 / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_ms() -> float:
     """CPU time of this process and of every child it has reaped, in milliseconds."""
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -6,6 +6,7 @@ each command is as confined and as fresh as a cold one, and what happens when th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -346,3 +347,86 @@ async def test_preloaded_modules_are_there_and_random_is_reseeded_in_every_comma
     finally:
         await backend.aclose()
     assert len(set(draws)) == 3
+
+
+def _parent_and_nspid(pid: int) -> tuple[int, list[str]]:
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+    return int(fields["PPid"]), fields["NSpid"].split()
+
+
+async def test_a_command_is_two_processes_under_the_server_its_pid_1_and_itself():
+    """Each process per command is a fork of the server's image (page tables copied, then torn
+    down): the server clones the command's pid 1 straight into its new namespaces, with no
+    holder process between them. Seen from the host: command -> its pid 1 -> the server, whose
+    own parent is bubblewrap's pid 1."""
+    backend = LocalBackend("bwrap")
+    try:
+        box = await backend.create(SandboxSpec(env=SEED))
+        await box.upload({"main.py": b"import time\nprint('up', flush=True)\ntime.sleep(60)\n"})
+        started = asyncio.Event()
+        run = asyncio.ensure_future(box.exec(["python", "main.py"], on_line=lambda s, t: started.set(),
+                                             timeout_s=120))
+        await asyncio.wait_for(started.wait(), 60)
+        (server,) = backend._warm.values()
+        tree: dict[int, list[int]] = {}
+        for name in (p for p in os.listdir("/proc") if p.isdigit()):
+            try:
+                tree.setdefault(_parent_and_nspid(int(name))[0], []).append(int(name))
+            except (OSError, KeyError, ValueError):
+                pass
+        under, todo = [], [server._pid]
+        while todo:
+            pid = todo.pop()
+            under.append(pid)
+            todo.extend(tree.get(pid, []))
+        commands = [p for p in under if len(_parent_and_nspid(p)[1]) == 3
+                    and _parent_and_nspid(p)[1][-1] == "2"]
+        assert len(commands) == 1, under
+        init = _parent_and_nspid(commands[0])[0]
+        assert _parent_and_nspid(init)[1][-1] == "1"
+        server_pid = _parent_and_nspid(init)[0]
+        server_ns = _parent_and_nspid(server_pid)[1]
+        assert len(server_ns) == 2 and server_ns[-1] != "1"  # the server itself, in bubblewrap's namespace
+        bwrap_init = _parent_and_nspid(server_pid)[0]
+        assert _parent_and_nspid(bwrap_init)[1][-1] == "1"  # whose parent is bubblewrap's pid 1
+        run.cancel()
+        await box.destroy()
+    finally:
+        await backend.aclose()
+
+
+def _anything_named(name: bytes) -> list[int]:
+    """Every process with this name, whatever its state (exiting and zombies too)."""
+    found = []
+    for pid in (p for p in os.listdir("/proc") if p.isdigit()):
+        try:
+            if Path(f"/proc/{pid}/comm").read_bytes().strip() == name:
+                found.append(int(pid))
+        except OSError:
+            pass
+    return found
+
+
+async def test_closing_the_backend_returns_once_every_command_process_is_gone():
+    """aclose() waits for the server to kill and reap each running command, whose exit comes only
+    once the kernel has emptied its namespace: when it returns, not one process of theirs is
+    left, not even one still on its way out (a sandbox's uid or cgroup may be reused next)."""
+    name = b"ace-close-%d" % os.getpid()
+    spawner = (f"import ctypes, os, time\nctypes.CDLL(None).prctl(15, {name!r}, 0, 0, 0)\n"
+               "for _ in range(30):\n    if os.fork() == 0:\n        time.sleep(600)\n"
+               "print('up', flush=True)\ntime.sleep(600)\n")
+    backend = LocalBackend("bwrap")
+    runs = []
+    for _ in range(2):
+        box = await backend.create(SandboxSpec(env=SEED))
+        await box.upload({"main.py": spawner.encode()})
+        started = asyncio.Event()
+        runs.append(asyncio.ensure_future(box.exec(["python", "main.py"], on_line=lambda s, t, e=started: e.set(),
+                                                   timeout_s=120)))
+        await asyncio.wait_for(started.wait(), 60)
+    assert len(_anything_named(name)) >= 62
+    await backend.aclose()
+    assert _anything_named(name) == []
+    for run in runs:  # each ends: killed, or failed with the closed server
+        with contextlib.suppress(SandboxError):
+            await run

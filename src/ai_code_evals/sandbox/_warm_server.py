@@ -18,10 +18,11 @@ on top of what bubblewrap set up once:
 A fork starts from this server's clean state, never from another command's: nothing a command
 does reaches the server, which only reads requests from the app and reports exits.
 
-Process tree per command: server -> holder (unshares, waits) -> init (pid 1 of the new pid
-namespace: mounts, waits) -> command. When the command ends, init exits with its status (a
-signal death as 128+N) and the kernel kills and reaps whatever else is left in the namespace
-before the holder's wait returns: an exit report means the command's processes are all gone.
+Process tree per command: server -> init (cloned straight into the new namespaces as their
+pid 1: joins the cgroup, mounts, waits) -> command. When the command ends, init exits with its
+status (a signal death as 128+N) and the kernel kills and reaps whatever else is left in the
+namespace before the server's wait returns: an exit report means the command's processes are
+all gone. A kill is a SIGKILL to init, which ends the namespace the same way.
 
 Protocol on fd 3 (a unix stream socket): frames of a 4-byte big-endian length and ``marshal``
 data. Requests: ``{"op": "run", "id", "uid", "workdir", "files": {rel: bytes}, "argv", "env", "keep",
@@ -66,7 +67,8 @@ CONTROL_FD = 3
 FAILED = 125
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWCGROUP = 0x20000000, 0x40000000, 0x02000000
-NAMESPACES = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWCGROUP
+# made by the clone that starts a command's pid 1; its cgroup namespace comes after it joined its cgroup
+CLONE_INIT = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND = 1, 2, 4, 8, 32, 4096
 MS_REC, MS_PRIVATE = 16384, 1 << 18
 PR_SET_PDEATHSIG, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 24, 38
@@ -74,6 +76,7 @@ PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
 PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
 CLONE_NEWUSER = 0x10000000
 SYS_CAPSET = {"x86_64": 126, "aarch64": 91}.get(os.uname().machine, 126)
+SYS_CLONE = {"x86_64": 56, "aarch64": 220}.get(os.uname().machine, 56)
 WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run")  # fresh tmpfs per command (bwrap made them shared)
 CACHE_MAX = 16
 
@@ -82,7 +85,11 @@ _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctype
 _libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
 _libc.unshare.argtypes = [ctypes.c_int]
 _libc.syscall.argtypes = [ctypes.c_long, ctypes.c_char_p, ctypes.c_char_p]
-SERVER_PID = os.getpid()
+_raw = ctypes.PyDLL(None, use_errno=True)  # calls that keep the interpreter's lock: the clone below
+_raw.syscall.argtypes = [ctypes.c_long, ctypes.c_ulong] + [ctypes.c_ulong] * 4
+_raw.syscall.restype = ctypes.c_long
+_pyapi = ctypes.pythonapi
+SERVER_PIDFD = os.pidfd_open(os.getpid())  # readable once the server is gone (see _enter_namespaces)
 _compiled = {}  # script source -> code object, compiled once here and inherited by every fork
 _scripts = {}  # script key -> source (see the protocol above)
 
@@ -280,11 +287,52 @@ def _run_command(req, script_code):
     os._exit(code & 0xFF)
 
 
-def _init(req, script_code):
-    """pid 1 of the command's namespaces: build the view, start the command, exit with its status."""
-    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    _build_view(req)
-    pid = os.fork()
+def _enter_namespaces(req, fds):
+    """First steps of pid 1: die with the server, own the command's stdio, join its cgroup, and
+    only then a cgroup namespace of its own (rooted at that cgroup)."""
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # the server's death ends every command
+    if select.select([SERVER_PIDFD], [], [], 0)[0]:  # it died before that line: nobody is left to wait
+        os._exit(FAILED)
+    out, err = fds[:2]
+    for fd in fds[2:]:  # the sandbox's cgroup: this process and all it starts are limited as one
+        try:
+            os.write(fd, b"0")
+        except OSError as exc:
+            os.write(err, ("ace-warm: cannot join the sandbox's cgroup: %s\n" % exc).encode())
+            os._exit(FAILED)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(out, 1)
+    os.dup2(err, 2)
+    os.closerange(3, 1 << 16)
+    _check(_libc.unshare(CLONE_NEWCGROUP), "unshare cgroup namespace")
+
+
+def _own_user_namespace():
+    """Without root every command has the user's uid: a user namespace of its own makes
+    RLIMIT_NPROC count this command's processes only (the kernel counts per namespace). Entered
+    after the mounts, so the command holds no capability over its mount namespace, even before
+    it drops them."""
+    uid, gid = os.getuid(), os.getgid()
+    _check(_libc.unshare(CLONE_NEWUSER), "unshare user namespace")
+    for name, data in (("setgroups", "deny"), ("uid_map", "%d %d 1" % (uid, uid)),
+                       ("gid_map", "%d %d 1" % (gid, gid))):
+        with open("/proc/self/" + name, "w") as fh:
+            fh.write(data)
+
+
+def _init(req, fds, script_code):
+    """The server's direct child, pid 1 of the command's new namespaces: set them up, start the
+    command, reap whatever is orphaned in there, exit with the command's status. Never returns."""
+    try:
+        _enter_namespaces(req, fds)
+        _build_view(req)
+        if req["uid"] is None:
+            _own_user_namespace()
+        pid = os.fork()
+    except BaseException as exc:
+        os.write(2, ("ace-warm: %s\n" % exc).encode())
+        os._exit(FAILED)
     if pid == 0:
         try:
             _run_command(req, script_code)
@@ -300,52 +348,23 @@ def _init(req, script_code):
             os._exit(_exit_code(status))
 
 
-def _holder(req, fds, script_code):
-    """The server's direct child: enter new namespaces, then wait for their pid 1."""
-    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # the server's death ends every command
-    if os.getppid() != SERVER_PID:
-        os._exit(FAILED)
-    out, err = fds[:2]
-    for fd in fds[2:]:  # the sandbox's cgroup: this process and all it starts are limited as one
-        try:
-            os.write(fd, b"0")
-        except OSError as exc:
-            os.write(err, ("ace-warm: cannot join the sandbox's cgroup: %s\n" % exc).encode())
-            os._exit(FAILED)
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    os.dup2(out, 1)
-    os.dup2(err, 2)
-    os.closerange(3, 1 << 16)
-    init = []
-    # the server's "kill": end the namespace through its pid 1 and exit once the kernel has
-    # emptied it, so the exit report still means that nothing of the command is left
-    signal.signal(signal.SIGTERM, lambda *_: os.kill(init[0], signal.SIGKILL) if init else os._exit(FAILED))
-    try:
-        if req["uid"] is None:
-            # without root every command has the user's uid: a user namespace of its own makes
-            # RLIMIT_NPROC count this command's processes only (the kernel counts per namespace)
-            uid, gid = os.getuid(), os.getgid()
-            _check(_libc.unshare(CLONE_NEWUSER), "unshare user namespace")
-            for name, data in (("setgroups", "deny"), ("uid_map", "%d %d 1" % (uid, uid)),
-                               ("gid_map", "%d %d 1" % (gid, gid))):
-                with open("/proc/self/" + name, "w") as fh:
-                    fh.write(data)
-        _check(_libc.unshare(NAMESPACES), "unshare")
-        pid = os.fork()
-        if pid == 0:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            try:
-                _init(req, script_code)
-            except BaseException as exc:
-                os.write(2, ("ace-warm: %s\n" % exc).encode())
-            os._exit(FAILED)
-        init.append(pid)
-        _, status = os.waitpid(pid, 0)
-        os._exit(_exit_code(status))
-    except BaseException as exc:
-        os.write(2, ("ace-warm: %s\n" % exc).encode())
-        os._exit(FAILED)
+def _clone_init():
+    """``os.fork()``, except that the child starts as pid 1 of new pid, mount, network, IPC and
+    UTS namespaces: one process per command fewer than forking a child that unshares them and
+    forks again (each fork of this image copies its page tables, and each exit tears them down).
+    The raw ``clone`` runs with the interpreter's lock held (``PyDLL``), between the same
+    before/after-fork steps as ``os.fork`` (``random`` reseeds, locks are reset), in a server
+    that runs no other thread. Returns 0 in the child."""
+    _pyapi.PyOS_BeforeFork()
+    pid = _raw.syscall(SYS_CLONE, CLONE_INIT | signal.SIGCHLD, 0, 0, 0, 0)
+    if pid == 0:
+        _pyapi.PyOS_AfterFork_Child()
+        return 0
+    errno = ctypes.get_errno()
+    _pyapi.PyOS_AfterFork_Parent()
+    if pid < 0:
+        raise OSError(errno, "clone: " + os.strerror(errno))
+    return pid
 
 
 def _script_source(req):
@@ -385,6 +404,21 @@ def _script_code(req):
 
 
 # -- the server loop --------------------------------------------------------------------------------
+def _end_all(running):
+    """Kill every running command's pid 1 and reap it. Its exit comes only once the kernel has
+    emptied its namespace, so when the server exits nothing of any command is left."""
+    for _, pid in running.values():
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    for _, pid in running.values():
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+
+
 def serve(sock):
     reader = Reader(sock)
     poller = select.poll()
@@ -395,14 +429,15 @@ def serve(sock):
         for fd, _ in poller.poll():
             if fd == sock.fileno():
                 frames = reader.read()
-                if frames is None:
+                if frames is None:  # the app is closing: end every command before going
+                    _end_all(running)
                     return
                 for req in frames:
                     if req.get("op") == "kill":
                         pid = by_id.get(req.get("id"))
                         if pid is not None:
                             try:
-                                os.kill(pid, signal.SIGTERM)  # see _holder
+                                os.kill(pid, signal.SIGKILL)  # pid 1: its namespace dies with it
                             except OSError:
                                 pass
                         continue
@@ -411,7 +446,7 @@ def serve(sock):
                     del reader.fds[:n]
                     try:
                         code = _script_code(req)
-                        pid = os.fork()
+                        pid = _clone_init()
                     except (SetupError, OSError) as exc:
                         for f in fds:
                             os.close(f)
@@ -419,7 +454,7 @@ def serve(sock):
                         continue
                     if pid == 0:
                         sock.close()
-                        _holder(req, fds, code)
+                        _init(req, fds, code)
                     for f in fds:
                         os.close(f)
                     pidfd = os.pidfd_open(pid)

@@ -22,7 +22,7 @@ user namespace otherwise), memory per process (RLIMIT_AS), and CPU not shared fa
 
 A sandbox's processes join its cgroup before they start: the cold path runs its wrapper through
 ``join_argv`` (a shell that writes itself into each ``cgroup.procs``, then execs), the warm path
-hands the server open ``cgroup.procs`` descriptors that each command's holder writes to.
+hands the server open ``cgroup.procs`` descriptors that each command's pid 1 writes to.
 """
 from __future__ import annotations
 

@@ -375,7 +375,7 @@ def warm_server_command(host: Host, env: dict[str, str], masks: list[str], sourc
     directory we hide."""
     if host.bwrap is None:
         raise OSError("bwrap not found")
-    # no cgroup namespace for the server: each command's holder joins its sandbox's cgroup first,
+    # no cgroup namespace for the server: each command's pid 1 joins its sandbox's cgroup first,
     # then makes a cgroup namespace of its own (_warm_server.py)
     cmd = [host.bwrap, *(a for a in BWRAP_NAMESPACES if a != "--unshare-cgroup-try"), "--cap-add", "ALL"]
     if not host.root:  # each command gets a user namespace of its own, then the seccomp filter

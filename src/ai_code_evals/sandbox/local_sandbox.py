@@ -185,7 +185,7 @@ class LocalSandbox:
                    "rlimits": rlimit_pairs(limits, limits.processes + (0 if self.uid is not None else 2)),
                    "seccomp": process.SECCOMP or b"", "tmp_size": disk_budget(limits),
                    "small_size": SMALL_TMPFS}
-        try:  # the command's holder joins the sandbox's cgroup through these (the server cannot see it)
+        try:  # the command's pid 1 joins the sandbox's cgroup through these (the server cannot see it)
             joins = self._cgroup.open_procs() if self._cgroup is not None else []
         except OSError as exc:
             raise SandboxError(f"cannot join the sandbox's cgroup: {exc}") from exc

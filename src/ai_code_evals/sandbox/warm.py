@@ -20,6 +20,7 @@ import contextlib
 import itertools
 import marshal
 import os
+import select
 import signal
 import socket
 import struct
@@ -33,8 +34,21 @@ SERVER = Path(__file__).with_name("_warm_server.py")
 CONTROL_FD = 3
 START_TIMEOUT_S = 30.0
 SEND_BUFFER = 4 << 20
+CLOSE_WAIT_S = 5.0  # on close, how long the server may take to end its running commands
 _ERR_KEEP = 4096
 SCRIPTS_MAX = 16  # the server's CACHE_MAX: both forget their script keys at the same point
+
+
+def _exited_within(pid: int, seconds: float) -> bool:
+    """Whether a child of ours exits within ``seconds`` (it is left to be reaped)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except OSError:
+        return True
+    try:
+        return bool(select.select([fd], [], [], seconds)[0])
+    finally:
+        os.close(fd)
 
 
 @dataclass
@@ -111,7 +125,11 @@ class WarmServer:
             raise SandboxError(self.dead)
 
     def close(self) -> None:
-        """Stop the server (closing its socket ends it; bwrap then takes its sandbox down)."""
+        """Stop the server and wait for it: closing its socket makes it kill and reap every command
+        still running (each reap comes once that command's namespace is empty) and exit, bwrap
+        with it. So when this returns nothing of any command is left, which without root (no uid
+        of its own to scan for) nothing else could tell. A server that does not exit in time is
+        killed, and bwrap takes its sandbox down."""
         if self._loop is not None and not self._loop.is_closed():
             for fd in (self._sock.fileno() if self._sock else None, self._err_fd):
                 if fd is not None and fd >= 0:
@@ -126,8 +144,9 @@ class WarmServer:
             self._err_fd = None
         pid, self._pid = self._pid, None
         if pid is not None:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
+            if not _exited_within(pid, CLOSE_WAIT_S):  # a wedged server: its sandbox dies with bwrap
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
             with contextlib.suppress(ChildProcessError, OSError):
                 os.waitpid(pid, 0)
         self._fail(self.dead or "the warm sandbox server was closed")
@@ -193,7 +212,7 @@ class WarmServer:
     async def run(self, request: dict, stdout_fd: int, stderr_fd: int,
                   joins: list[int] | None = None) -> tuple[int, asyncio.Future]:
         """Start a command; returns its id and a future of its ``Exit``. The two descriptors
-        become the command's stdout and stderr; ``joins`` are ``cgroup.procs`` files its holder
+        become the command's stdout and stderr; ``joins`` are ``cgroup.procs`` files its pid 1
         writes itself into (the caller keeps and closes its copies)."""
         if self.dead or self._sock is None or self._loop is None:
             raise SandboxError(self.dead or "the warm sandbox server is not running")
@@ -246,7 +265,7 @@ class WarmServer:
             self._loop.remove_writer(fd)
 
     async def kill(self, ident: int) -> None:
-        """Ask the server to kill a command's holder (its namespace's pid 1 dies with it)."""
+        """Ask the server to kill a command's pid 1 (its whole namespace dies with it)."""
         if self.dead or self._sock is None or self._loop is None:
             return
         data = marshal.dumps({"op": "kill", "id": ident})
