@@ -162,3 +162,42 @@ def test_probes_that_sleep_past_the_watchdog_step_still_give_a_verdict():
     (result,) = results
     assert "stopped responding" not in result["reason"], result["reason"]
     assert result["probe_outputs"] == ["t"] * 6
+
+
+def test_a_long_samples_file_waits_as_rows_not_as_tasks_and_cancels_at_once(monkeypatch):
+    """A samples file of 100,000 rows became 100,000 tasks waiting for a slot: 1 GB of memory,
+    and Ctrl-C then spent minutes cancelling them (asyncio's semaphore forgets each cancelled
+    waiter in time linear in the number waiting). Versions now become tasks as slots come near,
+    in the order they came; cancelling loses none of the finished results."""
+    import ai_code_evals.engine.run as engine_run
+
+    monkeypatch.setattr(engine_run, "MAX_AHEAD", 6, raising=False)
+    task = Task(id="inc", entry_point="inc", prompt="", tests=[TestCase(args=[1], expect=2)], time_limit_s=2.0)
+    cands = [Candidate(id=f"inc#{i}", task_id="inc", code=f"def inc(x):\n    return x + 1 + {i} - {i}\n")
+             for i in range(150)]
+    peak, finished, started = [0], [], []
+
+    async def go():
+        bus = EventBus()
+        config = RunConfig(tasks=[task], backend=LocalBackend(), candidates=cands, jobs=2, check_reference=False)
+        main = asyncio.ensure_future(run_evaluation(config, bus))
+
+        def watch(event):
+            peak[0] = max(peak[0], len(asyncio.all_tasks()))
+            if isinstance(event, Snapshot) and event.state == "queued":
+                started.append(event.candidate_id)
+            if isinstance(event, CandidateFinished):
+                finished.append(event.candidate_id)
+                if len(finished) == 12:
+                    main.cancel()
+
+        bus.subscribe(watch)
+        with pytest.raises(asyncio.CancelledError):
+            await main
+        await config.backend.aclose()
+
+    asyncio.run(go())
+    assert len(finished) >= 12 and set(finished) <= set(started)
+    assert started == [c.id for c in cands[:len(started)]]  # in the order they came
+    assert len(started) < 12 + 6 + 2 + 2  # the rest never became tasks
+    assert peak[0] < 40, peak[0]  # admitted, running (with their pipes and watchdogs), the run's own: not one per row

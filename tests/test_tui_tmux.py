@@ -22,7 +22,22 @@ CLI = Path(sys.executable).with_name("ai-code-evals")
 
 
 def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], check=True, capture_output=True, text=True).stdout
+    proc = subprocess.run(["tmux", *args], capture_output=True, text=True)
+    if proc.returncode:
+        raise AssertionError(f"tmux {args[0]} failed ({proc.returncode}): {proc.stderr.strip()}")
+    return proc.stdout
+
+
+def new_session(*args: str) -> None:
+    """tmux new-session, tried again a few times: when the test before killed the server's last
+    session, the server is still exiting and refuses the next client ("server exited
+    unexpectedly"; seen in CI between the live run and its replay)."""
+    for _ in range(10):
+        proc = subprocess.run(["tmux", "new-session", *args], capture_output=True, text=True)
+        if proc.returncode == 0:
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"tmux new-session failed ({proc.returncode}): {proc.stderr.strip()}")
 
 
 def screen(session: str) -> str:
@@ -69,7 +84,7 @@ def start(tmp_path, args: list[str], tag: str) -> tuple[str, int, Path]:
     command = " ".join([str(CLI), *args])
     # COLUMNS/LINES (set under pytest) would override the terminal's real size
     shell = f"unset COLUMNS LINES; cd {tmp_path} && {command}; echo $? > {exit_file}; exec sleep 600"
-    tmux("new-session", "-d", "-s", session, "-x", "160", "-y", "48", shell)
+    new_session("-d", "-s", session, "-x", "160", "-y", "48", shell)
     shell_pid = int(tmux("display-message", "-p", "-t", session, "#{pane_pid}").strip())
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -11,6 +11,7 @@ import contextlib
 import os
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +42,8 @@ from ai_code_evals.engine.timelimits import (
     own_limit,
 )
 from ai_code_evals.sandbox.base import RequirementsError, SandboxBackend
+
+MAX_AHEAD = 512  # versions that are tasks waiting for a slot at once (see Engine._feed)
 
 
 def new_run_id() -> str:
@@ -83,6 +86,8 @@ class Engine:
         self.bus = bus
         self.selector = get_selector(config.select)  # an unknown name fails here, before any sandbox
         self.sem = asyncio.Semaphore(max(1, config.jobs))
+        self.ahead = asyncio.Semaphore(MAX_AHEAD)  # versions that are tasks waiting for a slot
+        self.feed: asyncio.Queue = asyncio.Queue()  # versions in the order they came, not yet tasks
         self.tasks = {t.id: t for t in config.tasks}
         self.candidates: dict[str, list[Candidate]] = {t.id: [] for t in config.tasks}
         self.given: dict[str, list[Candidate]] = {}  # the config's candidates by task, in order
@@ -114,6 +119,7 @@ class Engine:
             unsafe_isolation=getattr(cfg.backend, "unsafe_isolation", "") or ""))
         interrupted = False
         status = asyncio.ensure_future(publish_backend_status(cfg.backend, self.bus))
+        feeder = asyncio.ensure_future(self._feed())
         try:
             async with asyncio.TaskGroup() as group:
                 for task in cfg.tasks:
@@ -123,7 +129,8 @@ class Engine:
             raise
         finally:
             status.cancel()
-            await asyncio.gather(status, return_exceptions=True)
+            feeder.cancel()
+            await asyncio.gather(status, feeder, return_exceptions=True)
             summary = self.summary(interrupted)
             self.bus.publish(RunFinished(summary=summary, interrupted=interrupted))
         return summary
@@ -153,9 +160,9 @@ class Engine:
                 await asyncio.wait_for(agen.aclose(), 5.0)
 
     async def _run_task(self, task: Task) -> None:
-        jobs: list[asyncio.Task] = []
         seen: set[str] = set()
         same = None
+        admitted = asyncio.get_running_loop().create_future()  # every version of the task is a task
         async with asyncio.TaskGroup() as group:
             if task.requirements:  # built (or found in the cache) while the first versions arrive
                 for python in dict.fromkeys(p.python for p in self.cfg.profiles):
@@ -178,11 +185,13 @@ class Engine:
                     duplicate_of=cand.duplicate_of, usage=cand.usage,
                     raw_reply=cand.raw_reply, request=cand.request, extraction=cand.extraction))
                 for profile in self.cfg.profiles:
-                    jobs.append(group.create_task(self._run_one(task, cand, profile, gate)))
+                    self.feed.put_nowait((group, task, cand, profile, gate))
+            self.feed.put_nowait((group, task, None, None, admitted))
             if gate is None:
                 same = self._same_as_reference(task)
                 if self._wants_reference_check(task) and same is None:
                     group.create_task(self._check_reference(task))
+            await admitted  # the group waits for tasks it has, not for versions still in the feed
         self._fill_duplicates(task)
         if self._wants_reference_check(task) and same is not None:
             result = self.results.get((same.id, self.cfg.profiles[0].name))
@@ -289,8 +298,43 @@ class Engine:
         self.bus.publish(ReferenceChecked(task_id=task.id, ok=error is None, error=error,
                                           result={**result.model_dump(), **limit.to_data()}))
 
+    async def _feed(self) -> None:
+        """Versions become tasks as slots come near, in the order they came: at most MAX_AHEAD
+        wait for a slot, the rest wait as rows. A samples file of 100,000 rows was 100,000
+        waiting tasks (1 GB), and Ctrl-C then took minutes: asyncio's semaphore forgets each
+        cancelled waiter in time linear in the number waiting."""
+        while True:
+            group, task, cand, profile, gate = await self.feed.get()
+            if cand is None:  # the task's last version is a task: its group may close
+                if not gate.done():
+                    gate.set_result(None)
+                continue
+            await self.ahead.acquire()
+            job = self._run_admitted(task, cand, profile, gate)
+            try:
+                group.create_task(job)
+            except RuntimeError:  # the task's group stopped (an error, Ctrl-C): nothing to run
+                job.close()
+                self.ahead.release()
+
+    async def _run_admitted(self, task: Task, cand: Candidate, profile: EnvProfile,
+                            gate: asyncio.Task | None) -> None:
+        """``_run_one`` for a version ``_feed`` admitted: its place ahead is freed once it holds a
+        slot, or once it needs none."""
+        admitted = [True]
+
+        def leave() -> None:
+            if admitted[0]:
+                admitted[0] = False
+                self.ahead.release()
+
+        try:
+            await self._run_one(task, cand, profile, gate, on_slot=leave)
+        finally:
+            leave()
+
     async def _run_one(self, task: Task, cand: Candidate, profile: EnvProfile,
-                       gate: asyncio.Task | None = None) -> None:
+                       gate: asyncio.Task | None = None, on_slot: Callable[[], None] | None = None) -> None:
         key = (cand.id, profile.name)
         if key in self.results:
             return  # finished in an earlier, interrupted run
@@ -312,6 +356,8 @@ class Engine:
         job.set_time_limit(self.limits.get(task.id)
                            or own_limit(task.time_limit_s, "its reference solution was not measured"))
         async with self.sem:
+            if on_slot is not None:
+                on_slot()
             labels = {"app": "ai-code-evals", "run_id": self.cfg.run_id, "candidate": cand.id,
                       "profile": profile.name}
             self.results[key] = await job.run(self.cfg.backend, labels, packages=packages)
@@ -390,7 +436,8 @@ class Engine:
             rows = self.task_results(task)
             sel = self.selections.get(task.id, {"winner": None, "reason": "not finished"})
             by_id = {c.id: c for c in self.candidates[task.id]}
-            missing = [c for c in self.candidates[task.id] if c.id not in {r.candidate_id for r in rows}]
+            have = {r.candidate_id for r in rows}
+            missing = [c for c in self.candidates[task.id] if c.id not in have]
             out = []
             for r in rows:
                 cand = by_id.get(r.candidate_id)

@@ -90,12 +90,12 @@ def score_task(results: list[CandidateResult], weights: Weights) -> None:
         if r.errors_total:
             parts["error_handling"] = r.errors_handled / r.errors_total
         if fastest is not None:
-            if r not in correct or not r.median_ms:
+            if r.status != "passed" or not r.median_ms:  # (not `r in correct`: quadratic)
                 parts["speed"] = 0.0
             else:
                 parts["speed"] = fastest.median_ms / r.median_ms if clearly_faster(fastest, r) else 1.0
         if leanest is not None:
-            if r not in correct or not r.peak_kib:
+            if r.status != "passed" or not r.peak_kib:
                 parts["memory"] = 0.0
             else:
                 parts["memory"] = leanest.peak_kib / r.peak_kib if clearly_leaner(leanest, r) else 1.0
