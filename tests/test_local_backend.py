@@ -594,6 +594,16 @@ def test_a_missing_interpreter_profile_is_skipped_in_one_line(capsys):
     assert len(err) == 1 and "profile python3.99 skipped" in err[0]
 
 
+async def crash_left_cgroup(iface) -> str:
+    """A sandbox cgroup left by a process that is gone, in the memory hierarchy only (a crash
+    between two mkdirs): the directory, named as the app names its own."""
+    dead = await asyncio.create_subprocess_exec("true")
+    await dead.wait()
+    path = os.path.join(iface.parents["memory"], f"ace-{dead.pid}-partial000")
+    os.mkdir(path)
+    return path
+
+
 async def test_a_stale_cgroup_cut_short_by_a_crash_is_removed_too():
     """An app killed between creating a sandbox's cgroup directories leaves some controllers
     only (seen here: a memory directory without its pids one). Cleaning it up raised KeyError
@@ -605,10 +615,7 @@ async def test_a_stale_cgroup_cut_short_by_a_crash_is_removed_too():
         pytest.skip(f"no writable cgroups here ({why})")
     if iface.version != 1:
         pytest.skip("one directory per sandbox in cgroup v2: nothing can be cut short")
-    dead = await asyncio.create_subprocess_exec("true")
-    await dead.wait()
-    partial = os.path.join(iface.parents["memory"], f"ace-{dead.pid}-partial000")
-    os.mkdir(partial)
+    partial = await crash_left_cgroup(iface)
     backend = LocalBackend(WORKING[0], unsafe=True)
     try:
         box = await backend.create(SandboxSpec())
@@ -659,10 +666,7 @@ async def test_a_stale_cgroup_found_in_some_v1_hierarchies_only_is_reaped():
     iface, why = cgroups.available()
     if iface is None or iface.version != 1:
         pytest.skip(f"no writable cgroup v1 here ({why or 'v2'})")
-    dead = await asyncio.create_subprocess_exec("true")
-    await dead.wait()
-    stale = os.path.join(iface.parents["memory"], f"ace-{dead.pid}-partial000")
-    os.mkdir(stale)
+    stale = await crash_left_cgroup(iface)
     backend = LocalBackend(WORKING[0], unsafe=True)
     try:
         box = await backend.create(SandboxSpec())

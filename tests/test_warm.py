@@ -162,16 +162,21 @@ async def test_uncaught_errors_and_exit_codes_as_python_reports_them(monkeypatch
         await backend.aclose()
 
 
+async def sleeping_command(backend: LocalBackend):
+    """A warm box running a command that sleeps, once it has printed: (box, its exec, the server)."""
+    box = await backend.create(SandboxSpec(env=SEED))
+    await box.upload({"main.py": b"import time\nprint('up', flush=True)\ntime.sleep(60)\n"})
+    started = asyncio.Event()
+    run = asyncio.ensure_future(box.exec(["python", "main.py"], on_line=lambda s, t: started.set(), timeout_s=120))
+    await asyncio.wait_for(started.wait(), 60)
+    (server,) = backend._warm.values()
+    return box, run, server
+
+
 async def test_a_dying_server_fails_the_running_command_and_the_next_one_gets_a_new_server(monkeypatch):
     backend = LocalBackend("bwrap")
     try:
-        box = await backend.create(SandboxSpec(env=SEED))
-        await box.upload({"main.py": b"import time\nprint('up', flush=True)\ntime.sleep(60)\n"})
-        started = asyncio.Event()
-        run = asyncio.ensure_future(box.exec(["python", "main.py"], on_line=lambda s, t: started.set(),
-                                             timeout_s=120))
-        await asyncio.wait_for(started.wait(), 60)
-        (server,) = backend._warm.values()
+        box, run, server = await sleeping_command(backend)
         os.kill(server._pid, signal.SIGKILL)  # the bwrap process holding the server
         with pytest.raises(SandboxError, match="warm sandbox server"):
             await asyncio.wait_for(run, 60)
@@ -361,13 +366,7 @@ async def test_a_command_is_two_processes_under_the_server_its_pid_1_and_itself(
     own parent is bubblewrap's pid 1."""
     backend = LocalBackend("bwrap")
     try:
-        box = await backend.create(SandboxSpec(env=SEED))
-        await box.upload({"main.py": b"import time\nprint('up', flush=True)\ntime.sleep(60)\n"})
-        started = asyncio.Event()
-        run = asyncio.ensure_future(box.exec(["python", "main.py"], on_line=lambda s, t: started.set(),
-                                             timeout_s=120))
-        await asyncio.wait_for(started.wait(), 60)
-        (server,) = backend._warm.values()
+        box, run, server = await sleeping_command(backend)
         tree: dict[int, list[int]] = {}
         for name in (p for p in os.listdir("/proc") if p.isdigit()):
             try:
