@@ -359,6 +359,7 @@ class LocalSandbox:
                     self._clean = left == 0
             if self.uid is not None and self.isolation == "rlimits":
                 procs.remove_owned(self.uid, SHARED_WRITABLE)
+                procs.remove_shm_owned(self.uid)
             if self._cgroup is not None and self._pid is None and self._warm_run is None:
                 group, self._cgroup = self._cgroup, None
                 self._backend._give_back_cgroup(group)

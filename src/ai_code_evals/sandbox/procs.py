@@ -206,3 +206,23 @@ def _remove_tree(path: str, st: os.stat_result) -> None:
             os.unlink(path)
     except OSError:
         pass
+
+
+def remove_shm_owned(uid: int) -> int:
+    """Remove the SysV shared memory segments ``uid`` owns or made (the rlimits level has no IPC
+    namespace). A segment outlives every process of its maker: without this, each one a version
+    made held its memory on the host after the sandbox was gone (64 MiB apiece; a day of test runs
+    left 24 GB and the machine ran out of memory). Returns how many were removed."""
+    import ctypes
+
+    try:
+        with open("/proc/sysvipc/shm") as f:
+            rows = [line.split() for line in list(f)[1:]]
+    except OSError:
+        return 0
+    libc = ctypes.CDLL(None, use_errno=True)
+    removed = 0
+    for row in rows:  # key shmid perms size cpid lpid nattch uid gid cuid cgid ...
+        if len(row) > 9 and uid in (int(row[7]), int(row[9])):
+            removed += libc.shmctl(int(row[1]), 0, None) == 0  # IPC_RMID: gone once detached
+    return removed
