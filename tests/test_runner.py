@@ -210,6 +210,22 @@ def test_failure_detail_names_the_call_the_values_and_the_traceback(tmp_path):
     assert 'File "candidate.py", line 2, in helper' in tb and "runner.py" not in tb
 
 
+
+def test_a_recursion_error_reports_the_deepest_candidate_frames_only(tmp_path):
+    """A version that recurses without end (change_base(x, 1) in the real samples) raises
+    RecursionError on every call; only its last frames are summarised, not all 1,000."""
+    program = ("import json\ndef down(x, n):\n    if n == 0:\n        return json.loads('{')\n"
+               "    return down(x, n - 1)\ndef f(x):\n    return down(x, x)\n")
+    tests = [{"kind": "case", "args": [5000], "expect": 0}, {"kind": "case", "args": [3], "expect": 0}]
+    events, _, _ = run_job(tmp_path, program, tests)
+    ends = [e for e in events if e["ev"] == "test" and e["phase"] == "end"]
+    deep, shallow = ends[0]["detail"]["traceback"], ends[1]["detail"]["traceback"]
+    assert ends[0]["error"].startswith("RecursionError")
+    assert deep.count('File "candidate.py", line 5, in down') == 3  # 8 frames, repeats folded
+    assert "[Previous line repeated 5 more times]" in deep and "runner.py" not in deep
+    assert shallow.count('File "candidate.py", line 5, in down') == 3
+    assert 'line 7, in f' in shallow and "JSONDecodeError" in shallow
+
 def test_completion_style_helpers_come_from_the_task_not_the_version(tmp_path):
     """HumanEval/32 style: check() uses a helper defined in the prompt. A version that
     redefines the helper changes its own copy only."""

@@ -20,7 +20,7 @@ from ai_code_evals.core.errors import InputError
 from ai_code_evals.core.events import CandidateFinished, EventBus, ReferenceChecked
 from ai_code_evals.core.task import Task, TestCase
 from ai_code_evals.engine.run import RunConfig, run_evaluation
-from ai_code_evals.engine.timelimits import TimeLimit, check_policy, derive_limit
+from ai_code_evals.engine.timelimits import TimeLimit, call_limit_s, check_policy, derive_limit
 from ai_code_evals.runlog.reader import read_record
 from ai_code_evals.sandbox.local import LocalBackend
 
@@ -242,3 +242,28 @@ def test_bad_flag_values_are_one_line_errors(tmp_path, capsys):
     assert main(["run", "demo", "--headless", "--time-limit-factor", "0.5", "--record", str(tmp_path / "r")]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--time-limit-factor must be 0 (off) or at least 1" in err
+
+
+# -- model-written tests and probes: one call each ---------------------------------------------------
+def test_a_call_gets_a_fifth_of_the_per_test_limit_at_least_a_tenth_of_a_second():
+    assert [call_limit_s(t) for t in (0.05, 0.3, 0.5, 2.0, 3.0)] == [0.05, 0.1, 0.1, 0.4, 0.6]
+
+
+SPIN = ("import time\ndef inc(x):\n    start = time.process_time()\n    while x == 5 and time.process_time() - start < 1.0:\n"
+        "        pass\n    return x + 1\n")
+
+
+def test_a_model_written_test_times_out_at_the_call_limit_while_the_tasks_own_test_has_its_own():
+    """The same call, 1 s of CPU: the task's own test (limit 2 s) passes, the model-written
+    test and the probe (one call each: limit 0.4 s) time out and say at which limit. A version
+    that never ends on model tests cost 3 x the per-test limit before; now 3 x the call limit."""
+    task = Task(id="spin", entry_point="inc", tests=[TestCase(args=[5], expect=6)], time_limit_s=2.0)
+    summary, events = evaluate([task], cands(task, {"spins": SPIN}), generated_tests={"spin": ["assert inc(5) == 6"]},
+                               probes={"spin": ["((5,), {})", "((1,), {})"]})
+    result = next(e.result for e in events if isinstance(e, CandidateFinished))
+    assert result["tests_passed"] == 1 and result["generated_passed"] == []
+    (failure,) = [f for f in result["failures"] if f["group"] == "generated"]
+    assert failure["error"].startswith("timed out: over 0.4s of CPU time")
+    assert failure["error"].endswith("(limit 0.4s per call = a fifth of the per-test limit, at least 0.1s; per-test "
+                                     "limit 2s: the task's own; the task has no reference solution to measure)")
+    assert result["probe_outputs"] == ["t", "v:2"]

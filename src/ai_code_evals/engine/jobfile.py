@@ -12,6 +12,7 @@ from ai_code_evals.core.candidate import Candidate
 from ai_code_evals.core.task import Task
 from ai_code_evals.engine.calls import generated_calls
 from ai_code_evals.engine.profiles import EnvProfile
+from ai_code_evals.engine.timelimits import call_limit_s
 from ai_code_evals.sandbox.runner import wall_backstop
 
 STARTUP_GRACE_S = 15.0  # interpreter start inside a cold sandbox
@@ -43,6 +44,7 @@ def build_job(task: Task, candidate: Candidate, profile: EnvProfile, nonce: str,
         "generated_tests": generated_calls(generated_tests, task.entry_point),
         "probes": list(probes or []),
         "time_limit_s": task.time_limit_s,
+        "call_time_limit_s": call_limit_s(task.time_limit_s),
         "load_time_limit_s": load_time_limit_s or task.time_limit_s,
         "limits": {"cpu_s": limits.cpu_s, "memory_mb": limits.memory_mb, "processes": limits.processes,
                    "file_size_mb": limits.file_size_mb, "open_files": limits.open_files},

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from ai_code_evals.core.task import Task
 from ai_code_evals.engine.jobfile import STALL_GRACE_S, STARTUP_GRACE_S
-from ai_code_evals.engine.timelimits import TimeLimit
+from ai_code_evals.engine.timelimits import TimeLimit, call_limit_reason
 from ai_code_evals.sandbox.runner import MARK, wall_backstop
 
 TAIL_LINES = 8
@@ -232,7 +232,8 @@ class RunnerEvents:
             return
         error = ev.get("error")
         if ev.get("timeout") is True and self.time_limit is not None and isinstance(error, str):
-            error = f"{error} ({self.time_limit.reason})"
+            why = call_limit_reason(self.time_limit) if group == "generated" else self.time_limit.reason
+            error = f"{error} ({why})"
         failure = {"group": group, "name": ev.get("name"), "error": error}
         detail = ev.get("detail")
         if isinstance(detail, dict):

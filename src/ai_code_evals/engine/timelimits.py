@@ -18,6 +18,11 @@ load are outside the tests (the load is measured on its own), and the reference 
 the same run, on the same loaded machine, as the candidates. The floor only has to absorb
 scheduling noise around one call.
 
+A model-written test or a probe (the evidence for selection) is one literal call, where a test
+(HumanEval's ``check``) makes a handful: each such call gets a fifth of the per-test limit, at
+least 0.1 s (``call_limit_s``). A version that never ends used to cost 0.5 s on each of up to
+three such calls; the limit only has to absorb one small call's noise.
+
 Without a usable measurement (no reference, a reference that fails or could not run, the
 derivation switched off with factor 0) the task's own limit applies, as before. Perf cases keep
 their own limits.
@@ -31,6 +36,8 @@ from ai_code_evals.core.errors import InputError
 
 DEFAULT_MIN_TIME_LIMIT_S = 0.5
 DEFAULT_TIME_LIMIT_FACTOR = 4.0
+CALLS_PER_TEST = 5  # a test makes a handful of calls; a model-written test or a probe makes one
+MIN_CALL_LIMIT_S = 0.1
 
 
 def check_policy(min_time_limit_s: float, factor: float) -> None:
@@ -85,6 +92,18 @@ class TimeLimit:
                    reference_ms=_time_or_none(data.get("reference_ms")),
                    reference_load_ms=_time_or_none(data.get("reference_load_ms")),
                    reference_test_ms=_time_or_none(data.get("reference_test_ms")))
+
+
+def call_limit_s(test_limit_s: float) -> float:
+    """The limit of one model-written test or probe: a fifth of the per-test limit, at least
+    0.1 s, never above the per-test limit."""
+    return min(test_limit_s, max(MIN_CALL_LIMIT_S, round(test_limit_s / CALLS_PER_TEST, 3)))
+
+
+def call_limit_reason(test_limit: TimeLimit) -> str:
+    """Why a model-written test or probe stopped where it did, with the per-test limit's reason."""
+    return (f"limit {fmt_s(call_limit_s(test_limit.limit_s))} per call = a fifth of the per-test limit, "
+            f"at least {fmt_s(MIN_CALL_LIMIT_S)}; per-test {test_limit.reason}")
 
 
 def own_limit(task_limit_s: float, because: str) -> TimeLimit:
