@@ -10,7 +10,7 @@ from importlib import resources
 
 from ai_code_evals.core.candidate import Candidate
 from ai_code_evals.core.task import Task
-from ai_code_evals.engine.calls import generated_calls
+from ai_code_evals.engine.calls import generated_calls, probe_wire
 from ai_code_evals.engine.profiles import EnvProfile
 from ai_code_evals.engine.timelimits import call_limit_s
 from ai_code_evals.sandbox.runner import wall_backstop
@@ -42,7 +42,7 @@ def build_job(task: Task, candidate: Candidate, profile: EnvProfile, nonce: str,
         "error_cases": [t.model_dump() for t in task.error_cases],
         "perf": [p.model_dump() for p in task.perf],
         "generated_tests": generated_calls(generated_tests, task.entry_point),
-        "probes": list(probes or []),
+        "probes": [probe_wire(p) for p in probes or []],
         "time_limit_s": task.time_limit_s,
         "call_time_limit_s": call_limit_s(task.time_limit_s),
         "load_time_limit_s": load_time_limit_s or task.time_limit_s,
