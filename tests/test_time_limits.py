@@ -258,7 +258,7 @@ def test_a_model_written_test_times_out_at_the_call_limit_while_the_tasks_own_te
     test and the probe (one call each: limit 0.4 s) time out and say at which limit. A version
     that never ends on model tests cost 3 x the per-test limit before; now 3 x the call limit."""
     task = Task(id="spin", entry_point="inc", tests=[TestCase(args=[5], expect=6)], time_limit_s=2.0)
-    summary, events = evaluate([task], cands(task, {"spins": SPIN}), generated_tests={"spin": ["assert inc(5) == 6"]},
+    _, events = evaluate([task], cands(task, {"spins": SPIN}), generated_tests={"spin": ["assert inc(5) == 6"]},
                                probes={"spin": ["((5,), {})", "((1,), {})"]})
     result = next(e.result for e in events if isinstance(e, CandidateFinished))
     assert result["tests_passed"] == 1 and result["generated_passed"] == []

@@ -373,7 +373,7 @@ def _reachable_by_others(path):
 
 
 # -- the checker's handle on its child ------------------------------------------------------------
-class Wire(object):
+class Wire:
     """A call already in the form the child receives (tagged JSON args and kwargs): the engine
     encodes each model test and probe once per task, so the checker only forwards it."""
 
