@@ -207,6 +207,8 @@ def main() -> int:
     ap.add_argument("--plain-peer", action="store_true",
                     help="also run the same versions on HumanEval's tests alone (the plain correctness "
                     "run) and on those tests plus the evidence, to show what the evidence for selection costs")
+    ap.add_argument("--rounds", type=int, default=2,
+                    help="with --plain-peer: how many times to run the two peers, alternated (default 2)")
     ap.add_argument("--json-out", metavar="FILE", help="write every figure (and each pick's reason) as JSON")
     args = ap.parse_args()
     if not args.data.exists():
@@ -231,19 +233,25 @@ def main() -> int:
         bench_phases.print_phases(figures["phases"])
     if args.plain_peer and not args.offline:
         judged = judged_tasks(args.data, tasks)
-        plain, plain_s = asyncio.run(run_engine(judged, cands, {}, {}, args.jobs))
-        both, both_s = asyncio.run(run_engine(judged, cands, generated, probes, args.jobs))
-        figures.update(plain_run_s=round(plain_s, 1), tests_and_evidence_run_s=round(both_s, 1),
+        plain_s, both_s = [], []
+        for _ in range(args.rounds):  # alternated: the machine's load drifts between runs
+            plain, took = asyncio.run(run_engine(judged, cands, {}, {}, args.jobs))
+            plain_s.append(took)
+            both, took = asyncio.run(run_engine(judged, cands, generated, probes, args.jobs))
+            both_s.append(took)
+        figures.update(plain_run_s=[round(x, 1) for x in plain_s], tests_and_evidence_run_s=[round(x, 1) for x in both_s],
                        plain_phases=bench_phases.phase_totals_of(plain),
                        tests_and_evidence_phases=bench_phases.phase_totals_of(both))
-        print("\nthe plain run (HumanEval's tests, no evidence):")
+        print("\nthe plain run (HumanEval's tests, no evidence), last round:")
         bench_phases.print_phases(figures["plain_phases"])
-        print("\nHumanEval's tests and the evidence, in the same sandbox visit:")
+        print("\nHumanEval's tests and the evidence, in the same sandbox visit, last round:")
         bench_phases.print_phases(figures["tests_and_evidence_phases"])
-        print(f"the plain run (the correctness run: HumanEval's tests only): {plain_s:.1f} s\n"
-              f"  its tests and the evidence for selection (probes, model tests) in the same visit: {both_s:.1f} s = "
-              f"{both_s / plain_s:.2f}× the plain run\n"
-              f"  the evidence alone (no trusted tests, the run above): {run_s:.1f} s = {run_s / plain_s:.2f}× the plain run"
+        plain_t, both_t = sum(plain_s) / len(plain_s), sum(both_s) / len(both_s)
+        rounds = ", ".join(f"{b / p:.2f}×" for p, b in zip(plain_s, both_s))
+        print(f"the plain run (the correctness run: HumanEval's tests only): {plain_t:.1f} s (mean of {len(plain_s)})\n"
+              f"  its tests and the evidence for selection (probes, model tests) in the same visit: {both_t:.1f} s = "
+              f"{both_t / plain_t:.2f}× the plain run (per round: {rounds})\n"
+              f"  the evidence alone (no trusted tests, the first run): {run_s:.1f} s = {run_s / plain_t:.2f}× the plain run"
               f"\n  (load average {os.getloadavg()[0]:.2f})")
     for size in (s for s in SIZES if s <= args.versions):
         fig = evaluate(tasks, cands, results, generated, labels, size)
