@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ai_code_evals.engine.calls import generated_calls
+from ai_code_evals.engine.calls import generated_calls, probe_wire
 from ai_code_evals.sandbox.runner import MARK
 
 RUNNER = Path(__file__).resolve().parents[1] / "src" / "ai_code_evals" / "sandbox" / "runner.py"
@@ -18,7 +18,7 @@ def run_job(tmp_path, program, tests=(), error_cases=(), perf=(), generated=(), 
             probes=(), context=None):
     job = {"nonce": NONCE, "entry_point": "f", "program": program, "tests": list(tests),
            "error_cases": list(error_cases), "perf": list(perf),
-           "generated_tests": generated_calls(list(generated), "f"), "probes": list(probes),
+           "generated_tests": generated_calls(list(generated), "f"), "probes": [probe_wire(p) for p in probes],
            "context": context, "time_limit_s": limit, "limits": {"memory_mb": 1024, "cpu_s": 20}}
     (tmp_path / "job.json").write_text(json.dumps(job))
     proc = subprocess.run([sys.executable, "-I", str(RUNNER), "job.json"], cwd=tmp_path,
@@ -262,7 +262,7 @@ def test_a_test_that_needs_the_versions_globals_is_named(tmp_path):
 
 def test_a_version_that_never_ends_stops_costing_after_three_probe_timeouts(tmp_path):
     program = "def f(x):\n    while x:\n        pass\n    return 0\n"
-    probes = ["((1,), {})"] * 6 + ["((0,), {})"]
+    probes = [f"(({i},), {{}})" for i in range(1, 7)] + ["((0,), {})"]
     events, _, _ = run_job(tmp_path, program, [], probes=probes, limit=0.2)
     outputs = next(e for e in events if e["ev"] == "probes")["outputs"]
     assert outputs == ["t"] * 7  # three ran into the limit; the rest were not run
@@ -308,3 +308,13 @@ def test_three_time_outs_on_generated_tests_leave_the_probes_unrun(tmp_path):
     assert next(e for e in events if e["ev"] == "probes")["outputs"] == ["t"]  # f(50) would return
     events, _, _ = run_job(tmp_path, program, generated=gen[:2], probes=["((50,), {})", "((1,), {})"], limit=0.2)
     assert next(e for e in events if e["ev"] == "probes")["outputs"] == ["v:50", "t"]
+
+
+def test_each_distinct_literal_call_runs_once_per_version(tmp_path):
+    """A model test and the probe made from its input, or two model tests of one input, share
+    one call: the version counts its calls, and sees three, not five."""
+    program = "n = [0]\ndef f(x):\n    n[0] += 1\n    return n[0]\n"
+    gen = ["assert f(7) == 1", "assert f(7) == 2", "assert f(8) == 2"]
+    events, _, _ = run_job(tmp_path, program, generated=gen, probes=["((7,), {})", "((9,), {})"])
+    assert verdict(events)["generated_passed"] == [0, 2]
+    assert next(e for e in events if e["ev"] == "probes")["outputs"] == ["v:1", "v:3"]
