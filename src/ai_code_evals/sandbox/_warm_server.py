@@ -18,11 +18,16 @@ on top of what bubblewrap set up once:
 A fork starts from this server's clean state, never from another command's: nothing a command
 does reaches the server, which only reads requests from the app and reports exits.
 
-Process tree per command: server -> init (cloned straight into the new namespaces as their
-pid 1: joins the cgroup, mounts, waits) -> command. When the command ends, init exits with its
-status (a signal death as 128+N) and the kernel kills and reaps whatever else is left in the
-namespace before the server's wait returns: an exit report means the command's processes are
-all gone. A kill is a SIGKILL to init, which ends the namespace the same way.
+Process tree per command: server -> the command, cloned straight into the new namespaces as
+their pid 1 (it joins the cgroup, mounts, drops its privileges and runs the script in place: no
+init process in between, whose fork, copy-on-write faults and exit cost as much as the
+command's own). When the command exits, the kernel kills and reaps whatever else is left in
+its namespace before the server's wait returns: an exit report means the command's processes
+are all gone. A kill is a SIGKILL to that pid 1, which ends the namespace the same way. Being
+pid 1 also shields the command (the runner's checker) from its own children: the kernel drops
+a signal sent to pid 1 from inside its namespace unless pid 1 handles it, so a candidate can
+neither kill nor stop its checker. Orphans of the command's children stay zombies until it
+exits (bounded by the cgroup's process limit).
 
 Protocol on fd 3 (a unix stream socket): frames of a 4-byte big-endian length and ``marshal``
 data. Requests: ``{"op": "run", "id", "uid", "workdir", "files": {rel: bytes}, "argv", "env", "keep",
@@ -77,6 +82,8 @@ PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
 CLONE_NEWUSER = 0x10000000
 SYS_CAPSET = {"x86_64": 126, "aarch64": 91}.get(os.uname().machine, 126)
 SYS_CLONE = {"x86_64": 56, "aarch64": 220}.get(os.uname().machine, 56)
+# signals that end a process by default (Python itself handles SIGINT and ignores SIGPIPE, SIGXFSZ)
+DEADLY = ("SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGVTALRM", "SIGPROF", "SIGXCPU")
 WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run")  # fresh tmpfs per command (bwrap made them shared)
 CACHE_MAX = 16
 
@@ -151,11 +158,6 @@ class Reader:
 
 
 # -- one command ----------------------------------------------------------------------------------
-def _exit_code(status):
-    code = os.waitstatus_to_exitcode(status)
-    return code if code >= 0 else 128 - code
-
-
 def _write_files(workdir, files):
     for rel, data in files.items():
         path = os.path.join(workdir, rel)
@@ -243,14 +245,29 @@ def _drop_privileges(req):
         _check(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(fprog), 0, 0), "seccomp")
 
 
+def _die(signum, frame):
+    """A signal whose default action ends a process, for a command that is its namespace's pid 1
+    and would otherwise ignore it: end as the default would, reported the way bubblewrap reports a
+    signal death (exit status 128+N). The command may install its own handler instead."""
+    os._exit(128 + signum)
+
+
 def _run_command(req, script_code):
-    """The command itself (pid 2 of its namespace). Never returns."""
+    """The command itself, pid 1 of its namespaces. Never returns."""
     os.setsid()
     _drop_privileges(req)
+    # a change of uid cleared the parent-death signal: set it again, then check the server is
+    # still there (it may have died in between), and let go of its pidfd
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if select.select([SERVER_PIDFD], [], [], 0)[0]:
+        os._exit(FAILED)
+    os.close(SERVER_PIDFD)
     os.chdir(req["workdir"])
     os.environ.clear()  # the command's own environment (the server's holds no secrets either)
     os.environ.update(req["env"])
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    for name in DEADLY:  # as pid 1 the kernel would drop these (see the module's docstring)
+        signal.signal(getattr(signal, name), _die)
     argv = req["argv"]
     sys.argv = list(argv)
     code = 0
@@ -304,7 +321,8 @@ def _enter_namespaces(req, fds):
     os.dup2(null, 0)
     os.dup2(out, 1)
     os.dup2(err, 2)
-    os.closerange(3, 1 << 16)
+    os.closerange(3, SERVER_PIDFD)  # the server's pidfd is closed once privileges are dropped
+    os.closerange(SERVER_PIDFD + 1, 1 << 16)
     _check(_libc.unshare(CLONE_NEWCGROUP), "unshare cgroup namespace")
 
 
@@ -322,30 +340,17 @@ def _own_user_namespace():
 
 
 def _init(req, fds, script_code):
-    """The server's direct child, pid 1 of the command's new namespaces: set them up, start the
-    command, reap whatever is orphaned in there, exit with the command's status. Never returns."""
+    """The server's direct child, pid 1 of the command's new namespaces: set them up, then run
+    the command in place. Never returns."""
     try:
         _enter_namespaces(req, fds)
         _build_view(req)
         if req["uid"] is None:
             _own_user_namespace()
-        pid = os.fork()
-    except BaseException as exc:
+        _run_command(req, script_code)
+    except BaseException as exc:  # setup failed: say so on stderr, exit like the launcher
         os.write(2, ("ace-warm: %s\n" % exc).encode())
-        os._exit(FAILED)
-    if pid == 0:
-        try:
-            _run_command(req, script_code)
-        except BaseException as exc:  # setup failed: say so on stderr, exit like the launcher
-            os.write(2, ("ace-warm: %s\n" % exc).encode())
-        os._exit(FAILED)
-    while True:  # reap everything; leave when the command itself is gone
-        try:
-            got, status = os.waitpid(-1, 0)
-        except ChildProcessError:
-            os._exit(FAILED)
-        if got == pid:
-            os._exit(_exit_code(status))
+    os._exit(FAILED)
 
 
 def _clone_init():
