@@ -563,6 +563,9 @@ class Child:
         if self.pid is None:
             raise ChildGone(self.death or "the version's process is not running")
         cpu_limit, wall_limit = self.limit
+        # how often the limits are checked while waiting: a tenth of the limit, 10-50 ms (the
+        # child's CPU time is counted in 10 ms ticks); a 0.1 s call limit overshot by up to 50 ms
+        every = min(0.05, max(0.01, cpu_limit / 10.0))
         checked = time.monotonic()
         ready = True
         while True:
@@ -571,14 +574,14 @@ class Child:
                 self.drain(0.0)
                 return frame
             now = time.monotonic()
-            if not ready or now - checked > 0.05:  # the limits, when waiting (or flooded)
+            if not ready or now - checked > every:  # the limits, when waiting (or flooded)
                 checked = now
                 if now - self.test_started > wall_limit or self.cpu() - self.test_cpu0 > cpu_limit:
                     self.stop(kill=True)
                     self.death = None
                     raise TestTimeout()
             fds = [self.rep] + list(self.outs)
-            ready, _, _ = select.select(fds, [], [], 0.05)
+            ready, _, _ = select.select(fds, [], [], every)
             for fd in ready:
                 if fd == self.rep:
                     chunk = _read_some(fd)
