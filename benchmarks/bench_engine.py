@@ -336,7 +336,7 @@ CUMULATIVE = [  # (file part, function name, label)
     ("pydantic/main.py", "model_dump", "BaseModel.model_dump"),
     ("pydantic/main.py", "model_copy", "BaseModel.model_copy"),
     ("engine/scoring.py", "combine_profiles", "scoring.combine_profiles (deep copy)"),
-    ("engine/jobfile.py", "runner_source", "jobfile.runner_source (reads runner.py)"),
+    ("sandbox/runner_source.py", "runner_source", "runner_source (reads runner.py)"),
     ("sandbox/local.py", "create", "local backend: create"),
     ("sandbox/local.py", "upload", "local backend: upload"),
     ("sandbox/local.py", "exec", "local backend: exec (its own steps)"),

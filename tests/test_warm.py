@@ -427,3 +427,31 @@ async def test_closing_the_backend_returns_once_every_command_process_is_gone():
     for run in runs:  # each ends: killed, or failed with the closed server
         with contextlib.suppress(SandboxError):
             await run
+
+
+PRELOADED = (b"# ace-warm-preload: entry\nimport os, sys\nBODY_PID = os.getpid()\n"
+             b"def entry():\n    print('body ran in', 'the server' if BODY_PID != os.getpid() else 'the command',\n"
+             b"          sys.argv[1:], __name__)\n    sys.exit(3)\n\nif __name__ == '__main__':\n    entry()\n")
+
+
+@pytest.mark.parametrize("is_runner", [True, False])
+async def test_only_the_apps_runner_has_its_body_run_once_in_the_server(monkeypatch, is_runner):
+    """The runner's module body (definitions only) runs once in the server, and each command
+    calls its entry in its fork (it cost ~3 ms of CPU per checker to define it all again). The
+    promise line alone is not enough: only the script the app knows as its runner is preloaded,
+    so nothing else ever runs inside the server."""
+    monkeypatch.setattr(warm, "runner_source", lambda: PRELOADED if is_runner else b"another script")
+    backend = LocalBackend("bwrap")
+    try:
+        for arg in ("first", "second"):
+            box = await backend.create(SandboxSpec(env=SEED))
+            await box.upload({"main.py": PRELOADED})
+            out: list[str] = []
+            result = await box.exec(["python", "main.py", arg], on_line=lambda s, t, out=out: out.append(t),
+                                    timeout_s=60)
+            assert box.info.get("warm") is True and result.exit_code == 3
+            where = "the server" if is_runner else "the command"
+            assert out == [f"body ran in {where} ['{arg}'] __main__"]
+            await box.destroy()
+    finally:
+        await backend.aclose()

@@ -35,7 +35,8 @@ data. Requests: ``{"op": "run", "id", "uid", "workdir", "files": {rel: bytes}, "
 stderr write ends attached (SCM_RIGHTS); ``{"op": "kill", "id"}``. ``script`` is ``(key, source)`` the first time a script is sent and
 ``(key, None)`` after: the runner (47 kB) crosses the socket once, not once per command. Both
 sides forget every key at the same point (the ``CACHE_MAX``-th new one), so they agree on what is
-known. Replies: ``{"op": "exit",
+known. ``"preload": true`` (the app sets it for its own runner only) lets the server run the
+script's body once and have each command call its entry (see ``_preload``). Replies: ``{"op": "exit",
 "id", "status", "cpu", "maxrss"}`` and ``{"op": "error", "id", "error"}``.
 """
 import ast  # noqa: F401 - the runner's imports, loaded once here so that forks start with them
@@ -86,6 +87,7 @@ SYS_CLONE = {"x86_64": 56, "aarch64": 220}.get(os.uname().machine, 56)
 DEADLY = ("SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGVTALRM", "SIGPROF", "SIGXCPU")
 WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run")  # fresh tmpfs per command (bwrap made them shared)
 CACHE_MAX = 16
+PRELOAD_MARK = "# ace-warm-preload: "  # see _preload
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
@@ -280,7 +282,13 @@ def _run_command(req, script_code):
         sys.modules["__main__"] = main
         if isinstance(script_code, BaseException):  # it did not compile: reported as python would
             raise script_code
-        exec(script_code, main.__dict__)
+        if isinstance(script_code, tuple):  # its body already ran in the server (see _preload)
+            main, entry = script_code
+            main.__name__, main.__file__ = "__main__", os.path.join(req["workdir"], argv[0])
+            sys.modules["__main__"] = main
+            getattr(main, entry)()
+        else:
+            exec(script_code, main.__dict__)
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         if exc.code is not None and not isinstance(exc.code, int):
@@ -388,6 +396,29 @@ def _script_source(req):
     req["files"][req["argv"][0]] = source
 
 
+def _preload(source, code):
+    """The app's own runner (the request says ``preload``, and only the app sets it, for that
+    script) carries a line ``# ace-warm-preload: NAME``: its body only defines things. Run it
+    once here, as a module, and each command calls NAME() in its fork instead of running the
+    body again (~3 ms of CPU and ~400 pages copied on write per version). Returns (module, NAME),
+    or the code when the line is missing or the body fails here."""
+    import types
+
+    text = source.decode("utf-8", "replace") if isinstance(source, bytes) else source
+    for line in text.splitlines():
+        name = line[len(PRELOAD_MARK):].strip() if line.startswith(PRELOAD_MARK) else ""
+        if name.isidentifier():
+            module = types.ModuleType("__ace_preloaded__")
+            module.__builtins__ = __builtins__
+            try:
+                exec(code, module.__dict__)
+            except Exception:
+                return code
+            if callable(getattr(module, name, None)):
+                return module, name
+    return code
+
+
 def _script_code(req):
     """The command's script, compiled once per distinct source (the runner, every time)."""
     _script_source(req)
@@ -401,6 +432,8 @@ def _script_code(req):
             code = compile(source, os.path.join(req["workdir"], argv[0]), "exec")
         except (SyntaxError, ValueError) as exc:
             return exc
+        if req.get("preload"):
+            code = _preload(source, code)
         if len(_compiled) >= CACHE_MAX:
             _compiled.clear()
         _compiled[source] = code

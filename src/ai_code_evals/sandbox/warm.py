@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ai_code_evals.sandbox.base import SandboxError
+from ai_code_evals.sandbox.runner_source import runner_source
 
 ENV_VAR = "ACE_WARM"
 SERVER = Path(__file__).with_name("_warm_server.py")
@@ -253,7 +254,8 @@ class WarmServer:
             key = self._scripts[source] = next(self._script_keys)
             sent = source
         files = {k: v for k, v in files.items() if k != argv[0]}
-        return dict(request, files=files, script=(key, sent))
+        # only the app's own runner may have its body run inside the server (see _preload there)
+        return dict(request, files=files, script=(key, sent), preload=source == runner_source())
 
     async def _writable(self) -> None:
         fut = self._loop.create_future()
