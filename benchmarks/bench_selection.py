@@ -18,7 +18,13 @@ versions) and the oracle (any version correct). Rows:
 - ``codet``: CodeT's dual execution agreement, the baseline (``--select codet``);
 - ``clusters+tests`` / ``clusters only``: ablations (no overlap; neither overlap nor tests).
 
+``--plain-peer`` measures what the evidence costs: the same versions on HumanEval's tests alone
+(``tasks_with_tests.jsonl``: the plain correctness run) and on those tests plus the probes and
+model tests in the same sandbox visit, alternated ``--rounds`` times (the load drifts); printed as
+ratios to the plain run, with the load average and both phase tables.
+
     uv run python benchmarks/bench_selection.py                   # engine, all 82 tasks
+    uv run python benchmarks/bench_selection.py --plain-peer      # and the cost against the plain run
     uv run python benchmarks/bench_selection.py --offline --tasks 20
 """
 from __future__ import annotations
