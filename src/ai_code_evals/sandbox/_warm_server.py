@@ -26,8 +26,10 @@ its namespace before the server's wait returns: an exit report means the command
 are all gone. A kill is a SIGKILL to that pid 1, which ends the namespace the same way. Being
 pid 1 also shields the command (the runner's checker) from its own children: the kernel drops
 a signal sent to pid 1 from inside its namespace unless pid 1 handles it, so a candidate can
-neither kill nor stop its checker. Orphans of the command's children stay zombies until it
-exits (bounded by the cgroup's process limit).
+neither SIGKILL nor SIGSTOP its checker. Signals that end a process by default get a handler
+that ends the command as they would (see ``_die``), so a command, or a candidate's SIGTERM to
+its checker, still ends it. Orphans of the command's children stay zombies until it exits
+(bounded by the cgroup's process limit).
 
 Protocol on fd 3 (a unix stream socket): frames of a 4-byte big-endian length and ``marshal``
 data. Requests: ``{"op": "run", "id", "uid", "workdir", "files": {rel: bytes}, "argv", "env", "keep",
