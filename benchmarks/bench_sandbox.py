@@ -39,11 +39,12 @@ import time
 
 from ai_code_evals.core.candidate import Candidate
 from ai_code_evals.core.task import Task, TestCase
-from ai_code_evals.engine.jobfile import build_job, runner_source
+from ai_code_evals.engine.jobfile import build_job
 from ai_code_evals.engine.profiles import resolve_profiles
 from ai_code_evals.sandbox import isolation, uidslots
 from ai_code_evals.sandbox.base import SandboxSpec
 from ai_code_evals.sandbox.local import LocalBackend
+from ai_code_evals.sandbox.runner_source import runner_source
 
 PAYLOADS = ("true", "python", "sample")
 

@@ -50,13 +50,12 @@ def probe_wire(source: str) -> list | str:
         return source
 
 
-def _literal(node: ast.AST) -> str | None:
-    """The node's source when it is a literal (what ``ast.literal_eval`` accepts), else None."""
+def _literal(node: ast.AST) -> tuple[object, str] | None:
+    """(value, source) when the node is a literal (what ``ast.literal_eval`` accepts), else None."""
     try:
-        ast.literal_eval(node)
+        return ast.literal_eval(node), ast.unparse(node)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         return None
-    return ast.unparse(node)
 
 
 def _is_entry_call(node: ast.AST, entry_point: str) -> bool:
@@ -95,18 +94,14 @@ def parse_generated_test(source: str, entry_point: str) -> GeneratedCall | None:
     expect = _literal(right)
     if expect is None or None in args or None in kwargs.values():
         return None
-    args_src = "(" + "".join(f"{a}, " for a in args) + ")"
-    kwargs_src = "{" + ", ".join(f"{k!r}: {v}" for k, v in kwargs.items()) + "}"
-    return GeneratedCall(args_src, kwargs_src, expect, _wire(args_src, kwargs_src, expect))
-
-
-def _wire(args_src: str, kwargs_src: str, expect_src: str) -> dict | None:
+    args_src = "(" + "".join(f"{src}, " for _, src in args) + ")"
+    kwargs_src = "{" + ", ".join(f"{k!r}: {src}" for k, (_, src) in kwargs.items()) + "}"
+    call = wire_call(tuple(v for v, _ in args), {k: v for k, (v, _) in kwargs.items()})
     try:
-        call = wire_call(ast.literal_eval(args_src), ast.literal_eval(kwargs_src))
-        want = encode(ast.literal_eval(expect_src))
-    except (Unsupported, ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return None
-    return {"call": call, "want": want} if call is not None else None
+        wire = {"call": call, "want": encode(expect[0])} if call is not None else None
+    except Unsupported:
+        wire = None
+    return GeneratedCall(args_src, kwargs_src, expect[1], wire)
 
 
 def generated_calls(tests: list[str], entry_point: str) -> list[dict | None]:

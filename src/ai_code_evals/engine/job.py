@@ -16,13 +16,14 @@ import time
 from ai_code_evals.core.candidate import Candidate
 from ai_code_evals.core.events import CandidateFinished, EngineNotice, EventBus, OutputLine, Snapshot
 from ai_code_evals.core.task import Task
-from ai_code_evals.engine.jobfile import STARTUP_GRACE_S, build_job, runner_source, wall_budget
+from ai_code_evals.engine.jobfile import STARTUP_GRACE_S, build_job, wall_budget
 from ai_code_evals.engine.profiles import EnvProfile
 from ai_code_evals.engine.results import CandidateResult, decide_status, infrastructure_reason, repeat_totals
 from ai_code_evals.engine.runner_events import RunnerEvents
 from ai_code_evals.engine.timelimits import TimeLimit
 from ai_code_evals.engine.verdict import check_verdict
 from ai_code_evals.sandbox.base import SandboxBackend, SandboxSpec
+from ai_code_evals.sandbox.runner_source import runner_source
 
 METRICS_EVERY_S = 1.0
 # Backends are remote services too: a create/upload or destroy that never returns must not hang

@@ -11,7 +11,6 @@ from ai_code_evals.engine.calls import generated_calls, probe_wire
 from ai_code_evals.engine.profiles import EnvProfile
 from ai_code_evals.engine.timelimits import call_limit_s
 from ai_code_evals.sandbox.runner import wall_backstop
-from ai_code_evals.sandbox.runner_source import runner_source  # noqa: F401 - re-exported for the engine
 
 STARTUP_GRACE_S = 15.0  # interpreter start inside a cold sandbox
 STALL_GRACE_S = 2.0  # beyond a test's wall-clock backstop before the watchdog kills the sandbox
