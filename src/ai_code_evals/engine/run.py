@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ai_code_evals.core import appclock
 from ai_code_evals.core.candidate import Candidate, Generator
 from ai_code_evals.core.events import (
     CandidateAdded,
@@ -110,6 +111,7 @@ class Engine:
 
     async def run(self) -> dict:
         cfg = self.cfg
+        self._app_clock = (appclock.totals(), time.process_time(), time.perf_counter())
         self.bus.publish(RunStarted(
             run_id=cfg.run_id, record=str(cfg.record or ""),
             tasks=[{"task_id": t.id, "entry_point": t.entry_point, "reference": bool(t.reference),
@@ -365,6 +367,7 @@ class Engine:
         if unchecked and not any(unchecked in e for e in self.task_errors.get(task.id, [])):
             self.task_error(task, f"some of its tests cannot be run against a version: {unchecked}")
 
+    @appclock.timed("results")
     def _fill_duplicates(self, task: Task) -> None:
         """Identical versions run once; their copies share the original's verdict. An original
         that hit an infrastructure error has no verdict to share: its copies get an
@@ -396,6 +399,7 @@ class Engine:
                 self.bus.publish(CandidateFinished(candidate_id=cand.id, task_id=task.id,
                                                    profile=profile.name, result=copy.model_dump()))
 
+    @appclock.timed("selection")
     def task_results(self, task: Task) -> list[CandidateResult]:
         """One row per candidate, scored per profile then combined across profiles."""
         lines = {c.id: sum(1 for ln in (c.code or "").splitlines() if ln.strip()) for c in self.candidates[task.id]}
@@ -485,7 +489,15 @@ class Engine:
             "infrastructure_errors": sum(1 for t in tasks_out for c in t["candidates"]
                                          if is_infrastructure_error(c)),
             **({"unsafe_isolation": unsafe} if (unsafe := getattr(self.cfg.backend, "unsafe_isolation", "")) else {}),
+            **({"app_time_s": self.app_time()} if hasattr(self, "_app_clock") else {}),
         }
+
+    def app_time(self) -> dict:
+        """The app's own process during this run (core/appclock.py): wall seconds spent in result
+        handling, logging and selection (exclusive), its CPU seconds and the run's wall seconds."""
+        sections, cpu0, wall0 = self._app_clock
+        return {**appclock.since(sections), "cpu": round(time.process_time() - cpu0, 3),
+                "wall": round(time.perf_counter() - wall0, 3)}
 
     def tokens(self) -> dict:
         """Tokens the model spent writing this run's versions, as the endpoint reported them."""

@@ -14,6 +14,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from ai_code_evals.core.appclock import timed
 from ai_code_evals.core.task import Task
 from ai_code_evals.engine.jobfile import STALL_GRACE_S, STARTUP_GRACE_S
 from ai_code_evals.engine.timelimits import TimeLimit, call_limit_reason
@@ -76,6 +77,7 @@ class RunnerEvents:
         """The watchdog lets ``current`` run for ``seconds`` from now."""
         self.current, self.deadline = current, time.monotonic() + seconds
 
+    @timed("results")
     def on_line(self, stream: str, text: str) -> None:
         """One line from the sandbox. Never raises: whatever a backend or a candidate sends is data."""
         if self.closed:

@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 from typing import IO
 
+from ai_code_evals.core.appclock import timed
 from ai_code_evals.core.errors import InputError
 from ai_code_evals.core.events import (
     CandidateAdded,
@@ -80,6 +81,7 @@ class RunLog:
                                   "completion_fns": [], "run_config": {}, "created_by": CREATED_BY,
                                   "created_at": iso_now(), **(spec or {})}})
 
+    @timed("logging")
     def _write(self, obj: dict) -> None:
         """Buffer one line; flush now, at the end of this loop tick or within BATCH_DELAY_S,
         by the line's type. Outside a running event loop every line is flushed at once."""
@@ -123,6 +125,7 @@ class RunLog:
         except InputError as exc:  # no caller to raise to: the next write raises it
             self._deferred_error = exc
 
+    @timed("logging")
     def _flush_now(self) -> None:
         """Push every buffered line to the kernel now. (Not ``flush``: evals_bridge's RecorderLog
         has its own ``flush``, which flushes evals' recorder.)"""

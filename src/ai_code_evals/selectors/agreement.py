@@ -9,6 +9,7 @@ the tie. When a task has real tests, only the versions passing the most of them 
 """
 from __future__ import annotations
 
+from ai_code_evals.core.appclock import timed
 from ai_code_evals.engine.calls import parse_generated_test
 from ai_code_evals.engine.results import CandidateResult
 from ai_code_evals.engine.scoring import Selection, select_by_score
@@ -52,6 +53,7 @@ def usable_tests(ctx: SelectionContext) -> int:
     return sum(1 for t in ctx.generated_tests if parse_generated_test(t, ctx.task.entry_point) is not None)
 
 
+@timed("selection")
 def rank_task(ctx: SelectionContext) -> tuple[Ranking, dict[str, CandidateResult]]:
     pool = candidate_pool(ctx)
     n_tests = n_generated(ctx)

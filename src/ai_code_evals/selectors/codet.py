@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ai_code_evals.core.appclock import timed
 from ai_code_evals.core.candidate import Candidate
 from ai_code_evals.engine.results import CandidateResult
 from ai_code_evals.engine.scoring import Selection, rank_key, select_by_score
@@ -44,6 +45,7 @@ def _weight(r: CandidateResult, candidates: dict[str, Candidate]) -> int:
     return max(1, cand.multiplicity) if cand else 1
 
 
+@timed("selection")
 def agreement_groups(results: list[CandidateResult], candidates: dict[str, Candidate] | None = None
                      ) -> list[Group]:
     """Groups of versions that pass exactly the same generated tests, best first: by score, then

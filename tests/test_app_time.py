@@ -1,0 +1,73 @@
+"""Where the app's own time goes (core/appclock.py), reported in a run's summary and its log's
+final report, and printed by benchmarks/bench_phases.py next to the sandbox phases."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ai_code_evals.core import appclock
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).parent / "data"
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import bench_phases
+
+
+@pytest.fixture
+def fake_clock(monkeypatch):
+    """perf_counter under the test's control: ``now[0]`` is the time."""
+    now = [100.0]
+    monkeypatch.setattr(appclock.time, "perf_counter", lambda: now[0])
+    monkeypatch.setattr(appclock, "_totals", {})
+    return now
+
+
+def test_a_section_inside_another_pauses_it(fake_clock):
+    now = fake_clock
+    with appclock.section("results"):
+        now[0] += 2.0
+        with appclock.section("logging"):
+            now[0] += 5.0
+        now[0] += 1.0
+    assert appclock.totals() == {"results": 3.0, "logging": 5.0}
+
+
+def test_a_timed_function_counts_even_when_it_raises(fake_clock):
+    now = fake_clock
+
+    @appclock.timed("logging")
+    def write():
+        now[0] += 0.25
+        raise OSError("disk full")
+
+    before = appclock.totals()
+    with pytest.raises(OSError):
+        write()
+    assert appclock.since(before) == {"logging": 0.25}
+    assert appclock._open == []
+
+
+def test_a_run_reports_the_apps_time_and_bench_phases_prints_it(tmp_path):
+    rows = [{"task_id": "add", "code": "def add(a, b):\n    return a + b\n"},
+            {"task_id": "add", "code": "def add(a, b):\n    return a - b\n"}]
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    record = tmp_path / "run.jsonl"
+    proc = subprocess.run([sys.executable, "-m", "ai_code_evals", "run", str(DATA / "add_task.yaml"),
+                           "--samples", str(samples), "--headless", "--json", "--record", str(record)],
+                          capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    app = json.loads(proc.stdout)["app_time_s"]
+    assert app["results"] > 0 and app["logging"] > 0 and "selection" in app
+    assert app["results"] + app["logging"] + app["selection"] <= app["wall"]
+    assert 0 < app["cpu"]
+
+    figures = bench_phases.phase_totals(record)
+    assert figures["app_s"] == json.loads(record.read_text().splitlines()[-1])["final_report"]["app_time_s"]
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_phases.py"), str(record)],
+                         capture_output=True, text=True, timeout=60).stdout
+    assert "where the sandbox time went (2 versions ran" in out
+    for label in ("result handling", "logging (the run log)", "scoring and selection", "the run's wall time"):
+        assert label in out
