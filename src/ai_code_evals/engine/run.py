@@ -47,6 +47,22 @@ from ai_code_evals.sandbox.base import RequirementsError, SandboxBackend
 MAX_AHEAD = 512  # versions that are tasks waiting for a slot at once (see Engine._feed)
 
 
+@dataclass(frozen=True)
+class _Waiting:
+    """A version (under one profile) in the feed, not yet a task of its task's group."""
+    group: asyncio.TaskGroup
+    task: Task
+    cand: Candidate
+    profile: EnvProfile
+    gate: asyncio.Task | None  # the reference's run, when the task's time limit waits for it
+
+
+@dataclass(frozen=True)
+class _AllFed:
+    """After a task's last version in the feed: ``admitted`` is set once every one is a task."""
+    admitted: asyncio.Future
+
+
 def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
 
@@ -187,8 +203,8 @@ class Engine:
                     duplicate_of=cand.duplicate_of, usage=cand.usage,
                     raw_reply=cand.raw_reply, request=cand.request, extraction=cand.extraction))
                 for profile in self.cfg.profiles:
-                    self.feed.put_nowait((group, task, cand, profile, gate))
-            self.feed.put_nowait((group, task, None, None, admitted))
+                    self.feed.put_nowait(_Waiting(group, task, cand, profile, gate))
+            self.feed.put_nowait(_AllFed(admitted))
             if gate is None:
                 same = self._same_as_reference(task)
                 if self._wants_reference_check(task) and same is None:
@@ -306,15 +322,15 @@ class Engine:
         waiting tasks (1 GB), and Ctrl-C then took minutes: asyncio's semaphore forgets each
         cancelled waiter in time linear in the number waiting."""
         while True:
-            group, task, cand, profile, gate = await self.feed.get()
-            if cand is None:  # the task's last version is a task: its group may close
-                if not gate.done():
-                    gate.set_result(None)
+            item = await self.feed.get()
+            if isinstance(item, _AllFed):  # the task's last version is a task: its group may close
+                if not item.admitted.done():
+                    item.admitted.set_result(None)
                 continue
             await self.ahead.acquire()
-            job = self._run_admitted(task, cand, profile, gate)
+            job = self._run_admitted(item.task, item.cand, item.profile, item.gate)
             try:
-                group.create_task(job)
+                item.group.create_task(job)
             except RuntimeError:  # the task's group stopped (an error, Ctrl-C): nothing to run
                 job.close()
                 self.ahead.release()

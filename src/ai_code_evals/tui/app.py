@@ -59,7 +59,9 @@ class WorkspaceScreen(Screen):
     everything under it: every pane, the board and the footer, twice per zoom (the most costly
     key in ``bench_tui_scale.py``). The only rules that class selects are on the screen itself and
     on the maximized widget (Textual's ``Screen.-maximized-view`` and its ``.-maximized``), so the
-    screen restyles itself alone and the widget its own subtree."""
+    screen restyles itself alone and the widget its own subtree. This replaces a private watcher of
+    Textual's (pinned in uv.lock): should an upgrade rename it, Textual's own would run again and
+    ``test_zoom_restyles_the_screen_and_the_zoomed_pane_only`` fails."""
 
     def _watch_maximized(self, previously_maximized: Widget | None, maximized: Widget | None) -> None:
         self.set_class(maximized is not None, "-maximized-view", update=False)
