@@ -450,6 +450,8 @@ def main() -> int:
                     "after ours (DIR/.venv, e.g. from `git worktree add DIR REV && uv sync --locked --directory DIR`): "
                     "its throughput and machine CPU per sample, and ours' ratio to it")
     ap.add_argument("--no-overhead", action="store_true", help="skip the per-candidate overhead section")
+    ap.add_argument("--markdown", action="store_true",
+                    help="end with the README's Performance tables for this run (perf_tables.py)")
     ap.add_argument("--overhead-rounds", type=int, default=30)
     args = ap.parse_args()
 
@@ -475,7 +477,8 @@ def main() -> int:
           f"{len(samples)} samples over {len(problems)} tasks (seed {args.seed}) in {work}")
     print("mix: " + ", ".join(f"{k} {v} ({100 * v / len(samples):.1f}%)" for k, v in mix.items()))
     summary: dict = {"samples": len(samples), "tasks": len(problems), "per_task": args.per_task, "seed": args.seed,
-                     "jobs": args.jobs, "mix": mix, "cores": os.cpu_count()}
+                     "jobs": args.jobs, "mix": mix, "cores": os.cpu_count(),
+                     "load_before": round(os.getloadavg()[0], 2)}
     try:
         warm_up(problem_file, samples, work)
         theirs = run_theirs(sample_file, problem_file)
@@ -508,6 +511,10 @@ def main() -> int:
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(summary, indent=2) + "\n")
         print(f"\nsummary written to {args.json_out}")
+    if args.markdown:
+        import perf_tables
+
+        print("\n" + perf_tables.markdown([summary]), end="")
     return 0
 
 

@@ -85,19 +85,24 @@ def print_phases(figures: dict, peer_ms_per_sample: float | None = None) -> None
         print_app_time(figures["app_s"], ran)
 
 
-def print_app_time(app: dict, ran: int) -> None:
-    """The app's own process: its sections (exclusive wall time), its CPU, the run's wall time."""
-    wall = app.get("wall") or 0.0
-    print("\nwhere the app's own time went (its one process, wall time; sections exclude each other)")
-    print(f"  {'section':38s} {'total s':>9s} {'of run':>7s} {'ms/version':>11s}")
+def app_rows(app: dict) -> list[tuple[str, float]]:
+    """The app's sections, the rest of its CPU, all its CPU and the run's wall time, in seconds."""
     rows = [(APP_LABELS[k], app[k]) for k in APP_LABELS if isinstance(app.get(k), (int, float))]
     cpu = app.get("cpu") or 0.0
     # sections are synchronous code, so their wall time is about their CPU: the rest of the CPU is
     # the event loop, the requests to the sandboxes and reading their output
     rows.append(("other CPU (event loop, sandbox I/O)", max(0.0, cpu - sum(s for _, s in rows))))
     rows.append(("the app's CPU, all of it", cpu))
-    rows.append(("the run's wall time", wall))
-    for label, seconds in rows:
+    rows.append(("the run's wall time", app.get("wall") or 0.0))
+    return rows
+
+
+def print_app_time(app: dict, ran: int) -> None:
+    """The app's own process: its sections (exclusive wall time), its CPU, the run's wall time."""
+    wall = app.get("wall") or 0.0
+    print("\nwhere the app's own time went (its one process, wall time; sections exclude each other)")
+    print(f"  {'section':38s} {'total s':>9s} {'of run':>7s} {'ms/version':>11s}")
+    for label, seconds in app_rows(app):
         share = f"{100 * seconds / wall:6.1f}%" if wall else "      -"
         print(f"  {label:38s} {seconds:9.2f} {share} {1000 * seconds / max(1, ran):11.2f}")
 

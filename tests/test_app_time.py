@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data"
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import bench_phases
+import perf_tables
 
 
 @pytest.fixture
@@ -49,7 +50,10 @@ def test_a_timed_function_counts_even_when_it_raises(fake_clock):
     assert appclock._open == []
 
 
-def test_a_run_reports_the_apps_time_and_bench_phases_prints_it(tmp_path):
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory):
+    """A real CLI run on two versions: its JSON summary and its run log."""
+    tmp_path = tmp_path_factory.mktemp("app_time")
     rows = [{"task_id": "add", "code": "def add(a, b):\n    return a + b\n"},
             {"task_id": "add", "code": "def add(a, b):\n    return a - b\n"}]
     samples = tmp_path / "samples.jsonl"
@@ -59,7 +63,12 @@ def test_a_run_reports_the_apps_time_and_bench_phases_prints_it(tmp_path):
                            "--samples", str(samples), "--headless", "--json", "--record", str(record)],
                           capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr
-    app = json.loads(proc.stdout)["app_time_s"]
+    return json.loads(proc.stdout), record
+
+
+def test_a_run_reports_the_apps_time_and_bench_phases_prints_it(cli_run):
+    summary, record = cli_run
+    app = summary["app_time_s"]
     assert app["results"] > 0 and app["logging"] > 0 and "selection" in app
     assert app["results"] + app["logging"] + app["selection"] <= app["wall"]
     assert 0 < app["cpu"]
@@ -71,3 +80,20 @@ def test_a_run_reports_the_apps_time_and_bench_phases_prints_it(tmp_path):
     assert "where the sandbox time went (2 versions ran" in out
     for label in ("result handling", "logging (the run log)", "scoring and selection", "the run's wall time"):
         assert label in out
+
+
+def test_the_readme_tables_come_from_a_runs_figures(cli_run):
+    """perf_tables.py turns bench_humaneval.py's saved figures into the README's tables."""
+    _, record = cli_run
+    run = {"samples": 2, "per_task": 2, "tasks": 1, "load_before": 0.5, "load_after": 1.25,
+           "human_eval": {"seconds": 3.0, "tree_cpu_ms_per_sample": 40.0},
+           "ours": {"seconds": 1.5, "tree_cpu_ms_per_sample": 10.0},
+           "ratio_ours_over_human_eval": 2.0, "agreement": {"agree": 2, "total": 2, "percent": 100.0},
+           "phases": bench_phases.phase_totals(record)}
+    text = perf_tables.markdown([run])
+    assert "| 2 (2 per task, 1 tasks), load 0.5 → 1.2 | 3.0 s | 1.5 s: **2.00×** its throughput; " \
+           "**2 / 2 verdicts agree (100.00%)** |" in text
+    assert "| whole-tree CPU per sample, same run | 40.0 ms | 10.0 ms (4.00× less) |" in text
+    assert "(2 versions ran)" in text and "| program load |" in text
+    app = run["phases"]["app_s"]
+    assert f"| logging (the run log) | {app['logging']:.2f} |" in text
