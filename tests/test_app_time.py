@@ -3,6 +3,7 @@ final report, and printed by benchmarks/bench_phases.py next to the sandbox phas
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,8 @@ def fake_clock(monkeypatch):
     """perf_counter under the test's control: ``now[0]`` is the time."""
     now = [100.0]
     monkeypatch.setattr(appclock.time, "perf_counter", lambda: now[0])
-    monkeypatch.setattr(appclock, "_totals", {})
+    monkeypatch.setattr(appclock, "_threads", [])
+    monkeypatch.setattr(appclock, "_local", threading.local())
     return now
 
 
@@ -47,7 +49,30 @@ def test_a_timed_function_counts_even_when_it_raises(fake_clock):
     with pytest.raises(OSError):
         write()
     assert appclock.since(before) == {"logging": 0.25}
-    assert appclock._open == []
+    assert appclock._state()[0] == []
+
+
+def test_each_thread_has_its_own_sections_and_totals_add_them_up(fake_clock):
+    """The TUI's thread may write the run log while the engine's thread is inside a section:
+    one shared stack would pair one thread's leave with the other's enter (or pop an empty one)."""
+    now = fake_clock
+    inside, leave = threading.Event(), threading.Event()
+
+    def engine():
+        with appclock.section("results"):
+            inside.set()
+            leave.wait(5)
+            now[0] += 1.0
+
+    thread = threading.Thread(target=engine)
+    thread.start()
+    inside.wait(5)
+    with appclock.section("logging"):  # this thread, while the other is in its section
+        now[0] += 2.0
+    leave.set()
+    thread.join(5)
+    assert appclock.totals() == {"results": 3.0, "logging": 2.0}
+    assert appclock._state()[0] == []
 
 
 @pytest.fixture(scope="module")

@@ -3,13 +3,16 @@
 Each version's phases (engine/job.py) say where its wall time goes in and around its sandbox;
 these sections say what the app itself spends on the way, so that ``benchmarks/bench_phases.py``
 profiles a run from both sides. A section wraps synchronous code only (never an ``await``), and a
-section entered inside another pauses it: the totals are exclusive and add up. The clock is
-process-wide (one app, one process); a run reports the difference of two ``totals()``. It costs
-two ``perf_counter`` calls per section entered.
+section entered inside another pauses it: the totals are exclusive and add up. Each thread
+keeps its own open sections (the TUI's thread may write the run log while the engine's thread is
+in a section); ``totals()`` adds every thread's up. The clock is process-wide (one app, one
+process): a run reports the difference of two ``totals()``. It costs two ``perf_counter`` calls
+per section entered.
 """
 from __future__ import annotations
 
 import functools
+import threading
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -17,24 +20,36 @@ from typing import TypeVar
 
 F = TypeVar("F", bound=Callable)
 
-_totals: dict[str, float] = {}
-_open: list[list] = []  # [name, started] of the sections entered and not left, innermost last
+_threads: list[dict[str, float]] = []  # each thread's totals, in seconds per section
+_local = threading.local()
+
+
+def _state() -> tuple[list[list], dict[str, float]]:
+    """This thread's open sections ([name, started], innermost last) and its totals."""
+    try:
+        return _local.state
+    except AttributeError:
+        _local.state = ([], {})
+        _threads.append(_local.state[1])
+        return _local.state
 
 
 def _enter(name: str) -> None:
     now = time.perf_counter()
-    if _open:
-        outer = _open[-1]
-        _totals[outer[0]] = _totals.get(outer[0], 0.0) + now - outer[1]
-    _open.append([name, now])
+    open_, totals_ = _state()
+    if open_:
+        outer = open_[-1]
+        totals_[outer[0]] = totals_.get(outer[0], 0.0) + now - outer[1]
+    open_.append([name, now])
 
 
 def _leave() -> None:
     now = time.perf_counter()
-    name, started = _open.pop()
-    _totals[name] = _totals.get(name, 0.0) + now - started
-    if _open:
-        _open[-1][1] = now  # the outer section goes on from here
+    open_, totals_ = _state()
+    name, started = open_.pop()
+    totals_[name] = totals_.get(name, 0.0) + now - started
+    if open_:
+        open_[-1][1] = now  # the outer section goes on from here
 
 
 @contextmanager
@@ -62,10 +77,15 @@ def timed(name: str) -> Callable[[F], F]:
 
 
 def totals() -> dict[str, float]:
-    """Seconds per section so far, this process (open sections up to their last pause)."""
-    return dict(_totals)
+    """Seconds per section so far, all threads of this process (open sections up to their last
+    pause)."""
+    out: dict[str, float] = {}
+    for per_thread in list(_threads):
+        for name, seconds in list(per_thread.items()):
+            out[name] = out.get(name, 0.0) + seconds
+    return out
 
 
 def since(before: dict[str, float]) -> dict[str, float]:
     """Seconds per section since ``before`` (an earlier ``totals()``), rounded to the ms."""
-    return {name: round(total - before.get(name, 0.0), 3) for name, total in sorted(_totals.items())}
+    return {name: round(total - before.get(name, 0.0), 3) for name, total in sorted(totals().items())}
