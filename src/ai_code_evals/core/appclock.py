@@ -80,8 +80,8 @@ def totals() -> dict[str, float]:
     """Seconds per section so far, all threads of this process (open sections up to their last
     pause)."""
     out: dict[str, float] = {}
-    for per_thread in list(_threads):
-        for name, seconds in list(per_thread.items()):
+    for per_thread in _threads:
+        for name, seconds in list(per_thread.items()):  # a copy: its thread may add a name meanwhile
             out[name] = out.get(name, 0.0) + seconds
     return out
 
