@@ -90,7 +90,7 @@ def app_rows(app: dict) -> list[tuple[str, float]]:
     rows = [(APP_LABELS[k], app[k]) for k in APP_LABELS if isinstance(app.get(k), (int, float))]
     cpu = app.get("cpu") or 0.0
     # sections are synchronous code, so their wall time is about their CPU: the rest of the CPU is
-    # the event loop, the requests to the sandboxes and reading their output
+    # the event loop, the requests to the sandboxes and reading their output (and the TUI, shown)
     rows.append(("other CPU (event loop, sandbox I/O)", max(0.0, cpu - sum(s for _, s in rows))))
     rows.append(("the app's CPU, all of it", cpu))
     rows.append(("the run's wall time", app.get("wall") or 0.0))

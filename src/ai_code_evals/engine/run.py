@@ -117,6 +117,7 @@ class Engine:
         self.deriving: set[str] = set()  # tasks whose limit waits for their reference's run
         # (task id, interpreter) -> its packages being prepared: a directory, or why not
         self.envs: dict[tuple[str, str], asyncio.Task] = {}
+        self._app_clock: tuple[dict, float, float] | None = None  # at run(): sections, CPU, wall
         for task_id, check in config.reference_checks.items():
             if check.get("error"):
                 self.task_errors.setdefault(task_id, []).append(check["error"])
@@ -505,7 +506,7 @@ class Engine:
             "infrastructure_errors": sum(1 for t in tasks_out for c in t["candidates"]
                                          if is_infrastructure_error(c)),
             **({"unsafe_isolation": unsafe} if (unsafe := getattr(self.cfg.backend, "unsafe_isolation", "")) else {}),
-            **({"app_time_s": self.app_time()} if hasattr(self, "_app_clock") else {}),
+            **({"app_time_s": self.app_time()} if self._app_clock is not None else {}),
         }
 
     def app_time(self) -> dict:
