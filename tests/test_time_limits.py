@@ -245,8 +245,30 @@ def test_bad_flag_values_are_one_line_errors(tmp_path, capsys):
 
 
 # -- model-written tests and probes: one call each ---------------------------------------------------
-def test_a_call_gets_a_fifth_of_the_per_test_limit_at_least_a_tenth_of_a_second():
-    assert [call_limit_s(t) for t in (0.05, 0.3, 0.5, 2.0, 3.0)] == [0.05, 0.1, 0.1, 0.4, 0.6]
+def test_a_call_gets_a_tenth_of_the_per_test_limit_at_least_50ms_and_twice_the_reference():
+    assert [call_limit_s(t) for t in (0.05, 0.3, 0.5, 2.0, 3.0)] == [0.05, 0.05, 0.05, 0.2, 0.3]
+    assert call_limit_s(0.5, reference_ms=40.0) == 0.08  # twice the reference's slowest test
+    assert call_limit_s(4.0, reference_ms=1000.0) == 2.0  # not a tenth (0.4 s): the reference needs 1 s
+    assert call_limit_s(1.0, reference_ms=800.0) == 1.0  # never above the per-test limit
+    assert call_limit_s(0.5, reference_ms=None) == 0.05
+
+
+HEAVY = "def total(n):\n    s = 0\n    for i in range(n):\n        s += i\n    return s\n"
+
+
+def test_a_model_test_as_heavy_as_the_references_test_does_not_time_out():
+    """The reference's one test is one heavy call (a few million additions): a model test making
+    the same call gets twice the reference's measured time, not a tenth of the per-test limit
+    (0.05 s here), which the correct version would overrun."""
+    n = 3_000_000
+    task = Task(id="heavy", entry_point="total", reference=HEAVY, time_limit_s=20.0,
+                tests=[TestCase(args=[n], expect=n * (n - 1) // 2)])
+    _, events = evaluate([task], cands(task, {"right": HEAVY}),
+                         generated_tests={"heavy": [f"assert total({n}) == {n * (n - 1) // 2}"]})
+    check = reference_checks(events)["heavy"]
+    assert check["reference_test_ms"] > 25  # heavier than a tenth of the 0.5 s floor would allow
+    result = next(e.result for e in events if isinstance(e, CandidateFinished))
+    assert result["status"] == "passed" and result["generated_passed"] == [0], result["failures"]
 
 
 SPIN = ("import time\ndef inc(x):\n    start = time.process_time()\n    while x == 5 and time.process_time() - start < 1.0:\n"
@@ -255,7 +277,7 @@ SPIN = ("import time\ndef inc(x):\n    start = time.process_time()\n    while x 
 
 def test_a_model_written_test_times_out_at_the_call_limit_while_the_tasks_own_test_has_its_own():
     """The same call, 1 s of CPU: the task's own test (limit 2 s) passes, the model-written
-    test and the probe (one call each: limit 0.4 s) time out and say at which limit. A version
+    test and the probe (one call each: limit 0.2 s) time out and say at which limit. A version
     that never ends on model tests cost 3 x the per-test limit before; now 3 x the call limit."""
     task = Task(id="spin", entry_point="inc", tests=[TestCase(args=[5], expect=6)], time_limit_s=2.0)
     _, events = evaluate([task], cands(task, {"spins": SPIN}), generated_tests={"spin": ["assert inc(5) == 6"]},
@@ -263,7 +285,8 @@ def test_a_model_written_test_times_out_at_the_call_limit_while_the_tasks_own_te
     result = next(e.result for e in events if isinstance(e, CandidateFinished))
     assert result["tests_passed"] == 1 and result["generated_passed"] == []
     (failure,) = [f for f in result["failures"] if f["group"] == "generated"]
-    assert failure["error"].startswith("timed out: over 0.4s of CPU time")
-    assert failure["error"].endswith("(limit 0.4s per call = a fifth of the per-test limit, at least 0.1s; per-test "
-                                     "limit 2s: the task's own; the task has no reference solution to measure)")
+    assert failure["error"].startswith("timed out: over 0.2s of CPU time")
+    assert failure["error"].endswith("(limit 0.2s per call = max(0.05s, a tenth of the per-test limit), at most "
+                                     "the per-test limit; per-test limit 2s: the task's own; the task has no "
+                                     "reference solution to measure)")
     assert result["probe_outputs"] == ["t", "v:2"]

@@ -69,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
                      metavar="SECONDS",
                      help="floor of the per-test time limit derived from each task's reference solution: "
                      "limit = min(task's time_limit_s, max(SECONDS, K x reference time)); a model-written "
-                     "test or probe is one call and gets a fifth of the per-test limit, at least 0.1 s")
+                     "test or probe is one call and gets a tenth of the per-test limit, at least 0.05 s and "
+                     "at least twice the reference's time")
     run.add_argument("--time-limit-factor", dest="time_limit_factor", type=float,
                      default=DEFAULT_TIME_LIMIT_FACTOR, metavar="K",
                      help="multiple of the reference's slowest test (or load) time allowed to each test, "

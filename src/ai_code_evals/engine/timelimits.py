@@ -19,9 +19,13 @@ the same run, on the same loaded machine, as the candidates. The floor only has 
 scheduling noise around one call.
 
 A model-written test or a probe (the evidence for selection) is one literal call, where a test
-(HumanEval's ``check``) makes a handful: each such call gets a fifth of the per-test limit, at
-least 0.1 s (``call_limit_s``). A version that never ends used to cost 0.5 s on each of up to
-three such calls; the limit only has to absorb one small call's noise.
+(HumanEval's ``check``) makes several (seven on average): each such call gets a tenth of the
+per-test limit, at least 0.05 s, and at least twice the reference's slowest test when that was
+measured (``call_limit_s``), so that a call as heavy as a whole test of the reference never
+times out. A version that never ends used to cost the whole per-test limit (0.5 s) on each of up
+to three such calls, then a fifth of it: on 8,200 real versions, waiting on those time-outs was
+a fifth of the selection run's sandbox time. A tenth brought the run from about 2× to 1.70–1.83×
+the plain run's time with the same top-1 picks (``benchmarks/bench_selection.py --plain-peer``).
 
 Without a usable measurement (no reference, a reference that fails or could not run, the
 derivation switched off with factor 0) the task's own limit applies, as before. Perf cases keep
@@ -36,8 +40,9 @@ from ai_code_evals.core.errors import InputError
 
 DEFAULT_MIN_TIME_LIMIT_S = 0.5
 DEFAULT_TIME_LIMIT_FACTOR = 4.0
-CALLS_PER_TEST = 5  # a test makes a handful of calls; a model-written test or a probe makes one
-MIN_CALL_LIMIT_S = 0.1
+CALLS_PER_TEST = 10  # a test makes several calls; a model-written test or a probe makes one
+MIN_CALL_LIMIT_S = 0.05
+REFERENCE_CALL_FACTOR = 2  # a call may take twice the reference's slowest whole test
 
 
 def check_policy(min_time_limit_s: float, factor: float) -> None:
@@ -94,16 +99,23 @@ class TimeLimit:
                    reference_test_ms=_time_or_none(data.get("reference_test_ms")))
 
 
-def call_limit_s(test_limit_s: float) -> float:
-    """The limit of one model-written test or probe: a fifth of the per-test limit, at least
-    0.1 s, never above the per-test limit."""
-    return min(test_limit_s, max(MIN_CALL_LIMIT_S, round(test_limit_s / CALLS_PER_TEST, 3)))
+def call_limit_s(test_limit_s: float, reference_ms: float | None = None) -> float:
+    """The limit of one model-written test or probe: a tenth of the per-test limit, at least
+    0.05 s and at least twice the reference's time (``reference_ms``, when measured), never above
+    the per-test limit."""
+    floor = MIN_CALL_LIMIT_S
+    if _is_time(reference_ms):
+        floor = max(floor, REFERENCE_CALL_FACTOR * reference_ms / 1000.0)
+    return min(test_limit_s, round(max(floor, test_limit_s / CALLS_PER_TEST), 3))
 
 
 def call_limit_reason(test_limit: TimeLimit) -> str:
     """Why a model-written test or probe stopped where it did, with the per-test limit's reason."""
-    return (f"limit {fmt_s(call_limit_s(test_limit.limit_s))} per call = a fifth of the per-test limit, "
-            f"at least {fmt_s(MIN_CALL_LIMIT_S)}; per-test {test_limit.reason}")
+    limit = call_limit_s(test_limit.limit_s, test_limit.reference_ms)
+    reference = (f", {REFERENCE_CALL_FACTOR} x reference {fmt_ms(test_limit.reference_ms)}"
+                 if _is_time(test_limit.reference_ms) else "")
+    return (f"limit {fmt_s(limit)} per call = max({fmt_s(MIN_CALL_LIMIT_S)}, a tenth of the per-test "
+            f"limit{reference}), at most the per-test limit; per-test {test_limit.reason}")
 
 
 def own_limit(task_limit_s: float, because: str) -> TimeLimit:
