@@ -247,10 +247,10 @@ def test_bad_flag_values_are_one_line_errors(tmp_path, capsys):
 # -- model-written tests and probes: one call each ---------------------------------------------------
 def test_a_call_gets_a_tenth_of_the_per_test_limit_at_least_50ms_and_twice_the_reference():
     assert [call_limit_s(t) for t in (0.05, 0.3, 0.5, 2.0, 3.0)] == [0.05, 0.05, 0.05, 0.2, 0.3]
-    assert call_limit_s(0.5, reference_ms=40.0) == 0.08  # twice the reference's slowest test
-    assert call_limit_s(4.0, reference_ms=1000.0) == 2.0  # not a tenth (0.4 s): the reference needs 1 s
-    assert call_limit_s(1.0, reference_ms=800.0) == 1.0  # never above the per-test limit
-    assert call_limit_s(0.5, reference_ms=None) == 0.05
+    assert call_limit_s(0.5, reference_test_ms=40.0) == 0.08  # twice the reference's slowest test
+    assert call_limit_s(4.0, reference_test_ms=1000.0) == 2.0  # not a tenth (0.4 s): the reference needs 1 s
+    assert call_limit_s(1.0, reference_test_ms=800.0) == 1.0  # never above the per-test limit
+    assert call_limit_s(0.5, reference_test_ms=None) == 0.05
 
 
 HEAVY = "def total(n):\n    s = 0\n    for i in range(n):\n        s += i\n    return s\n"

@@ -116,7 +116,7 @@ class CandidateJob:
                 self.sandbox_info = dict(getattr(sandbox, "info", {}) or {})
                 job = build_job(self.task, self.candidate, self.profile, self.nonce, self.generated_tests,
                                 self.load_limit_s, self.probes,
-                                reference_ms=self.time_limit.reference_ms if self.time_limit else None)
+                                reference_test_ms=self.time_limit.reference_test_ms if self.time_limit else None)
                 await sandbox.upload({"runner.py": runner_source(), "job.json": json.dumps(job).encode()})
             starting = False
             self.marks["ready"] = time.monotonic()

@@ -18,13 +18,13 @@ STALL_GRACE_S = 2.0  # beyond a test's wall-clock backstop before the watchdog k
 
 def build_job(task: Task, candidate: Candidate, profile: EnvProfile, nonce: str,
               generated_tests: list[str], load_time_limit_s: float | None = None,
-              probes: list[str] | None = None, reference_ms: float | None = None) -> dict:
+              probes: list[str] | None = None, reference_test_ms: float | None = None) -> dict:
     """The job.json the checker reads (the candidate child never sees it). Loading the
     program may take ``load_time_limit_s`` (default: the per-test limit): a derived per-test
     limit says how long the reference's tests take, not how long a version's imports take.
     A completion-style task's prompt is the checker's ``context``: the helpers its tests use
-    come from the task file, never from the version. ``reference_ms``: the reference's measured
-    time, which a model test's or a probe's call limit never goes below twice of."""
+    come from the task file, never from the version. ``reference_test_ms``: the reference's
+    slowest test, measured: a model test's or a probe's call limit is at least twice that."""
     limits = profile.limits
     return {
         "nonce": nonce,
@@ -37,7 +37,7 @@ def build_job(task: Task, candidate: Candidate, profile: EnvProfile, nonce: str,
         "generated_tests": generated_calls(generated_tests, task.entry_point),
         "probes": [probe_wire(p) for p in probes or []],
         "time_limit_s": task.time_limit_s,
-        "call_time_limit_s": call_limit_s(task.time_limit_s, reference_ms),
+        "call_time_limit_s": call_limit_s(task.time_limit_s, reference_test_ms),
         "load_time_limit_s": load_time_limit_s or task.time_limit_s,
         "limits": {"cpu_s": limits.cpu_s, "memory_mb": limits.memory_mb, "processes": limits.processes,
                    "file_size_mb": limits.file_size_mb, "open_files": limits.open_files},

@@ -99,21 +99,21 @@ class TimeLimit:
                    reference_test_ms=_time_or_none(data.get("reference_test_ms")))
 
 
-def call_limit_s(test_limit_s: float, reference_ms: float | None = None) -> float:
+def call_limit_s(test_limit_s: float, reference_test_ms: float | None = None) -> float:
     """The limit of one model-written test or probe: a tenth of the per-test limit, at least
-    0.05 s and at least twice the reference's time (``reference_ms``, when measured), never above
-    the per-test limit."""
+    0.05 s and at least twice the reference's slowest test (``reference_test_ms``, when
+    measured), never above the per-test limit."""
     floor = MIN_CALL_LIMIT_S
-    if _is_time(reference_ms):
-        floor = max(floor, REFERENCE_CALL_FACTOR * reference_ms / 1000.0)
+    if _is_time(reference_test_ms):
+        floor = max(floor, REFERENCE_CALL_FACTOR * reference_test_ms / 1000.0)
     return min(test_limit_s, round(max(floor, test_limit_s / CALLS_PER_TEST), 3))
 
 
 def call_limit_reason(test_limit: TimeLimit) -> str:
     """Why a model-written test or probe stopped where it did, with the per-test limit's reason."""
-    limit = call_limit_s(test_limit.limit_s, test_limit.reference_ms)
-    reference = (f", {REFERENCE_CALL_FACTOR} x reference {fmt_ms(test_limit.reference_ms)}"
-                 if _is_time(test_limit.reference_ms) else "")
+    limit = call_limit_s(test_limit.limit_s, test_limit.reference_test_ms)
+    reference = (f", {REFERENCE_CALL_FACTOR} x reference test {fmt_ms(test_limit.reference_test_ms)}"
+                 if _is_time(test_limit.reference_test_ms) else "")
     return (f"limit {fmt_s(limit)} per call = max({fmt_s(MIN_CALL_LIMIT_S)}, a tenth of the per-test "
             f"limit{reference}), at most the per-test limit; per-test {test_limit.reason}")
 
