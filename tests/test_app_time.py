@@ -29,11 +29,18 @@ def fake_clock(monkeypatch):
 
 def test_a_section_inside_another_pauses_it(fake_clock):
     now = fake_clock
-    with appclock.section("results"):
+
+    @appclock.timed("logging")
+    def write():
+        now[0] += 5.0
+
+    @appclock.timed("results")
+    def handle():
         now[0] += 2.0
-        with appclock.section("logging"):
-            now[0] += 5.0
+        write()
         now[0] += 1.0
+
+    handle()
     assert appclock.totals() == {"results": 3.0, "logging": 5.0}
 
 
@@ -58,17 +65,20 @@ def test_each_thread_has_its_own_sections_and_totals_add_them_up(fake_clock):
     now = fake_clock
     inside, leave = threading.Event(), threading.Event()
 
+    @appclock.timed("results")
     def engine():
-        with appclock.section("results"):
-            inside.set()
-            leave.wait(5)
-            now[0] += 1.0
+        inside.set()
+        leave.wait(5)
+        now[0] += 1.0
+
+    @appclock.timed("logging")
+    def write():
+        now[0] += 2.0
 
     thread = threading.Thread(target=engine)
     thread.start()
     inside.wait(5)
-    with appclock.section("logging"):  # this thread, while the other is in its section
-        now[0] += 2.0
+    write()  # this thread, while the other is in its section
     leave.set()
     thread.join(5)
     assert appclock.totals() == {"results": 3.0, "logging": 2.0}

@@ -2,8 +2,8 @@
 
 Each version's phases (engine/job.py) say where its wall time goes in and around its sandbox;
 these sections say what the app itself spends on the way, so that ``benchmarks/bench_phases.py``
-profiles a run from both sides. A section wraps synchronous code only (never an ``await``), and a
-section entered inside another pauses it: the totals are exclusive and add up. Each thread
+profiles a run from both sides. A section is a synchronous function marked ``@timed`` (never a
+coroutine: an ``await`` would count other work), and a section entered inside another pauses it: the totals are exclusive and add up. Each thread
 keeps its own open sections (the TUI's thread may write the run log while the engine's thread is
 in a section); ``totals()`` adds every thread's up. The clock is process-wide (one app, one
 process): a run reports the difference of two ``totals()``. It costs two ``perf_counter`` calls
@@ -15,7 +15,6 @@ import functools
 import threading
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from typing import TypeVar
 
 F = TypeVar("F", bound=Callable)
@@ -50,16 +49,6 @@ def _leave() -> None:
     totals_[name] = totals_.get(name, 0.0) + now - started
     if open_:
         open_[-1][1] = now  # the outer section goes on from here
-
-
-@contextmanager
-def section(name: str):
-    """Count the block's wall time under ``name`` (minus the sections inside it)."""
-    _enter(name)
-    try:
-        yield
-    finally:
-        _leave()
 
 
 def timed(name: str) -> Callable[[F], F]:
