@@ -3,11 +3,11 @@
 Each version's phases (engine/job.py) say where its wall time goes in and around its sandbox;
 these sections say what the app itself spends on the way, so that ``benchmarks/bench_phases.py``
 profiles a run from both sides. A section is a synchronous function marked ``@timed`` (never a
-coroutine: an ``await`` would count other work), and a section entered inside another pauses it: the totals are exclusive and add up. Each thread
-keeps its own open sections (the TUI's thread may write the run log while the engine's thread is
-in a section); ``totals()`` adds every thread's up. The clock is process-wide (one app, one
-process): a run reports the difference of two ``totals()``. It costs two ``perf_counter`` calls
-per section entered.
+coroutine: an ``await`` would count other work), and a section entered inside another pauses
+it: the totals are exclusive and add up. Each thread keeps its own open sections (the TUI's
+thread may write the run log while the engine's thread is in a section); ``totals()`` adds
+every thread's up. The clock is process-wide (one app, one process): a run reports the
+difference of two ``totals()``. It costs two ``perf_counter`` calls per section entered.
 """
 from __future__ import annotations
 
