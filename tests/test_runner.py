@@ -318,3 +318,21 @@ def test_each_distinct_literal_call_runs_once_per_version(tmp_path):
     events, _, _ = run_job(tmp_path, program, generated=gen, probes=["((7,), {})", "((9,), {})"])
     assert verdict(events)["generated_passed"] == [0, 2]
     assert next(e for e in events if e["ev"] == "probes")["outputs"] == ["v:1", "v:3"]
+
+
+def test_a_version_that_asks_for_input_gets_end_of_file_at_once(tmp_path):
+    """Real samples (HumanEval/77#15, /80) end with ``a = int(input(...))``. The child's stdin was
+    the checker's request pipe: ``input()`` waited there until the load limit (6.5 s, a slot idle
+    at the end of a real run) and, during a call, read the checker's requests. Its stdin is now
+    empty, as in ``python prog.py < /dev/null``: EOFError at once, the same verdict as plain Python."""
+    program = "def f(x):\n    return x\n\na = int(input('Enter the integer: '))\n"
+    events, _, _ = run_job(tmp_path, program, [{"kind": "case", "args": [1], "expect": 1}], limit=30.0)
+    v = verdict(events)
+    assert v["load_error"].startswith("EOFError"), v["load_error"]
+
+
+def test_a_call_that_reads_stdin_reads_nothing(tmp_path):
+    program = "import os, sys\ndef f(x):\n    return [sys.stdin.read(), os.read(0, 64).decode(), x]\n"
+    tests = [{"kind": "case", "args": [1], "expect": ["", "", 1]}, {"kind": "case", "args": [2], "expect": ["", "", 2]}]
+    events, _, _ = run_job(tmp_path, program, tests, limit=30.0)
+    assert verdict(events)["tests_passed"] == 2

@@ -52,7 +52,10 @@ BIG_INT_BITS = 12000  # larger ints cross as hex (decimal parsing is capped at 4
 SHORT = 160
 TIMEOUTS_MAX = 3  # time-outs among a version's generated tests and probes together before the rest are not run
 FAILURES_IN_GROUP = 5  # failures of a quiet group (generated tests) described in its end event
-CHILD_FDS = (0, 1, 2, 3)  # requests in, stdout, stderr, replies out (as the child sees them)
+# stdin (empty), stdout, stderr, requests in, replies out, as the child sees them. The candidate's
+# stdin is an empty pipe, as ``python prog.py < /dev/null`` has: an ``input()`` a model left in
+# its program raises EOFError at once, and nothing the candidate reads is the checker's.
+CHILD_FDS = (0, 1, 2, 3, 4)
 
 
 class TestTimeout(BaseException):
@@ -232,7 +235,7 @@ def _read_exact(fd, n):
 
 # -- the candidate child --------------------------------------------------------------------------
 def child_main():
-    """Serve the checker's requests on fd 0, reply on fd 3. Runs candidate code: trusts nothing."""
+    """Serve the checker's requests on fd 3, reply on fd 4. Runs candidate code: trusts nothing."""
     for stream in (sys.stdout, sys.stderr):  # the candidate's prints reach its pane line by line
         try:
             stream.reconfigure(line_buffering=True)
@@ -242,8 +245,8 @@ def child_main():
     state = {"fn": None, "stash": None}
     while True:
         try:
-            (size,) = struct.unpack(">I", _read_exact(0, 4))
-            req = json.loads(_read_exact(0, size))
+            (size,) = struct.unpack(">I", _read_exact(3, 4))
+            req = json.loads(_read_exact(3, size))
         except Exception:
             os._exit(0)
         batch = req.get("calls") if req.get("op") == "batch" else None
@@ -260,7 +263,7 @@ def child_main():
                 except BaseException:
                     pass
             try:
-                send(3, reply)
+                send(4, reply)
             except BaseException:
                 os._exit(0)
 
@@ -423,6 +426,7 @@ class Child:
     def start(self, fresh):
         """Fork a child: ``fresh`` re-executes the interpreter (the checker's memory now holds
         the job); the first child is forked before the job is read and runs in place."""
+        in_r, in_w = os.pipe()
         req_r, req_w = os.pipe()
         rep_r, rep_w = os.pipe()
         out_r, out_w = os.pipe()
@@ -430,11 +434,11 @@ class Child:
         pid = os.fork()
         if pid == 0:
             try:
-                for src, dst in zip((req_r, out_w, err_w, rep_w), CHILD_FDS):
+                for src, dst in zip((in_r, out_w, err_w, req_r, rep_w), CHILD_FDS):
                     os.dup2(src, dst + 16)
                 for dst in CHILD_FDS:
                     os.dup2(dst + 16, dst)
-                os.closerange(4, 1 << 16)
+                os.closerange(len(CHILD_FDS), 1 << 16)
                 signal.signal(signal.SIGALRM, signal.SIG_DFL)
                 signal.setitimer(signal.ITIMER_REAL, 0)
                 _drop_root(self.runner_path)
@@ -446,7 +450,7 @@ class Child:
             except BaseException:
                 pass
             os._exit(127)
-        for fd in (req_r, rep_w, out_w, err_w):
+        for fd in (in_r, in_w, req_r, rep_w, out_w, err_w):
             os.close(fd)
         self.pid, self.req, self.rep = pid, req_w, rep_r
         try:
