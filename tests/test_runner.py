@@ -336,3 +336,12 @@ def test_a_call_that_reads_stdin_reads_nothing(tmp_path):
     tests = [{"kind": "case", "args": [1], "expect": ["", "", 1]}, {"kind": "case", "args": [2], "expect": ["", "", 2]}]
     events, _, _ = run_job(tmp_path, program, tests, limit=30.0)
     assert verdict(events)["tests_passed"] == 2
+
+
+def test_the_child_started_afresh_after_a_timeout_has_an_empty_stdin_too(tmp_path):
+    """After a time-out the child is a new interpreter (``runner.py --child``), wired anew."""
+    program = "import sys\ndef f(x):\n    while x:\n        pass\n    return sys.stdin.read()\n"
+    tests = [{"kind": "case", "args": [1], "expect": ""}, {"kind": "case", "args": [0], "expect": ""}]
+    events, _, _ = run_job(tmp_path, program, tests, limit=0.5)
+    v = verdict(events)
+    assert v["timeouts"] == 1 and v["passed"] == [1], v
