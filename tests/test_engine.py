@@ -201,3 +201,19 @@ def test_a_long_samples_file_waits_as_rows_not_as_tasks_and_cancels_at_once(monk
     assert started == [c.id for c in cands[:len(started)]]  # in the order they came
     assert len(started) < 12 + 6 + 2 + 2  # the rest never became tasks
     assert peak[0] < 40, peak[0]  # admitted, running (with their pipes and watchdogs), the run's own: not one per row
+
+
+def test_a_real_samples_input_at_load_fails_at_once_in_the_sandbox():
+    """HumanEval/77#15 of the real samples ends with ``a = int(input(...))``: through the local
+    backend's sandbox it fails as plain Python with an empty stdin does, not at the load limit."""
+    task = Task(id="iscube", entry_point="iscube", prompt="", tests=[TestCase(args=[8], expect=True)], time_limit_s=30.0)
+    code = ("def iscube(a):\n    a = abs(a)\n    return int(round(a ** (1. / 3))) ** 3 == a\n\n"
+            "a = int(input('Enter the integer: '))\n")
+    results = []
+    bus = EventBus()
+    bus.subscribe(lambda e: results.append(e.result) if isinstance(e, CandidateFinished) else None)
+    config = RunConfig(tasks=[task], backend=LocalBackend(), jobs=1, check_reference=False,
+                       candidates=[Candidate(id="iscube#15", task_id="iscube", code=code)])
+    asyncio.run(run_evaluation(config, bus))
+    (result,) = results
+    assert result["status"] == "error" and "EOFError" in result["reason"], result["reason"]
