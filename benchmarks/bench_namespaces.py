@@ -15,15 +15,18 @@ from __future__ import annotations
 import argparse
 import ctypes
 import os
+import signal
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_sandbox import machine_cpu_ms
 
-FLAGS = {"mount": 0x00020000, "uts": 0x04000000, "ipc": 0x08000000, "pid": 0x20000000, "network": 0x40000000}
-SIGCHLD = 17
-SYS_CLONE = {"x86_64": 56, "aarch64": 220}.get(os.uname().machine, 56)
+from ai_code_evals.sandbox import _warm_server as server  # the flags and call it starts commands with
+
+FLAGS = {"mount": server.CLONE_NEWNS, "uts": server.CLONE_NEWUTS, "ipc": server.CLONE_NEWIPC,
+         "pid": server.CLONE_NEWPID, "network": server.CLONE_NEWNET}
+assert sum(FLAGS.values()) == server.CLONE_INIT
 
 
 def clone_and_reap(flags: int, clones: int) -> float:
@@ -33,7 +36,7 @@ def clone_and_reap(flags: int, clones: int) -> float:
     libc.syscall.restype = ctypes.c_long
     start = machine_cpu_ms()
     for _ in range(clones):
-        pid = libc.syscall(SYS_CLONE, flags | SIGCHLD, 0, 0, 0, 0)
+        pid = libc.syscall(server.SYS_CLONE, flags | signal.SIGCHLD, 0, 0, 0, 0)
         if pid == 0:
             os._exit(0)
         if pid < 0:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import atexit
-import json
 import os
 import shutil
 import subprocess
@@ -123,17 +122,11 @@ def main() -> int:
     ap.add_argument("--window", type=float, default=10.0, help="seconds of the window the groups are read over")
     args = ap.parse_args()
 
-    problems = samples_mix.load_problems(args.tasks)
-    if args.real:
-        samples = bh.real_samples(Path(args.real) / "samples.jsonl", args.per_task or 40)
-        problems = [p for p in problems if p["task_id"] in {s.task_id for s in samples}]
-    else:
-        samples = samples_mix.build_mix(problems, args.per_task or samples_mix.DEFAULT_PER_TASK, samples_mix.DEFAULT_SEED)
+    per_task = args.per_task or (40 if args.real else samples_mix.DEFAULT_PER_TASK)
+    problems, samples = bh.problems_and_samples(args.tasks, args.real, per_task)
     work = Path(tempfile.mkdtemp(prefix="cpu-by-process-"))
     atexit.register(shutil.rmtree, work, True)
-    problem_file, sample_file = work / "problems.jsonl", work / "samples.jsonl"
-    problem_file.write_text("".join(json.dumps(p) + "\n" for p in problems))
-    samples_mix.write_samples(samples, sample_file)
+    problem_file, sample_file = bh.write_inputs(work, problems, samples)
     bh.warm_up(problem_file, samples, work)
     print(f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}; {len(samples)} samples over {len(problems)} tasks")
 
