@@ -1,9 +1,11 @@
-"""Duplicate versions: the same program once comments and layout are dropped.
+"""Duplicate versions: the same program once comments and layout are dropped, and its local
+variables renamed where it cannot see their names (``local_names.py``).
 
 Two such versions behave identically under any test, so the engine runs the first and copies its
 verdict to the others (``duplicate_of``). Nothing else is ignored: parameter names (a keyword
 argument test tells them apart), annotations and docstrings (a program may read them) all count,
-so a version never inherits a verdict it might not have earned. Agreement selection still counts
+and so do local names in a program that could read them, so a version never inherits a verdict
+it might not have earned. Agreement selection still counts
 every copy: several independent samples converging on one program is evidence for it.
 """
 from __future__ import annotations
@@ -12,16 +14,17 @@ import ast
 import hashlib
 
 from ai_code_evals.core.candidate import Candidate
+from ai_code_evals.generation.local_names import canonical_locals
 
 
 def fingerprint(code: str) -> str | None:
-    """A hash of the program's syntax tree (comments and layout gone), or None when it does
-    not parse."""
+    """A hash of the program's syntax tree (comments and layout gone, unobservable local names
+    made canonical), or None when it does not parse."""
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError, MemoryError, RecursionError):
         return None
-    dump = ast.dump(tree, annotate_fields=False, include_attributes=False)
+    dump = ast.dump(canonical_locals(tree), annotate_fields=False, include_attributes=False)
     return hashlib.sha256(dump.encode()).hexdigest()[:20]
 
 

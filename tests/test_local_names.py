@@ -1,0 +1,140 @@
+"""Canonical local names in the duplicate fingerprint (generation/local_names.py).
+
+Versions that differ only in their local variables' names share one run. Each attack below is a
+pair of programs that differ only in a local name but *behave* differently, because the program
+reads its own local names; each must keep its own fingerprint, and so its own run and verdict.
+"""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from ai_code_evals.core.candidate import Candidate
+from ai_code_evals.generation.dedupe import fingerprint, mark_duplicates
+from ai_code_evals.generation.local_names import observes_locals
+
+
+def twins(template: str, a: str = "total", b: str = "acc") -> tuple[str, str]:
+    return template.replace("NAME", a), template.replace("NAME", b)
+
+
+SUM = "def f(xs):\n    NAME = 0\n    for x in xs:\n        NAME += x\n    return NAME\n"
+
+
+@pytest.mark.parametrize("pair", [
+    twins(SUM),
+    twins(SUM.replace("for x in xs", "for NAME2 in xs").replace("+= x", "+= NAME2").replace("NAME2", "it")),
+    ("def f(xs):\n    return [x * 2 for x in xs if x]\n", "def f(xs):\n    return [v * 2 for v in xs if v]\n"),
+    ("def f(xs):\n    return {k: n for k, n in xs}\n", "def f(xs):\n    return {a: b for a, b in xs}\n"),
+    # an inner comprehension reusing the outer's variable: the shadowing is kept
+    ("def f(a):\n    y = a\n    return [y for y in y]\n", "def f(a):\n    z = a\n    return [q for q in z]\n"),
+    # a helper's own locals, and a lambda reading the enclosing function's
+    ("def f(xs):\n    def g():\n        t = 1\n        return t\n    m = g()\n    return sorted(xs, key=lambda v: v * m)\n",
+     "def f(xs):\n    def g():\n        u = 1\n        return u\n    w = g()\n    return sorted(xs, key=lambda v: v * w)\n"),
+    # HumanEval's prompt imports typing; the math module hands out no frames either
+    ("from typing import List\nimport math\n\ndef f(xs: List[int]):\n    r = math.fsum(xs)\n    return r\n",
+     "from typing import List\nimport math\n\ndef f(xs: List[int]):\n    s = math.fsum(xs)\n    return s\n"),
+])
+def test_versions_that_differ_only_in_local_names_share_a_fingerprint(pair):
+    first, second = pair
+    assert fingerprint(first) == fingerprint(second)
+
+
+ATTACKS = {
+    "locals()": "def f(xs):\n    NAME = 0\n    return sorted(locals())\n",
+    "dir()": "def f(xs):\n    NAME = 0\n    return dir()\n",
+    "a generator's frame": "def f(xs):\n    g = (NAME for NAME in xs)\n    next(g)\n    return list(g.gi_frame.f_locals)\n",
+    "a format field reading a frame": "def f(xs):\n    g = (NAME for NAME in xs)\n    next(g)\n    return '{0.gi_frame.f_locals}'.format(g)\n",
+    "a format string built at run time": "def f(xs):\n    g = (NAME for NAME in xs)\n    next(g)\n"
+                                          "    return ('{0.gi_fr' + 'ame.f_locals}').format(g)\n",
+    "the handled exception's message": "def f(xs):\n    try:\n        NAME += 1\n    except Exception as e:\n        return str(e)\n"
+                                       "    NAME = 0\n",
+    "its own source": "def f(xs):\n    NAME = 0\n    return open(__file__).read()\n",
+    "a code object": "def f(xs):\n    NAME = 0\n    return f.__code__.co_varnames\n",
+    "getattr by a built string": "def f(xs):\n    NAME = 0\n    return getattr(f, '__co' + 'de__').co_varnames\n",
+    "sys through a plain module": "import typing\n\ndef f(xs):\n    NAME = 0\n    return list(typing.sys._getframe().f_locals)\n",
+    "a plain module's private import": "import random\n\ndef f(xs):\n    NAME = 0\n    return list(random._os.sys._getframe().f_locals)\n",
+    "an inspecting module": "import inspect\n\ndef f(xs):\n    NAME = 0\n    return list(inspect.currentframe().f_locals)\n",
+    "eval of a name": "def f(xs):\n    NAME = 5\n    return eval('total')\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(ATTACKS))
+def test_a_program_that_reads_its_local_names_keeps_them(name):
+    """The attack: a version identical to a passing one but for a local name it reads back
+    would inherit `passed` without ever running."""
+    first, second = twins(ATTACKS[name])
+    assert fingerprint(first) != fingerprint(second)
+
+
+def raise_value_error():
+    raise ValueError("no")
+
+
+@pytest.mark.parametrize("first, second, arg", [
+    # a parameter of an inner function shares the outer local's name: renaming the outer one
+    # everywhere would make `g` return `y` in the second but its argument in the first
+    ("def f(a):\n    x = 1\n    def g(x):\n        return x\n    return g(2) + x\n",
+     "def f(a):\n    y = 1\n    def g(x):\n        return y\n    return g(2) + y\n", 0),
+    # a global declaration: `count` is the module's, not a local
+    ("count = 0\n\ndef f(a):\n    global count\n    count = a\n    return count\n",
+     "count = 0\n\ndef f(a):\n    total = a\n    return count\n", 5),
+    # a comprehension's first iterable is evaluated outside it
+    ("def f(x):\n    y = x\n    return [x for x in x]\n", "def f(x):\n    y = x\n    return [y for x in y]\n", [1, 2]),
+    # a local that is also an except name is gone after the handler
+    ("def f(a):\n    x = 1\n    try:\n        a()\n    except ValueError as x:\n        pass\n    return x\n",
+     "def f(a):\n    y = 1\n    try:\n        a()\n    except ValueError as x:\n        pass\n    return y\n",
+     raise_value_error),
+    # class bodies resolve names their own way
+    ("def f(a):\n    x = 1\n    class C:\n        x = 2\n        y = x\n    return C.y + x\n",
+     "def f(a):\n    z = 1\n    class C:\n        x = 2\n        y = z\n    return C.y + z\n", 0),
+])
+def test_programs_that_behave_differently_never_share_a_fingerprint(first, second, arg):
+    assert run_f(first, arg) != run_f(second, arg)  # the pair really behaves differently
+    assert fingerprint(first) != fingerprint(second)
+
+
+def run_f(code: str, arg):
+    namespace: dict = {}
+    exec(compile(code, "<version>", "exec"), namespace)  # noqa: S102 - the fixed pairs above, to show they differ
+    try:
+        return namespace["f"](arg)
+    except Exception as exc:  # noqa: BLE001 - an exception is a behaviour too
+        return type(exc).__name__
+
+
+def test_the_plain_helpers_of_human_evals_prompts_keep_renaming_on():
+    import ast
+
+    assert not observes_locals(ast.parse("from typing import List\nimport math\n\ndef f(x):\n    return '{}'.format(x)\n"))
+    assert observes_locals(ast.parse("import os\n\ndef f(x):\n    return x\n"))
+
+
+def test_a_renamed_twin_is_not_run_but_a_name_reading_one_is(tmp_path):
+    """Through the CLI: the renamed twin inherits its original's verdict (`duplicate_of`), and a
+    version that reads its local names runs in its own sandbox."""
+    task = tmp_path / "task.jsonl"
+    task.write_text(json.dumps({"task_id": "T/0", "prompt": "def f(xs):\n", "entry_point": "f",
+                                "canonical_solution": "    return sum(xs)\n",
+                                "test": "def check(candidate):\n    assert candidate([1, 2, 3]) == 6\n"}) + "\n")
+    body = "    NAME = 0\n    for x in xs:\n        NAME += x\n    return NAME\n"
+    reading = "    NAME = 0\n    for x in xs:\n        NAME += x\n    return NAME if 'total' in locals() else -1\n"
+    rows = [body.replace("NAME", "total"), body.replace("NAME", "acc"),
+            reading.replace("NAME", "total"), reading.replace("NAME", "acc")]
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text("".join(json.dumps({"task_id": "T/0", "completion": c}) + "\n" for c in rows))
+    proc = subprocess.run([sys.executable, "-m", "ai_code_evals", "run", str(task), "--samples", str(samples),
+                           "--headless", "--json", "--record", str(tmp_path / "run.jsonl")],
+                          capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    got = {c["id"]: c for t in json.loads(proc.stdout)["tasks"] for c in t["candidates"]}
+    assert got["T/0#1"]["duplicate_of"] == "T/0#0" and got["T/0#1"]["status"] == "passed"
+    assert got["T/0#3"]["duplicate_of"] is None
+    assert (got["T/0#2"]["status"], got["T/0#3"]["status"]) == ("passed", "failed")
+
+
+def test_mark_duplicates_uses_the_canonical_names():
+    first, second = twins(SUM)
+    cands = [Candidate(id=f"t#{k}", task_id="t", code=code) for k, code in enumerate([first, second])]
+    assert [c.duplicate_of for c in mark_duplicates(cands)] == [None, "t#0"]
