@@ -267,7 +267,7 @@ def print_comparison(n: int, theirs: dict, ours: dict, cmp: dict, jobs: int | No
               f"{1000 * ours['tree_cpu_s'] / n:.1f} ms/sample ({theirs['tree_cpu_s'] / ours['tree_cpu_s']:.2f}x less "
               f"for ours)")
     print(f"ours ran {n - ours['duplicates']} programs and copied {ours['duplicates']} verdicts from "
-          f"near-duplicates (same program up to names, docstrings, comments)")
+          f"near-duplicates (the same program up to comments, layout and local names it cannot see)")
     log = ours["log"]
     print(f"ours' sandbox time: {log['sandbox_s']:.1f} s over {log['ran']} commands (references included), "
           f"{log['timeout_sandbox_s']:.1f} s of it in timeouts, {log['reference_sandbox_s']:.1f} s in reference runs")

@@ -2,7 +2,7 @@
 
 Runs our CLI under ``perf record -a -g`` (root, or a ``perf_event_paranoid`` that allows it) and
 sorts every sample of the whole machine into: the sandboxed processes (the warm server and the
-commands it forks, ``python3.11`` here) split by what they were doing (their own code; page
+commands it forks, ``python3.11`` here) split by what they were doing (their own code in user space; page
 faults; ``exit``; ``clone``/``fork``; any other system call, by name), the app (``python``), the
 kernel's threads and idle. By default the run is the floor of ``bench_ceiling.py`` (N empty
 versions of a one-assert task), so the table says what a version's fixed cost is made of.
@@ -31,7 +31,7 @@ NAMED = {"exit_group": "exit", "clone": "clone/fork", "clone3": "clone/fork", "v
 
 
 def entry(frames: list[str]) -> str:
-    """How a sample's call chain (innermost first) entered the kernel, or "own code"."""
+    """How a sample's call chain (innermost first) entered the kernel, or "user space"."""
     for name in reversed(frames):  # outermost first
         if name in ENTRIES:
             return ENTRIES[name]
@@ -41,7 +41,7 @@ def entry(frames: list[str]) -> str:
                 return NAMED.get(call, "system call " + call)
         if name.startswith(("asm_sysvec", "asm_common_interrupt")):
             return "interrupts"
-    return "own code"
+    return "user space"
 
 
 def group(comm: str, sandboxed: str, app: str) -> str:

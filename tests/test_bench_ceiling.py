@@ -70,7 +70,7 @@ def test_perf_by_entry_sorts_the_machines_samples_by_process_and_kernel_entry():
     counts, total = perf_by_entry.classify(PERF_SCRIPT)
     assert total == 7
     assert counts == {("sandboxed", "page faults"): 1, ("sandboxed", "exit"): 1, ("sandboxed", "clone/fork"): 1,
-                      ("sandboxed", "own code"): 1, ("app", "system call sendmsg"): 1, ("idle", ""): 1,
+                      ("sandboxed", "user space"): 1, ("app", "system call sendmsg"): 1, ("idle", ""): 1,
                       ("kernel threads", ""): 1}
     table = perf_by_entry.report(counts, total)
     assert "| sandboxed | 57.1% |" in table and "| &nbsp;&nbsp;page faults | 14.3% |" in table
