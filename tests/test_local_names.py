@@ -57,6 +57,13 @@ ATTACKS = {
     "a plain module's private import": "import random\n\ndef f(xs):\n    NAME = 0\n    return list(random._os.sys._getframe().f_locals)\n",
     "an inspecting module": "import inspect\n\ndef f(xs):\n    NAME = 0\n    return list(inspect.currentframe().f_locals)\n",
     "eval of a name": "def f(xs):\n    NAME = 5\n    return eval('total')\n",
+    # functools.singledispatch evaluates a string annotation, with traceback (loaded in every
+    # sandbox) reached through random's private os module: the frames' locals, code in a string
+    "a string annotation singledispatch evaluates": (
+        "import functools\nimport random\n\nseen = []\n\n\n@functools.singledispatch\ndef g(x):\n    return x\n\n\n"
+        "def f(xs):\n    NAME = len(xs)\n\n    @g.register\n    def _(arg: \"seen.extend(k for s in "
+        "random._os.sys.modules['traceback'].StackSummary.extract(random._os.sys.modules['traceback'].walk_stack(None), "
+        "capture_locals=True) for k in (s.locals or ())) or int\"):\n        return arg\n    return sorted(set(seen))\n"),
 }
 
 
@@ -66,6 +73,15 @@ def test_a_program_that_reads_its_local_names_keeps_them(name):
     would inherit `passed` without ever running."""
     first, second = twins(ATTACKS[name])
     assert fingerprint(first) != fingerprint(second)
+
+
+def test_the_string_annotation_attack_really_reads_the_names():
+    """The hole the string-annotation rule closes was real: the twins return different lists."""
+    import traceback  # noqa: F401 - in sys.modules, as in every sandbox
+
+    first, second = twins(ATTACKS["a string annotation singledispatch evaluates"])
+    got = [run_f(code, [1, 2]) for code in (first, second)]
+    assert "total" in got[0] and "acc" in got[1] and "acc" not in got[0]
 
 
 def raise_value_error():

@@ -11,8 +11,9 @@ of the ways there (``observes_locals``): it imports only modules from ``PLAIN_MO
 no built-in that reads names or attributes by string (``locals``, ``getattr``, ``open``...),
 touches no dunder outside ``PLAIN_DUNDERS`` and no frame, code, generator or traceback attribute
 (``gi_frame``, ``co_varnames``...) and no private or module-leaking attribute (``random._os``,
-``typing.sys``), binds no handled exception (``except ... as e``), and formats
-only literal strings without attribute or index fields (``"{0.gi_frame}".format(g)`` reads one).
+``typing.sys``), binds no handled exception (``except ... as e``), has no string annotation
+(``functools.singledispatch`` evaluates one: code hidden in a string), and formats only literal
+strings without attribute or index fields (``"{0.gi_frame}".format(g)`` reads one).
 
 What is renamed, and why each rule keeps the meaning:
 
@@ -114,9 +115,16 @@ def _observes(nodes: _Nodes) -> bool:
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and (
                 "__" in node.value or FRAME_ATTRIBUTE.search(node.value)):
             return True
+        if any(isinstance(n, ast.Constant) and isinstance(n.value, str) for n in nodes.under(_annotations(node))):
+            return True  # functools.singledispatch evaluates a string annotation: code in a string
         if any(_private_dunder(name) for name in nodes.strings[id(node)]):
             return True
     return False
+
+
+def _annotations(node: ast.AST) -> list[ast.AST]:
+    annotation = getattr(node, "returns" if isinstance(node, FUNCTIONS) else "annotation", None)
+    return [annotation] if isinstance(annotation, ast.AST) else []
 
 
 def _private_dunder(name: str) -> bool:
