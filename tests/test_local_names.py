@@ -57,6 +57,11 @@ ATTACKS = {
     "a plain module's private import": "import random\n\ndef f(xs):\n    NAME = 0\n    return list(random._os.sys._getframe().f_locals)\n",
     "an inspecting module": "import inspect\n\ndef f(xs):\n    NAME = 0\n    return list(inspect.currentframe().f_locals)\n",
     "eval of a name": "def f(xs):\n    NAME = 5\n    return eval('total')\n",
+    # typing imports operator: attrgetter reads attributes by a string built at run time
+    "a module a plain module imported": ("import typing\n\n\ndef f(xs):\n    NAME = len(xs)\n"
+                                          "    get = typing.operator.attrgetter\n    g = (v + NAME for v in xs)\n"
+                                          "    next(g)\n    return sorted(get('gi_' + 'frame.f_' + 'locals')(g))\n"),
+    "a module imported from a plain one": "from typing import operator\n\ndef f(xs):\n    NAME = 0\n    return operator\n",
     # functools.singledispatch evaluates a string annotation, with traceback (loaded in every
     # sandbox) reached through random's private os module: the frames' locals, code in a string
     "a string annotation singledispatch evaluates": (
@@ -75,11 +80,12 @@ def test_a_program_that_reads_its_local_names_keeps_them(name):
     assert fingerprint(first) != fingerprint(second)
 
 
-def test_the_string_annotation_attack_really_reads_the_names():
-    """The hole the string-annotation rule closes was real: the twins return different lists."""
+@pytest.mark.parametrize("name", ["a string annotation singledispatch evaluates", "a module a plain module imported"])
+def test_the_attacks_that_passed_the_first_rules_really_read_the_names(name):
+    """The holes the last two rules close were real: the twins return different lists."""
     import traceback  # noqa: F401 - in sys.modules, as in every sandbox
 
-    first, second = twins(ATTACKS["a string annotation singledispatch evaluates"])
+    first, second = twins(ATTACKS[name])
     got = [run_f(code, [1, 2]) for code in (first, second)]
     assert "total" in got[0] and "acc" in got[1] and "acc" not in got[0]
 

@@ -9,11 +9,12 @@ A program *can* see its local names through frames, code objects and the excepti
 handled, or by reading its own source. So the renaming happens only when the program has none
 of the ways there (``observes_locals``): it imports only modules from ``PLAIN_MODULES``, calls
 no built-in that reads names or attributes by string (``locals``, ``getattr``, ``open``...),
-touches no dunder outside ``PLAIN_DUNDERS`` and no frame, code, generator or traceback attribute
-(``gi_frame``, ``co_varnames``...) and no private or module-leaking attribute (``random._os``,
-``typing.sys``), binds no handled exception (``except ... as e``), has no string annotation
-(``functools.singledispatch`` evaluates one: code hidden in a string), and formats only literal
-strings without attribute or index fields (``"{0.gi_frame}".format(g)`` reads one).
+touches no dunder outside ``PLAIN_DUNDERS``, no frame, code, generator or traceback attribute
+(``gi_frame``, ``co_varnames``...), no private attribute and no module reached through a plain
+one (``random._os``, ``typing.operator``), binds no handled exception (``except ... as e``), has
+no string annotation (``functools.singledispatch`` evaluates one: code hidden in a string), and
+formats only literal strings without attribute or index fields (``"{0.gi_frame}".format(g)``
+reads one).
 
 What is renamed, and why each rule keeps the meaning:
 
@@ -33,7 +34,9 @@ The renamed tree is only hashed, never run.
 from __future__ import annotations
 
 import ast
+import importlib
 import re
+import types
 
 # Modules that hand a program no frame, code object, source text, exception or by-name lookup.
 PLAIN_MODULES = frozenset({
@@ -96,11 +99,10 @@ def observes_locals(tree: ast.AST) -> bool:
 
 
 def _observes(nodes: _Nodes) -> bool:
+    modules = _plain_imports(nodes)
+    if modules is None:
+        return True
     for node in nodes.order:
-        if isinstance(node, ast.Import) and any(a.name.split(".")[0] not in PLAIN_MODULES for a in node.names):
-            return True
-        if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").split(".")[0] not in PLAIN_MODULES):
-            return True
         if isinstance(node, ast.Name) and (node.id in OBSERVING_BUILTINS or _private_dunder(node.id)):
             return True
         if isinstance(node, ast.ExceptHandler) and node.name:
@@ -112,6 +114,9 @@ def _observes(nodes: _Nodes) -> bool:
                 return True
             if node.attr in ("format_map", "vformat") or (node.attr == "format" and not _plain_literal(node.value)):
                 return True
+            base = modules.get(node.value.id) if isinstance(node.value, ast.Name) else None
+            if isinstance(getattr(base, node.attr, None), types.ModuleType):  # typing.operator: attrgetter
+                return True
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and (
                 "__" in node.value or FRAME_ATTRIBUTE.search(node.value)):
             return True
@@ -120,6 +125,31 @@ def _observes(nodes: _Nodes) -> bool:
         if any(_private_dunder(name) for name in nodes.strings[id(node)]):
             return True
     return False
+
+
+def _plain_imports(nodes: _Nodes) -> dict[str, types.ModuleType] | None:
+    """The names the program's imports bind to modules, or None when it imports anything but a
+    plain module's own functions, classes and constants (another module, ``*``, a relative import)."""
+    modules: dict[str, types.ModuleType] = {}
+    try:
+        for node in nodes.order:
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    top = alias.name.split(".")[0]
+                    if top not in PLAIN_MODULES:
+                        return None
+                    target = alias.name if alias.asname else top
+                    modules[alias.asname or top] = importlib.import_module(target)
+            elif isinstance(node, ast.ImportFrom):
+                if node.level or (node.module or "").split(".")[0] not in PLAIN_MODULES:
+                    return None
+                module = importlib.import_module(node.module)
+                if any(a.name == "*" or isinstance(getattr(module, a.name, None), types.ModuleType)
+                       for a in node.names):
+                    return None
+    except ImportError:
+        return None
+    return modules
 
 
 def _annotations(node: ast.AST) -> list[ast.AST]:
