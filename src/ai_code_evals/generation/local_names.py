@@ -6,15 +6,16 @@ any test: a function's local names are invisible to its callers. Among real mode
 before the duplicate fingerprint lets such versions share one run.
 
 A program *can* see its local names through frames, code objects and the exception being
-handled, or by reading its own source. So the renaming happens only when the program has none
-of the ways there (``observes_locals``): it imports only modules from ``PLAIN_MODULES``, calls
-no built-in that reads names or attributes by string (``locals``, ``getattr``, ``open``...),
-touches no dunder outside ``PLAIN_DUNDERS``, no frame, code, generator or traceback attribute
-(``gi_frame``, ``co_varnames``...), no private attribute and no module reached through a plain
-one (``random._os``, ``typing.operator``), binds no handled exception (``except ... as e``), has
-no string annotation (``functools.singledispatch`` evaluates one: code hidden in a string), and
-formats only literal strings without attribute or index fields (``"{0.gi_frame}".format(g)``
-reads one).
+handled, by reading its own source, or by evaluating a string. So the renaming happens only
+when the program has none of the ways there (``observes_locals``), which is decided by what it
+may use, not by what it may not: it imports only names ``PLAIN_NAMES`` lists (``List`` from
+typing, ``sqrt`` from math, ``Counter`` from collections...) and uses a plain module only as
+``module.listed_name``; it uses only built-ins that compute on data (``PLAIN_BUILTINS``: no
+``getattr``, ``vars``, ``open``, three-argument ``type``...); and it touches no dunder outside
+``PLAIN_DUNDERS``, no private attribute and no frame, code, generator or traceback attribute
+(``gi_frame``, ``co_varnames``...), binds no handled exception (``except ... as e``), has no
+string annotation, and formats only literal strings without attribute or index fields
+(``"{0.gi_frame}".format(g)`` reads one).
 
 What is renamed, and why each rule keeps the meaning:
 
@@ -34,23 +35,51 @@ The renamed tree is only hashed, never run.
 from __future__ import annotations
 
 import ast
+import builtins
 import importlib
 import re
 import types
 
-# Modules that hand a program no frame, code object, source text, exception or by-name lookup.
-PLAIN_MODULES = frozenset({
-    "typing", "math", "cmath", "collections", "itertools", "functools", "heapq", "bisect", "string", "re",
-    "fractions", "decimal", "statistics", "numbers", "copy", "random", "hashlib", "datetime", "calendar",
-    "array", "__future__",
-})
-# Built-ins that read names, attributes by string, source text or a debugger.
-OBSERVING_BUILTINS = frozenset({
-    "locals", "vars", "dir", "globals", "eval", "exec", "compile", "getattr", "setattr", "delattr",
-    "__import__", "open", "breakpoint", "help", "get_type_hints", "Formatter",
-})
-# Attributes that lead from a plain module to every other one (``typing.sys``, ``collections._sys``).
-MODULE_LEAKS = frozenset({"sys", "os", "modules", "builtins", "inspect"})
+
+def _public(module: str) -> frozenset[str]:
+    mod = importlib.import_module(module)
+    return frozenset(n for n in dir(mod) if not n.startswith("_") and not isinstance(getattr(mod, n), types.ModuleType))
+
+
+# What a program may import and still have its local names renamed: per module, the names it may
+# use. An allow-list, not a deny-list: a red team found five ways past a deny-list (a renamed
+# import of get_type_hints, an imported ``_eval_type``, functools.singledispatch evaluating an
+# annotation, string.Formatter.get_field, a class with ``__exit__`` built by ``type()``).
+PLAIN_NAMES: dict[str, frozenset[str]] = {
+    "typing": frozenset({"List", "Dict", "Tuple", "Set", "FrozenSet", "Optional", "Union", "Any", "Callable",
+                         "Iterable", "Iterator", "Sequence", "Mapping", "Generator", "Deque", "DefaultDict"}),
+    "math": _public("math"), "cmath": _public("cmath"), "itertools": _public("itertools"),
+    "heapq": _public("heapq"), "bisect": _public("bisect"),
+    "collections": frozenset({"Counter", "defaultdict", "deque", "OrderedDict"}),
+    "functools": frozenset({"reduce", "lru_cache", "cache", "cmp_to_key"}),
+    "string": frozenset({"ascii_letters", "ascii_lowercase", "ascii_uppercase", "digits", "hexdigits", "octdigits",
+                         "punctuation", "printable", "whitespace"}),
+    "re": frozenset({"compile", "match", "search", "fullmatch", "findall", "finditer", "sub", "subn", "split",
+                     "escape", "IGNORECASE", "I", "MULTILINE", "M", "DOTALL", "S", "VERBOSE", "X", "ASCII", "A"}),
+    "random": frozenset({"random", "randint", "randrange", "choice", "choices", "shuffle", "sample", "seed",
+                         "uniform"}),
+    "statistics": frozenset({"mean", "fmean", "median", "median_low", "median_high", "mode", "multimode", "stdev",
+                             "pstdev", "variance", "pvariance"}),
+    "fractions": frozenset({"Fraction"}), "decimal": frozenset({"Decimal"}),
+    "hashlib": frozenset({"md5", "sha1", "sha224", "sha256", "sha384", "sha512"}),
+    "datetime": frozenset({"date", "datetime", "timedelta"}), "copy": frozenset({"copy", "deepcopy"}),
+    "__future__": frozenset({"annotations", "division", "print_function", "absolute_import"}),
+}
+# Built-ins that only compute on data (``type`` too, but only as ``type(x)``: with three arguments
+# it builds a class whose dunders come from strings).
+PLAIN_BUILTINS = frozenset({
+    "abs", "all", "any", "ascii", "bin", "bool", "bytearray", "bytes", "callable", "chr", "classmethod", "complex",
+    "dict", "divmod", "enumerate", "filter", "float", "format", "frozenset", "hash", "hex", "id", "input", "int",
+    "isinstance", "issubclass", "iter", "len", "list", "map", "max", "min", "next", "object", "oct", "ord", "pow",
+    "print", "property", "range", "repr", "reversed", "round", "set", "slice", "sorted", "staticmethod", "str",
+    "sum", "super", "tuple", "zip", "NotImplemented", "Ellipsis", "__name__",
+}) | frozenset(n for n, v in vars(builtins).items() if isinstance(v, type) and issubclass(v, BaseException))
+BUILTIN_NAMES = frozenset(dir(builtins))
 PLAIN_DUNDERS = frozenset({
     "__name__", "__main__", "__future__", "__all__", "__init__", "__repr__", "__str__", "__eq__", "__ne__",
     "__lt__", "__le__", "__gt__", "__ge__", "__hash__", "__len__", "__iter__", "__next__", "__contains__",
@@ -102,53 +131,51 @@ def _observes(nodes: _Nodes) -> bool:
     modules = _plain_imports(nodes)
     if modules is None:
         return True
+    one_arg_type = {id(n.func) for n in nodes.order if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+                    and n.func.id == "type" and len(n.args) == 1 and not n.keywords}
+    module_bases = set()
     for node in nodes.order:
-        if isinstance(node, ast.Name) and (node.id in OBSERVING_BUILTINS or _private_dunder(node.id)):
-            return True
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in modules:
+            if node.attr not in PLAIN_NAMES[modules[node.value.id]]:
+                return True
+            module_bases.add(id(node.value))
+    for node in nodes.order:
+        if isinstance(node, ast.Name):
+            if node.id in modules and id(node) not in module_bases:
+                return True  # a plain module handed around as a value
+            if node.id in BUILTIN_NAMES and node.id not in PLAIN_BUILTINS and id(node) not in one_arg_type:
+                return True  # getattr, vars, open, type(...) with three arguments... (even if rebound)
         if isinstance(node, ast.ExceptHandler) and node.name:
             return True
         if isinstance(node, ast.Attribute):
-            if node.attr in OBSERVING_BUILTINS or node.attr in MODULE_LEAKS or FRAME_ATTRIBUTE.search(node.attr):
-                return True
-            if node.attr.startswith("_") and node.attr not in PLAIN_DUNDERS:  # private: random._os, ...
+            if FRAME_ATTRIBUTE.search(node.attr) or (node.attr.startswith("_") and node.attr not in PLAIN_DUNDERS):
                 return True
             if node.attr in ("format_map", "vformat") or (node.attr == "format" and not _plain_literal(node.value)):
-                return True
-            base = modules.get(node.value.id) if isinstance(node.value, ast.Name) else None
-            if isinstance(getattr(base, node.attr, None), types.ModuleType):  # typing.operator: attrgetter
                 return True
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and (
                 "__" in node.value or FRAME_ATTRIBUTE.search(node.value)):
             return True
         if any(isinstance(n, ast.Constant) and isinstance(n.value, str) for n in nodes.under(_annotations(node))):
-            return True  # functools.singledispatch evaluates a string annotation: code in a string
+            return True  # code in a string, for whatever evaluates annotations
         if any(_private_dunder(name) for name in nodes.strings[id(node)]):
             return True
     return False
 
 
-def _plain_imports(nodes: _Nodes) -> dict[str, types.ModuleType] | None:
-    """The names the program's imports bind to modules, or None when it imports anything but a
-    plain module's own functions, classes and constants (another module, ``*``, a relative import)."""
-    modules: dict[str, types.ModuleType] = {}
-    try:
-        for node in nodes.order:
-            if isinstance(node, ast.Import):
-                for alias in node.names:
-                    top = alias.name.split(".")[0]
-                    if top not in PLAIN_MODULES:
-                        return None
-                    target = alias.name if alias.asname else top
-                    modules[alias.asname or top] = importlib.import_module(target)
-            elif isinstance(node, ast.ImportFrom):
-                if node.level or (node.module or "").split(".")[0] not in PLAIN_MODULES:
+def _plain_imports(nodes: _Nodes) -> dict[str, str] | None:
+    """The names the program binds to plain modules (name -> module), or None when it imports
+    anything ``PLAIN_NAMES`` does not list (another module, a submodule, ``*``, a relative import)."""
+    modules: dict[str, str] = {}
+    for node in nodes.order:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name not in PLAIN_NAMES:
                     return None
-                module = importlib.import_module(node.module)
-                if any(a.name == "*" or isinstance(getattr(module, a.name, None), types.ModuleType)
-                       for a in node.names):
-                    return None
-    except ImportError:
-        return None
+                modules[alias.asname or alias.name] = alias.name
+        elif isinstance(node, ast.ImportFrom):
+            allowed = PLAIN_NAMES.get(node.module or "") if not node.level else None
+            if allowed is None or any(a.name not in allowed for a in node.names):
+                return None
     return modules
 
 
