@@ -81,6 +81,10 @@ ATTACKS = {
     "string.Formatter.get_field": (
         "from string import Formatter as F\n\nFIELD = '0.gi' + '_frame.f' + '_locals'\n\n\ndef f(xs):\n"
         "    g = (NAME for NAME in xs)\n    next(g)\n    return sorted(F().get_field(FIELD, (g,), {})[0])\n"),
+    # a class pattern's keywords are attribute lookups with no attribute node in the tree
+    "a class pattern reading a generator's frame": (
+        "def f(xs):\n    NAME = len(xs)\n    g = (v + NAME for v in xs)\n    next(g)\n    match g:\n"
+        "        case object(gi_frame=object(f_locals=found)):\n            return sorted(found)\n    return []\n"),
     # functools.singledispatch evaluates a string annotation, with traceback (loaded in every
     # sandbox) reached through random's private os module: the frames' locals, code in a string
     "a string annotation singledispatch evaluates": (
@@ -102,7 +106,7 @@ def test_a_program_that_reads_its_local_names_keeps_them(name):
 REAL_HOLES = ["a string annotation singledispatch evaluates", "a module a plain module imported",
               "singledispatch evaluating an annotation built at run time", "get_type_hints imported under another name",
               "an imported private function", "an __exit__ built by type() reading the exception",
-              "string.Formatter.get_field"]
+              "string.Formatter.get_field", "a class pattern reading a generator's frame"]
 
 
 @pytest.mark.parametrize("name", REAL_HOLES)

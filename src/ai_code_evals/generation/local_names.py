@@ -13,8 +13,9 @@ typing, ``sqrt`` from math, ``Counter`` from collections...) and uses a plain mo
 ``module.listed_name``; it uses only built-ins that compute on data (``PLAIN_BUILTINS``: no
 ``getattr``, ``vars``, ``open``, three-argument ``type``...); and it touches no dunder outside
 ``PLAIN_DUNDERS``, no private attribute and no frame, code, generator or traceback attribute
-(``gi_frame``, ``co_varnames``...), binds no handled exception (``except ... as e``), has no
-string annotation, and formats only literal strings without attribute or index fields
+(``gi_frame``, ``co_varnames``...), not even through a class pattern's keywords (``case
+object(gi_frame=...)``), binds no handled exception (``except ... as e``), has no string
+annotation, and formats only literal strings without attribute or index fields
 (``"{0.gi_frame}".format(g)`` reads one).
 
 What is renamed, and why each rule keeps the meaning:
@@ -147,6 +148,8 @@ def _observes(nodes: _Nodes) -> bool:
                 return True  # getattr, vars, open, type(...) with three arguments... (even if rebound)
         if isinstance(node, ast.ExceptHandler) and node.name:
             return True
+        if isinstance(node, ast.MatchClass) and node.kwd_attrs:
+            return True  # ``case object(gi_frame=...)`` reads attributes named in the pattern
         if isinstance(node, ast.Attribute):
             if FRAME_ATTRIBUTE.search(node.attr) or (node.attr.startswith("_") and node.attr not in PLAIN_DUNDERS):
                 return True
