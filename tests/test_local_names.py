@@ -85,6 +85,14 @@ ATTACKS = {
     "a class pattern reading a generator's frame": (
         "def f(xs):\n    NAME = len(xs)\n    g = (v + NAME for v in xs)\n    next(g)\n    match g:\n"
         "        case object(gi_frame=object(f_locals=found)):\n            return sorted(found)\n    return []\n"),
+    # a second red team, against the allow-list
+    "__exit__ assigned in a class body": (
+        "got = []\n\nclass Catch:\n    __enter__ = lambda self: self\n"
+        "    __exit__ = lambda self, t, v, tb: got.append(str(v)) or True\n\n"
+        "def f(xs):\n    with Catch():\n        NAME += 1\n    NAME = len(xs)\n    return got[-1]\n"),
+    "__builtins__ handing out locals": (
+        "def f(xs):\n    NAME = 0\n    b = __builtins__\n    loc = b['locals'] if isinstance(b, dict) else b.locals\n"
+        "    return sorted(loc())\n"),
     # functools.singledispatch evaluates a string annotation, with traceback (loaded in every
     # sandbox) reached through random's private os module: the frames' locals, code in a string
     "a string annotation singledispatch evaluates": (
@@ -106,7 +114,8 @@ def test_a_program_that_reads_its_local_names_keeps_them(name):
 REAL_HOLES = ["a string annotation singledispatch evaluates", "a module a plain module imported",
               "singledispatch evaluating an annotation built at run time", "get_type_hints imported under another name",
               "an imported private function", "an __exit__ built by type() reading the exception",
-              "string.Formatter.get_field", "a class pattern reading a generator's frame"]
+              "string.Formatter.get_field", "a class pattern reading a generator's frame",
+              "__exit__ assigned in a class body", "__builtins__ handing out locals"]
 
 
 @pytest.mark.parametrize("name", REAL_HOLES)
@@ -116,6 +125,10 @@ def test_the_attacks_that_got_past_earlier_rules_really_tell_the_twins_apart(nam
 
     first, second = twins(ATTACKS[name])
     assert run_f(first, [1, 2, 3]) != run_f(second, [1, 2, 3])
+
+
+SUPER = ("S = super\n\nclass Base:\n    def val(self):\n        return 1\n\nclass C(Base):\n    def m(self):\n"
+         "        NAME = S\n        return NAME().val()\n\ndef f(xs):\n    return C().m()\n")
 
 
 def raise_value_error():
@@ -136,6 +149,8 @@ def raise_value_error():
     ("def f(a):\n    x = 1\n    try:\n        a()\n    except ValueError as x:\n        pass\n    return x\n",
      "def f(a):\n    y = 1\n    try:\n        a()\n    except ValueError as x:\n        pass\n    return y\n",
      raise_value_error),
+    # a local named super: zero-argument super() needs the name itself (a red team's find)
+    (*twins(SUPER, "super", "sup"), [1]),
     # class bodies resolve names their own way
     ("def f(a):\n    x = 1\n    class C:\n        x = 2\n        y = x\n    return C.y + x\n",
      "def f(a):\n    z = 1\n    class C:\n        x = 2\n        y = z\n    return C.y + z\n", 0),

@@ -29,6 +29,7 @@ What is renamed, and why each rule keeps the meaning:
   ``except`` name, a ``global``/``nonlocal`` declaration, a keyword or a pattern capture anywhere in
   the program: those are seen from outside, or bind in ways the rule above does not follow;
 - never in a function that contains a class (class scopes resolve names differently);
+- never ``super``: ``super()`` without arguments works only where the name itself appears;
 - the new names contain a NUL, which no source can: they can collide with nothing.
 
 The renamed tree is only hashed, never run.
@@ -146,6 +147,8 @@ def _observes(nodes: _Nodes) -> bool:
                 return True  # a plain module handed around as a value
             if node.id in BUILTIN_NAMES and node.id not in PLAIN_BUILTINS and id(node) not in one_arg_type:
                 return True  # getattr, vars, open, type(...) with three arguments... (even if rebound)
+            if _private_dunder(node.id):
+                return True  # __builtins__ (every built-in), __exit__ = ... in a class body
         if isinstance(node, ast.ExceptHandler) and node.name:
             return True
         if isinstance(node, ast.MatchClass) and node.kwd_attrs:
@@ -217,7 +220,8 @@ def canonical_locals(tree: ast.AST) -> ast.AST:
     nodes = _Nodes(tree)
     if _observes(nodes):
         return tree
-    fixed = {name for names in nodes.strings.values() for name in names}
+    # ``super`` too: zero-argument super() needs the name itself in the method (its __class__ cell)
+    fixed = {"super", "__class__"} | {name for names in nodes.strings.values() for name in names}
     depth = {id(tree): 0}
     for node in nodes.order:  # an outer scope is renamed before the ones inside it
         for child in nodes.kids[id(node)]:
