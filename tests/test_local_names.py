@@ -7,6 +7,7 @@ reads its own local names; each must keep its own fingerprint, and so its own ru
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -203,3 +204,26 @@ def test_mark_duplicates_uses_the_canonical_names():
     first, second = twins(SUM)
     cands = [Candidate(id=f"t#{k}", task_id="t", code=code) for k, code in enumerate([first, second])]
     assert [c.duplicate_of for c in mark_duplicates(cands)] == [None, "t#0"]
+
+
+def test_bench_dedupe_counts_the_runs_spared_and_flags_a_verdict_that_was_not_earned(tmp_path):
+    """benchmarks/bench_dedupe.py on a small samples directory: the renamed twin is a duplicate
+    only with canonical names, and a twin whose label differs from its original's fails it."""
+    (tmp_path / "tasks_no_tests.jsonl").write_text(json.dumps({"task_id": "T/0", "prompt": "def f(xs):\n"}) + "\n")
+    body = "    NAME = 0\n    for x in xs:\n        NAME += x\n    return NAME\n"
+    rows = [body.replace("NAME", "total"), body.replace("NAME", "acc"), "    return 0\n"]
+    (tmp_path / "samples.jsonl").write_text("".join(json.dumps({"task_id": "T/0", "completion": c}) + "\n" for c in rows))
+
+    def bench(labels):
+        (tmp_path / "labels.jsonl").write_text("".join(json.dumps({"id": f"T/0#{k}", "passed": p}) + "\n"
+                                                       for k, p in enumerate(labels)))
+        script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_dedupe.py"
+        return subprocess.run([sys.executable, str(script), "--real", str(tmp_path)],
+                              capture_output=True, text=True, timeout=60)
+
+    agreed = bench([True, True, False])
+    assert agreed.returncode == 0, agreed.stderr
+    assert "0 duplicates by syntax tree, 1 with canonical local names; versions to run 3 -> 2" in agreed.stdout
+    differs = bench([True, False, False])
+    assert differs.returncode == 1
+    assert "T/0#1 (passed=False) marked a duplicate of T/0#0 (passed=True)" in differs.stdout
