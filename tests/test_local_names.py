@@ -101,6 +101,17 @@ ATTACKS = {
         "def f(xs):\n    NAME = len(xs)\n\n    @g.register\n    def _(arg: \"seen.extend(k for s in "
         "random._os.sys.modules['traceback'].StackSummary.extract(random._os.sys.modules['traceback'].walk_stack(None), "
         "capture_locals=True) for k in (s.locals or ())) or int\"):\n        return arg\n    return sorted(set(seen))\n"),
+    # a third red team: one-argument type() can be type itself, which then builds classes
+    "type(object) building an __exit__ reading the exception": (
+        "U = '_' * 2\ngot = []\nMeta = type(object)\nCatch = Meta('Catch', (), {U + 'enter' + U: lambda self: self,\n"
+        "                           U + 'exit' + U: lambda self, t, v, tb: got.append(str(v)) or True})\n\n\n"
+        "def f(xs):\n    with Catch():\n        NAME += 1\n    NAME = len(xs)\n    return got[-1]\n"),
+    "type(object) building a class pattern that reads a frame": (
+        "U = '_' * 2\nMeta = type(object)\nAll = Meta('All', (Meta,), {U + 'instancecheck' + U: lambda cls, obj: True})\n"
+        "Peek = All('Peek', (), {U + 'match_args' + U: ('gi' + '_frame',)})\n"
+        "Loc = All('Loc', (), {U + 'match_args' + U: ('f' + '_locals',)})\n\n\n"
+        "def f(xs):\n    NAME = len(xs)\n    g = (v + NAME for v in xs)\n    next(g)\n    match g:\n"
+        "        case Peek(Loc(found)):\n            return sorted(found)\n    return []\n"),
 }
 
 
@@ -116,7 +127,9 @@ REAL_HOLES = ["a string annotation singledispatch evaluates", "a module a plain 
               "singledispatch evaluating an annotation built at run time", "get_type_hints imported under another name",
               "an imported private function", "an __exit__ built by type() reading the exception",
               "string.Formatter.get_field", "a class pattern reading a generator's frame",
-              "__exit__ assigned in a class body", "__builtins__ handing out locals"]
+              "__exit__ assigned in a class body", "__builtins__ handing out locals",
+              "type(object) building an __exit__ reading the exception",
+              "type(object) building a class pattern that reads a frame"]
 
 
 @pytest.mark.parametrize("name", REAL_HOLES)

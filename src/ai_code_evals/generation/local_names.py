@@ -11,7 +11,7 @@ when the program has none of the ways there (``observes_locals``), which is deci
 may use, not by what it may not: it imports only names ``PLAIN_NAMES`` lists (``List`` from
 typing, ``sqrt`` from math, ``Counter`` from collections...) and uses a plain module only as
 ``module.listed_name``; it uses only built-ins that compute on data (``PLAIN_BUILTINS``: no
-``getattr``, ``vars``, ``open``, three-argument ``type``...); and it touches no dunder outside
+``getattr``, ``vars``, ``open``, ``type``...); and it touches no dunder outside
 ``PLAIN_DUNDERS``, no private attribute and no frame, code, generator or traceback attribute
 (``gi_frame``, ``co_varnames``...), not even through a class pattern's keywords (``case
 object(gi_frame=...)``), binds no handled exception (``except ... as e``), has no string
@@ -72,8 +72,8 @@ PLAIN_NAMES: dict[str, frozenset[str]] = {
     "datetime": frozenset({"date", "datetime", "timedelta"}), "copy": frozenset({"copy", "deepcopy"}),
     "__future__": frozenset({"annotations", "division", "print_function", "absolute_import"}),
 }
-# Built-ins that only compute on data (``type`` too, but only as ``type(x)``: with three arguments
-# it builds a class whose dunders come from strings).
+# Built-ins that only compute on data. Not ``type``, even as ``type(x)``: ``type(object)`` is
+# ``type`` itself, which with three arguments builds a class whose dunders come from strings.
 PLAIN_BUILTINS = frozenset({
     "abs", "all", "any", "ascii", "bin", "bool", "bytearray", "bytes", "callable", "chr", "classmethod", "complex",
     "dict", "divmod", "enumerate", "filter", "float", "format", "frozenset", "hash", "hex", "id", "input", "int",
@@ -133,8 +133,6 @@ def _observes(nodes: _Nodes) -> bool:
     modules = _plain_imports(nodes)
     if modules is None:
         return True
-    one_arg_type = {id(n.func) for n in nodes.order if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
-                    and n.func.id == "type" and len(n.args) == 1 and not n.keywords}
     module_bases = set()
     for node in nodes.order:
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in modules:
@@ -145,8 +143,8 @@ def _observes(nodes: _Nodes) -> bool:
         if isinstance(node, ast.Name):
             if node.id in modules and id(node) not in module_bases:
                 return True  # a plain module handed around as a value
-            if node.id in BUILTIN_NAMES and node.id not in PLAIN_BUILTINS and id(node) not in one_arg_type:
-                return True  # getattr, vars, open, type(...) with three arguments... (even if rebound)
+            if node.id in BUILTIN_NAMES and node.id not in PLAIN_BUILTINS:
+                return True  # getattr, vars, open, type... (even if rebound)
             if _private_dunder(node.id):
                 return True  # __builtins__ (every built-in), __exit__ = ... in a class body
         if isinstance(node, ast.ExceptHandler) and node.name:
