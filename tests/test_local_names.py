@@ -165,6 +165,11 @@ def raise_value_error():
      raise_value_error),
     # a local named super: zero-argument super() needs the name itself (a red team's find)
     (*twins(SUPER, "super", "sup"), [1]),
+    # a parenthesized annotation without a value binds nothing: the name read after it is the
+    # module's or the enclosing function's, not a local (a fourth red team's find, twice)
+    (*twins("total = 10\nacc = 20\n\ndef f(xs):\n    (NAME): int\n    return NAME\n"), [1]),
+    (*twins("def f(xs):\n    total = sum(xs)\n\n    def g():\n        (NAME): int\n        return NAME\n\n"
+            "    return g()\n"), [1, 2, 3]),
     # class bodies resolve names their own way
     ("def f(a):\n    x = 1\n    class C:\n        x = 2\n        y = x\n    return C.y + x\n",
      "def f(a):\n    z = 1\n    class C:\n        x = 2\n        y = z\n    return C.y + z\n", 0),

@@ -21,7 +21,7 @@ annotation, and formats only literal strings without attribute or index fields
 What is renamed, and why each rule keeps the meaning:
 
 - a function's renaming covers the names its own scope binds (``x = ...``, ``for x``,
-  ``with ... as x``), throughout its body, nested scopes included: an inner binding of the same
+  ``with ... as x``, ``x: int``, but not ``(x): int``, which binds nothing), throughout its body, nested scopes included: an inner binding of the same
   name is renamed the same way, so shadowing is unchanged;
 - a comprehension's covers its loop variables, everywhere but its first iterable (which Python
   evaluates outside it); an outer scope is renamed before the ones inside it;
@@ -41,6 +41,7 @@ import builtins
 import importlib
 import re
 import types
+from collections import defaultdict
 
 
 def _public(module: str) -> frozenset[str]:
@@ -81,7 +82,7 @@ PLAIN_BUILTINS = frozenset({
     "print", "property", "range", "repr", "reversed", "round", "set", "slice", "sorted", "staticmethod", "str",
     "sum", "super", "tuple", "zip", "NotImplemented", "Ellipsis", "__name__",
 }) | frozenset(n for n, v in vars(builtins).items() if isinstance(v, type) and issubclass(v, BaseException))
-BUILTIN_NAMES = frozenset(dir(builtins))
+NOT_PLAIN_BUILTINS = frozenset(dir(builtins)) - PLAIN_BUILTINS
 PLAIN_DUNDERS = frozenset({
     "__name__", "__main__", "__future__", "__all__", "__init__", "__repr__", "__str__", "__eq__", "__ne__",
     "__lt__", "__le__", "__gt__", "__ge__", "__hash__", "__len__", "__iter__", "__next__", "__contains__",
@@ -95,23 +96,25 @@ SCOPES = FUNCTIONS + COMPREHENSIONS + (ast.Lambda, ast.ClassDef)
 
 
 class _Nodes:
-    """One traversal of a tree: its nodes breadth first (outer scopes before inner ones), each
-    node's children, and the identifiers each holds as plain strings."""
+    """One traversal of a tree: its nodes breadth first (outer scopes before inner ones), by
+    kind, each node's children, and the identifiers nodes hold as plain strings."""
 
     def __init__(self, tree: ast.AST) -> None:
         self.order = [tree]
         self.kids: dict[int, list[ast.AST]] = {}
-        self.strings: dict[int, list[str]] = {}
+        self.strings: list[str] = []
+        self.of_kind: dict[type, list[ast.AST]] = defaultdict(list)
         for node in self.order:  # grows as it goes
-            kids, strings = [], []
-            for _, value in ast.iter_fields(node):
+            kind = type(node)
+            self.of_kind[kind].append(node)
+            kids = self.kids[id(node)] = []
+            for field in node._fields:
+                value = getattr(node, field, None)
                 for item in value if isinstance(value, list) else (value,):
                     if isinstance(item, ast.AST):
                         kids.append(item)
-                    elif isinstance(item, str) and not isinstance(node, (ast.Name, ast.Attribute, ast.Constant)):
-                        strings.append(item)
-            self.kids[id(node)] = kids
-            self.strings[id(node)] = strings
+                    elif isinstance(item, str) and kind not in (ast.Name, ast.Attribute, ast.Constant):
+                        self.strings.append(item)
             self.order.extend(kids)
 
     def under(self, roots: list[ast.AST], stop: tuple = ()):
@@ -133,59 +136,63 @@ def _observes(nodes: _Nodes) -> bool:
     modules = _plain_imports(nodes)
     if modules is None:
         return True
-    module_bases = set()
-    for node in nodes.order:
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in modules:
-            if node.attr not in PLAIN_NAMES[modules[node.value.id]]:
-                return True
-            module_bases.add(id(node.value))
-    for node in nodes.order:
-        if isinstance(node, ast.Name):
-            if node.id in modules and id(node) not in module_bases:
-                return True  # a plain module handed around as a value
-            if node.id in BUILTIN_NAMES and node.id not in PLAIN_BUILTINS:
-                return True  # getattr, vars, open, type... (even if rebound)
-            if _private_dunder(node.id):
-                return True  # __builtins__ (every built-in), __exit__ = ... in a class body
-        if isinstance(node, ast.ExceptHandler) and node.name:
+    attributes, names = nodes.of_kind[ast.Attribute], nodes.of_kind[ast.Name]
+    attrs = {node.attr for node in attributes}
+    if _frame_or_private(attrs) or "format_map" in attrs or "vformat" in attrs:
+        return True
+    if "format" in attrs and not all(_plain_literal(n.value) for n in attributes if n.attr == "format"):
+        return True  # "{0.gi_frame}".format(g) reads one
+    ids = {node.id for node in names}
+    if ids & NOT_PLAIN_BUILTINS or any(_private_dunder(name) for name in ids):
+        return True  # getattr, vars, type (even if rebound); __builtins__, __exit__ = ... in a class body
+    if ids & modules.keys():
+        bases = {id(n.value) for n in attributes if isinstance(n.value, ast.Name) and n.value.id in modules}
+        if any(n.id in modules and id(n) not in bases for n in names):
+            return True  # a plain module handed around as a value
+        if any(n.attr not in PLAIN_NAMES[modules[n.value.id]] for n in attributes if id(n.value) in bases):
             return True
-        if isinstance(node, ast.MatchClass) and node.kwd_attrs:
-            return True  # ``case object(gi_frame=...)`` reads attributes named in the pattern
-        if isinstance(node, ast.Attribute):
-            if FRAME_ATTRIBUTE.search(node.attr) or (node.attr.startswith("_") and node.attr not in PLAIN_DUNDERS):
-                return True
-            if node.attr in ("format_map", "vformat") or (node.attr == "format" and not _plain_literal(node.value)):
-                return True
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) and (
-                "__" in node.value or FRAME_ATTRIBUTE.search(node.value)):
-            return True
-        if any(isinstance(n, ast.Constant) and isinstance(n.value, str) for n in nodes.under(_annotations(node))):
-            return True  # code in a string, for whatever evaluates annotations
-        if any(_private_dunder(name) for name in nodes.strings[id(node)]):
-            return True
-    return False
+    if any(handler.name for handler in nodes.of_kind[ast.ExceptHandler]):
+        return True
+    if any(pattern.kwd_attrs for pattern in nodes.of_kind[ast.MatchClass]):
+        return True  # ``case object(gi_frame=...)`` reads attributes named in the pattern
+    if _frame_or_private({c.value for c in nodes.of_kind[ast.Constant] if isinstance(c.value, str)}, "__"):
+        return True
+    if any(isinstance(n, ast.Constant) and isinstance(n.value, str) for n in nodes.under(_annotations(nodes))):
+        return True  # code in a string, for whatever evaluates annotations
+    return any(_private_dunder(name) for name in nodes.strings)
+
+
+def _frame_or_private(texts: set[str], private: str = "_") -> bool:
+    """Does any of these name a frame attribute (``gi_frame``...), or hold ``private`` (at the start
+    for ``_``) outside a plain dunder?"""
+    joined = "\0" + "\0".join(texts)
+    if FRAME_ATTRIBUTE.search(joined):
+        return True
+    if private == "_":
+        return "\0_" in joined and any(t.startswith("_") and t not in PLAIN_DUNDERS for t in texts)
+    return private in joined
 
 
 def _plain_imports(nodes: _Nodes) -> dict[str, str] | None:
     """The names the program binds to plain modules (name -> module), or None when it imports
     anything ``PLAIN_NAMES`` does not list (another module, a submodule, ``*``, a relative import)."""
     modules: dict[str, str] = {}
-    for node in nodes.order:
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.name not in PLAIN_NAMES:
-                    return None
-                modules[alias.asname or alias.name] = alias.name
-        elif isinstance(node, ast.ImportFrom):
-            allowed = PLAIN_NAMES.get(node.module or "") if not node.level else None
-            if allowed is None or any(a.name not in allowed for a in node.names):
+    for node in nodes.of_kind[ast.Import]:
+        for alias in node.names:
+            if alias.name not in PLAIN_NAMES:
                 return None
+            modules[alias.asname or alias.name] = alias.name
+    for node in nodes.of_kind[ast.ImportFrom]:
+        allowed = PLAIN_NAMES.get(node.module or "") if not node.level else None
+        if allowed is None or any(a.name not in allowed for a in node.names):
+            return None
     return modules
 
 
-def _annotations(node: ast.AST) -> list[ast.AST]:
-    annotation = getattr(node, "returns" if isinstance(node, FUNCTIONS) else "annotation", None)
-    return [annotation] if isinstance(annotation, ast.AST) else []
+def _annotations(nodes: _Nodes) -> list[ast.AST]:
+    kinds = {ast.arg: "annotation", ast.AnnAssign: "annotation", ast.FunctionDef: "returns",
+             ast.AsyncFunctionDef: "returns"}
+    return [a for kind, field in kinds.items() for n in nodes.of_kind[kind] if (a := getattr(n, field)) is not None]
 
 
 def _private_dunder(name: str) -> bool:
@@ -196,20 +203,27 @@ def _plain_literal(node: ast.AST) -> bool:
     return isinstance(node, ast.Constant) and isinstance(node.value, str) and not FORMAT_FIELD_ACCESS.search(node.value)
 
 
-def _scope(node: ast.AST, nodes: _Nodes) -> tuple[list[ast.AST], list[ast.AST]] | None:
-    """A renamable scope's region (where its bindings are seen) and the roots its own bindings
-    are found under; None for anything else. A comprehension's first iterable is evaluated
-    outside it, so it is not in its region; a function containing a class is left alone."""
-    if isinstance(node, FUNCTIONS):
-        if any(isinstance(n, ast.ClassDef) for n in nodes.under(node.body)):
-            return None
-        return node.body, node.body
-    if isinstance(node, COMPREHENSIONS):
-        region = [getattr(node, f) for f in ("elt", "key", "value") if hasattr(node, f)]
-        for i, gen in enumerate(node.generators):
-            region += [gen.target, *gen.ifs, *([gen.iter] if i else [])]
-        return region, [gen.target for gen in node.generators]
-    return None
+def _regions(nodes: _Nodes) -> tuple[dict[int, tuple[ast.AST, ...]], dict[int, int]]:
+    """Per node, the functions and comprehensions whose region (where their bindings are seen)
+    holds it, and how many functions and comprehensions it is nested in. A function's region is
+    its body; a comprehension's is all of it but its first iterable, evaluated outside it."""
+    regions: dict[int, tuple[ast.AST, ...]] = {id(nodes.order[0]): ()}
+    depth = {id(nodes.order[0]): 0}
+    outside: dict[int, tuple[ast.AST, ...]] = {}
+    for node in nodes.order:  # parents before their children
+        outer, kids = regions[id(node)], nodes.kids[id(node)]
+        is_scope = isinstance(node, FUNCTIONS + COMPREHENSIONS)
+        inner = (*outer, node) if is_scope else outer
+        if isinstance(node, COMPREHENSIONS):
+            outside[id(node.generators[0].iter)] = outer
+        body = {id(statement) for statement in node.body} if isinstance(node, FUNCTIONS) else None
+        for kid in kids:
+            depth[id(kid)] = depth[id(node)] + is_scope
+            if body is not None:
+                regions[id(kid)] = inner if id(kid) in body else outer
+            else:
+                regions[id(kid)] = outside.get(id(kid), inner)
+    return regions, depth
 
 
 def canonical_locals(tree: ast.AST) -> ast.AST:
@@ -219,19 +233,33 @@ def canonical_locals(tree: ast.AST) -> ast.AST:
     if _observes(nodes):
         return tree
     # ``super`` too: zero-argument super() needs the name itself in the method (its __class__ cell)
-    fixed = {"super", "__class__"} | {name for names in nodes.strings.values() for name in names}
-    depth = {id(tree): 0}
-    for node in nodes.order:  # an outer scope is renamed before the ones inside it
-        for child in nodes.kids[id(node)]:
-            depth[id(child)] = depth[id(node)] + isinstance(node, FUNCTIONS + COMPREHENSIONS)
-        scope = _scope(node, nodes)
-        if scope is None:
+    fixed = {"super", "__class__", *nodes.strings}
+    regions, depth = _regions(nodes)
+    # class bodies resolve names their own way: a function holding a class keeps its names
+    with_class = {id(f) for c in nodes.of_kind[ast.ClassDef] for f in regions[id(c)] if isinstance(f, FUNCTIONS)}
+    # ``(x): int`` binds nothing (only ``x: int`` makes ``x`` local): ``x`` stays the outer one
+    not_binding = {id(a.target) for a in nodes.of_kind[ast.AnnAssign] if not a.simple and a.value is None}
+    by_name: dict[str, list[ast.Name]] = defaultdict(list)
+    for name in nodes.of_kind[ast.Name]:
+        by_name[name.id].append(name)
+    for scope in nodes.order:  # an outer scope is renamed before the ones inside it
+        if isinstance(scope, FUNCTIONS) and id(scope) not in with_class:
+            binding_roots = scope.body
+        elif isinstance(scope, COMPREHENSIONS):
+            binding_roots = [gen.target for gen in scope.generators]
+        else:
             continue
-        region, binding_roots = scope
         bound = dict.fromkeys(n.id for n in nodes.under(binding_roots, stop=SCOPES)  # in order of appearance
-                              if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del)) and n.id not in fixed)
-        new = {name: f"\0{depth[id(node)]}.{i}" for i, name in enumerate(bound)}
-        for n in nodes.under(region):
-            if isinstance(n, ast.Name) and n.id in new:
-                n.id = new[n.id]
+                              if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del))
+                              and n.id not in fixed and id(n) not in not_binding)
+        for i, old in enumerate(bound):
+            new, kept = f"\0{depth[id(scope)]}.{i}", []
+            for name in by_name.pop(old):
+                if scope in regions[id(name)]:
+                    name.id = new
+                    by_name[new].append(name)
+                else:
+                    kept.append(name)
+            if kept:
+                by_name[old] = kept
     return tree
