@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ai_code_evals.core.errors import EXIT_INTERRUPTED, EXIT_OK, InputError
-from ai_code_evals.progress import ProgressReporter, results_table
+from ai_code_evals.progress import ProgressReporter, preparing, results_table
 from ai_code_evals.session import Run, RunRequest, load_resume
 
 
@@ -24,7 +24,8 @@ def request_from_args(args) -> RunRequest:
 
 
 def run(args) -> int:
-    run = Run.start(request_from_args(args))
+    with preparing("reading tasks and samples, starting the sandbox backend…"):
+        run = Run.start(request_from_args(args))
     return front_end(run, args)
 
 
@@ -79,7 +80,9 @@ def resume(args) -> int:
             return EXIT_OK
         print(f"ai-code-evals: {args.record}: running again the {rerun} version(s) that got no verdict "
               "because the infrastructure failed", file=sys.stderr)
-    return front_end(Run.resume(state, unsafe=args.unsafe_isolation), args)
+    with preparing("reading the run log and its inputs, starting the sandbox backend…"):
+        run = Run.resume(state, unsafe=args.unsafe_isolation)
+    return front_end(run, args)
 
 
 def replay(args) -> int:

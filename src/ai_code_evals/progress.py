@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 
 from rich.console import Console
 from rich.markup import escape
@@ -27,6 +28,19 @@ STATUS_STYLE = {"passed": "green", "failed": "red", "error": "magenta", "timeout
 # rich's own thread: rich's default of 10 cost ~20 ms of CPU per second of the run, a few percent
 # of the app's CPU at hundreds of candidates a second (benchmarks/bench_engine.py, peer `tty`).
 REFRESH_PER_SECOND = 4
+
+
+@contextmanager
+def preparing(what: str, console: Console | None = None):
+    """A spinner on stderr while a run's inputs are read and checked, before its progress bar
+    exists: 100,000 samples take seconds to read and fingerprint. In a terminal only; erased
+    when done; a pipe gets nothing."""
+    console = console or Console(stderr=True)
+    if not console.is_terminal:
+        yield
+        return
+    with console.status(Text(what)):
+        yield
 
 
 class ProgressReporter:
