@@ -195,6 +195,16 @@ def test_the_plain_helpers_of_human_evals_prompts_keep_renaming_on():
     assert observes_locals(ast.parse("import os\n\ndef f(x):\n    return x\n"))
 
 
+def test_a_format_field_nested_in_a_spec_counts_as_reading_attributes():
+    """A fourth red team: ``'{0.real:{1}}'`` read ``.real`` past the rule for format fields (no
+    attribute it could reach that way names locals, so it stayed a weak spot, not a hole)."""
+    import ast
+
+    for literal in ("{0.real:{1}}", "{0:{1.real}}", "{0[0]:{1}}"):
+        assert observes_locals(ast.parse(f"def f(x):\n    return {literal!r}.format(x, 3)\n")), literal
+    assert not observes_locals(ast.parse("def f(x):\n    return '{0:{1}}'.format(x, 3)\n"))
+
+
 def test_a_renamed_twin_is_not_run_but_a_name_reading_one_is(tmp_path):
     """Through the CLI: the renamed twin inherits its original's verdict (`duplicate_of`), and a
     version that reads its local names runs in its own sandbox."""

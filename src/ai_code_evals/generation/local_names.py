@@ -89,7 +89,9 @@ PLAIN_DUNDERS = frozenset({
     "__getitem__", "__setitem__", "__bool__", "__add__", "__sub__", "__mul__", "__call__",
 })
 FRAME_ATTRIBUTE = re.compile(r"(?:^|\W)(?:f|co|gi|cr|ag|tb)_[a-z]")
-FORMAT_FIELD_ACCESS = re.compile(r"\{[^{}]*[.\[][^{}]*\}")
+# a field with a dot or a bracket, also one nested in another's format spec ("{0:{1.x}}" and
+# "{0.real:{1}}" both read attributes); a dot only in a spec ("{:.2f}") counts too, to be safe
+FORMAT_FIELD_ACCESS = re.compile(r"\{[^{}]*[.\[][^{}]*\}|\{[^{}:!]*[.\[]")
 FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 SCOPES = FUNCTIONS + COMPREHENSIONS + (ast.Lambda, ast.ClassDef)
