@@ -4,6 +4,7 @@ Versions that differ only in their local variables' names share one run. Each at
 pair of programs that differ only in a local name but *behave* differently, because the program
 reads its own local names; each must keep its own fingerprint, and so its own run and verdict.
 """
+import ast
 import json
 import subprocess
 import sys
@@ -12,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from ai_code_evals.core.candidate import Candidate
+from ai_code_evals.generation import local_names
 from ai_code_evals.generation.dedupe import fingerprint, mark_duplicates
-from ai_code_evals.generation.local_names import observes_locals
+from ai_code_evals.generation.local_names import canonical_locals, observes_locals
 
 
 def twins(template: str, a: str = "total", b: str = "acc") -> tuple[str, str]:
@@ -189,8 +191,6 @@ def run_f(code: str, arg):
 
 
 def test_the_plain_helpers_of_human_evals_prompts_keep_renaming_on():
-    import ast
-
     assert not observes_locals(ast.parse("from typing import List\nimport math\n\ndef f(x):\n    return '{}'.format(x)\n"))
     assert observes_locals(ast.parse("import os\n\ndef f(x):\n    return x\n"))
 
@@ -198,8 +198,6 @@ def test_the_plain_helpers_of_human_evals_prompts_keep_renaming_on():
 def test_a_format_field_nested_in_a_spec_counts_as_reading_attributes():
     """A fourth red team: ``'{0.real:{1}}'`` read ``.real`` past the rule for format fields (no
     attribute it could reach that way names locals, so it stayed a weak spot, not a hole)."""
-    import ast
-
     for literal in ("{0.real:{1}}", "{0:{1.real}}", "{0[0]:{1}}"):
         assert observes_locals(ast.parse(f"def f(x):\n    return {literal!r}.format(x, 3)\n")), literal
     assert not observes_locals(ast.parse("def f(x):\n    return '{0:{1}}'.format(x, 3)\n"))
@@ -255,3 +253,23 @@ def test_bench_dedupe_counts_the_runs_spared_and_flags_a_verdict_that_was_not_ea
     differs = bench([True, False, False])
     assert differs.returncode == 1
     assert "T/0#1 (passed=False) marked a duplicate of T/0#0 (passed=True)" in differs.stdout
+
+
+@pytest.mark.parametrize("program, wrong", [
+    # a global taken for a local (as ``(total): int`` once made one): its global name changes
+    ("total = 10\n\ndef f(xs):\n    return total + len(xs)\n", lambda n: n.id == "total"),
+    # a local renamed where it is read but not where it is bound: a local read becomes a global one
+    ("def f(xs):\n    total = len(xs)\n    return total\n", lambda n: n.id == "total" and isinstance(n.ctx, ast.Load)),
+])
+def test_a_renaming_that_would_change_the_compiled_program_is_undone(monkeypatch, program, wrong):
+    """The net under the rules: were one wrong, the compiled program's operations or global
+    names would change, and the names stay as they were."""
+    def wrong_rename(nodes):
+        renamed = [(n, n.id) for n in nodes.of_kind[ast.Name] if wrong(n)]
+        for n, _ in renamed:
+            n.id = "\0wrong"
+        return renamed
+
+    monkeypatch.setattr(local_names, "_rename", wrong_rename)
+    assert ast.unparse(canonical_locals(ast.parse(program))) == ast.unparse(ast.parse(program))
+    assert fingerprint(program) != fingerprint(program.replace("total", "acc"))

@@ -30,7 +30,10 @@ What is renamed, and why each rule keeps the meaning:
   the program: those are seen from outside, or bind in ways the rule above does not follow;
 - never in a function that contains a class (class scopes resolve names differently);
 - never ``super``: ``super()`` without arguments works only where the name itself appears;
-- the new names contain a NUL, which no source can: they can collide with nothing.
+- the new names contain a NUL, which no source can: they can collide with nothing;
+- and a net under these rules: the program is compiled before and after, and the renaming is
+  undone when a code object's operations, its global names or its numbers of locals, cells and
+  free variables differ (a global taken for a local, or the reverse, changes one of them).
 
 The renamed tree is only hashed, never run.
 """
@@ -230,10 +233,42 @@ def _regions(nodes: _Nodes) -> tuple[dict[int, tuple[ast.AST, ...]], dict[int, i
 
 def canonical_locals(tree: ast.AST) -> ast.AST:
     """The tree with the locals of functions and comprehensions renamed canonically, or
-    unchanged when the program could observe them. Changes ``tree`` in place."""
+    unchanged when the program could observe them, or when the renaming would change what the
+    compiled program does (``_compiled_shape``). Changes ``tree`` in place."""
     nodes = _Nodes(tree)
     if _observes(nodes):
         return tree
+    before = _compiled_shape(tree)
+    if before is None:
+        return tree  # Python's compiler refuses it: it fails to load whatever its names
+    renamed = _rename(nodes)
+    if renamed and _compiled_shape(tree) != before:
+        for name, old in reversed(renamed):
+            name.id = old
+    return tree
+
+
+def _compiled_shape(tree: ast.AST) -> list[tuple] | None:
+    """What renaming locals leaves unchanged in the compiled program, a net under the rules
+    above: each code object's operations (not their arguments: CPython numbers local slots in
+    name order), the global and attribute names it reads, and how many locals, cells and free
+    variables it has. A name taken for a local that is really a global (or the reverse) changes
+    an operation or a global name; None when it does not compile."""
+    try:
+        code = compile(tree, "<version>", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError, TypeError, RecursionError, MemoryError):
+        return None
+    shape, stack = [], [code]
+    while stack:
+        code = stack.pop()
+        shape.append((code.co_code[::2], code.co_names, len(code.co_varnames), len(code.co_cellvars),
+                      len(code.co_freevars)))
+        stack.extend(const for const in code.co_consts if isinstance(const, types.CodeType))
+    return shape
+
+
+def _rename(nodes: _Nodes) -> list[tuple[ast.Name, str]]:
+    """Rename the locals (see the module's docstring); each renamed node with its old name."""
     # ``super`` too: zero-argument super() needs the name itself in the method (its __class__ cell)
     fixed = {"super", "__class__", *nodes.strings}
     regions, depth = _regions(nodes)
@@ -244,6 +279,7 @@ def canonical_locals(tree: ast.AST) -> ast.AST:
     by_name: dict[str, list[ast.Name]] = defaultdict(list)
     for name in nodes.of_kind[ast.Name]:
         by_name[name.id].append(name)
+    renamed = []
     for scope in nodes.order:  # an outer scope is renamed before the ones inside it
         if isinstance(scope, FUNCTIONS) and id(scope) not in with_class:
             binding_roots = scope.body
@@ -258,10 +294,11 @@ def canonical_locals(tree: ast.AST) -> ast.AST:
             new, kept = f"\0{depth[id(scope)]}.{i}", []
             for name in by_name.pop(old):
                 if scope in regions[id(name)]:
+                    renamed.append((name, old))
                     name.id = new
                     by_name[new].append(name)
                 else:
                     kept.append(name)
             if kept:
                 by_name[old] = kept
-    return tree
+    return renamed
