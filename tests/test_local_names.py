@@ -5,7 +5,9 @@ pair of programs that differ only in a local name but *behave* differently, beca
 reads its own local names; each must keep its own fingerprint, and so its own run and verdict.
 """
 import ast
+import itertools
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -273,3 +275,52 @@ def test_a_renaming_that_would_change_the_compiled_program_is_undone(monkeypatch
     monkeypatch.setattr(local_names, "_rename", wrong_rename)
     assert ast.unparse(canonical_locals(ast.parse(program))) == ast.unparse(ast.parse(program))
     assert fingerprint(program) != fingerprint(program.replace("total", "acc"))
+
+
+# Scoping on its own: each template filled with every combination of names from a small pool.
+# Versions that share a fingerprint must behave the same; some must share one (or the renaming
+# would never happen and this would test nothing).
+SCOPING = [
+    "def f(xs):\n    A = 1\n    def g(B):\n        C = B + A\n        return [A for A in range(C) if A]\n    return g(A) + [B for B in xs]\n",
+    "def f(xs):\n    A = [B for B in xs for C in [B] if C]\n    B = lambda C=A: [A for A in C]\n    return B()\n",
+    "def f(xs):\n    A = 0\n    def g():\n        nonlocal A\n        A += 1\n        B = A\n        return B\n    g()\n    return A\n",
+    "def f(xs):\n    A = xs\n    return [[A for A in A] for B in A]\n",
+    "def f(xs):\n    A = 1\n    class K:\n        B = A\n    return K.B\n",
+    "def f(xs):\n    A = 1\n    del A\n    B = [C for C in xs]\n    return B\n",
+    "def f(xs):\n    A = {B: C for B, C in enumerate(xs) if (A := B)}\n    return A\n",
+    "def f(xs):\n    match xs:\n        case [A, *B]:\n            C = A\n            return C, B\n    return None\n",
+    "def f(xs):\n    def g(A=[B for B in xs]):\n        C = A\n        return C\n    A = g()\n    return A\n",
+    "def f(xs):\n    A = 1\n    def g():\n        def h():\n            return A\n        A = 2\n        return h()\n    return g()\n",
+    "def f(xs):\n    A = (B for B in [C for C in xs] if B)\n    return list(A)\n",
+    "A = 10\nB = 20\n\ndef f(xs):\n    global A\n    C = A = len(xs)\n    return C + B\n",
+    "A = 10\nB = 20\n\ndef f(xs):\n    (C): int\n    return C, [B for B in xs]\n",
+    "def f(xs):\n    A = 0\n    for B in xs:\n        A += B\n    else:\n        C = A\n    return C, B\n",
+    "def f(xs):\n    try:\n        A = xs[5]\n    except IndexError:\n        A = B = 1\n    return A\n",
+    "def f(xs):\n    A = len\n    def len(B):\n        return 0\n    return A(xs) + len(xs)\n",
+    "def f(xs):\n    return sum(A * B for A, B in zip(xs, xs) if (C := A) or C)\n",
+]
+POOL = ["a", "b", "xs", "len", "total"]
+# a function holding a class keeps its names; C is no local, A and B are the module's
+NEVER_RENAMED = {SCOPING[4], SCOPING[12]}
+
+
+def behaviour(code: str) -> str:
+    try:
+        result = run_f(code, [1, 2, 3])
+    except SyntaxError:  # Python refuses some fillings (a walrus rebinding a loop variable...)
+        return "SyntaxError"
+    return re.sub(r" at 0x[0-9a-f]+", "", repr(result))
+
+
+@pytest.mark.parametrize("template", SCOPING)
+def test_versions_sharing_a_fingerprint_behave_the_same(template):
+    groups: dict[str, set[str]] = {}
+    for a, b, c in itertools.product(POOL, repeat=3):
+        code = template.replace("A", a).replace("B", b).replace("C", c)
+        fp = fingerprint(code)
+        if fp is not None:
+            groups.setdefault(fp, set()).add(code)
+    for codes in groups.values():
+        assert len({behaviour(code) for code in codes}) == 1, sorted(codes)
+    if template not in NEVER_RENAMED:
+        assert len(groups) < sum(map(len, groups.values()))  # some distinct fillings were renamed into one
