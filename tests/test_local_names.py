@@ -32,8 +32,9 @@ SUM = "def f(xs):\n    NAME = 0\n    for x in xs:\n        NAME += x\n    return
     twins(SUM.replace("for x in xs", "for NAME2 in xs").replace("+= x", "+= NAME2").replace("NAME2", "it")),
     ("def f(xs):\n    return [x * 2 for x in xs if x]\n", "def f(xs):\n    return [v * 2 for v in xs if v]\n"),
     ("def f(xs):\n    return {k: n for k, n in xs}\n", "def f(xs):\n    return {a: b for a, b in xs}\n"),
-    # an inner comprehension reusing the outer's variable: the shadowing is kept
-    ("def f(a):\n    y = a\n    return [y for y in y]\n", "def f(a):\n    z = a\n    return [q for q in z]\n"),
+    # an inner comprehension reusing the outer's variable: the shadowing is kept (and only a
+    # twin that shadows too shares the fingerprint, see the PEP 709 pairs below)
+    ("def f(a):\n    y = a\n    return [y for y in y]\n", "def f(a):\n    z = a\n    return [z for z in z]\n"),
     # a helper's own locals, and a lambda reading the enclosing function's
     ("def f(xs):\n    def g():\n        t = 1\n        return t\n    m = g()\n    return sorted(xs, key=lambda v: v * m)\n",
      "def f(xs):\n    def g():\n        u = 1\n        return u\n    w = g()\n    return sorted(xs, key=lambda v: v * w)\n"),
@@ -324,3 +325,71 @@ def test_versions_sharing_a_fingerprint_behave_the_same(template):
         assert len({behaviour(code) for code in codes}) == 1, sorted(codes)
     if template not in NEVER_RENAMED:
         assert len(groups) < sum(map(len, groups.values()))  # some distinct fillings were renamed into one
+
+
+# A fifth red team: from Python 3.12 a comprehension is compiled into its function (PEP 709), and
+# CPython behaves differently when its loop variable shares a name with a global, a built-in or
+# an enclosing function's variable (UnboundLocalError; CPython issues #118513 and #156664). The
+# fingerprint is taken on the app's Python, so a loop variable that shares its name with
+# anything outside its comprehension keeps it.
+PEP709 = {
+    "an enclosing function's variable": ("def f(xs):\n    total = len(xs)\n\n    def g():\n"
+                                         "        [NAME for NAME in xs]\n        return [total for v in xs]\n\n"
+                                         "    return g()\n"),
+    "a global": "total = 7\n\n\ndef f(xs):\n    [NAME for NAME in xs]\n    return [total for v in xs]\n",
+    "a built-in": "def f(xs):\n    [NAME for NAME in xs]\n    return [len(xs) for v in xs]\n",
+}
+
+
+# where each behaves differently (seen with CPython 3.12.1 and 3.13.0)
+BROKEN_ON = {"an enclosing function's variable": ("python3.12", "python3.13"), "a global": ("python3.12",),
+             "a built-in": ("python3.12",)}
+
+
+def installed(name: str) -> str | None:
+    """The interpreter an interpreter profile would run (``python3.N``), or None."""
+    from ai_code_evals.sandbox import interpreter
+
+    try:
+        return interpreter.find(name).executable
+    except interpreter.InterpreterMissing:
+        return None
+
+
+@pytest.mark.parametrize("name", sorted(PEP709))
+def test_a_loop_variable_sharing_an_outer_name_keeps_it(name):
+    shared = {"an enclosing function's variable": "total", "a global": "total", "a built-in": "len"}[name]
+    reusing, private = twins(PEP709[name], shared, "acc")
+    assert fingerprint(reusing) != fingerprint(private)
+    pythons = [p for p in map(installed, BROKEN_ON[name]) if p]
+    if not pythons:
+        pytest.skip(f"none of {', '.join(BROKEN_ON[name])} installed: the twins behave the same on the others")
+    for python in pythons:
+        outcomes = [subprocess.run([python, "-c", code + "\nprint(f([1, 2, 3]))"], capture_output=True, text=True,
+                                   timeout=60) for code in (reusing, private)]
+        assert outcomes[0].returncode != 0 and "UnboundLocalError" in outcomes[0].stderr, python
+        assert outcomes[1].returncode == 0, outcomes[1].stderr
+
+
+def test_a_twin_that_fails_under_a_newer_python_runs_there_itself(tmp_path):
+    """Through the CLI with an interpreter profile: the reusing twin runs in its own sandbox and
+    fails under Python 3.12+, instead of inheriting its private twin's pass."""
+    profile = next((p for p in ("python3.13", "python3.12") if installed(p)), None)
+    if profile is None:
+        pytest.skip("neither Python 3.12 nor 3.13 installed")
+    task = tmp_path / "task.jsonl"
+    task.write_text(json.dumps({"task_id": "T/0", "prompt": "def f(xs):\n", "entry_point": "f",
+                                "canonical_solution": "    return [len(xs) for v in xs]\n",
+                                "test": "def check(candidate):\n    assert candidate([1, 2, 3]) == [3, 3, 3]\n"}) + "\n")
+    body = ("    total = len(xs)\n\n    def g():\n        [NAME for NAME in xs]\n        return [total for v in xs]\n\n"
+            "    return g()\n")
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text("".join(json.dumps({"task_id": "T/0", "completion": body.replace("NAME", n)}) + "\n"
+                               for n in ("acc", "total")))
+    proc = subprocess.run([sys.executable, "-m", "ai_code_evals", "run", str(task), "--samples", str(samples),
+                           "--env", "default", "--env", profile, "--headless", "--json",
+                           "--record", str(tmp_path / "run.jsonl")], capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    reusing = next(c for t in json.loads(proc.stdout)["tasks"] for c in t["candidates"] if c["id"] == "T/0#1")
+    assert reusing["duplicate_of"] is None
+    assert reusing["profiles"] == {"default": "passed", profile: "failed"}

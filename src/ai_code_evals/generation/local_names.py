@@ -24,7 +24,11 @@ What is renamed, and why each rule keeps the meaning:
   ``with ... as x``, ``x: int``, but not ``(x): int``, which binds nothing), throughout its body, nested scopes included: an inner binding of the same
   name is renamed the same way, so shadowing is unchanged;
 - a comprehension's covers its loop variables, everywhere but its first iterable (which Python
-  evaluates outside it); an outer scope is renamed before the ones inside it;
+  evaluates outside it), and only those whose name appears nowhere outside it: from Python 3.12
+  a comprehension is compiled into its function (PEP 709), and CPython then behaves differently
+  when its loop variable shares a name with a global, a built-in or an enclosing function's
+  variable (``[total for total in xs]; [total for v in xs]`` raises UnboundLocalError, CPython
+  issues #118513 and #156664); an outer scope is renamed before the ones inside it;
 - never a name that also appears as a parameter, a function or class name, an import, an
   ``except`` name, a ``global``/``nonlocal`` declaration, a keyword or a pattern capture anywhere in
   the program: those are seen from outside, or bind in ways the rule above does not follow;
@@ -282,15 +286,17 @@ def _rename(nodes: _Nodes) -> list[tuple[ast.Name, str]]:
     renamed = []
     for scope in nodes.order:  # an outer scope is renamed before the ones inside it
         if isinstance(scope, FUNCTIONS) and id(scope) not in with_class:
-            binding_roots = scope.body
+            binding_roots, private = scope.body, None
         elif isinstance(scope, COMPREHENSIONS):
-            binding_roots = [gen.target for gen in scope.generators]
+            binding_roots, private = [gen.target for gen in scope.generators], scope
         else:
             continue
         bound = dict.fromkeys(n.id for n in nodes.under(binding_roots, stop=SCOPES)  # in order of appearance
                               if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del))
                               and n.id not in fixed and id(n) not in not_binding)
         for i, old in enumerate(bound):
+            if private is not None and not all(scope in regions[id(n)] for n in by_name[old]):
+                continue  # the loop variable shares its name with something outside the comprehension
             new, kept = f"\0{depth[id(scope)]}.{i}", []
             for name in by_name.pop(old):
                 if scope in regions[id(name)]:
