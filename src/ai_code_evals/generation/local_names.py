@@ -21,8 +21,9 @@ annotation, and formats only literal strings without attribute or index fields
 What is renamed, and why each rule keeps the meaning:
 
 - a function's renaming covers the names its own scope binds (``x = ...``, ``for x``,
-  ``with ... as x``, ``x: int``, but not ``(x): int``, which binds nothing), throughout its body, nested scopes included: an inner binding of the same
-  name is renamed the same way, so shadowing is unchanged;
+  ``with ... as x``, ``x: int``, but not ``(x): int``, which binds nothing), throughout its
+  body, nested scopes included: an inner binding of the same name is renamed the same way, so
+  shadowing is unchanged;
 - a comprehension's covers its loop variables, everywhere but its first iterable (which Python
   evaluates outside it), and only those whose name appears nowhere outside it: from Python 3.12
   a comprehension is compiled into its function (PEP 709), and CPython then behaves differently
