@@ -393,3 +393,30 @@ def test_a_twin_that_fails_under_a_newer_python_runs_there_itself(tmp_path):
     reusing = next(c for t in json.loads(proc.stdout)["tasks"] for c in t["candidates"] if c["id"] == "T/0#1")
     assert reusing["duplicate_of"] is None
     assert reusing["profiles"] == {"default": "passed", profile: "failed"}
+
+
+def test_under_another_python_only_identical_text_is_a_copy(tmp_path):
+    """A sixth red team: ``totࡰal`` (U+0870, a letter since Unicode 14) is a name to the app's
+    Python, which renames it like ``total``, and a SyntaxError to Python 3.9 and 3.10. When a
+    profile runs another Python than the app's, the engine keeps a copy only when its text is
+    its original's: the twin runs under python3.9 and does not compile there; a same-text copy is still one."""
+    profile = next((p for p in ("python3.9", "python3.10") if installed(p)), None)
+    if profile is None:
+        pytest.skip("neither Python 3.9 nor 3.10 installed")
+    task = tmp_path / "task.jsonl"
+    task.write_text(json.dumps({"task_id": "T/0", "prompt": "def f(xs):\n", "entry_point": "f",
+                                "canonical_solution": "    return sum(xs)\n",
+                                "test": "def check(candidate):\n    assert candidate([1, 2, 3]) == 6\n"}) + "\n")
+    body = "    NAME = 0\n    for x in xs:\n        NAME += x\n    return NAME\n"
+    rows = [body.replace("NAME", "total"), body.replace("NAME", "tot\u0870al"), body.replace("NAME", "total")]
+    assert fingerprint("def f(xs):\n" + rows[0]) == fingerprint("def f(xs):\n" + rows[1])
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text("".join(json.dumps({"task_id": "T/0", "completion": c}) + "\n" for c in rows))
+    proc = subprocess.run([sys.executable, "-m", "ai_code_evals", "run", str(task), "--samples", str(samples),
+                           "--env", "default", "--env", profile, "--headless", "--json",
+                           "--record", str(tmp_path / "run.jsonl")], capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    got = {c["id"]: c for t in json.loads(proc.stdout)["tasks"] for c in t["candidates"]}
+    assert got["T/0#1"]["duplicate_of"] is None
+    assert got["T/0#1"]["profiles"] == {"default": "passed", profile: "error"}  # it does not compile there
+    assert got["T/0#2"]["duplicate_of"] == "T/0#0"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass, field, replace
 
 from ai_code_evals.core.errors import InputError
@@ -54,3 +55,14 @@ def resolve_profiles(names: list[str] | None) -> list[EnvProfile]:
         if n not in seen:
             seen.append(n)
     return [BUILTIN_PROFILES[n] if n in BUILTIN_PROFILES else interpreter_profile(n) for n in seen]
+
+
+def runs_the_apps_python(profile: EnvProfile, backend: str) -> bool:
+    """Does this profile run versions under the app's own Python version? Only then do the app's
+    parser and scoping, which decide which versions are copies (generation/dedupe.py), speak for
+    theirs: other versions parse some programs differently (an identifier with a newer Unicode
+    letter, parenthesized context managers before 3.10) and, from 3.12, scope comprehensions
+    differently. ``python`` is the app's own base interpreter on the local backend, anything on
+    another backend (a Daytona image has its own)."""
+    own = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    return profile.python == own or (profile.python == "python" and backend == "local")

@@ -31,7 +31,7 @@ from ai_code_evals.core.task import Task
 from ai_code_evals.engine.backend_status import publish_backend_status
 from ai_code_evals.engine.calls import parse_generated_test
 from ai_code_evals.engine.job import CandidateJob, error_result
-from ai_code_evals.engine.profiles import EnvProfile, resolve_profiles
+from ai_code_evals.engine.profiles import EnvProfile, resolve_profiles, runs_the_apps_python
 from ai_code_evals.engine.results import CandidateResult, infrastructure_reason, is_infrastructure_error
 from ai_code_evals.engine.scoring import combine_profiles, pass_at_k_table, score_task, select_by_score
 from ai_code_evals.engine.selection import SelectionContext, get_selector
@@ -111,6 +111,10 @@ class Engine:
         for c in config.candidates or []:
             self.given.setdefault(c.task_id, []).append(c)
         self.results: dict[tuple[str, str], CandidateResult] = dict(config.finished)
+        # copies by syntax tree and local names only where every profile parses like the app
+        backend = getattr(config.backend, "name", "")
+        self.copies_by_text_only = not all(runs_the_apps_python(p, backend) for p in config.profiles)
+        self.codes: dict[str, str] = {}  # candidate id -> its program, to check a copy against
         self.selections: dict[str, dict] = {}
         self.task_errors: dict[str, list[str]] = {}  # problems with the task itself, not its candidates
         self.limits: dict[str, TimeLimit] = {}  # task_id -> per-test limit its candidates run under
@@ -197,6 +201,7 @@ class Engine:
                 if cand.id in seen:
                     continue
                 seen.add(cand.id)
+                cand = self._checked_copy(cand)
                 self.candidates[task.id].append(cand)
                 self.bus.publish(CandidateAdded(
                     candidate_id=cand.id, task_id=task.id, code=cand.code, label=cand.label,
@@ -383,6 +388,14 @@ class Engine:
         unchecked = self.results[key].unchecked
         if unchecked and not any(unchecked in e for e in self.task_errors.get(task.id, [])):
             self.task_error(task, f"some of its tests cannot be run against a version: {unchecked}")
+
+    def _checked_copy(self, cand: Candidate) -> Candidate:
+        """The candidate, no longer a copy when its original's program is not the same text and
+        some profile runs another Python than the app's (``copies_by_text_only``)."""
+        self.codes[cand.id] = cand.code
+        if not cand.duplicate_of or not self.copies_by_text_only or self.codes.get(cand.duplicate_of) == cand.code:
+            return cand
+        return cand.model_copy(update={"duplicate_of": None})
 
     @appclock.timed("results")
     def _fill_duplicates(self, task: Task) -> None:
