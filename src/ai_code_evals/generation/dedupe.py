@@ -7,6 +7,10 @@ argument test tells them apart), annotations and docstrings (a program may read 
 and so do local names in a program that could read them, so a version never inherits a verdict
 it might not have earned. Agreement selection still counts
 every copy: several independent samples converging on one program is evidence for it.
+
+The fingerprint is the app's own Python's reading of the program. Where a version runs under
+another Python, the engine keeps a copy only when its text is its original's
+(``engine/profiles.py: runs_the_apps_python``).
 """
 from __future__ import annotations
 
