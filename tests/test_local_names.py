@@ -395,11 +395,17 @@ def test_a_twin_that_fails_under_a_newer_python_runs_there_itself(tmp_path):
     assert reusing["profiles"] == {"default": "passed", profile: "failed"}
 
 
-def test_under_another_python_only_identical_text_is_a_copy(tmp_path):
+@pytest.mark.parametrize("body, name, twin", [
+    ("    NAME = 0\n    for x in xs:\n        NAME += x\n    return NAME\n", "total", "tot\u0870al"),
+    # Python 3.11 reads U+A7F2 as C (NFKC): the same syntax tree, with no renaming at all
+    ("    return sum(xs) * NAME\n\n\nNAME = 1\n", "C", "\ua7f2"),
+])
+def test_under_another_python_only_identical_text_is_a_copy(tmp_path, body, name, twin):
     """A sixth red team: ``totࡰal`` (U+0870, a letter since Unicode 14) is a name to the app's
-    Python, which renames it like ``total``, and a SyntaxError to Python 3.9 and 3.10. When a
-    profile runs another Python than the app's, the engine keeps a copy only when its text is
-    its original's: the twin runs under python3.9 and does not compile there; a same-text copy is still one."""
+    Python, which renames it like ``total``, and a SyntaxError to Python 3.9 and 3.10; ``ꟲ``
+    (U+A7F2) is ``C`` to 3.11 and a SyntaxError to them. When a profile runs another Python than
+    the app's, the engine keeps a copy only when its text is its original's: the twin runs
+    under python3.9 and does not compile there; a same-text copy is still one."""
     profile = next((p for p in ("python3.9", "python3.10") if installed(p)), None)
     if profile is None:
         pytest.skip("neither Python 3.9 nor 3.10 installed")
@@ -407,8 +413,7 @@ def test_under_another_python_only_identical_text_is_a_copy(tmp_path):
     task.write_text(json.dumps({"task_id": "T/0", "prompt": "def f(xs):\n", "entry_point": "f",
                                 "canonical_solution": "    return sum(xs)\n",
                                 "test": "def check(candidate):\n    assert candidate([1, 2, 3]) == 6\n"}) + "\n")
-    body = "    NAME = 0\n    for x in xs:\n        NAME += x\n    return NAME\n"
-    rows = [body.replace("NAME", "total"), body.replace("NAME", "tot\u0870al"), body.replace("NAME", "total")]
+    rows = [body.replace("NAME", name), body.replace("NAME", twin), body.replace("NAME", name)]
     assert fingerprint("def f(xs):\n" + rows[0]) == fingerprint("def f(xs):\n" + rows[1])
     samples = tmp_path / "samples.jsonl"
     samples.write_text("".join(json.dumps({"task_id": "T/0", "completion": c}) + "\n" for c in rows))
