@@ -128,6 +128,28 @@ def test_a_program_that_reads_its_local_names_keeps_them(name):
     assert fingerprint(first) != fingerprint(second)
 
 
+@pytest.mark.parametrize("first, second", [
+    # a blank line moves the line number the program reads
+    ("import sys\n\ndef f(xs):\n    return sys._getframe().f_lineno\n",
+     "import sys\n\n\ndef f(xs):\n    return sys._getframe().f_lineno\n"),
+    # a comment changes the source the program reads
+    ("import linecache\n\ndef f(xs):\n    return linecache.getline(__file__, 4)  # a\n",
+     "import linecache\n\ndef f(xs):\n    return linecache.getline(__file__, 4)  # b\n"),
+])
+def test_a_program_that_could_read_its_layout_is_a_copy_only_of_the_same_text(tmp_path, first, second):
+    """The attack: twins by syntax tree, one reading a line number or a comment the other does
+    not have, shared a verdict. A program that could observe itself is compared by its text."""
+    def run_as_file(code: str) -> str:
+        path = tmp_path / "version.py"
+        path.write_text(code + "\nprint(f([1]))\n")
+        return subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=60).stdout
+
+    assert ast.dump(ast.parse(first)) == ast.dump(ast.parse(second))
+    assert run_as_file(first) != run_as_file(second)  # the twins really behave differently
+    assert fingerprint(first) != fingerprint(second)
+    assert fingerprint(first) == fingerprint(first)  # the same text still is one program
+
+
 REAL_HOLES = ["a string annotation singledispatch evaluates", "a module a plain module imported",
               "singledispatch evaluating an annotation built at run time", "get_type_hints imported under another name",
               "an imported private function", "an __exit__ built by type() reading the exception",

@@ -1,5 +1,7 @@
 """Duplicate versions: the same program once comments and layout are dropped, and its local
-variables renamed where it cannot see their names (``local_names.py``).
+variables renamed where it cannot see their names (``local_names.py``). A program that could see
+them could also read its own line numbers or source (frames, tracebacks, ``open(__file__)``):
+there layout counts too, and only the same text is the same program.
 
 Two such versions behave identically under any test, so the engine runs the first and copies its
 verdict to the others (``duplicate_of``). Nothing else is ignored: parameter names (a keyword
@@ -23,12 +25,15 @@ from ai_code_evals.generation.local_names import canonical_locals
 
 def fingerprint(code: str) -> str | None:
     """A hash of the program's syntax tree (comments and layout gone, unobservable local names
-    made canonical), or None when it does not parse."""
+    made canonical), of its text when it could observe itself, or None when it does not parse."""
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError, MemoryError, RecursionError):
         return None
-    dump = ast.dump(canonical_locals(tree), annotate_fields=False, include_attributes=False)
+    canonical = canonical_locals(tree)
+    if canonical is None:  # it could read its own line numbers or source: only its text is it
+        return hashlib.sha256(b"text\0" + code.encode(errors="surrogatepass")).hexdigest()[:20]
+    dump = ast.dump(canonical, annotate_fields=False, include_attributes=False)
     return hashlib.sha256(dump.encode()).hexdigest()[:20]
 
 

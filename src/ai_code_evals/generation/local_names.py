@@ -236,13 +236,14 @@ def _regions(nodes: _Nodes) -> tuple[dict[int, tuple[ast.AST, ...]], dict[int, i
     return regions, depth
 
 
-def canonical_locals(tree: ast.AST) -> ast.AST:
-    """The tree with the locals of functions and comprehensions renamed canonically, or
-    unchanged when the program could observe them, or when the renaming would change what the
-    compiled program does (``_compiled_shape``). Changes ``tree`` in place."""
+def canonical_locals(tree: ast.AST) -> ast.AST | None:
+    """The tree with the locals of functions and comprehensions renamed canonically (unchanged
+    when the renaming would change what the compiled program does, ``_compiled_shape``), or None
+    when the program could observe itself: its local names, and its layout too (the same ways
+    read line numbers and source). Changes ``tree`` in place."""
     nodes = _Nodes(tree)
     if _observes(nodes):
-        return tree
+        return None
     before = _compiled_shape(tree)
     if before is None:
         return tree  # Python's compiler refuses it: it fails to load whatever its names
