@@ -128,28 +128,6 @@ def test_a_program_that_reads_its_local_names_keeps_them(name):
     assert fingerprint(first) != fingerprint(second)
 
 
-@pytest.mark.parametrize("first, second", [
-    # a blank line moves the line number the program reads
-    ("import sys\n\ndef f(xs):\n    return sys._getframe().f_lineno\n",
-     "import sys\n\n\ndef f(xs):\n    return sys._getframe().f_lineno\n"),
-    # a comment changes the source the program reads
-    ("import linecache\n\ndef f(xs):\n    return linecache.getline(__file__, 4)  # a\n",
-     "import linecache\n\ndef f(xs):\n    return linecache.getline(__file__, 4)  # b\n"),
-])
-def test_a_program_that_could_read_its_layout_is_a_copy_only_of_the_same_text(tmp_path, first, second):
-    """The attack: twins by syntax tree, one reading a line number or a comment the other does
-    not have, shared a verdict. A program that could observe itself is compared by its text."""
-    def run_as_file(code: str) -> str:
-        path = tmp_path / "version.py"
-        path.write_text(code + "\nprint(f([1]))\n")
-        return subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=60).stdout
-
-    assert ast.dump(ast.parse(first)) == ast.dump(ast.parse(second))
-    assert run_as_file(first) != run_as_file(second)  # the twins really behave differently
-    assert fingerprint(first) != fingerprint(second)
-    assert fingerprint(first) == fingerprint(first)  # the same text still is one program
-
-
 REAL_HOLES = ["a string annotation singledispatch evaluates", "a module a plain module imported",
               "singledispatch evaluating an annotation built at run time", "get_type_hints imported under another name",
               "an imported private function", "an __exit__ built by type() reading the exception",
@@ -415,35 +393,3 @@ def test_a_twin_that_fails_under_a_newer_python_runs_there_itself(tmp_path):
     reusing = next(c for t in json.loads(proc.stdout)["tasks"] for c in t["candidates"] if c["id"] == "T/0#1")
     assert reusing["duplicate_of"] is None
     assert reusing["profiles"] == {"default": "passed", profile: "failed"}
-
-
-@pytest.mark.parametrize("body, name, twin", [
-    ("    NAME = 0\n    for x in xs:\n        NAME += x\n    return NAME\n", "total", "tot\u0870al"),
-    # Python 3.11 reads U+A7F2 as C (NFKC): the same syntax tree, with no renaming at all
-    ("    return sum(xs) * NAME\n\n\nNAME = 1\n", "C", "\ua7f2"),
-])
-def test_under_another_python_only_identical_text_is_a_copy(tmp_path, body, name, twin):
-    """A sixth red team: ``totࡰal`` (U+0870, a letter since Unicode 14) is a name to the app's
-    Python, which renames it like ``total``, and a SyntaxError to Python 3.9 and 3.10; ``ꟲ``
-    (U+A7F2) is ``C`` to 3.11 and a SyntaxError to them. When a profile runs another Python than
-    the app's, the engine keeps a copy only when its text is its original's: the twin runs
-    under python3.9 and does not compile there; a same-text copy is still one."""
-    profile = next((p for p in ("python3.9", "python3.10") if installed(p)), None)
-    if profile is None:
-        pytest.skip("neither Python 3.9 nor 3.10 installed")
-    task = tmp_path / "task.jsonl"
-    task.write_text(json.dumps({"task_id": "T/0", "prompt": "def f(xs):\n", "entry_point": "f",
-                                "canonical_solution": "    return sum(xs)\n",
-                                "test": "def check(candidate):\n    assert candidate([1, 2, 3]) == 6\n"}) + "\n")
-    rows = [body.replace("NAME", name), body.replace("NAME", twin), body.replace("NAME", name)]
-    assert fingerprint("def f(xs):\n" + rows[0]) == fingerprint("def f(xs):\n" + rows[1])
-    samples = tmp_path / "samples.jsonl"
-    samples.write_text("".join(json.dumps({"task_id": "T/0", "completion": c}) + "\n" for c in rows))
-    proc = subprocess.run([sys.executable, "-m", "ai_code_evals", "run", str(task), "--samples", str(samples),
-                           "--env", "default", "--env", profile, "--headless", "--json",
-                           "--record", str(tmp_path / "run.jsonl")], capture_output=True, text=True, timeout=180)
-    assert proc.returncode == 0, proc.stderr
-    got = {c["id"]: c for t in json.loads(proc.stdout)["tasks"] for c in t["candidates"]}
-    assert got["T/0#1"]["duplicate_of"] is None
-    assert got["T/0#1"]["profiles"] == {"default": "passed", profile: "error"}  # it does not compile there
-    assert got["T/0#2"]["duplicate_of"] == "T/0#0"

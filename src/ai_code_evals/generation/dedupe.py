@@ -22,19 +22,32 @@ import hashlib
 from ai_code_evals.core.candidate import Candidate
 from ai_code_evals.generation.local_names import canonical_locals
 
+# Programs longer than this are compared by their text, not parsed here. Python's parser takes
+# about 300 bytes of memory per byte of redundant parentheses: a 4.8 MB version with the syntax
+# tree of a 24 KB one cost this process 1.5 GB to fingerprint, and fails to load in a 1 GiB
+# sandbox where its short twin passes. Real versions are a few KB.
+PARSE_AT_MOST = 64 * 1024
+
 
 def fingerprint(code: str) -> str | None:
     """A hash of the program's syntax tree (comments and layout gone, unobservable local names
-    made canonical), of its text when it could observe itself, or None when it does not parse."""
+    made canonical), of its text when it could observe itself or is longer than
+    ``PARSE_AT_MOST``, or None when it does not parse."""
+    if len(code) > PARSE_AT_MOST:
+        return _text_fingerprint(code)
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError, MemoryError, RecursionError):
         return None
     canonical = canonical_locals(tree)
     if canonical is None:  # it could read its own line numbers or source: only its text is it
-        return hashlib.sha256(b"text\0" + code.encode(errors="surrogatepass")).hexdigest()[:20]
+        return _text_fingerprint(code)
     dump = ast.dump(canonical, annotate_fields=False, include_attributes=False)
     return hashlib.sha256(dump.encode()).hexdigest()[:20]
+
+
+def _text_fingerprint(code: str) -> str:
+    return hashlib.sha256(b"text\0" + code.encode(errors="surrogatepass")).hexdigest()[:20]
 
 
 class Deduper:

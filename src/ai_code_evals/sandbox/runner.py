@@ -785,8 +785,21 @@ def _write_back(args, kwargs, key, new):
         old.update(new)
 
 
+# The candidate's traceback, for the report only: kept off the exception the test code catches,
+# where a test could read its line numbers and tell apart versions that differ only in layout,
+# which share one run and verdict (generation/dedupe.py). id(exception) -> (exception, text).
+_TRACEBACKS = {}
+
+
+def candidate_traceback(exc):
+    """The traceback of the candidate's exception ``exc`` stands for, or ""."""
+    held = _TRACEBACKS.get(id(exc))
+    return held[1] if held is not None and held[0] is exc else ""
+
+
 def _candidate_exception(info):
-    """An exception object the checker's test code can catch as it would the original."""
+    """An exception object the checker's test code can catch as it would the original: its
+    type, bases and message, nothing that depends on the version's layout."""
     if type(info) is not dict:
         info = {}
     mro = [str(n) for n in info.get("mro") or [] if type(n) is str][:12] or ["Exception"]
@@ -801,7 +814,8 @@ def _candidate_exception(info):
         exc = cls(msg) if cls is not CandidateRaised else CandidateRaised(msg)
     except Exception:
         exc = CandidateRaised(msg)
-    exc.ace_info = {"type": mro[0], "mro": mro, "msg": msg, "tb": str(info.get("tb") or "")[:3000]}
+    exc.ace_info = {"type": mro[0], "mro": mro, "msg": msg}
+    _TRACEBACKS[id(exc)] = (exc, str(info.get("tb") or "")[:3000])
     return exc
 
 
@@ -1060,9 +1074,8 @@ class Checker:
     def detail(self, test, exc):
         """What a person needs to see why a case failed."""
         out, test = {}, test or {}
-        info = getattr(exc, "ace_info", None)
-        if info and info.get("tb"):
-            out["traceback"] = info["tb"]
+        if candidate_traceback(exc):
+            out["traceback"] = candidate_traceback(exc)
         last = self.child.last_call
         if last is not None and last[2] is not None:
             out["got"] = short(last[2])
@@ -1129,8 +1142,8 @@ class Checker:
                 error = str(value) if isinstance(value, (ChildGone, Unchecked, AssertionError)) else explain(value)
                 error_type = ("Crash" if isinstance(value, ChildGone) else
                               getattr(value, "ace_info", {}).get("type") or type(value).__name__)
-                if getattr(value, "ace_info", {}).get("tb"):
-                    detail["traceback"] = value.ace_info["tb"]
+                if candidate_traceback(value):
+                    detail["traceback"] = candidate_traceback(value)
             if not isinstance(calls[i], BaseException):
                 args, kwargs = calls[i].values() if isinstance(calls[i], Wire) else calls[i]
                 detail["call"] = self.call_text((args, kwargs, None))
@@ -1264,8 +1277,9 @@ def load(job, child):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
     if "raise" in reply:
-        info = _candidate_exception(reply["raise"]).ace_info
-        return info["type"] + (": " + info["msg"] if info["msg"] else ""), info["type"], info["tb"]
+        exc = _candidate_exception(reply["raise"])
+        info = exc.ace_info
+        return info["type"] + (": " + info["msg"] if info["msg"] else ""), info["type"], candidate_traceback(exc)
     return None
 
 
