@@ -211,6 +211,19 @@ def test_failure_detail_names_the_call_the_values_and_the_traceback(tmp_path):
 
 
 
+def test_the_checker_keeps_only_the_latest_tracebacks():
+    """Tracebacks stay off the exceptions a test catches (tests/test_dedupe.py), in a table of
+    the latest ones: a version raising on every one of thousands of calls cannot grow it."""
+    from ai_code_evals.sandbox import runner
+
+    raised = [runner._candidate_exception({"mro": ["ValueError"], "msg": "no", "tb": f"line {k}"})
+              for k in range(runner.TRACEBACKS_KEPT + 500)]
+    assert len(runner._TRACEBACKS) <= runner.TRACEBACKS_KEPT
+    assert runner.candidate_traceback(raised[-1]) == f"line {len(raised) - 1}"
+    assert runner.candidate_traceback(raised[0]) == ""  # long gone from the table
+    assert "tb" not in raised[-1].ace_info
+
+
 def test_a_recursion_error_reports_the_deepest_candidate_frames_only(tmp_path):
     """A version that recurses without end (change_base(x, 1) in the real samples) raises
     RecursionError on every call; only its last frames are summarised, not all 1,000."""

@@ -787,8 +787,10 @@ def _write_back(args, kwargs, key, new):
 
 # The candidate's traceback, for the report only: kept off the exception the test code catches,
 # where a test could read its line numbers and tell apart versions that differ only in layout,
-# which share one run and verdict (generation/dedupe.py). id(exception) -> (exception, text).
+# which share one run and verdict (generation/dedupe.py). id(exception) -> (exception, text),
+# the latest TRACEBACKS_KEPT only: a version raising on every call must not grow the checker.
 _TRACEBACKS = {}
+TRACEBACKS_KEPT = 1024
 
 
 def candidate_traceback(exc):
@@ -816,6 +818,8 @@ def _candidate_exception(info):
         exc = CandidateRaised(msg)
     exc.ace_info = {"type": mro[0], "mro": mro, "msg": msg}
     _TRACEBACKS[id(exc)] = (exc, str(info.get("tb") or "")[:3000])
+    if len(_TRACEBACKS) > TRACEBACKS_KEPT:
+        del _TRACEBACKS[next(iter(_TRACEBACKS))]  # the oldest (dicts keep their order)
     return exc
 
 
