@@ -122,3 +122,24 @@ def test_a_long_program_is_compared_by_its_text_not_parsed(tmp_path):
                                     timeout=120))
     assert loads[0].returncode == 0, loads[0].stderr
     assert "MemoryError" in loads[1].stderr
+
+
+# An eighth red team.
+
+def test_an_int_literal_too_long_to_print_does_not_stop_the_run(tmp_path):
+    """The attack: ``BIG = 0xfff...`` (4,000 digits) parses, but printing its syntax tree passes
+    Python's 4,300-digit limit for int to str, and the ValueError ended the whole run. Such a
+    program is compared by its text; the run goes on and the version is judged."""
+    big = "    return x\n\nBIG = 0x" + "f" * 4000 + "\n"
+    assert fingerprint("def f(x):\n" + big) == fingerprint("def f(x):\n" + big)
+    task = tmp_path / "task.jsonl"
+    task.write_text(json.dumps({"task_id": "T/0", "prompt": "def f(x):\n", "entry_point": "f",
+                                "canonical_solution": "    return x\n",
+                                "test": "def check(candidate):\n    assert candidate(3) == 3\n"}) + "\n")
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text("".join(json.dumps({"task_id": "T/0", "completion": c}) + "\n" for c in ("    return x\n", big)))
+    proc = subprocess.run([sys.executable, "-m", "ai_code_evals", "run", str(task), "--samples", str(samples),
+                           "--headless", "--json", "--record", str(tmp_path / "run.jsonl")],
+                          capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    assert [c["status"] for t in json.loads(proc.stdout)["tasks"] for c in t["candidates"]] == ["passed", "passed"]

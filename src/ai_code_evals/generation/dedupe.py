@@ -39,10 +39,13 @@ def fingerprint(code: str) -> str | None:
         tree = ast.parse(code)
     except (SyntaxError, ValueError, MemoryError, RecursionError):
         return None
-    canonical = canonical_locals(tree)
-    if canonical is None:  # it could read its own line numbers or source: only its text is it
+    try:
+        canonical = canonical_locals(tree)
+        if canonical is None:  # it could read its own line numbers or source: only its text is it
+            return _text_fingerprint(code)
+        dump = ast.dump(canonical, annotate_fields=False, include_attributes=False)
+    except (ValueError, MemoryError, RecursionError):  # an int literal too long to print, say
         return _text_fingerprint(code)
-    dump = ast.dump(canonical, annotate_fields=False, include_attributes=False)
     return hashlib.sha256(dump.encode()).hexdigest()[:20]
 
 
