@@ -393,3 +393,58 @@ def test_a_twin_that_fails_under_a_newer_python_runs_there_itself(tmp_path):
     reusing = next(c for t in json.loads(proc.stdout)["tasks"] for c in t["candidates"] if c["id"] == "T/0#1")
     assert reusing["duplicate_of"] is None
     assert reusing["profiles"] == {"default": "passed", profile: "failed"}
+
+
+# An eighth red team: UnboundLocalError names the variable, and a task's test can read the message.
+UNBOUND = {
+    "assigned on one branch": "def f(x):\n    if x > 0:\n        NAME = x\n    return NAME\n",
+    "a loop variable after its loop": "def f(x):\n    for NAME in range(x):\n        pass\n    return NAME\n",
+    "deleted": "def f(x):\n    NAME = x\n    if x == 0:\n        del NAME\n    return NAME\n",
+    "assigned in a try body, read in its handler": ("def f(x):\n    try:\n        NAME = 10 // x\n"
+                                                    "    except ZeroDivisionError:\n        return NAME\n    return NAME\n"),
+    "read by a nested function before it is assigned": ("def f(x):\n    def g():\n        return NAME\n"
+                                                         "    if x:\n        NAME = x\n    return g()\n"),
+    "read in a loop before its assignment": ("def f(x):\n    for i in range(2):\n        if i == 0:\n"
+                                             "            x += NAME\n        NAME = 1\n    return x\n"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNBOUND))
+def test_a_local_a_read_may_find_unbound_keeps_its_name(name):
+    first, second = twins(UNBOUND[name])
+    assert fingerprint(first) != fingerprint(second)
+    for code, local in ((first, "total"), (second, "acc")):  # f(0) reads it unbound: the message names it
+        namespace: dict = {}
+        exec(compile(code, "<version>", "exec"), namespace)  # noqa: S102 - the fixed pairs above
+        with pytest.raises(NameError, match=f"'{local}'"):
+            namespace["f"](0)
+
+
+def test_locals_assigned_before_every_read_are_still_renamed():
+    for template in (SUM, "def f(x):\n    if x:\n        NAME = 1\n    else:\n        NAME = 2\n    return NAME\n",
+                     "def f(x):\n    try:\n        NAME = 1\n    except ValueError:\n        return 0\n    return NAME\n",
+                     "def f(x):\n    NAME = x\n    def g():\n        return NAME\n    return g()\n",
+                     "def f(x):\n    if not x:\n        return 0\n    for NAME in x:\n        x = NAME\n    return x\n"):
+        assert fingerprint(template.replace("NAME", "total")) == fingerprint(template.replace("NAME", "acc")), template
+
+
+def test_a_test_reading_the_unbound_locals_message_tells_the_twins_apart(tmp_path):
+    """The attack through the CLI: the ``acc`` twin of a passing ``total`` version shared its
+    pass; alone it fails the test that reads the message. Now it runs itself."""
+    task = tmp_path / "task.jsonl"
+    test = ("def check(candidate):\n    assert candidate(3) == 3\n    try:\n        candidate(0)\n"
+            "    except UnboundLocalError as e:\n        assert 'total' in str(e), str(e)\n")
+    task.write_text(json.dumps({"task_id": "T/0", "prompt": "def f(x):\n", "entry_point": "f",
+                                "canonical_solution": "    if x > 0:\n        total = x\n    return total\n",
+                                "test": test}) + "\n")
+    body = "    if x > 0:\n        NAME = x\n    return NAME\n"
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text("".join(json.dumps({"task_id": "T/0", "completion": body.replace("NAME", n)}) + "\n"
+                               for n in ("total", "acc")))
+    proc = subprocess.run([sys.executable, "-m", "ai_code_evals", "run", str(task), "--samples", str(samples),
+                           "--headless", "--json", "--record", str(tmp_path / "run.jsonl")],
+                          capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    got = {c["id"]: c for t in json.loads(proc.stdout)["tasks"] for c in t["candidates"]}
+    assert got["T/0#1"]["duplicate_of"] is None
+    assert (got["T/0#0"]["status"], got["T/0#1"]["status"]) == ("passed", "failed")

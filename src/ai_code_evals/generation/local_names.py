@@ -34,6 +34,7 @@ What is renamed, and why each rule keeps the meaning:
   ``except`` name, a ``global``/``nonlocal`` declaration, a keyword or a pattern capture anywhere in
   the program: those are seen from outside, or bind in ways the rule above does not follow;
 - never in a function that contains a class (class scopes resolve names differently);
+- never a local a read may find unbound (``unbound_reads.py``): the error names it;
 - never ``super``: ``super()`` without arguments works only where the name itself appears;
 - the new names contain a NUL, which no source can: they can collide with nothing;
 - and a net under these rules: the program is compiled before and after, and the renaming is
@@ -50,6 +51,8 @@ import importlib
 import re
 import types
 from collections import defaultdict
+
+from ai_code_evals.generation.unbound_reads import unbound_reads
 
 
 def _public(module: str) -> frozenset[str]:
@@ -296,7 +299,10 @@ def _rename(nodes: _Nodes) -> list[tuple[ast.Name, str]]:
         bound = dict.fromkeys(n.id for n in nodes.under(binding_roots, stop=SCOPES)  # in order of appearance
                               if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del))
                               and n.id not in fixed and id(n) not in not_binding)
+        risky = unbound_reads(scope.body, set(bound)) if private is None else set()
         for i, old in enumerate(bound):
+            if old in risky:
+                continue  # a read may find it unbound: the error's message names it
             if private is not None and not all(scope in regions[id(n)] for n in by_name[old]):
                 continue  # the loop variable shares its name with something outside the comprehension
             new, kept = f"\0{depth[id(scope)]}.{i}", []
