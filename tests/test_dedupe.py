@@ -143,3 +143,18 @@ def test_an_int_literal_too_long_to_print_does_not_stop_the_run(tmp_path):
                           capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr
     assert [c["status"] for t in json.loads(proc.stdout)["tasks"] for c in t["candidates"]] == ["passed", "passed"]
+
+
+@pytest.mark.parametrize("reads", ["id(b)", "hash(object())"])
+def test_a_program_reading_addresses_is_a_copy_only_of_the_same_text(reads):
+    """The attack: ``id`` of new objects depends on what loading the program allocated, so a twin
+    with 800 comment lines in front ordered its objects differently and failed a test its short
+    twin passed, yet shared the pass (deterministic in the sandbox, run after run). ``id`` and
+    ``hash`` now make a program compare by its text. (An object's default ``repr`` shows its
+    address too: a version that builds on it has no verdict any other run reproduces.)"""
+    body = ("def f(x):\n    objs = ['%d' % i * 300 for i in range(1000, 1400)]\n"
+            f"    ids = [{reads} for b in objs]\n    return sum(1 for i in range(1, len(ids)) if ids[i] < ids[i - 1])\n")
+    padded = "# a comment\n" * 800 + body
+    assert ast.dump(ast.parse(body)) == ast.dump(ast.parse(padded))
+    assert fingerprint(body) != fingerprint(padded)
+    assert fingerprint(body) == fingerprint(body)

@@ -85,10 +85,12 @@ PLAIN_NAMES: dict[str, frozenset[str]] = {
     "__future__": frozenset({"annotations", "division", "print_function", "absolute_import"}),
 }
 # Built-ins that only compute on data. Not ``type``, even as ``type(x)``: ``type(object)`` is
-# ``type`` itself, which with three arguments builds a class whose dunders come from strings.
+# ``type`` itself, which with three arguments builds a class whose dunders come from strings. Nor
+# ``id`` and ``hash``: addresses depend on what loading the text allocated, so twins a comment
+# apart placed new objects in another order (an eighth red team).
 PLAIN_BUILTINS = frozenset({
     "abs", "all", "any", "ascii", "bin", "bool", "bytearray", "bytes", "callable", "chr", "classmethod", "complex",
-    "dict", "divmod", "enumerate", "filter", "float", "format", "frozenset", "hash", "hex", "id", "input", "int",
+    "dict", "divmod", "enumerate", "filter", "float", "format", "frozenset", "hex", "input", "int",
     "isinstance", "issubclass", "iter", "len", "list", "map", "max", "min", "next", "object", "oct", "ord", "pow",
     "print", "property", "range", "repr", "reversed", "round", "set", "slice", "sorted", "staticmethod", "str",
     "sum", "super", "tuple", "zip", "NotImplemented", "Ellipsis", "__name__",
