@@ -301,8 +301,9 @@ SCOPING = [
     "def f(xs):\n    return sum(A * B for A, B in zip(xs, xs) if (C := A) or C)\n",
 ]
 POOL = ["a", "b", "xs", "len", "total"]
-# a function holding a class keeps its names; C is no local, A and B are the module's
-NEVER_RENAMED = {SCOPING[4], SCOPING[12]}
+# a function holding a class keeps its names; C is no local, A and B are the module's; h reads A
+# before g assigns it (at h's definition, which is all the analysis of unbound reads follows)
+NEVER_RENAMED = {SCOPING[4], SCOPING[9], SCOPING[12]}
 
 
 def behaviour(code: str) -> str:
@@ -404,6 +405,12 @@ UNBOUND = {
                                                     "    except ZeroDivisionError:\n        return NAME\n    return NAME\n"),
     "read by a nested function before it is assigned": ("def f(x):\n    def g():\n        return NAME\n"
                                                          "    if x:\n        NAME = x\n    return g()\n"),
+    # a ninth red team: a nested function's own local, renamed by the outer function's renaming;
+    # a comprehension's later loop variable read by an earlier condition; a walrus in a lambda
+    "a nested function's own local": ("def f(x):\n    NAME = 0\n\n    def g():\n        NAME += x\n"
+                                      "        return NAME\n\n    return g()\n"),
+    "a later loop variable in a comprehension": "def f(x):\n    return [1 for a in range(1) if NAME for NAME in range(1)]\n",
+    "a walrus in a lambda": "def f(x):\n    NAME = 0\n    g = lambda: (NAME, NAME := 1)\n    return g()\n",
     "read in a loop before its assignment": ("def f(x):\n    for i in range(2):\n        if i == 0:\n"
                                              "            x += NAME\n        NAME = 1\n    return x\n"),
 }

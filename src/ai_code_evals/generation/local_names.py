@@ -52,7 +52,7 @@ import re
 import types
 from collections import defaultdict
 
-from ai_code_evals.generation.unbound_reads import unbound_reads
+from ai_code_evals.generation.unbound_reads import comprehension_unbound_reads, unbound_reads
 
 
 def _public(module: str) -> frozenset[str]:
@@ -278,6 +278,23 @@ def _compiled_shape(tree: ast.AST) -> list[tuple] | None:
     return shape
 
 
+def _unsafe_names(nodes: _Nodes) -> set[str]:
+    """Names some scope binds that a read may find unbound: the error names them, so they keep
+    their names everywhere (an outer function's renaming covers its nested scopes too). Found
+    before any renaming; a walrus inside a lambda counts, unchecked."""
+    risky: set[str] = set()
+    for scope in (*nodes.of_kind[ast.FunctionDef], *nodes.of_kind[ast.AsyncFunctionDef]):
+        own = {n.id for n in nodes.under(scope.body, stop=SCOPES)
+               if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del))}
+        risky |= unbound_reads(scope.body, own)
+    for kind in COMPREHENSIONS:
+        for comprehension in nodes.of_kind[kind]:
+            risky |= comprehension_unbound_reads(comprehension)
+    for function in nodes.of_kind[ast.Lambda]:
+        risky |= {n.target.id for n in nodes.under([function.body]) if isinstance(n, ast.NamedExpr)}
+    return risky
+
+
 def _rename(nodes: _Nodes) -> list[tuple[ast.Name, str]]:
     """Rename the locals (see the module's docstring); each renamed node with its old name."""
     # ``super`` too: zero-argument super() needs the name itself in the method (its __class__ cell)
@@ -287,6 +304,7 @@ def _rename(nodes: _Nodes) -> list[tuple[ast.Name, str]]:
     with_class = {id(f) for c in nodes.of_kind[ast.ClassDef] for f in regions[id(c)] if isinstance(f, FUNCTIONS)}
     # ``(x): int`` binds nothing (only ``x: int`` makes ``x`` local): ``x`` stays the outer one
     not_binding = {id(a.target) for a in nodes.of_kind[ast.AnnAssign] if not a.simple and a.value is None}
+    risky = _unsafe_names(nodes)
     by_name: dict[str, list[ast.Name]] = defaultdict(list)
     for name in nodes.of_kind[ast.Name]:
         by_name[name.id].append(name)
@@ -301,7 +319,6 @@ def _rename(nodes: _Nodes) -> list[tuple[ast.Name, str]]:
         bound = dict.fromkeys(n.id for n in nodes.under(binding_roots, stop=SCOPES)  # in order of appearance
                               if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del))
                               and n.id not in fixed and id(n) not in not_binding)
-        risky = unbound_reads(scope.body, set(bound)) if private is None else set()
         for i, old in enumerate(bound):
             if old in risky:
                 continue  # a read may find it unbound: the error's message names it

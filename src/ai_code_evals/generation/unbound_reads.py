@@ -6,7 +6,9 @@ a task's test can read that message. So a local that may be read unbound keeps i
 duplicate fingerprint (``local_names.py``): an eighth red team had twins ``total`` and ``acc``
 share a verdict that a test of the message told apart.
 
-The answer over-approximates, as a fingerprint needs: a name is safe only when every read comes
+Such a name keeps its name everywhere in the program (``local_names._unsafe_names``): an outer
+function's renaming covers its nested scopes, where the same name may be their own local (a ninth
+red team's find). The answer over-approximates, as a fingerprint needs: a name is safe only when every read comes
 after an assignment on every path through the body (the branches of an ``if`` meet; a loop's or
 a ``try`` body's assignments do not count after it or in its handlers; a ``return``, ``raise``,
 ``break`` or ``continue`` ends a path), reads in nested functions and lambdas count at their
@@ -102,3 +104,25 @@ def _meet(*paths: frozenset[str] | None) -> frozenset[str] | None:
     """What is assigned after branches join: on every branch that goes on (None: none does)."""
     going_on = [p for p in paths if p is not None]
     return frozenset.intersection(*going_on) if going_on else None
+
+
+def comprehension_unbound_reads(node: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp) -> set[str]:
+    """Its loop variables some part reads before their generator assigns them
+    (``[1 for a in xs if total for total in xs]``, a ninth red team's find)."""
+    targets = {n.id for g in node.generators for n in ast.walk(g.target) if isinstance(n, ast.Name)}
+    assigned: set[str] = set()
+    risky: set[str] = set()
+
+    def reads(part: ast.AST) -> None:
+        risky.update(n.id for n in ast.walk(part) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+                     and n.id in targets and n.id not in assigned)
+
+    for i, generator in enumerate(node.generators):
+        if i:  # the first iterable is evaluated outside, before any of them
+            reads(generator.iter)
+        assigned.update(n.id for n in ast.walk(generator.target) if isinstance(n, ast.Name))
+        for condition in generator.ifs:
+            reads(condition)
+    for part in (getattr(node, f) for f in ("elt", "key", "value") if hasattr(node, f)):
+        reads(part)
+    return risky
