@@ -411,6 +411,13 @@ UNBOUND = {
                                       "        return NAME\n\n    return g()\n"),
     "a later loop variable in a comprehension": "def f(x):\n    return [1 for a in range(1) if NAME for NAME in range(1)]\n",
     "a walrus in a lambda": "def f(x):\n    NAME = 0\n    g = lambda: (NAME, NAME := 1)\n    return g()\n",
+    # a tenth red team: a walrus in a comprehension makes the name the nested function's own;
+    # a comprehension's target reads a name it assigns later
+    "a walrus in a nested function's comprehension": ("def f(x):\n    NAME = 0\n\n    def g():\n        y = NAME\n"
+                                                      "        [NAME := v for v in range(2)]\n        return y\n\n"
+                                                      "    return g()\n"),
+    "a comprehension target reading a later part": ("def f(x):\n    xs = [0, 0]\n"
+                                                    "    return [xs for xs[NAME], NAME in [(0, 1)]]\n"),
     "read in a loop before its assignment": ("def f(x):\n    for i in range(2):\n        if i == 0:\n"
                                              "            x += NAME\n        NAME = 1\n    return x\n"),
 }

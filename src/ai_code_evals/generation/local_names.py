@@ -281,7 +281,8 @@ def _compiled_shape(tree: ast.AST) -> list[tuple] | None:
 def _unsafe_names(nodes: _Nodes) -> set[str]:
     """Names some scope binds that a read may find unbound: the error names them, so they keep
     their names everywhere (an outer function's renaming covers its nested scopes too). Found
-    before any renaming; a walrus inside a lambda counts, unchecked."""
+    before any renaming; every walrus target counts, unchecked (a tenth red team's find: a walrus in
+    a comprehension inside a nested function made the name that function's own)."""
     risky: set[str] = set()
     for scope in (*nodes.of_kind[ast.FunctionDef], *nodes.of_kind[ast.AsyncFunctionDef]):
         own = {n.id for n in nodes.under(scope.body, stop=SCOPES)
@@ -290,9 +291,8 @@ def _unsafe_names(nodes: _Nodes) -> set[str]:
     for kind in COMPREHENSIONS:
         for comprehension in nodes.of_kind[kind]:
             risky |= comprehension_unbound_reads(comprehension)
-    for function in nodes.of_kind[ast.Lambda]:
-        risky |= {n.target.id for n in nodes.under([function.body]) if isinstance(n, ast.NamedExpr)}
-    return risky
+    # a walrus binds in the function around its comprehension, lambda or default: unchecked
+    return risky | {n.target.id for n in nodes.of_kind[ast.NamedExpr]}
 
 
 def _rename(nodes: _Nodes) -> list[tuple[ast.Name, str]]:

@@ -120,7 +120,9 @@ def comprehension_unbound_reads(node: ast.ListComp | ast.SetComp | ast.DictComp 
     for i, generator in enumerate(node.generators):
         if i:  # the first iterable is evaluated outside, before any of them
             reads(generator.iter)
-        assigned.update(n.id for n in ast.walk(generator.target) if isinstance(n, ast.Name))
+        reads(generator.target)  # xs[total] in a target is read before total is assigned
+        assigned.update(n.id for n in ast.walk(generator.target) if isinstance(n, ast.Name)
+                        and isinstance(n.ctx, ast.Store))
         for condition in generator.ifs:
             reads(condition)
     for part in (getattr(node, f) for f in ("elt", "key", "value") if hasattr(node, f)):
