@@ -6,12 +6,11 @@ Python other than the app's, by what a task's test sees of a version's exception
 Python's parser costs on redundant parentheses.
 """
 import ast
-import json
 import subprocess
 import sys
 
 import pytest
-from test_local_names import installed
+from test_local_names import SUM_TASK, installed, run_samples
 
 from ai_code_evals.generation.dedupe import fingerprint
 
@@ -52,19 +51,9 @@ def test_under_another_python_only_identical_text_is_a_copy(tmp_path, body, name
     profile = next((p for p in ("python3.9", "python3.10") if installed(p)), None)
     if profile is None:
         pytest.skip("neither Python 3.9 nor 3.10 installed")
-    task = tmp_path / "task.jsonl"
-    task.write_text(json.dumps({"task_id": "T/0", "prompt": "def f(xs):\n", "entry_point": "f",
-                                "canonical_solution": "    return sum(xs)\n",
-                                "test": "def check(candidate):\n    assert candidate([1, 2, 3]) == 6\n"}) + "\n")
     rows = [body.replace("NAME", name), body.replace("NAME", twin), body.replace("NAME", name)]
     assert fingerprint("def f(xs):\n" + rows[0]) == fingerprint("def f(xs):\n" + rows[1])
-    samples = tmp_path / "samples.jsonl"
-    samples.write_text("".join(json.dumps({"task_id": "T/0", "completion": c}) + "\n" for c in rows))
-    proc = subprocess.run([sys.executable, "-m", "ai_code_evals", "run", str(task), "--samples", str(samples),
-                           "--env", "default", "--env", profile, "--headless", "--json",
-                           "--record", str(tmp_path / "run.jsonl")], capture_output=True, text=True, timeout=180)
-    assert proc.returncode == 0, proc.stderr
-    got = {c["id"]: c for t in json.loads(proc.stdout)["tasks"] for c in t["candidates"]}
+    got = run_samples(tmp_path, SUM_TASK, rows, "--env", "default", "--env", profile)
     assert got["T/0#1"]["duplicate_of"] is None
     assert got["T/0#1"]["profiles"] == {"default": "passed", profile: "error"}  # it does not compile there
     assert got["T/0#2"]["duplicate_of"] == "T/0#0"
@@ -77,23 +66,15 @@ def test_a_tasks_test_cannot_read_the_versions_line_numbers(tmp_path):
     the version's exception, so twins a comment apart behaved differently and shared a verdict.
     The exception a test catches now carries the version's type, bases and message only: the
     copy's verdict is its own."""
-    task = tmp_path / "task.jsonl"
     test = ("def check(candidate):\n    assert candidate(2) == 5\n    try:\n        candidate(0)\n"
             "    except ZeroDivisionError as e:\n        seen = repr(vars(e)) + str(e) + repr(e.args)\n"
             "        assert 'line 2' in seen, seen\n")
-    task.write_text(json.dumps({"task_id": "T/0", "prompt": "def f(x):\n", "entry_point": "f",
-                                "canonical_solution": "    return 10 // x\n", "test": test}) + "\n")
+    task = {"prompt": "def f(x):\n", "canonical_solution": "    return 10 // x\n", "test": test}
     rows = ["    return 10 // x\n", "    # the quotient\n    return 10 // x\n"]
     assert fingerprint("def f(x):\n" + rows[0]) == fingerprint("def f(x):\n" + rows[1])
 
     def statuses(samples_rows, name):
-        samples = tmp_path / f"{name}.jsonl"
-        samples.write_text("".join(json.dumps({"task_id": "T/0", "completion": c}) + "\n" for c in samples_rows))
-        proc = subprocess.run([sys.executable, "-m", "ai_code_evals", "run", str(task), "--samples", str(samples),
-                               "--headless", "--json", "--record", str(tmp_path / f"{name}.run.jsonl")],
-                              capture_output=True, text=True, timeout=180)
-        assert proc.returncode == 0, proc.stderr
-        return [c["status"] for t in json.loads(proc.stdout)["tasks"] for c in t["candidates"]]
+        return [c["status"] for c in run_samples(tmp_path, task, samples_rows, name=name).values()]
 
     together, alone = statuses(rows, "together"), statuses(rows[1:], "alone")
     assert together[1] == alone[0]  # the copy's verdict is the one it earns alone
@@ -132,17 +113,10 @@ def test_an_int_literal_too_long_to_print_does_not_stop_the_run(tmp_path):
     program is compared by its text; the run goes on and the version is judged."""
     big = "    return x\n\nBIG = 0x" + "f" * 4000 + "\n"
     assert fingerprint("def f(x):\n" + big) == fingerprint("def f(x):\n" + big)
-    task = tmp_path / "task.jsonl"
-    task.write_text(json.dumps({"task_id": "T/0", "prompt": "def f(x):\n", "entry_point": "f",
-                                "canonical_solution": "    return x\n",
-                                "test": "def check(candidate):\n    assert candidate(3) == 3\n"}) + "\n")
-    samples = tmp_path / "samples.jsonl"
-    samples.write_text("".join(json.dumps({"task_id": "T/0", "completion": c}) + "\n" for c in ("    return x\n", big)))
-    proc = subprocess.run([sys.executable, "-m", "ai_code_evals", "run", str(task), "--samples", str(samples),
-                           "--headless", "--json", "--record", str(tmp_path / "run.jsonl")],
-                          capture_output=True, text=True, timeout=180)
-    assert proc.returncode == 0, proc.stderr
-    assert [c["status"] for t in json.loads(proc.stdout)["tasks"] for c in t["candidates"]] == ["passed", "passed"]
+    task = {"prompt": "def f(x):\n", "canonical_solution": "    return x\n",
+            "test": "def check(candidate):\n    assert candidate(3) == 3\n"}
+    got = run_samples(tmp_path, task, ["    return x\n", big])
+    assert [c["status"] for c in got.values()] == ["passed", "passed"]
 
 
 @pytest.mark.parametrize("reads", ["id(b)", "hash(object())"])

@@ -206,24 +206,31 @@ def test_a_format_field_nested_in_a_spec_counts_as_reading_attributes():
     assert not observes_locals(ast.parse("def f(x):\n    return '{0:{1}}'.format(x, 3)\n"))
 
 
+def run_samples(tmp_path, task: dict, completions, *args: str, name: str = "run") -> dict[str, dict]:
+    """The real CLI, headless, on task ``T/0`` (``f``) and these completions: candidates by id."""
+    task_file = tmp_path / "task.jsonl"
+    task_file.write_text(json.dumps({"task_id": "T/0", "entry_point": "f", **task}) + "\n")
+    samples = tmp_path / f"{name}.jsonl"
+    samples.write_text("".join(json.dumps({"task_id": "T/0", "completion": c}) + "\n" for c in completions))
+    proc = subprocess.run([sys.executable, "-m", "ai_code_evals", "run", str(task_file), "--samples", str(samples),
+                           *args, "--headless", "--json", "--record", str(tmp_path / f"{name}.run.jsonl")],
+                          capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    return {c["id"]: c for t in json.loads(proc.stdout)["tasks"] for c in t["candidates"]}
+
+
+SUM_TASK = {"prompt": "def f(xs):\n", "canonical_solution": "    return sum(xs)\n",
+            "test": "def check(candidate):\n    assert candidate([1, 2, 3]) == 6\n"}
+
+
 def test_a_renamed_twin_is_not_run_but_a_name_reading_one_is(tmp_path):
     """Through the CLI: the renamed twin inherits its original's verdict (`duplicate_of`), and a
     version that reads its local names runs in its own sandbox."""
-    task = tmp_path / "task.jsonl"
-    task.write_text(json.dumps({"task_id": "T/0", "prompt": "def f(xs):\n", "entry_point": "f",
-                                "canonical_solution": "    return sum(xs)\n",
-                                "test": "def check(candidate):\n    assert candidate([1, 2, 3]) == 6\n"}) + "\n")
     body = "    NAME = 0\n    for x in xs:\n        NAME += x\n    return NAME\n"
     reading = "    NAME = 0\n    for x in xs:\n        NAME += x\n    return NAME if 'total' in locals() else -1\n"
     rows = [body.replace("NAME", "total"), body.replace("NAME", "acc"),
             reading.replace("NAME", "total"), reading.replace("NAME", "acc")]
-    samples = tmp_path / "samples.jsonl"
-    samples.write_text("".join(json.dumps({"task_id": "T/0", "completion": c}) + "\n" for c in rows))
-    proc = subprocess.run([sys.executable, "-m", "ai_code_evals", "run", str(task), "--samples", str(samples),
-                           "--headless", "--json", "--record", str(tmp_path / "run.jsonl")],
-                          capture_output=True, text=True, timeout=180)
-    assert proc.returncode == 0, proc.stderr
-    got = {c["id"]: c for t in json.loads(proc.stdout)["tasks"] for c in t["candidates"]}
+    got = run_samples(tmp_path, SUM_TASK, rows)
     assert got["T/0#1"]["duplicate_of"] == "T/0#0" and got["T/0#1"]["status"] == "passed"
     assert got["T/0#3"]["duplicate_of"] is None
     assert (got["T/0#2"]["status"], got["T/0#3"]["status"]) == ("passed", "failed")
@@ -378,20 +385,12 @@ def test_a_twin_that_fails_under_a_newer_python_runs_there_itself(tmp_path):
     profile = next((p for p in ("python3.13", "python3.12") if installed(p)), None)
     if profile is None:
         pytest.skip("neither Python 3.12 nor 3.13 installed")
-    task = tmp_path / "task.jsonl"
-    task.write_text(json.dumps({"task_id": "T/0", "prompt": "def f(xs):\n", "entry_point": "f",
-                                "canonical_solution": "    return [len(xs) for v in xs]\n",
-                                "test": "def check(candidate):\n    assert candidate([1, 2, 3]) == [3, 3, 3]\n"}) + "\n")
+    task = {"prompt": "def f(xs):\n", "canonical_solution": "    return [len(xs) for v in xs]\n",
+            "test": "def check(candidate):\n    assert candidate([1, 2, 3]) == [3, 3, 3]\n"}
     body = ("    total = len(xs)\n\n    def g():\n        [NAME for NAME in xs]\n        return [total for v in xs]\n\n"
             "    return g()\n")
-    samples = tmp_path / "samples.jsonl"
-    samples.write_text("".join(json.dumps({"task_id": "T/0", "completion": body.replace("NAME", n)}) + "\n"
-                               for n in ("acc", "total")))
-    proc = subprocess.run([sys.executable, "-m", "ai_code_evals", "run", str(task), "--samples", str(samples),
-                           "--env", "default", "--env", profile, "--headless", "--json",
-                           "--record", str(tmp_path / "run.jsonl")], capture_output=True, text=True, timeout=180)
-    assert proc.returncode == 0, proc.stderr
-    reusing = next(c for t in json.loads(proc.stdout)["tasks"] for c in t["candidates"] if c["id"] == "T/0#1")
+    reusing = run_samples(tmp_path, task, [body.replace("NAME", n) for n in ("acc", "total")],
+                          "--env", "default", "--env", profile)["T/0#1"]
     assert reusing["duplicate_of"] is None
     assert reusing["profiles"] == {"default": "passed", profile: "failed"}
 
@@ -445,20 +444,11 @@ def test_locals_assigned_before_every_read_are_still_renamed():
 def test_a_test_reading_the_unbound_locals_message_tells_the_twins_apart(tmp_path):
     """The attack through the CLI: the ``acc`` twin of a passing ``total`` version shared its
     pass; alone it fails the test that reads the message. Now it runs itself."""
-    task = tmp_path / "task.jsonl"
     test = ("def check(candidate):\n    assert candidate(3) == 3\n    try:\n        candidate(0)\n"
             "    except UnboundLocalError as e:\n        assert 'total' in str(e), str(e)\n")
-    task.write_text(json.dumps({"task_id": "T/0", "prompt": "def f(x):\n", "entry_point": "f",
-                                "canonical_solution": "    if x > 0:\n        total = x\n    return total\n",
-                                "test": test}) + "\n")
+    task = {"prompt": "def f(x):\n", "canonical_solution": "    if x > 0:\n        total = x\n    return total\n",
+            "test": test}
     body = "    if x > 0:\n        NAME = x\n    return NAME\n"
-    samples = tmp_path / "samples.jsonl"
-    samples.write_text("".join(json.dumps({"task_id": "T/0", "completion": body.replace("NAME", n)}) + "\n"
-                               for n in ("total", "acc")))
-    proc = subprocess.run([sys.executable, "-m", "ai_code_evals", "run", str(task), "--samples", str(samples),
-                           "--headless", "--json", "--record", str(tmp_path / "run.jsonl")],
-                          capture_output=True, text=True, timeout=180)
-    assert proc.returncode == 0, proc.stderr
-    got = {c["id"]: c for t in json.loads(proc.stdout)["tasks"] for c in t["candidates"]}
+    got = run_samples(tmp_path, task, [body.replace("NAME", n) for n in ("total", "acc")])
     assert got["T/0#1"]["duplicate_of"] is None
     assert (got["T/0#0"]["status"], got["T/0#1"]["status"]) == ("passed", "failed")
